@@ -1,0 +1,32 @@
+# corral: the two commands are `make demo` and `make test`; each installs what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_MODULES := node_modules/.package-lock.json
+
+.PHONY: help install build demo test typecheck bench clean
+
+help:
+	@echo "make demo   install, build, run the example backend + corral + a herd of 1000 calls, print the summary"
+	@echo "make test   install, build, type-check, run every test (unit and integration, real processes on 127.0.0.1)"
+	@echo "make bench  benchmarks (see README, Performance)"
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NODE_MODULES)
+
+build: install
+	npm run build
+
+typecheck: install
+	npm run typecheck
+
+demo: build
+	node dist/cmd/demo.js
+
+test: build typecheck
+	npx vitest run
+
+clean:
+	rm -rf dist node_modules

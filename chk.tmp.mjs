@@ -1,0 +1,15 @@
+import { startBackend, startProxy } from './dist/cmd/processes.js';
+import * as grpc from '@grpc/grpc-js';
+import { ExampleClient } from './dist/cmd/example-service.js';
+const b = await startBackend();
+const p = await startProxy({ BACKEND_ADDRESS: b.address, LOG_LEVEL: 'debug' });
+const c = new ExampleClient(p.address, grpc.credentials.createInsecure());
+const bc = new ExampleClient(b.address, grpc.credentials.createInsecure());
+const stats = () => new Promise(r => bc.Stats({nonce: String(Math.random())}, (e, s) => r(s)));
+const chat = c.Chat(); chat.on('error', (e) => console.log('client err', e.code));
+await new Promise(r => { chat.once('data', r); chat.write({text: 'hi'}); });
+chat.cancel();
+await new Promise(r => setTimeout(r, 500));
+console.log(await stats());
+console.log(await p.metric('corral_calls_in_progress'), await p.metric('corral_requests_total{outcome="bypass"}'));
+c.close(); bc.close(); await p.stop(); await b.stop();

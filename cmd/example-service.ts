@@ -1,0 +1,27 @@
+/** Loads the example service definition, shared by the example backend, client and tests. */
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+// From dist/cmd/ the .proto is two levels up in the source tree; from cmd/ (tests), beside it.
+const candidates = ['../../cmd/proto/example.proto', './proto/example.proto'].map((p) =>
+  fileURLToPath(new URL(p, import.meta.url)),
+);
+
+const { existsSync } = await import('node:fs');
+const protoPath = candidates.find((p) => existsSync(p))!;
+
+const definition = protoLoader.loadSync(protoPath, {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
+const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+  corral: { example: { v1: { Example: grpc.ServiceClientConstructor } } };
+};
+
+export const ExampleClient = loaded.corral.example.v1.Example;
+export const exampleService = ExampleClient.service;
+export type ExampleClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;

@@ -1,0 +1,117 @@
+/**
+ * Starts the example backend and corral as child processes on 127.0.0.1 and waits for
+ * the line each prints once it listens. Used by the demo and the integration tests;
+ * every process started here is stopped by stop() or when this process exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+// Children always run the built JavaScript: beside this file in dist/cmd/, or in dist/cmd/ when tests load it from cmd/.
+const builtDir = import.meta.url.includes('/dist/cmd/') ? './' : '../dist/cmd/';
+const distCmd = (name: string) => fileURLToPath(new URL(`${builtDir}${name}.js`, import.meta.url));
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export interface Started {
+  child: ChildProcess;
+  /** The JSON line that said it listens. */
+  ready: Record<string, unknown>;
+  /** Every line it printed so far. */
+  lines: string[];
+  /** Sends a signal and waits for the exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+async function start(script: string, args: string[], env: NodeJS.ProcessEnv, readyMsg: string, timeoutMs = 15_000): Promise<Started> {
+  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const lines: string[] = [];
+  const exited = once(child, 'exit').then(([code]) => {
+    running.delete(child);
+    return code as number | null;
+  });
+  child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not say '${readyMsg}' within ${timeoutMs}ms:\n${lines.join('\n')}`)), timeoutMs);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code} before it listened:\n${lines.join('\n')}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (parsed.msg === readyMsg) {
+          clearTimeout(timer);
+          resolve(parsed);
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+  });
+  return {
+    child,
+    ready,
+    lines,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface Backend extends Started {
+  port: number;
+  address: string;
+}
+
+export async function startBackend(options: { delay?: string; maxStreams?: number; port?: number } = {}): Promise<Backend> {
+  const args = ['--port', String(options.port ?? 0), '--delay', options.delay ?? '0'];
+  if (options.maxStreams !== undefined) args.push('--max-streams', String(options.maxStreams));
+  const started = await start(distCmd('backend'), args, process.env, 'backend listening');
+  const port = started.ready.port as number;
+  return { ...started, port, address: `127.0.0.1:${port}` };
+}
+
+export interface Proxy extends Started {
+  grpcPort: number;
+  metricsPort: number;
+  address: string;
+  /** GETs a path of the admin server. */
+  admin(path: string): Promise<{ status: number; body: string }>;
+  /** The value of one series in /metrics, e.g. corral_requests_total{outcome="leader"}; 0 when absent. */
+  metric(series: string): Promise<number>;
+}
+
+export async function startProxy(env: Record<string, string>): Promise<Proxy> {
+  const started = await start(
+    distCmd('proxy'),
+    [],
+    { ...process.env, LISTEN_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    'corral listening',
+  );
+  const grpcPort = started.ready.grpcPort as number;
+  const metricsPort = started.ready.metricsPort as number;
+  const admin = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}${path}`);
+    return { status: res.status, body: await res.text() };
+  };
+  return {
+    ...started,
+    grpcPort,
+    metricsPort,
+    address: `127.0.0.1:${grpcPort}`,
+    admin,
+    async metric(series: string) {
+      const { body } = await admin('/metrics');
+      const line = body.split('\n').find((l) => l.startsWith(series + ' '));
+      return line === undefined ? 0 : Number(line.slice(series.length + 1));
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { OutgoingHttpHeaders } from 'node:http2';
+import type { Call, Downstream, Handler } from '../call.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { SessionPool } from '../upstream/session-pool.js';
+import { formatGrpcTimeout } from '../wire/timeout.js';
+import { GrpcError, Status } from '../wire/status.js';
+import type { ResponseCache } from './cache.js';
+import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
+import type { KeyMaker } from './key.js';
+
+/**
+ * The collapser stage. A call whose request is one message is keyed, then served by
+ * the first of: a fresh cached response; joining the flight already under way for its
+ * key (follower); starting that flight (leader). Calls that stream go to `next`.
+ */
+export class Collapser implements Handler, FlightOwner {
+  private readonly flights = new Map<string, Flight>();
+  private readonly upstreamTimeout: string;
+
+  constructor(
+    private readonly next: Handler,
+    private readonly pool: SessionPool,
+    private readonly keys: KeyMaker,
+    private readonly cache: ResponseCache | null,
+    private readonly options: FlightOptions,
+    private readonly metrics: Metrics,
+  ) {
+    this.upstreamTimeout = formatGrpcTimeout(options.timeoutMs);
+  }
+
+  handle(call: Call, downstream: Downstream): void {
+    if (call.body === null) {
+      this.next.handle(call, downstream);
+      return;
+    }
+    const key = this.keys.key(call.method, call.headers, call.body);
+    const cached = this.cache?.get(key);
+    if (cached !== undefined) {
+      downstream.outcome = 'cache_hit';
+      this.metrics.requests.cache_hit.inc();
+      cached.replay(downstream);
+      return;
+    }
+    const flight = this.flights.get(key);
+    if (flight !== undefined) {
+      if (flight.join(downstream)) {
+        downstream.outcome = 'follower';
+        this.metrics.requests.follower.inc();
+      } else {
+        this.metrics.requests.rejected.inc();
+        downstream.onError(
+          new GrpcError(
+            Status.RESOURCE_EXHAUSTED,
+            `too many callers waiting for the same call: ${this.options.maxFollowers} already (COLLAPSER_MAX_FOLLOWERS)`,
+          ),
+        );
+      }
+      return;
+    }
+    this.lead(key, call, downstream);
+  }
+
+  /** Flights under way. */
+  get inFlight(): number {
+    return this.flights.size;
+  }
+
+  /** Aborts every flight, e.g. when the shutdown grace period is over. */
+  abortAll(error: GrpcError): void {
+    for (const flight of this.flights.values()) flight.controller.abort(error);
+  }
+
+  flightOverflowed(flight: Flight): void {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+  }
+
+  flightLanded(flight: Flight): void {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    const recording = flight.recording;
+    if (this.cache !== null && recording !== null && recording.status === '0') this.cache.set(flight.key, recording);
+  }
+
+  private lead(key: string, call: Call, downstream: Downstream): void {
+    downstream.outcome = 'leader';
+    this.metrics.requests.leader.inc();
+    const flight = new Flight(key, this.options, this, this.metrics);
+    this.flights.set(key, flight);
+    flight.join(downstream);
+    flight.start(this.pool, this.upstreamHeaders(call), call.body!);
+  }
+
+  /**
+   * The leader's headers, with two changes that make the one response right for every
+   * waiter: the deadline is BACKEND_TIMEOUT (callers' deadlines differ and are not in the
+   * key), and the response is asked for uncompressed (grpc-accept-encoding is not in the
+   * key, so a waiter may not accept what the leader would).
+   */
+  private upstreamHeaders(call: Call): OutgoingHttpHeaders {
+    return { ...call.headers, 'grpc-timeout': this.upstreamTimeout, 'grpc-accept-encoding': 'identity' };
+  }
+}

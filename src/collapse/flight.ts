@@ -1,0 +1,154 @@
+import type { OutgoingHttpHeaders } from 'node:http2';
+import type { Downstream, DownstreamListener, Headers, ResponseSink } from '../call.js';
+import type { Metrics } from '../observe/metrics.js';
+import { Exchange } from '../upstream/exchange.js';
+import type { SessionPool } from '../upstream/session-pool.js';
+import { GrpcError, Status } from '../wire/status.js';
+import { Recording } from './recording.js';
+
+export interface FlightOptions {
+  /** The backend call is aborted with DEADLINE_EXCEEDED after this long. */
+  timeoutMs: number;
+  /** Recording bound; past it the flight stops taking followers and stops recording. */
+  maxResponseBytes: number;
+  /** Followers beyond the leader that may wait on one flight. */
+  maxFollowers: number;
+}
+
+/** The collapser, told when a flight may no longer be joined. */
+export interface FlightOwner {
+  /** The response outgrew the recording bound: new callers must not join this flight. */
+  flightOverflowed(flight: Flight): void;
+  /** The response is complete or failed. */
+  flightLanded(flight: Flight): void;
+}
+
+/**
+ * One backend call made on behalf of every caller with the same key. It runs under its
+ * own AbortController, detached from all clients: a waiter that goes away only leaves.
+ * Each part of the response is recorded and passed at once to every waiter, so a
+ * follower that joins late gets the recording replayed and then the rest live.
+ *
+ * A waiter never slows the others: the flight does not wait for slow readers, and one
+ * that falls more than maxResponseBytes behind is dropped with RESOURCE_EXHAUSTED.
+ */
+export class Flight implements ResponseSink, DownstreamListener {
+  readonly controller = new AbortController();
+  /** The response so far; null once it outgrew the bound and stopped being recorded. */
+  recording: Recording | null = new Recording();
+  private readonly waiters = new Set<Downstream>();
+  private joined = 0;
+  private landed = false;
+  private timer: NodeJS.Timeout | null = null;
+  private startedAt = 0;
+
+  constructor(
+    readonly key: string,
+    private readonly options: FlightOptions,
+    private readonly owner: FlightOwner,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Starts the backend call with the leader's request. */
+  start(pool: SessionPool, headers: OutgoingHttpHeaders, body: Buffer): void {
+    this.startedAt = performance.now();
+    this.metrics.flightsInProgress.inc();
+    this.metrics.backendCalls.inc({ kind: 'flight' });
+    this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
+    Exchange.open(pool, headers, this, this.controller)?.send(body);
+  }
+
+  /**
+   * Adds a waiter and plays it what has arrived so far. False when the flight is full
+   * or no longer joinable; the caller must then be served some other way.
+   */
+  join(downstream: Downstream): boolean {
+    if (this.landed || this.recording === null) return false;
+    if (this.waiters.size > this.options.maxFollowers) return false;
+    this.joined++;
+    this.waiters.add(downstream);
+    downstream.watch(this);
+    this.recording.replay(downstream);
+    return true;
+  }
+
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    this.recording?.setHeaders(headers, endsResponse);
+    for (const waiter of this.waiters) waiter.onHeaders(headers, endsResponse);
+    if (endsResponse) this.land();
+  }
+
+  onData(chunk: Buffer): boolean {
+    const recording = this.recording;
+    if (recording !== null) {
+      recording.addChunk(chunk);
+      if (recording.bytes > this.options.maxResponseBytes) this.overflow();
+    }
+    for (const waiter of this.waiters) {
+      if (!waiter.onData(chunk) && waiter.bufferedBytes > this.options.maxResponseBytes) this.dropSlow(waiter);
+    }
+    return true;
+  }
+
+  onTrailers(trailers: Headers): void {
+    this.recording?.setTrailers(trailers);
+    for (const waiter of this.waiters) waiter.onTrailers(trailers);
+    this.land();
+  }
+
+  onError(error: GrpcError): void {
+    if (this.recording !== null) this.recording.error = error;
+    for (const waiter of this.waiters) waiter.onError(error);
+    this.land();
+  }
+
+  downstreamGone(downstream: Downstream): void {
+    this.waiters.delete(downstream);
+  }
+
+  downstreamDrained(): void {
+    // The flight never waits for a waiter; nothing to resume.
+  }
+
+  /** @internal */
+  timedOut(): void {
+    this.controller.abort(
+      new GrpcError(
+        Status.DEADLINE_EXCEEDED,
+        `backend did not finish within BACKEND_TIMEOUT (${this.options.timeoutMs}ms)`,
+      ),
+    );
+  }
+
+  private overflow(): void {
+    this.recording = null;
+    this.metrics.flightsOverflowed.inc();
+    this.owner.flightOverflowed(this);
+  }
+
+  private dropSlow(waiter: Downstream): void {
+    this.waiters.delete(waiter);
+    this.metrics.slowCallersDropped.inc();
+    waiter.onError(
+      new GrpcError(
+        Status.RESOURCE_EXHAUSTED,
+        `client read the shared response too slowly: more than ${this.options.maxResponseBytes} bytes unread (COLLAPSER_MAX_RESPONSE_BYTES)`,
+      ),
+    );
+  }
+
+  private land(): void {
+    if (this.landed) return;
+    this.landed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.waiters.clear();
+    this.metrics.flightsInProgress.dec();
+    this.metrics.followersPerFlight.observe(this.joined - 1);
+    this.metrics.backendSeconds.observe((performance.now() - this.startedAt) / 1000);
+    this.owner.flightLanded(this);
+  }
+}
+
+function onFlightTimeout(flight: Flight): void {
+  flight.timedOut();
+}

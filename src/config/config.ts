@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** Raised when the environment cannot make a valid Config; the message names the variable and value. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function duration(defaultValue: string) {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text.trim());
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 100ms, 10s, 1m or 1m30s' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+function integer(defaultValue: number, min: number, max: number, what: string) {
+  return z
+    .string()
+    .default(String(defaultValue))
+    .transform((text, ctx) => {
+      const trimmed = text.trim();
+      const n = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
+      if (!(n >= min && n <= max)) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}, a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+const port = (defaultValue: number) => integer(defaultValue, 0, 65535, 'a TCP port (0 picks a free one)');
+const MiB = 1024 * 1024;
+
+/**
+ * Every environment variable corral reads, its default and its bounds: the one place
+ * where defaults live. The README's configuration table mirrors this.
+ */
+const schema = z.object({
+  LISTEN_HOST: z.string().default('0.0.0.0'),
+  GRPC_PORT: port(50052),
+  METRICS_PORT: port(2112),
+  BACKEND_ADDRESS: z
+    .string({ error: 'is required: the host:port of the gRPC backend, e.g. 127.0.0.1:50051' })
+    .refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(v.trim()), {
+      message: 'expected host:port, e.g. 127.0.0.1:50051 or [::1]:50051',
+    })
+    .transform((v) => v.trim()),
+  BACKEND_TIMEOUT: duration('10s'),
+  BACKEND_CONNECT_TIMEOUT: duration('10s'),
+  BACKEND_RECONNECT_MIN: duration('200ms'),
+  BACKEND_RECONNECT_MAX: duration('5s'),
+  BACKEND_KEEPALIVE_TIME: duration('5m'),
+  BACKEND_KEEPALIVE_TIMEOUT: duration('20s'),
+  BACKEND_MAX_SESSIONS: integer(16, 1, 1024, 'a session count'),
+  COLLAPSER_CACHE_DURATION: duration('100ms'),
+  COLLAPSER_CACHE_MAX_BYTES: integer(64 * MiB, 0, 2 ** 40, 'a size in bytes'),
+  COLLAPSER_MAX_RESPONSE_BYTES: integer(4 * MiB, 1024, 2 ** 32, 'a size in bytes'),
+  COLLAPSER_MAX_FOLLOWERS: integer(10_000, 1, 10_000_000, 'a count'),
+  COLLAPSER_HALF_CLOSE_WAIT: duration('10ms'),
+  COLLAPSER_KEY_METADATA: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined || v.trim() === ''
+        ? undefined
+        : v.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''),
+    ),
+  MAX_MESSAGE_BYTES: integer(4 * MiB, 0, 2 ** 31, 'a size in bytes'),
+  MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
+  MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
+  SHUTDOWN_GRACE: duration('20s'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+type Env = z.output<typeof schema>;
+
+export interface Config {
+  listenHost: string;
+  grpcPort: number;
+  metricsPort: number;
+  logLevel: Env['LOG_LEVEL'];
+  shutdownGraceMs: number;
+  server: {
+    maxMessageBytes: number;
+    maxConcurrentStreams: number;
+    maxConnections: number;
+    /** How long a request may stay quiet before its end before it is taken for a stream. */
+    halfCloseWaitMs: number;
+  };
+  backend: {
+    address: string;
+    timeoutMs: number;
+    connectTimeoutMs: number;
+    reconnectMinMs: number;
+    reconnectMaxMs: number;
+    keepaliveTimeMs: number;
+    keepaliveTimeoutMs: number;
+    maxSessions: number;
+  };
+  collapser: {
+    cacheTtlMs: number;
+    cacheMaxBytes: number;
+    maxResponseBytes: number;
+    maxFollowers: number;
+    /** When set, only these metadata names count in the key; otherwise all but transport and tracing headers. */
+    keyMetadata: string[] | undefined;
+  };
+}
+
+/** Reads and validates the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.keys(schema.shape)) input[name] = env[name];
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const value = input[name];
+      return value === undefined ? `${name} ${issue.message}` : `${name}='${value}': ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  if (e.BACKEND_RECONNECT_MIN > e.BACKEND_RECONNECT_MAX) {
+    throw new ConfigError(
+      `invalid configuration: BACKEND_RECONNECT_MIN='${env.BACKEND_RECONNECT_MIN ?? '200ms'}' is above BACKEND_RECONNECT_MAX='${env.BACKEND_RECONNECT_MAX ?? '5s'}'`,
+    );
+  }
+  return {
+    listenHost: e.LISTEN_HOST,
+    grpcPort: e.GRPC_PORT,
+    metricsPort: e.METRICS_PORT,
+    logLevel: e.LOG_LEVEL,
+    shutdownGraceMs: e.SHUTDOWN_GRACE,
+    server: {
+      maxMessageBytes: e.MAX_MESSAGE_BYTES,
+      maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,
+      maxConnections: e.MAX_CONNECTIONS,
+      halfCloseWaitMs: e.COLLAPSER_HALF_CLOSE_WAIT,
+    },
+    backend: {
+      address: e.BACKEND_ADDRESS,
+      timeoutMs: e.BACKEND_TIMEOUT,
+      connectTimeoutMs: e.BACKEND_CONNECT_TIMEOUT,
+      reconnectMinMs: e.BACKEND_RECONNECT_MIN,
+      reconnectMaxMs: e.BACKEND_RECONNECT_MAX,
+      keepaliveTimeMs: e.BACKEND_KEEPALIVE_TIME,
+      keepaliveTimeoutMs: e.BACKEND_KEEPALIVE_TIMEOUT,
+      maxSessions: e.BACKEND_MAX_SESSIONS,
+    },
+    collapser: {
+      cacheTtlMs: e.COLLAPSER_CACHE_DURATION,
+      cacheMaxBytes: e.COLLAPSER_CACHE_MAX_BYTES,
+      maxResponseBytes: e.COLLAPSER_MAX_RESPONSE_BYTES,
+      maxFollowers: e.COLLAPSER_MAX_FOLLOWERS,
+      keyMetadata: e.COLLAPSER_KEY_METADATA,
+    },
+  };
+}

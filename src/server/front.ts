@@ -1,0 +1,121 @@
+import http2, { constants, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { Handler } from '../call.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import { parseGrpcTimeout } from '../wire/timeout.js';
+import { GrpcError, Status } from '../wire/status.js';
+import { Intake, type IntakeOptions } from './intake.js';
+import { Reply, type CallTally } from './reply.js';
+
+export interface FrontOptions extends IntakeOptions {
+  host: string;
+  port: number;
+  maxConcurrentStreams: number;
+  maxConnections: number;
+}
+
+const METHOD_NAME = /^\/[^/]+\/[^/]+$/;
+
+/**
+ * The HTTP/2 front: accepts every gRPC method on cleartext HTTP/2 (h2c, as a sidecar
+ * is reached inside its pod), checks that a request is gRPC, and turns each stream into
+ * a Call for the handler. It knows nothing of collapsing.
+ */
+export class Front {
+  private readonly server: http2.Http2Server;
+  private readonly sessions = new Set<Http2Session>();
+  private readonly calls: CallTally = { open: 0 };
+
+  constructor(
+    private readonly handler: Handler,
+    private readonly options: FrontOptions,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.server = http2.createServer({
+      settings: { maxConcurrentStreams: options.maxConcurrentStreams },
+    });
+    this.server.maxConnections = options.maxConnections;
+    this.server.on('stream', (stream, headers) => this.accept(stream, headers));
+    this.server.on('session', (session) => this.track(session));
+    this.server.on('sessionError', (err) => logger.debug({ err: err.message }, 'client session error'));
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Client calls still open. */
+  get activeCalls(): number {
+    return this.calls.open;
+  }
+
+  /** Stops accepting connections and sends GOAWAY on every session; calls under way go on. */
+  drain(): void {
+    this.server.close();
+    for (const session of this.sessions) session.close();
+  }
+
+  /** Ends every remaining session at once. */
+  destroy(): void {
+    for (const session of this.sessions) session.destroy();
+  }
+
+  private track(session: Http2Session): void {
+    this.sessions.add(session);
+    session.on('close', () => this.sessions.delete(session));
+    session.on('error', (err) => this.logger.debug({ err: err.message }, 'client session error'));
+  }
+
+  private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const reply = new Reply(stream, this.metrics, this.calls);
+    if (this.refusal(headers, reply)) {
+      this.metrics.requests.rejected.inc();
+      stream.resume();
+      return;
+    }
+    const timeout = headers['grpc-timeout'];
+    if (timeout !== undefined) {
+      try {
+        reply.expireAfter(parseGrpcTimeout(String(timeout)));
+      } catch (err) {
+        this.metrics.requests.rejected.inc();
+        reply.fail(err as GrpcError);
+        stream.resume();
+        return;
+      }
+    }
+    new Intake(stream, headers[':path']!, headers, reply, this.handler, this.options);
+  }
+
+  /** Answers a request that is not a well-formed gRPC call; returns true when it did. */
+  private refusal(headers: IncomingHttpHeaders, reply: Reply): boolean {
+    if (headers[':method'] !== 'POST') {
+      reply.reject(405, new GrpcError(Status.INTERNAL, `gRPC requires POST, got ${headers[':method']}`), {
+        allow: 'POST',
+      });
+      return true;
+    }
+    const contentType = headers[constants.HTTP2_HEADER_CONTENT_TYPE];
+    if (typeof contentType !== 'string' || !/^application\/grpc(?:$|[+;])/.test(contentType)) {
+      reply.reject(
+        415,
+        new GrpcError(Status.INTERNAL, `unsupported content-type '${contentType ?? ''}': gRPC needs application/grpc`),
+      );
+      return true;
+    }
+    const path = headers[':path'];
+    if (typeof path !== 'string' || !METHOD_NAME.test(path)) {
+      reply.fail(new GrpcError(Status.UNIMPLEMENTED, `malformed method name '${path ?? ''}': expected /package.Service/Method`));
+      return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,176 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Call, Handler } from '../call.js';
+import { FrameScanner } from '../wire/frame.js';
+import { GrpcError, Status } from '../wire/status.js';
+import type { Reply } from './reply.js';
+
+const kIntake = Symbol('corral.intake');
+type IntakeStream = ServerHttp2Stream & { [kIntake]: Intake };
+
+const enum Phase {
+  /** Reading the request to learn whether it is one message or a stream. */
+  Classifying,
+  /** Handed on as a stream; still checking message frames as they pass. */
+  Streaming,
+  /** Handed on as one message, or failed. */
+  Done,
+}
+
+export interface IntakeOptions {
+  maxMessageBytes: number;
+  halfCloseWaitMs: number;
+}
+
+/**
+ * Reads one request far enough to tell the two shapes of call apart without a .proto:
+ *
+ * - the client half-closes right after exactly one message (unary, server streaming):
+ *   the whole body is handed on, so the collapser can key and share it;
+ * - anything else (a second message starts, or the request goes quiet for
+ *   halfCloseWaitMs without ending): a stream, handed on at once with the bytes read
+ *   so far and the rest flowing from the client unbuffered.
+ *
+ * Every message prefix is checked as it passes (size limit, compressed flag), in both
+ * shapes, so an oversize message is refused before its body is read.
+ */
+export class Intake {
+  private phase = Phase.Classifying;
+  private readonly chunks: Buffer[] = [];
+  private readonly scanner: FrameScanner;
+  private readonly timer: NodeJS.Timeout;
+  private lastDataAt = performance.now();
+  /** Set by every chunk, so a pending quiet check knows the request was not quiet after all. */
+  private polled = false;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly method: string,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly reply: Reply,
+    private readonly handler: Handler,
+    private readonly options: IntakeOptions,
+  ) {
+    const encoding = headers['grpc-encoding'];
+    this.scanner = new FrameScanner(options.maxMessageBytes, encoding !== undefined && encoding !== 'identity');
+    (stream as IntakeStream)[kIntake] = this;
+    stream.on('data', onIntakeData);
+    stream.on('end', onIntakeEnd);
+    this.timer = setTimeout(onQuiet, options.halfCloseWaitMs, this);
+  }
+
+  /** @internal */
+  data(chunk: Buffer): void {
+    if (this.phase === Phase.Done) return;
+    try {
+      this.scanner.push(chunk);
+    } catch (err) {
+      this.fail(err as GrpcError);
+      return;
+    }
+    if (this.phase === Phase.Streaming) return;
+    this.chunks.push(chunk);
+    this.lastDataAt = performance.now();
+    this.polled = true;
+    const s = this.scanner;
+    if (s.messages > 1 || (s.messages === 1 && !s.atBoundary)) this.handOnStream();
+  }
+
+  /** @internal */
+  end(): void {
+    const s = this.scanner;
+    if (this.phase === Phase.Done) return;
+    if ((this.stream as { aborted?: boolean }).aborted === true) {
+      // The client reset the stream ('aborted' precedes this 'end'): nothing to serve.
+      this.phase = Phase.Done;
+      clearTimeout(this.timer);
+      return;
+    }
+    if (!s.atBoundary) {
+      this.fail(
+        new GrpcError(Status.INTERNAL, `malformed request: the stream ended inside a message after ${s.bytes} bytes`),
+      );
+      return;
+    }
+    if (this.phase === Phase.Streaming) return;
+    if (s.messages === 1) {
+      this.phase = Phase.Done;
+      clearTimeout(this.timer);
+      const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      this.dispatch(body);
+    } else {
+      this.handOnStream();
+    }
+  }
+
+  /**
+   * @internal The half-close wait ran out. A busy event loop can delay reading bytes the
+   * client sent long ago, so loop lag must not count as the client being quiet: the
+   * decision waits for setImmediate, which runs after the next I/O poll has read what
+   * is already on the socket.
+   */
+  quiet(): void {
+    if (this.phase !== Phase.Classifying) return;
+    if (performance.now() - this.lastDataAt < this.options.halfCloseWaitMs) {
+      this.timer.refresh();
+      return;
+    }
+    this.polled = false;
+    setImmediate(onQuietAfterPoll, this);
+  }
+
+  /** @internal */
+  quietAfterPoll(): void {
+    if (this.phase !== Phase.Classifying) return;
+    if (!this.reply.open) {
+      this.phase = Phase.Done;
+      return;
+    }
+    if (this.polled) {
+      // Bytes came in during the poll: the request is still busy, wait again.
+      this.timer.refresh();
+      return;
+    }
+    this.handOnStream();
+  }
+
+  private handOnStream(): void {
+    this.phase = Phase.Streaming;
+    clearTimeout(this.timer);
+    this.dispatch(null);
+  }
+
+  private dispatch(body: Buffer | null): void {
+    const call: Call = {
+      method: this.method,
+      headers: this.headers,
+      body,
+      head: body === null ? this.chunks : [],
+      source: this.stream,
+    };
+    this.handler.handle(call, this.reply);
+  }
+
+  private fail(error: GrpcError): void {
+    this.phase = Phase.Done;
+    clearTimeout(this.timer);
+    this.reply.fail(error);
+    // Keep reading and dropping what the client still sends, so its stream can close.
+    this.stream.resume();
+  }
+}
+
+function onIntakeData(this: IntakeStream, chunk: Buffer): void {
+  this[kIntake].data(chunk);
+}
+
+function onIntakeEnd(this: IntakeStream): void {
+  this[kIntake].end();
+}
+
+function onQuiet(intake: Intake): void {
+  intake.quiet();
+}
+
+function onQuietAfterPoll(intake: Intake): void {
+  intake.quietAfterPoll();
+}

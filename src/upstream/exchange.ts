@@ -1,0 +1,160 @@
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { DownstreamListener, ResponseSink } from '../call.js';
+import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
+import type { SessionPool } from './session-pool.js';
+
+const kExchange = Symbol('corral.exchange');
+type ExchangeStream = ClientHttp2Stream & { [kExchange]: Exchange };
+type SourceStream = Readable & { [kExchange]: Exchange; aborted?: boolean };
+
+/**
+ * One backend stream and the sink its response flows into. As a DownstreamListener it
+ * passes a client's cancellation and back-pressure on to the backend stream.
+ * It turns every way the
+ * stream can end into exactly one of sink.onTrailers or sink.onError, and every
+ * failure into a gRPC status: a refused connection is UNAVAILABLE, a reset maps its
+ * RST_STREAM code as the gRPC spec says, an abort carries its reason.
+ */
+export class Exchange implements DownstreamListener {
+  private settled = false;
+  private error: Error | null = null;
+
+  private constructor(
+    private readonly stream: ClientHttp2Stream,
+    private readonly sink: ResponseSink,
+    private readonly address: string,
+    private readonly controller: AbortController,
+  ) {
+    (stream as ExchangeStream)[kExchange] = this;
+    stream.on('response', onResponse);
+    stream.on('data', onData);
+    stream.on('trailers', onTrailers);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  }
+
+  /**
+   * Starts a backend call; returns null after telling the sink when it could not start.
+   * Aborting the controller resets the backend stream with a bare RST_STREAM(CANCEL):
+   * node's stream.close() would half-close first, which a backend reads as "the client
+   * finished" before it learns the client cancelled.
+   */
+  static open(
+    pool: SessionPool,
+    headers: OutgoingHttpHeaders,
+    sink: ResponseSink,
+    controller: AbortController,
+  ): Exchange | null {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = pool.request(headers, controller.signal);
+    } catch (err) {
+      sink.onError(
+        err instanceof GrpcError
+          ? err
+          : new GrpcError(Status.INTERNAL, `could not forward the request: ${(err as Error).message}`),
+      );
+      return null;
+    }
+    return new Exchange(stream, sink, pool.address, controller);
+  }
+
+  /** Sends the whole request and half-closes. */
+  send(body: Buffer): void {
+    this.stream.end(body);
+  }
+
+  /**
+   * Sends what was read already, then streams the rest from the client with
+   * back-pressure. The client's half-close is passed on only when it was one: node
+   * also ends a server stream's readable side when the client resets it ('aborted'
+   * comes first), and passing that on would tell the backend the request was complete.
+   */
+  pipeFrom(head: readonly Buffer[], source: Readable): void {
+    for (const chunk of head) this.stream.write(chunk);
+    (source as SourceStream)[kExchange] = this;
+    source.pipe(this.stream, { end: false });
+    if (source.readableEnded) this.sourceEnded(source as SourceStream);
+    else source.once('end', onSourceEnd);
+  }
+
+  /** @internal */
+  sourceEnded(source: SourceStream): void {
+    if (source.aborted !== true && !this.stream.destroyed) this.stream.end();
+  }
+
+  /** The client went away: reset the backend stream with CANCEL. */
+  downstreamGone(): void {
+    this.controller.abort(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
+  }
+
+  /** The client took what was buffered: read from the backend again. */
+  downstreamDrained(): void {
+    this.stream.resume();
+  }
+
+  /** @internal */
+  response(headers: IncomingHttpHeaders, flags: number): void {
+    const endsResponse = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    if (endsResponse) this.settled = true;
+    this.sink.onHeaders(headers, endsResponse);
+  }
+
+  /** @internal */
+  data(chunk: Buffer): void {
+    if (!this.sink.onData(chunk)) this.stream.pause();
+  }
+
+  /** @internal */
+  trailers(trailers: IncomingHttpHeaders): void {
+    this.settled = true;
+    this.sink.onTrailers(trailers);
+  }
+
+  /** @internal */
+  failed(err: Error): void {
+    this.error ??= err;
+  }
+
+  /** @internal */
+  closed(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.sink.onError(this.closeError());
+  }
+
+  private closeError(): GrpcError {
+    const signal = this.controller.signal;
+    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    if (reason instanceof GrpcError) return reason;
+    const rstCode = this.stream.rstCode ?? 0;
+    const err = this.error as (Error & { code?: string }) | null;
+    if (err !== null && err.code !== 'ERR_HTTP2_STREAM_ERROR') {
+      return new GrpcError(Status.UNAVAILABLE, `backend ${this.address} unavailable: ${err.message}`);
+    }
+    if (rstCode !== constants.NGHTTP2_NO_ERROR) {
+      return new GrpcError(statusFromRstCode(rstCode), `backend ${this.address} reset the stream (RST_STREAM code ${rstCode})`);
+    }
+    return new GrpcError(Status.INTERNAL, `backend ${this.address} ended the stream without a grpc-status`);
+  }
+}
+
+function onResponse(this: ExchangeStream, headers: IncomingHttpHeaders, flags: number): void {
+  this[kExchange].response(headers, flags);
+}
+function onData(this: ExchangeStream, chunk: Buffer): void {
+  this[kExchange].data(chunk);
+}
+function onTrailers(this: ExchangeStream, trailers: IncomingHttpHeaders): void {
+  this[kExchange].trailers(trailers);
+}
+function onError(this: ExchangeStream, err: Error): void {
+  this[kExchange].failed(err);
+}
+function onSourceEnd(this: SourceStream): void {
+  this[kExchange].sourceEnded(this);
+}
+function onClose(this: ExchangeStream): void {
+  this[kExchange].closed();
+}

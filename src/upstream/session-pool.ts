@@ -1,0 +1,212 @@
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import { GrpcError, Status } from '../wire/status.js';
+
+export interface SessionPoolOptions {
+  /** host:port of the backend. */
+  address: string;
+  /** A session that has not connected by then is abandoned. */
+  connectTimeoutMs: number;
+  /** First and largest wait between failed connection attempts (grpc's backoff: x1.6, +-20% jitter). */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** PING interval while a session carries streams, and how long to wait for the ack. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** Sessions opened at most; more are opened only when the others are at the peer's stream limit. */
+  maxSessions: number;
+}
+
+const kPooled = Symbol('corral.pooled');
+type PooledStream = ClientHttp2Stream & { [kPooled]: PooledSession };
+
+const BACKOFF_MULTIPLIER = 1.6;
+const BACKOFF_JITTER = 0.2;
+/** nghttp2 assumes this stream limit until the peer's SETTINGS arrive (node's peerMaxConcurrentStreams). */
+const ASSUMED_STREAM_LIMIT = 100;
+
+type State = 'connecting' | 'ready' | 'closing';
+
+/** One HTTP/2 connection to the backend, with the count of streams it carries. */
+class PooledSession {
+  state: State = 'connecting';
+  active = 0;
+  limit = ASSUMED_STREAM_LIMIT;
+  keepalive: NodeJS.Timeout | null = null;
+  constructor(readonly session: ClientHttp2Session) {}
+}
+
+/**
+ * Persistent HTTP/2 sessions to one backend, shared by every call: no dial per call.
+ * A new session is opened only when every open one is at the stream limit the backend
+ * advertised (up to maxSessions). A session that fails to connect is retried with
+ * exponential backoff in the background; while there is none usable, calls fail fast
+ * with UNAVAILABLE naming the backend and the last error, as grpc does.
+ */
+export class SessionPool {
+  private readonly sessions: PooledSession[] = [];
+  private readonly authority: string;
+  private failures = 0;
+  private nextAttemptAt = 0;
+  private lastError = '';
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly options: SessionPoolOptions,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.authority = `http://${options.address}`;
+  }
+
+  /** Opens the first session now, so the pool is warm and /ready reflects the backend. */
+  start(): void {
+    this.connect();
+  }
+
+  get address(): string {
+    return this.options.address;
+  }
+
+  /** True while at least one session is connected. */
+  get ready(): boolean {
+    return this.sessions.some((s) => s.state === 'ready');
+  }
+
+  /** Why the pool is not ready, for /ready and logs. */
+  get lastFailure(): string {
+    return this.lastError;
+  }
+
+  /** Opens a stream on the least busy usable session; throws GrpcError(UNAVAILABLE) when there is none. */
+  request(headers: OutgoingHttpHeaders, signal: AbortSignal): ClientHttp2Stream {
+    const pooled = this.pick();
+    const stream = pooled.session.request(headers, { signal }) as PooledStream;
+    pooled.active++;
+    stream[kPooled] = pooled;
+    stream.on('close', onPooledStreamClose);
+    return stream;
+  }
+
+  /** Lets streams finish, then closes every session. */
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    return Promise.all(
+      this.sessions.map((s) => new Promise<void>((resolve) => (s.session.closed ? resolve() : s.session.close(resolve)))),
+    ).then(() => undefined);
+  }
+
+  /** Ends every session at once, failing the streams they carry. */
+  destroy(): void {
+    this.closed = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    for (const s of this.sessions) s.session.destroy();
+  }
+
+  private pick(): PooledSession {
+    if (this.closed) throw new GrpcError(Status.UNAVAILABLE, 'corral is shutting down');
+    let least: PooledSession | null = null;
+    let usable = 0;
+    for (const s of this.sessions) {
+      if (s.state === 'closing') continue;
+      usable++;
+      if (s.active < s.limit) return s;
+      if (least === null || s.active < least.active) least = s;
+    }
+    if (usable < this.options.maxSessions && performance.now() >= this.nextAttemptAt) return this.connect();
+    // Every session is at its limit and no more may be opened: nghttp2 queues the stream until one frees up.
+    if (least !== null) return least;
+    const wait = Math.max(0, Math.round(this.nextAttemptAt - performance.now()));
+    throw new GrpcError(
+      Status.UNAVAILABLE,
+      `backend ${this.options.address} unreachable (${this.lastError || 'no connection'}); next attempt in ${wait}ms`,
+    );
+  }
+
+  private connect(): PooledSession {
+    const session = http2.connect(this.authority, { settings: { enablePush: false } });
+    const pooled = new PooledSession(session);
+    this.sessions.push(pooled);
+    this.metrics.upstreamSessions.set(this.sessions.length);
+    const connectTimer = setTimeout(() => {
+      session.destroy(new Error(`connect timed out after ${this.options.connectTimeoutMs}ms`));
+    }, this.options.connectTimeoutMs);
+
+    session.once('connect', () => {
+      clearTimeout(connectTimer);
+      pooled.state = 'ready';
+      this.failures = 0;
+      this.nextAttemptAt = 0;
+      this.lastError = '';
+      pooled.keepalive = setInterval(() => this.ping(pooled), this.options.keepaliveTimeMs).unref();
+      this.logger.info({ backend: this.options.address, sessions: this.sessions.length }, 'backend session connected');
+    });
+    session.on('remoteSettings', (settings) => {
+      pooled.limit = settings.maxConcurrentStreams ?? 2 ** 32 - 1;
+    });
+    session.on('goaway', () => {
+      pooled.state = 'closing';
+    });
+    session.on('error', (err: Error) => {
+      this.lastError = err.message;
+    });
+    session.once('close', () => {
+      clearTimeout(connectTimer);
+      if (pooled.keepalive !== null) clearInterval(pooled.keepalive);
+      const neverConnected = pooled.state === 'connecting';
+      this.sessions.splice(this.sessions.indexOf(pooled), 1);
+      this.metrics.upstreamSessions.set(this.sessions.length);
+      if (neverConnected) this.backOff();
+      else this.logger.info({ backend: this.options.address }, 'backend session closed');
+      if (this.sessions.length === 0) this.scheduleReconnect();
+    });
+    return pooled;
+  }
+
+  private backOff(): void {
+    const base = Math.min(
+      this.options.reconnectMaxMs,
+      this.options.reconnectMinMs * BACKOFF_MULTIPLIER ** this.failures,
+    );
+    this.failures++;
+    const delay = base * (1 + BACKOFF_JITTER * (Math.random() * 2 - 1));
+    this.nextAttemptAt = performance.now() + delay;
+    this.logger.warn(
+      { backend: this.options.address, err: this.lastError, retryInMs: Math.round(delay) },
+      'backend connection failed',
+    );
+  }
+
+  /** Keeps one session warm while there are none, so the pool notices the backend coming back. */
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer !== null) return;
+    const delay = Math.max(0, this.nextAttemptAt - performance.now());
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closed && this.sessions.length === 0) this.connect();
+    }, delay);
+  }
+
+  /** PINGs only sessions that carry streams, as grpc clients do by default: idle pings get GOAWAY from grpc-go. */
+  private ping(pooled: PooledSession): void {
+    if (pooled.active === 0 || pooled.state !== 'ready') return;
+    const timeout = setTimeout(() => {
+      pooled.session.destroy(new Error(`keepalive PING not acknowledged within ${this.options.keepaliveTimeoutMs}ms`));
+    }, this.options.keepaliveTimeoutMs);
+    try {
+      pooled.session.ping((err) => {
+        clearTimeout(timeout);
+        if (err) this.lastError = err.message;
+      });
+    } catch {
+      clearTimeout(timeout); // the session is closing; its 'close' handler cleans up
+    }
+  }
+}
+
+function onPooledStreamClose(this: PooledStream): void {
+  this[kPooled].active--;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { parseDuration } from '../../src/config/duration.js';
+
+describe('parseDuration (Go syntax)', () => {
+  it('reads what time.ParseDuration reads', () => {
+    expect(parseDuration('100ms')).toBe(100);
+    expect(parseDuration('10s')).toBe(10_000);
+    expect(parseDuration('1m30s')).toBe(90_000);
+    expect(parseDuration('1.5h')).toBe(5_400_000);
+    expect(parseDuration('500us')).toBe(0.5);
+    expect(parseDuration('0')).toBe(0);
+  });
+
+  it('refuses what Go refuses', () => {
+    for (const bad of ['', '10', 'ms', '1x', '1 s', '-1s', '1s ', 's1']) expect(parseDuration(bad), bad).toBeUndefined();
+  });
+});
+
+describe('loadConfig', () => {
+  it('has the seed defaults', () => {
+    const c = loadConfig({ BACKEND_ADDRESS: '127.0.0.1:50051' });
+    expect(c.grpcPort).toBe(50052);
+    expect(c.metricsPort).toBe(2112);
+    expect(c.backend.timeoutMs).toBe(10_000);
+    expect(c.collapser.cacheTtlMs).toBe(100);
+    expect(c.logLevel).toBe('info');
+    expect(c.server.maxMessageBytes).toBe(4 * 1024 * 1024);
+    expect(c.collapser.keyMetadata).toBeUndefined();
+  });
+
+  it('requires BACKEND_ADDRESS, naming it', () => {
+    expect(() => loadConfig({})).toThrowError(ConfigError);
+    expect(() => loadConfig({})).toThrowError(/BACKEND_ADDRESS is required/);
+  });
+
+  it('names every bad variable and its value', () => {
+    let message = '';
+    try {
+      loadConfig({ BACKEND_ADDRESS: 'nohost', GRPC_PORT: '70000', BACKEND_TIMEOUT: '10', LOG_LEVEL: 'loud' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/BACKEND_ADDRESS='nohost': expected host:port/);
+    expect(message).toMatch(/GRPC_PORT='70000': expected a TCP port/);
+    expect(message).toMatch(/BACKEND_TIMEOUT='10': expected a duration/);
+    expect(message).toMatch(/LOG_LEVEL='loud': expected one of/);
+  });
+
+  it('reads IPv6 addresses, durations and a narrowed key list', () => {
+    const c = loadConfig({
+      BACKEND_ADDRESS: '[::1]:50051',
+      COLLAPSER_CACHE_DURATION: '1m30s',
+      COLLAPSER_KEY_METADATA: 'Authorization, x-tenant',
+    });
+    expect(c.backend.address).toBe('[::1]:50051');
+    expect(c.collapser.cacheTtlMs).toBe(90_000);
+    expect(c.collapser.keyMetadata).toEqual(['authorization', 'x-tenant']);
+  });
+
+  it('refuses a reconnect minimum above the maximum', () => {
+    expect(() =>
+      loadConfig({ BACKEND_ADDRESS: 'a:1', BACKEND_RECONNECT_MIN: '10s', BACKEND_RECONNECT_MAX: '1s' }),
+    ).toThrowError(/BACKEND_RECONNECT_MIN='10s' is above BACKEND_RECONNECT_MAX='1s'/);
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * The collapser through real processes: a grpc-js backend, corral, and grpc-js clients
+ * on 127.0.0.1. Calls that must share a flight wait on a backend gate that the test
+ * opens only once corral's metrics show every caller has joined, so nothing depends on
+ * timing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import { backendStats, client, collect, metadata, release, unary, until, type Client, grpc } from '../support/grpc.js';
+
+let backend: Backend;
+let proxy: Proxy;
+let c: Client;
+
+const series = (outcome: string) => `corral_requests_total{outcome="${outcome}"}`;
+const lookups = async () => (await backendStats(backend.address)).calls.Lookup ?? 0;
+
+async function waitForJoins(outcome: 'leader' | 'follower', atLeast: number): Promise<void> {
+  await until(`${atLeast} ${outcome} calls`, async () => (await proxy.metric(series(outcome))) >= atLeast);
+}
+
+beforeAll(async () => {
+  backend = await startBackend();
+  proxy = await startProxy({ BACKEND_ADDRESS: backend.address });
+  c = client(proxy.address);
+});
+
+afterAll(async () => {
+  c?.close();
+  await proxy?.stop();
+  await backend?.stop();
+});
+
+describe('collapsing identical calls', () => {
+  it('a herd of 1000 identical calls makes one backend call, and all get the same answer', async () => {
+    const before = await lookups();
+    const followersBefore = await proxy.metric(series('follower'));
+    const calls = Array.from({ length: 1000 }, () => unary(c, 'Lookup', { key: 'herd', gate: 'herd' }));
+    await waitForJoins('follower', followersBefore + 999);
+    await release(backend.address, 'herd');
+    const results = await Promise.all(calls);
+    expect(results.filter((r) => r.error !== null)).toEqual([]);
+    expect(new Set(results.map((r) => r.reply.callNumber)).size).toBe(1);
+    expect((await lookups()) - before).toBe(1);
+    expect(await proxy.metric('corral_flights_in_progress')).toBe(0);
+  });
+
+  it('never shares a response between callers with different authorization', async () => {
+    const before = await lookups();
+    const call = (auth: string) => unary(c, 'Lookup', { key: 'authz', gate: 'authz' }, metadata({ authorization: auth }));
+    const leaders = await proxy.metric(series('leader'));
+    const followers = await proxy.metric(series('follower'));
+    const alice = [call('Bearer alice'), call('Bearer alice')];
+    const bob = [call('Bearer bob'), call('Bearer bob')];
+    await waitForJoins('leader', leaders + 2);
+    await waitForJoins('follower', followers + 2);
+    await release(backend.address, 'authz');
+    const [a1, a2, b1, b2] = await Promise.all([...alice, ...bob]);
+    expect(a1!.reply.metadata.authorization).toBe('Bearer alice');
+    expect(b1!.reply.metadata.authorization).toBe('Bearer bob');
+    expect(a2!.reply.callNumber).toBe(a1!.reply.callNumber);
+    expect(b2!.reply.callNumber).toBe(b1!.reply.callNumber);
+    expect(b1!.reply.callNumber).not.toBe(a1!.reply.callNumber);
+    expect((await lookups()) - before).toBe(2);
+  });
+
+  it('does not collapse calls with distinct payloads', async () => {
+    const before = await lookups();
+    const leaders = await proxy.metric(series('leader'));
+    const calls = Array.from({ length: 10 }, (_, i) => unary(c, 'Lookup', { key: `distinct-${i}`, gate: 'distinct' }));
+    await waitForJoins('leader', leaders + 10);
+    await release(backend.address, 'distinct');
+    const results = await Promise.all(calls);
+    expect(results.map((r) => r.reply.key)).toEqual(Array.from({ length: 10 }, (_, i) => `distinct-${i}`));
+    expect((await lookups()) - before).toBe(10);
+  });
+
+  it('gives every waiter the error status, message and trailers, and does not cache the error', async () => {
+    const before = await lookups();
+    const followers = await proxy.metric(series('follower'));
+    const request = { key: 'fails', gate: 'fails', failCode: grpc.status.NOT_FOUND, failMessage: 'no such key: fails (ü)' };
+    const calls = Array.from({ length: 5 }, () => unary(c, 'Lookup', request, metadata({ 'x-echo-tag': 'e1' })));
+    await waitForJoins('follower', followers + 4);
+    await release(backend.address, 'fails');
+    const results = await Promise.all(calls);
+    for (const r of results) {
+      expect(r.error?.code).toBe(grpc.status.NOT_FOUND);
+      expect(r.error?.details).toBe('no such key: fails (ü)');
+      expect(r.trailers?.get('x-echo-tag')).toEqual(['e1']);
+      expect(r.trailers?.get('x-call-number')).toEqual(results[0]!.trailers?.get('x-call-number'));
+    }
+    expect((await lookups()) - before).toBe(1);
+    const again = await unary(c, 'Lookup', request, metadata({ 'x-echo-tag': 'e1' }));
+    expect(again.error?.code).toBe(grpc.status.NOT_FOUND);
+    expect(again.trailers?.get('x-call-number')).not.toEqual(results[0]!.trailers?.get('x-call-number'));
+    expect((await lookups()) - before).toBe(2);
+  });
+
+  it('a leader that cancels does not cancel its followers or the backend call', async () => {
+    const before = await backendStats(backend.address);
+    const leaders = await proxy.metric(series('leader'));
+    const followers = await proxy.metric(series('follower'));
+    const leader = unary(c, 'Lookup', { key: 'cancel', gate: 'cancel' });
+    await waitForJoins('leader', leaders + 1);
+    const rest = Array.from({ length: 3 }, () => unary(c, 'Lookup', { key: 'cancel', gate: 'cancel' }));
+    await waitForJoins('follower', followers + 3);
+    leader.call.cancel();
+    expect((await leader).error?.code).toBe(grpc.status.CANCELLED);
+    await release(backend.address, 'cancel');
+    for (const r of await Promise.all(rest)) expect(r.error).toBeNull();
+    const after = await backendStats(backend.address);
+    expect(after.calls.Lookup! - before.calls.Lookup!).toBe(1);
+    expect(after.cancelled).toBe(before.cancelled);
+  });
+
+  it('collapses server-streaming calls and replays the stream to a follower that joins late', async () => {
+    const watches = async () => (await backendStats(backend.address)).calls.Watch ?? 0;
+    const before = await watches();
+    const request = { topic: 'news', count: 5, intervalMs: 30 };
+    const first = c.Watch(request) as grpc.ClientReadableStream<{ sequence: number }>;
+    const firstDone = collect(first);
+    await new Promise((resolve) => first.once('data', resolve));
+    const late = collect(c.Watch(request) as grpc.ClientReadableStream<{ sequence: number }>);
+    const [a, b] = await Promise.all([firstDone, late]);
+    expect(a.error).toBeNull();
+    expect(b.error).toBeNull();
+    expect(a.messages.map((m) => m.sequence)).toEqual([1, 2, 3, 4, 5]);
+    expect(b.messages.map((m) => m.sequence)).toEqual([1, 2, 3, 4, 5]);
+    expect((await watches()) - before).toBe(1);
+  });
+});
+
+describe('the response cache', () => {
+  let cached: Proxy;
+  let cc: Client;
+
+  beforeAll(async () => {
+    cached = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '1s' });
+    cc = client(cached.address);
+  });
+  afterAll(async () => {
+    cc?.close();
+    await cached?.stop();
+  });
+
+  it('serves a repeat inside the TTL from the cache, and calls the backend again after it', async () => {
+    const first = await unary(cc, 'Lookup', { key: 'ttl' });
+    const hit = await unary(cc, 'Lookup', { key: 'ttl' });
+    expect(hit.reply.callNumber).toBe(first.reply.callNumber);
+    expect(hit.headers?.get('x-backend')).toEqual(['example']);
+    expect(await cached.metric(series('cache_hit'))).toBe(1);
+    expect(await cached.metric('corral_cache_entries')).toBe(1);
+    await new Promise((r) => setTimeout(r, 1100));
+    const fresh = await unary(cc, 'Lookup', { key: 'ttl' });
+    expect(fresh.reply.callNumber).toBeGreaterThan(first.reply.callNumber);
+  });
+});
