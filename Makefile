@@ -25,8 +25,11 @@ typecheck: install
 demo: build
 	node dist/cmd/demo.js
 
+# The last line is the plain 'tests: N passed, N failed' summary CI reads.
 test: build typecheck
-	npx vitest run
+	@status=0; npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results.json || status=$$?; \
+	node -e 'const r = require("./.test-results.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
+	exit $$status
 
 clean:
 	rm -rf dist node_modules

@@ -23,6 +23,8 @@ export interface Started {
   ready: Record<string, unknown>;
   /** Every line it printed so far. */
   lines: string[];
+  /** The exit code, once it has exited (null when a signal ended it). */
+  exited: Promise<number | null>;
   /** Sends a signal and waits for the exit; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -59,6 +61,7 @@ async function start(script: string, args: string[], env: NodeJS.ProcessEnv, rea
     child,
     ready,
     lines,
+    exited,
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

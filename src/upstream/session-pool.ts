@@ -32,9 +32,12 @@ type State = 'connecting' | 'ready' | 'closing';
 class PooledSession {
   state: State = 'connecting';
   active = 0;
-  limit = ASSUMED_STREAM_LIMIT;
   keepalive: NodeJS.Timeout | null = null;
-  constructor(readonly session: ClientHttp2Session) {}
+  constructor(
+    readonly session: ClientHttp2Session,
+    /** The peer's stream limit; until its SETTINGS arrive, what the backend advertised before. */
+    public limit: number,
+  ) {}
 }
 
 /**
@@ -52,6 +55,8 @@ export class SessionPool {
   private lastError = '';
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The stream limit the backend advertised last, the best guess for a session still connecting. */
+  private advertisedLimit = ASSUMED_STREAM_LIMIT;
 
   constructor(
     private readonly options: SessionPoolOptions,
@@ -128,7 +133,7 @@ export class SessionPool {
 
   private connect(): PooledSession {
     const session = http2.connect(this.authority, { settings: { enablePush: false } });
-    const pooled = new PooledSession(session);
+    const pooled = new PooledSession(session, this.advertisedLimit);
     this.sessions.push(pooled);
     this.metrics.upstreamSessions.set(this.sessions.length);
     const connectTimer = setTimeout(() => {
@@ -146,6 +151,7 @@ export class SessionPool {
     });
     session.on('remoteSettings', (settings) => {
       pooled.limit = settings.maxConcurrentStreams ?? 2 ** 32 - 1;
+      this.advertisedLimit = pooled.limit;
     });
     session.on('goaway', () => {
       pooled.state = 'closing';
