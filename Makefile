@@ -31,5 +31,9 @@ test: build typecheck
 	node -e 'const r = require("./.test-results.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
 	exit $$status
 
+bench:
+	@echo "make bench: the benchmarks are not written yet (issue 3); see bench/README.md" >&2
+	@exit 1
+
 clean:
 	rm -rf dist node_modules

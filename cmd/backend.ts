@@ -128,7 +128,7 @@ const handlers: grpc.UntypedServiceImplementation = {
     call.on('finish', () => answered.add(call));
   },
 
-  Stats(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
+  Stats(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
     callback(null, { calls, cancelled, peers: peers.size });
   },
 

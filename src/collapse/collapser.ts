@@ -47,7 +47,6 @@ export class Collapser implements Handler, FlightOwner {
         downstream.outcome = 'follower';
         this.metrics.requests.follower.inc();
       } else {
-        this.metrics.requests.rejected.inc();
         downstream.onError(
           new GrpcError(
             Status.RESOURCE_EXHAUSTED,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { parseDuration } from './duration.js';
 
 /** Raised when the environment cannot make a valid Config; the message names the variable and value. */
@@ -96,15 +97,9 @@ export interface Config {
     /** How long a request may stay quiet before its end before it is taken for a stream. */
     halfCloseWaitMs: number;
   };
-  backend: {
-    address: string;
+  backend: SessionPoolOptions & {
+    /** Deadline of each flight's backend call. */
     timeoutMs: number;
-    connectTimeoutMs: number;
-    reconnectMinMs: number;
-    reconnectMaxMs: number;
-    keepaliveTimeMs: number;
-    keepaliveTimeoutMs: number;
-    maxSessions: number;
   };
   collapser: {
     cacheTtlMs: number;

@@ -1,11 +1,11 @@
 import http2, { constants, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import type { Handler } from '../call.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { parseGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Intake, type IntakeOptions } from './intake.js';
+import { listen } from './listen.js';
 import { Reply, type CallTally } from './reply.js';
 
 export interface FrontOptions extends IntakeOptions {
@@ -43,13 +43,7 @@ export class Front {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+    return listen(this.server, this.options.port, this.options.host);
   }
 
   /** Client calls still open. */
@@ -77,7 +71,6 @@ export class Front {
   private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const reply = new Reply(stream, this.metrics, this.calls);
     if (this.refusal(headers, reply)) {
-      this.metrics.requests.rejected.inc();
       stream.resume();
       return;
     }
@@ -86,7 +79,6 @@ export class Front {
       try {
         reply.expireAfter(parseGrpcTimeout(String(timeout)));
       } catch (err) {
-        this.metrics.requests.rejected.inc();
         reply.fail(err as GrpcError);
         stream.resume();
         return;

@@ -12,7 +12,7 @@ export interface CallTally {
 }
 
 /** Trailers-only error response headers, as gRPC servers send them. */
-export function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
+function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
   return {
     [constants.HTTP2_HEADER_STATUS]: httpStatus,
     [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
@@ -135,6 +135,8 @@ export class Reply implements Downstream {
     this.ended = true;
     this.tally.open--;
     this.metrics.callsInProgress.dec();
+    // Stages count the calls they take; a call no stage took was refused (bad input, limits).
+    if (this.outcome === 'rejected') this.metrics.requests.rejected.inc();
     this.metrics.requestSeconds[this.outcome].observe((performance.now() - this.startedAt) / 1000);
     const listener = this.listener;
     this.listener = null;

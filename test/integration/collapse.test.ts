@@ -5,12 +5,13 @@
  * timing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
-import { backendStats, client, collect, metadata, release, unary, until, type Client, grpc } from '../support/grpc.js';
+import { startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import { backendStats, client, collect, metadata, release, unary, until, type Client, type Stack, grpc, startStack } from '../support/grpc.js';
 
 let backend: Backend;
 let proxy: Proxy;
 let c: Client;
+let stack: Stack;
 
 const series = (outcome: string) => `corral_requests_total{outcome="${outcome}"}`;
 const lookups = async () => (await backendStats(backend.address)).calls.Lookup ?? 0;
@@ -20,16 +21,11 @@ async function waitForJoins(outcome: 'leader' | 'follower', atLeast: number): Pr
 }
 
 beforeAll(async () => {
-  backend = await startBackend();
-  proxy = await startProxy({ BACKEND_ADDRESS: backend.address });
-  c = client(proxy.address);
+  stack = await startStack();
+  ({ backend, proxy, client: c } = stack);
 });
 
-afterAll(async () => {
-  c?.close();
-  await proxy?.stop();
-  await backend?.stop();
-});
+afterAll(() => stack?.stop());
 
 describe('collapsing identical calls', () => {
   it('a herd of 1000 identical calls makes one backend call, and all get the same answer', async () => {

@@ -8,24 +8,20 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
 import { encodeFrame } from '../../src/wire/frame.js';
-import { backendStats, client, release, unary, until, type Client, grpc } from '../support/grpc.js';
+import { backendStats, client, release, unary, until, type Client, type Stack, grpc, startStack } from '../support/grpc.js';
 import { rawCall } from '../support/raw.js';
 
 let backend: Backend;
 let proxy: Proxy;
 let c: Client;
+let stack: Stack;
 
 beforeAll(async () => {
-  backend = await startBackend();
-  proxy = await startProxy({ BACKEND_ADDRESS: backend.address });
-  c = client(proxy.address);
+  stack = await startStack();
+  ({ backend, proxy, client: c } = stack);
 });
 
-afterAll(async () => {
-  c?.close();
-  await proxy?.stop();
-  await backend?.stop();
-});
+afterAll(() => stack?.stop());
 
 async function expectStillServing(): Promise<void> {
   const r = await unary(c, 'Lookup', { key: `alive-${Math.random()}` });

@@ -1,25 +1,21 @@
 /** What corral passes through unchanged: metadata, streaming calls, deadlines and cancellation. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import type { Backend, Proxy } from '../../cmd/processes.js';
 import { encodeFrame } from '../../src/wire/frame.js';
-import { backendStats, client, collect, metadata, unary, until, type Client, grpc } from '../support/grpc.js';
+import { backendStats, collect, metadata, unary, until, type Client, type Stack, grpc, startStack } from '../support/grpc.js';
 import { rawCall } from '../support/raw.js';
 
 let backend: Backend;
 let proxy: Proxy;
 let c: Client;
+let stack: Stack;
 
 beforeAll(async () => {
-  backend = await startBackend();
-  proxy = await startProxy({ BACKEND_ADDRESS: backend.address });
-  c = client(proxy.address);
+  stack = await startStack();
+  ({ backend, proxy, client: c } = stack);
 });
 
-afterAll(async () => {
-  c?.close();
-  await proxy?.stop();
-  await backend?.stop();
-});
+afterAll(() => stack?.stop());
 
 describe('metadata', () => {
   it('reaches the backend, and response headers and trailers come back, -bin values unchanged', async () => {

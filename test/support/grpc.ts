@@ -92,3 +92,28 @@ export function collect<T>(stream: grpc.ClientReadableStream<T>): Promise<{ mess
     stream.on('status', (s: grpc.StatusObject) => setImmediate(() => resolve({ messages, error, trailers: s.metadata })));
   });
 }
+
+/** The usual test set-up: an example backend, corral in front of it, and a grpc-js client of corral. */
+export interface Stack {
+  backend: import('../../cmd/processes.js').Backend;
+  proxy: import('../../cmd/processes.js').Proxy;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const { startBackend, startProxy } = await import('../../cmd/processes.js');
+  const backend = await startBackend();
+  const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, ...env });
+  const c = client(proxy.address);
+  return {
+    backend,
+    proxy,
+    client: c,
+    async stop() {
+      c.close();
+      await proxy.stop();
+      await backend.stop();
+    },
+  };
+}

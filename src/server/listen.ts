@@ -1,0 +1,13 @@
+import type { Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/** Starts a server listening; resolves with the bound port (the one picked when port is 0). */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
