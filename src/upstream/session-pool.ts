@@ -95,16 +95,7 @@ export class SessionPool {
     return stream;
   }
 
-  /** Lets streams finish, then closes every session. */
-  close(): Promise<void> {
-    this.closed = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    return Promise.all(
-      this.sessions.map((s) => new Promise<void>((resolve) => (s.session.closed ? resolve() : s.session.close(resolve)))),
-    ).then(() => undefined);
-  }
-
-  /** Ends every session at once, failing the streams they carry. */
+  /** Ends every session at once, failing the streams they carry. Shutdown calls it once the front has drained. */
   destroy(): void {
     this.closed = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);

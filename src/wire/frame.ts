@@ -25,9 +25,9 @@ export class FrameScanner {
   /** Bytes seen so far. */
   bytes = 0;
   private headerSeen = 0;
+  private flag = 0;
   private length = 0;
   private bodyLeft = 0;
-  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
 
   /**
    * @param maxMessageBytes largest message length a prefix may declare
@@ -55,8 +55,14 @@ export class FrameScanner {
         if (this.bodyLeft === 0) this.messages++;
         continue;
       }
-      this.header[this.headerSeen++] = chunk[i++]!;
-      if (this.headerSeen < FRAME_HEADER_BYTES) continue;
+      const byte = chunk[i++]!;
+      if (this.headerSeen === 0) {
+        this.flag = byte;
+        this.length = 0;
+      } else {
+        this.length = this.length * 256 + byte;
+      }
+      if (++this.headerSeen < FRAME_HEADER_BYTES) continue;
       this.headerSeen = 0;
       this.checkHeader();
       this.bodyLeft = this.length;
@@ -65,8 +71,7 @@ export class FrameScanner {
   }
 
   private checkHeader(): void {
-    const flag = this.header[0]!;
-    this.length = this.header.readUInt32BE(1);
+    const flag = this.flag;
     if (flag > 1) {
       throw new GrpcError(Status.INTERNAL, `malformed message: compressed-flag byte is ${flag}, must be 0 or 1`);
     }

@@ -126,6 +126,40 @@ describe('collapsing identical calls', () => {
   });
 });
 
+describe('one caller never slows another', () => {
+  it('a caller that stops reading a large shared response does not hold back the others', async () => {
+    const http2 = await import('node:http2');
+    const { encodeFrame } = await import('../../src/wire/frame.js');
+    const replyBytes = 3 * 1024 * 1024;
+    // LookupRequest{key: "big", gate: "big", reply_bytes: 3 MiB}, encoded as protobufjs does (field order, defaults omitted).
+    const varint = (n: number) => {
+      const out: number[] = [];
+      for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80);
+      return [...out, n];
+    };
+    const message = Buffer.from([0x0a, 3, ...Buffer.from('big'), 0x1a, 3, ...Buffer.from('big'), 0x30, ...varint(replyBytes)]);
+    const session = http2.connect(`http://${proxy.address}`);
+    session.on('error', () => {});
+    const stalled = session.request({ ':method': 'POST', ':path': '/corral.example.v1.Example/Lookup', 'content-type': 'application/grpc', te: 'trailers' });
+    stalled.on('error', () => {});
+    stalled.pause(); // never reads: its flow-control window fills and corral buffers for it alone
+    stalled.end(encodeFrame(message));
+    try {
+      const leaders = await proxy.metric(series('leader'));
+      await waitForJoins('leader', leaders);
+      const followers = await proxy.metric(series('follower'));
+      const reader = unary(c, 'Lookup', { key: 'big', gate: 'big', replyBytes });
+      await waitForJoins('follower', followers + 1);
+      await release(backend.address, 'big');
+      const r = await reader;
+      expect(r.error).toBeNull();
+      expect(r.reply.padding.length).toBe(replyBytes);
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
 describe('the response cache', () => {
   let cached: Proxy;
   let cc: Client;

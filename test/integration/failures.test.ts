@@ -115,6 +115,22 @@ describe('backend failures', () => {
     }
   });
 
+  it('a backend slower than BACKEND_TIMEOUT gives every waiter DEADLINE_EXCEEDED naming it', async () => {
+    const impatient = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TIMEOUT: '300ms' });
+    const ic = client(impatient.address);
+    try {
+      const calls = Array.from({ length: 3 }, () => unary(ic, 'Lookup', { key: 'too-slow', delayMs: 5000 }));
+      for (const r of await Promise.all(calls)) {
+        expect(r.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+        expect(r.error?.details).toMatch(/BACKEND_TIMEOUT \(300ms\)/);
+      }
+      expect(await impatient.metric('corral_flights_in_progress')).toBe(0);
+    } finally {
+      ic.close();
+      await impatient.stop();
+    }
+  });
+
   it('opens another backend session when the backend stream limit is reached', async () => {
     const narrow = await startBackend({ maxStreams: 5 });
     const np = await startProxy({ BACKEND_ADDRESS: narrow.address });
