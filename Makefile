@@ -8,7 +8,7 @@ NODE_MODULES := node_modules/.package-lock.json
 help:
 	@echo "make demo   install, build, run the example backend + corral + a herd of 1000 calls, print the summary"
 	@echo "make test   install, build, type-check, run every test (unit and integration, real processes on 127.0.0.1)"
-	@echo "make bench  benchmarks (see README, Performance)"
+	@echo "make bench  micro benchmarks + h2load against the bare backend, nginx and corral; writes bench/results/"
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -31,9 +31,12 @@ test: build typecheck
 	node -e 'const r = require("./.test-results.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
 	exit $$status
 
-bench:
-	@echo "make bench: the benchmarks are not written yet (issue 3); see bench/README.md" >&2
-	@exit 1
+# Installs h2load and nginx from Debian's packages where missing (needs root or sudo).
+bench: build
+	@command -v h2load >/dev/null && command -v nginx >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nghttp2-client nginx-light; }
+	node dist/bench/run.js
 
 clean:
 	rm -rf dist node_modules

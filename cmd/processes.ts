@@ -29,7 +29,7 @@ export interface Started {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-async function start(script: string, args: string[], env: NodeJS.ProcessEnv, readyMsg: string, timeoutMs = 15_000): Promise<Started> {
+export async function startNode(script: string, args: string[], env: NodeJS.ProcessEnv, readyMsg: string, timeoutMs = 15_000): Promise<Started> {
   const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: string[] = [];
@@ -77,7 +77,7 @@ export interface Backend extends Started {
 export async function startBackend(options: { delay?: string; maxStreams?: number; port?: number } = {}): Promise<Backend> {
   const args = ['--port', String(options.port ?? 0), '--delay', options.delay ?? '0'];
   if (options.maxStreams !== undefined) args.push('--max-streams', String(options.maxStreams));
-  const started = await start(distCmd('backend'), args, process.env, 'backend listening');
+  const started = await startNode(distCmd('backend'), args, process.env, 'backend listening');
   const port = started.ready.port as number;
   return { ...started, port, address: `127.0.0.1:${port}` };
 }
@@ -93,7 +93,7 @@ export interface Proxy extends Started {
 }
 
 export async function startProxy(env: Record<string, string>): Promise<Proxy> {
-  const started = await start(
+  const started = await startNode(
     distCmd('proxy'),
     [],
     { ...process.env, LISTEN_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },

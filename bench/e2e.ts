@@ -1,0 +1,218 @@
+/**
+ * End-to-end comparison, side by side in one run: h2load against (1) the bare node:http2
+ * echo backend, (2) nginx with grpc_pass in front of it, (3) corral in front of it.
+ * Same payload (one gRPC frame, 100-byte message), same concurrency, several rounds
+ * interleaved, medians reported. Everything binds 127.0.0.1 and is stopped at the end.
+ *
+ * Workloads: hot key (every request identical) and unique keys (every request has its
+ * own method path, so no two share a key).
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startNode, startProxy, type Started } from '../cmd/processes.js';
+import { encodeFrame } from '../src/wire/frame.js';
+
+export interface E2eOptions {
+  requests: number;
+  clients: number;
+  streamsPerClient: number;
+  rounds: number;
+}
+
+export interface Measurement {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  failed: number;
+}
+
+export interface E2eResult {
+  workload: 'hot key' | 'unique keys';
+  target: 'direct' | 'nginx' | 'corral';
+  median: Measurement;
+  rounds: Measurement[];
+  backendCalls: number;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'corral-bench-'));
+const echoJs = fileURLToPath(new URL('./echo-backend.js', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startNginx(backendPort: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const conf = join(work, 'nginx.conf');
+  // One worker: the same single event loop corral has.
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+error_log ${work}/nginx-error.log warn;
+pid ${work}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000; # the default (1000) closes a client connection after 1000 calls
+  client_body_temp_path ${work};
+  proxy_temp_path ${work};
+  fastcgi_temp_path ${work};
+  uwsgi_temp_path ${work};
+  scgi_temp_path ${work};
+  upstream echo { server 127.0.0.1:${backendPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} http2;
+    http2_max_concurrent_streams 1000;
+    location / { grpc_pass grpc://echo; }
+  }
+}
+`,
+  );
+  const child = spawn('nginx', ['-c', conf, '-p', work, '-g', 'daemon off;'], { stdio: 'ignore' });
+  await waitForPort(port);
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** One h2load run; latencies come from its per-request log (microseconds, third column). */
+function h2load(uris: string[], options: E2eOptions): Measurement {
+  const uriFile = join(work, 'uris.txt');
+  const log = join(work, 'h2load.log');
+  writeFileSync(uriFile, uris.join('\n') + '\n');
+  const args = [
+    '-n', String(options.requests),
+    '-c', String(options.clients),
+    '-m', String(options.streamsPerClient),
+    '-d', join(work, 'frame.bin'),
+    '-H', 'content-type: application/grpc',
+    '-H', 'te: trailers',
+    `--log-file=${log}`,
+    ...(uris.length === 1 ? [uris[0]!] : ['-i', uriFile]),
+  ];
+  const out = execFileSync('h2load', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+  const counts = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
+  if (rps === null || counts === null) throw new Error(`cannot read h2load output:\n${out}`);
+  const latencies = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => Number(l.split('\t')[2]) / 1000)
+    .sort((a, b) => a - b);
+  return {
+    reqPerSec: Number(rps[1]),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    failed: Number(counts[2]),
+  };
+}
+
+function median(ms: Measurement[]): Measurement {
+  const mid = (f: (m: Measurement) => number) => {
+    const v = ms.map(f).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)]!;
+  };
+  return { reqPerSec: mid((m) => m.reqPerSec), p50Ms: mid((m) => m.p50Ms), p99Ms: mid((m) => m.p99Ms), failed: mid((m) => m.failed) };
+}
+
+async function backendCalls(port: number): Promise<number> {
+  const http2 = await import('node:http2');
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const req = session.request({ ':method': 'GET', ':path': '/calls' });
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (body += d));
+      req.on('end', () => resolve((JSON.parse(body) as { calls: number }).calls));
+      req.on('error', reject);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+export interface E2eReport {
+  results: E2eResult[];
+  corralPeakRssMiB: number;
+  corralCacheBytesMax: number;
+}
+
+export async function runE2e(options: E2eOptions): Promise<E2eReport> {
+  writeFileSync(join(work, 'frame.bin'), encodeFrame(Buffer.alloc(100, 0x61)));
+  const started: Started[] = [];
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    const echo = await startNode(echoJs, ['0'], process.env, 'echo listening');
+    started.push(echo);
+    const echoPort = echo.ready.port as number;
+    const nginx = await startNginx(echoPort);
+    stops.push(nginx.stop);
+    const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}` });
+    started.push(corral);
+    const targets = { direct: echoPort, nginx: nginx.port, corral: corral.grpcPort } as const;
+    const results: E2eResult[] = [];
+    let cacheBytesMax = 0;
+    for (const workload of ['hot key', 'unique keys'] as const) {
+      const rounds: Record<string, Measurement[]> = { direct: [], nginx: [], corral: [] };
+      const calls: Record<string, number> = { direct: 0, nginx: 0, corral: 0 };
+      for (let round = 0; round < options.rounds; round++) {
+        for (const [name, port] of Object.entries(targets)) {
+          const uris =
+            workload === 'hot key'
+              ? [`http://127.0.0.1:${port}/bench.Echo/Hot`]
+              : Array.from({ length: options.requests }, (_, i) => `http://127.0.0.1:${port}/bench.Echo/U${round}x${i}`);
+          const before = await backendCalls(echoPort);
+          rounds[name]!.push(h2load(uris, options));
+          calls[name]! += (await backendCalls(echoPort)) - before;
+          if (name === 'corral') cacheBytesMax = Math.max(cacheBytesMax, await corral.metric('corral_cache_bytes'));
+        }
+      }
+      for (const name of Object.keys(targets) as Array<keyof typeof targets>) {
+        results.push({ workload, target: name, median: median(rounds[name]!), rounds: rounds[name]!, backendCalls: calls[name]! });
+      }
+    }
+    return { results, corralPeakRssMiB: peakRssMiB(corral.child.pid!), corralCacheBytesMax: cacheBytesMax };
+  } finally {
+    for (const stop of stops) await stop();
+    for (const p of started.reverse()) await p.stop();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `make bench`: the micro benchmarks and the end-to-end comparison, one summary table,
+ * written to bench/results/ with the machine's details.
+ *   node dist/bench/run.js [--requests 20000] [--rounds 3] [--clients 1] [--streams 128]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runE2e, type E2eResult } from './e2e.js';
+import type { MicroResult } from './micro.js';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '20000' },
+    rounds: { type: 'string', default: '3' },
+    // One connection: h2load starts every client at the top of the URI list, so with more
+    // than one the "unique keys" workload would send each key once per client.
+    clients: { type: 'string', default: '1' },
+    streams: { type: 'string', default: '128' },
+  },
+});
+const options = {
+  requests: Number(values.requests),
+  rounds: Number(values.rounds),
+  clients: Number(values.clients),
+  streamsPerClient: Number(values.streams),
+};
+
+const version = (cmd: string, args: string[]) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+  } catch (err) {
+    return String((err as { stderr?: string }).stderr ?? err).split('\n')[0]!.trim();
+  }
+};
+const machine = {
+  date: new Date().toISOString(),
+  cpu: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  nginx: version('nginx', ['-v']).replace('nginx version: ', ''),
+  h2load: version('h2load', ['--version']),
+};
+
+// Micro benchmarks run in their own process, with --expose-gc for the bytes/op estimate.
+const micro = JSON.parse(
+  execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./micro.js', import.meta.url)), '--json'], { encoding: 'utf8' }),
+) as MicroResult[];
+const e2e = await runE2e(options);
+
+const targets = { 'cache hit (key + lookup + replay)': 1000, follower: 1500, leader: 5000 };
+const microTarget = (name: string) => Object.entries(targets).find(([k]) => name.startsWith(k.split(' ')[0]!))?.[1];
+const get = (workload: E2eResult['workload'], target: E2eResult['target']) =>
+  e2e.results.find((r) => r.workload === workload && r.target === target)!;
+const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+
+const lines: string[] = [];
+lines.push(`# corral benchmark, ${machine.date}`, '');
+lines.push(`Machine: ${machine.cpu}, ${machine.memoryGiB} GiB; ${machine.node}; ${machine.nginx}; ${machine.h2load}.`);
+lines.push(
+  `End to end: h2load -n ${options.requests} -c ${options.clients} -m ${options.streamsPerClient}, ${options.rounds} rounds interleaved, medians; nginx with 1 worker; 100-byte message.`,
+  '',
+);
+lines.push('## Micro (tinybench, per operation, key computed every time)', '');
+lines.push('| scenario | median ns/op | p99 ns/op | ops/s | ~bytes/op | target |', '|---|---:|---:|---:|---:|---:|');
+for (const m of micro) {
+  const target = microTarget(m.name);
+  lines.push(
+    `| ${m.name} | ${m.nsPerOp.toFixed(0)} | ${m.p99NsPerOp.toFixed(0)} | ${Math.round(m.opsPerSec).toLocaleString('en')} | ${m.bytesPerOp ?? '?'} | ${target ? `<= ${target}${m.nsPerOp <= target ? ' met' : ' **missed**'}` : ''} |`,
+  );
+}
+lines.push('', '## End to end (h2load)', '');
+lines.push('| workload | target | req/s | p50 ms | p99 ms | failed | backend calls |', '|---|---|---:|---:|---:|---:|---:|');
+for (const r of e2e.results) {
+  lines.push(
+    `| ${r.workload} | ${r.target} | ${Math.round(r.median.reqPerSec).toLocaleString('en')} | ${r.median.p50Ms.toFixed(2)} | ${r.median.p99Ms.toFixed(2)} | ${r.median.failed} | ${r.backendCalls.toLocaleString('en')} |`,
+  );
+}
+const hotVsNginx = ratio(get('hot key', 'corral').median.reqPerSec, get('hot key', 'nginx').median.reqPerSec);
+const hotVsDirect = ratio(get('hot key', 'corral').median.reqPerSec, get('hot key', 'direct').median.reqPerSec);
+const uniqueVsNginx = ratio(get('unique keys', 'corral').median.reqPerSec, get('unique keys', 'nginx').median.reqPerSec);
+const hotCalls = get('hot key', 'corral').backendCalls;
+const hotRequests = options.requests * options.rounds;
+lines.push('', '## Ratios (targets from issue 3)', '');
+lines.push(`- hot key: corral / nginx = ${hotVsNginx.toFixed(2)}x (target >= 2.0x); corral / direct = ${hotVsDirect.toFixed(2)}x (target >= 0.9x)`);
+lines.push(`- unique keys: corral / nginx = ${uniqueVsNginx.toFixed(2)}x (target >= 1.0x)`);
+lines.push(`- hot key: ${hotRequests.toLocaleString('en')} requests through corral made ${hotCalls} backend calls`);
+lines.push(`- corral peak RSS: ${e2e.corralPeakRssMiB.toFixed(1)} MiB (target <= 128); largest cache size seen: ${e2e.corralCacheBytesMax} bytes (bound 67108864)`);
+
+const report = lines.join('\n') + '\n';
+process.stdout.write('\n' + report);
+const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+writeFileSync(`${dir}/latest.md`, report);
+writeFileSync(`${dir}/latest.json`, JSON.stringify({ machine, options, micro, e2e }, null, 2) + '\n');
