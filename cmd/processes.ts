@@ -102,7 +102,9 @@ export async function startProxy(env: Record<string, string>): Promise<Proxy> {
   const grpcPort = started.ready.grpcPort as number;
   const metricsPort = started.ready.metricsPort as number;
   const admin = async (path: string) => {
-    const res = await fetch(`http://127.0.0.1:${metricsPort}${path}`);
+    // One retry: a pooled keep-alive socket may have been closed by the server while idle.
+    const get = () => fetch(`http://127.0.0.1:${metricsPort}${path}`);
+    const res = await get().catch(get);
     return { status: res.status, body: await res.text() };
   };
   return {

@@ -94,6 +94,7 @@ export async function startCorral(config: Config): Promise<Corral> {
         front.destroy();
       }
       pool.destroy();
+      cache?.close();
       await admin.close();
       logger.info('stopped');
     })());

@@ -13,22 +13,40 @@ export interface ResponseCacheOptions {
 }
 
 /**
+ * Heap an entry costs beyond its header text and body: the Recording, node's header
+ * objects, the key and lru-cache's slots. Measured with --expose-gc: 20,000 cached
+ * 100-byte responses took 1,081 bytes each and are charged 1,413. Without this the
+ * cache was charged ~300 bytes an entry and its bound did not bound memory.
+ */
+export const ENTRY_OVERHEAD_BYTES = 1024;
+
+/**
  * Completed OK responses by key, for a short TTL, bounded in bytes overall and per
- * entry. Stale entries are dropped when read or when space is needed, never by timers.
+ * entry. Stale entries are dropped when read, when space is needed, and by one sweep
+ * per TTL (no timer per entry), so a stream of distinct keys does not fill the bound
+ * with expired answers.
  */
 export class ResponseCache {
   private readonly lru: LRUCache<string, Recording>;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: ResponseCacheOptions) {
     this.lru = new LRUCache<string, Recording>({
       ttl: options.ttlMs,
       maxSize: options.maxBytes,
       maxEntrySize: Math.min(options.maxEntryBytes, options.maxBytes),
-      sizeCalculation: (recording) => Math.max(1, recording.bytes),
+      sizeCalculation: (recording) => recording.bytes + ENTRY_OVERHEAD_BYTES,
       ttlAutopurge: false,
       ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
       updateAgeOnGet: false,
     });
+    const sweepMs = Math.min(1000, Math.max(100, options.ttlMs));
+    this.sweeper = setInterval(() => this.lru.purgeStale(), sweepMs).unref();
+  }
+
+  /** Stops the sweep. */
+  close(): void {
+    clearInterval(this.sweeper);
   }
 
   get(key: string): Recording | undefined {
@@ -36,6 +54,7 @@ export class ResponseCache {
   }
 
   set(key: string, recording: Recording): void {
+    recording.compact();
     this.lru.set(key, recording);
   }
 

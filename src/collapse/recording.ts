@@ -43,6 +43,15 @@ export class Recording {
     this.bytes += headerBytes(trailers);
   }
 
+  /**
+   * Copies the chunks into one buffer of their exact size, for keeping in the cache:
+   * a chunk from node:http2 can be a view into a larger socket read, which it would keep
+   * alive whole.
+   */
+  compact(): void {
+    if (this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks)];
+  }
+
   /** grpc-status of a completed response, or undefined while it is incomplete or failed. */
   get status(): string | undefined {
     const from = this.endedByHeaders ? this.headers : this.trailers;

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { ResponseCache } from '../../src/collapse/cache.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ENTRY_OVERHEAD_BYTES, ResponseCache } from '../../src/collapse/cache.js';
 import { Recording } from '../../src/collapse/recording.js';
 
 function recording(bytes: number): Recording {
@@ -11,6 +11,46 @@ function recording(bytes: number): Recording {
 }
 
 describe('ResponseCache', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('sweeps expired entries that are never read again', () => {
+    vi.useFakeTimers();
+    let now = 1000;
+    const cache = new ResponseCache({ ttlMs: 100, maxBytes: 1 << 30, maxEntryBytes: 1 << 20, clock: { now: () => now } });
+    for (let i = 0; i < 50; i++) cache.set(`distinct-${i}`, recording(100));
+    expect(cache.entries).toBe(50);
+    now += 150;
+    vi.advanceTimersByTime(100);
+    expect(cache.entries).toBe(0);
+    expect(cache.bytes).toBe(0);
+    cache.close();
+  });
+
+  it('charges each entry its bytes plus the measured per-entry overhead', () => {
+    const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 30, maxEntryBytes: 1 << 20 });
+    cache.set('a', recording(100));
+    expect(cache.bytes).toBeGreaterThanOrEqual(100 + ENTRY_OVERHEAD_BYTES);
+    cache.close();
+  });
+
+  it('keeps a cached response in one buffer of its exact size', () => {
+    const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 30, maxEntryBytes: 1 << 20 });
+    const big = Buffer.alloc(64 * 1024);
+    const r = new Recording();
+    r.setHeaders({ ':status': 200 }, false);
+    r.addChunk(big.subarray(0, 10));
+    r.addChunk(big.subarray(10, 30));
+    r.setTrailers({ 'grpc-status': '0' });
+    cache.set('k', r);
+    const kept = cache.get('k')!.chunks;
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.length).toBe(30);
+    expect(kept[0]!.buffer.byteLength).toBeLessThan(big.length);
+    cache.close();
+  });
+
   it('serves an entry until its TTL passes', () => {
     let now = 1000;
     const cache = new ResponseCache({ ttlMs: 100, maxBytes: 1 << 20, maxEntryBytes: 1 << 20, clock: { now: () => now } });
@@ -20,6 +60,7 @@ describe('ResponseCache', () => {
     expect(cache.get('k')).toBe(r);
     now += 2;
     expect(cache.get('k')).toBeUndefined();
+    cache.close();
   });
 
   it('never holds more bytes than its bound, evicting the least recently used', () => {
