@@ -66,7 +66,7 @@ export class Collapser implements Handler, FlightOwner {
 
   /** Aborts every flight, e.g. when the shutdown grace period is over. */
   abortAll(error: GrpcError): void {
-    for (const flight of this.flights.values()) flight.controller.abort(error);
+    for (const flight of this.flights.values()) flight.abort(error);
   }
 
   flightOverflowed(flight: Flight): void {

@@ -24,8 +24,9 @@ export interface FlightOwner {
 }
 
 /**
- * One backend call made on behalf of every caller with the same key. It runs under its
- * own AbortController, detached from all clients: a waiter that goes away only leaves.
+ * One backend call made on behalf of every caller with the same key. The flight alone
+ * can end it (BACKEND_TIMEOUT, shutdown); it is detached from every client, so a
+ * waiter that goes away only leaves.
  * Each part of the response is recorded and passed at once to every waiter, so a
  * follower that joins late gets the recording replayed and then the rest live.
  *
@@ -33,7 +34,8 @@ export interface FlightOwner {
  * that falls more than maxResponseBytes behind is dropped with RESOURCE_EXHAUSTED.
  */
 export class Flight implements ResponseSink, DownstreamListener {
-  readonly controller = new AbortController();
+  /** The one backend call; only the flight ends it (timeout, shutdown), never a client. */
+  private exchange: Exchange | null = null;
   /** The response so far; null once it outgrew the bound and stopped being recorded. */
   recording: Recording | null = new Recording();
   private readonly waiters = new Set<Downstream>();
@@ -55,7 +57,8 @@ export class Flight implements ResponseSink, DownstreamListener {
     this.metrics.flightsInProgress.inc();
     this.metrics.backendCalls.inc({ kind: 'flight' });
     this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
-    Exchange.open(pool, headers, this, this.controller)?.send(body);
+    this.exchange = Exchange.open(pool, headers, this, null);
+    this.exchange?.send(body);
   }
 
   /**
@@ -110,9 +113,14 @@ export class Flight implements ResponseSink, DownstreamListener {
     // The flight never waits for a waiter; nothing to resume.
   }
 
+  /** Ends the backend call; every waiter gets `reason`. */
+  abort(reason: GrpcError): void {
+    this.exchange?.abort(reason);
+  }
+
   /** @internal */
   timedOut(): void {
-    this.controller.abort(
+    this.abort(
       new GrpcError(
         Status.DEADLINE_EXCEEDED,
         `backend did not finish within BACKEND_TIMEOUT (${this.options.timeoutMs}ms)`,

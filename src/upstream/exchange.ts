@@ -19,12 +19,13 @@ type SourceStream = Readable & { [kExchange]: Exchange; aborted?: boolean };
 export class Exchange implements DownstreamListener {
   private settled = false;
   private error: Error | null = null;
+  private abortReason: GrpcError | null = null;
 
   private constructor(
     private readonly stream: ClientHttp2Stream,
     private readonly sink: ResponseSink,
     private readonly address: string,
-    private readonly controller: AbortController,
+    private readonly controller: AbortController | null,
   ) {
     (stream as ExchangeStream)[kExchange] = this;
     stream.on('response', onResponse);
@@ -36,19 +37,23 @@ export class Exchange implements DownstreamListener {
 
   /**
    * Starts a backend call; returns null after telling the sink when it could not start.
-   * Aborting the controller resets the backend stream with a bare RST_STREAM(CANCEL):
-   * node's stream.close() would half-close first, which a backend reads as "the client
-   * finished" before it learns the client cancelled.
+   *
+   * Pass a controller when the request side may still be open at cancellation (streams):
+   * aborting its signal makes node reset the stream with a bare RST_STREAM(CANCEL),
+   * whereas stream.close() would half-close first, which a backend reads as "the client
+   * finished". Without one (a whole request sent at once) abort() resets the stream
+   * directly; that saves the signal plumbing node sets up per request (~6% of CPU
+   * under unique keys).
    */
   static open(
     pool: SessionPool,
     headers: OutgoingHttpHeaders,
     sink: ResponseSink,
-    controller: AbortController,
+    controller: AbortController | null,
   ): Exchange | null {
     let stream: ClientHttp2Stream;
     try {
-      stream = pool.request(headers, controller.signal);
+      stream = pool.request(headers, controller?.signal);
     } catch (err) {
       sink.onError(
         err instanceof GrpcError
@@ -84,9 +89,17 @@ export class Exchange implements DownstreamListener {
     if (source.aborted !== true && !this.stream.destroyed) this.stream.end();
   }
 
-  /** The client went away: reset the backend stream with CANCEL. */
+  /** Ends the backend call with RST_STREAM(CANCEL); the sink gets `reason`. */
+  abort(reason: GrpcError): void {
+    if (this.settled || this.abortReason !== null) return;
+    this.abortReason = reason;
+    if (this.controller !== null) this.controller.abort(reason);
+    else if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
+  }
+
+  /** The client went away: reset the backend stream. */
   downstreamGone(): void {
-    this.controller.abort(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
+    this.abort(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
   }
 
   /** The client took what was buffered: read from the backend again. */
@@ -125,9 +138,7 @@ export class Exchange implements DownstreamListener {
   }
 
   private closeError(): GrpcError {
-    const signal = this.controller.signal;
-    const reason: unknown = signal.aborted ? signal.reason : undefined;
-    if (reason instanceof GrpcError) return reason;
+    if (this.abortReason !== null) return this.abortReason;
     const rstCode = this.stream.rstCode ?? 0;
     const err = this.error as (Error & { code?: string }) | null;
     if (err !== null && err.code !== 'ERR_HTTP2_STREAM_ERROR') {

@@ -86,9 +86,9 @@ export class SessionPool {
   }
 
   /** Opens a stream on the least busy usable session; throws GrpcError(UNAVAILABLE) when there is none. */
-  request(headers: OutgoingHttpHeaders, signal: AbortSignal): ClientHttp2Stream {
+  request(headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream {
     const pooled = this.pick();
-    const stream = pooled.session.request(headers, { signal }) as PooledStream;
+    const stream = (signal ? pooled.session.request(headers, { signal }) : pooled.session.request(headers)) as PooledStream;
     pooled.active++;
     stream[kPooled] = pooled;
     stream.on('close', onPooledStreamClose);

@@ -1,10 +1,32 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import type { SessionPool } from '../../src/upstream/session-pool.js';
 import { Flight, type FlightOwner } from '../../src/collapse/flight.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from './fakes.js';
 
 const metrics = new Metrics();
+
+/** A backend stream that never answers by itself and records how it was reset. */
+class StubStream extends EventEmitter {
+  rstCode = 0;
+  destroyed = false;
+  resetWith: number | null = null;
+  end(): void {}
+  close(code: number): void {
+    this.resetWith = code;
+    this.rstCode = code;
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+function started(f: Flight): StubStream {
+  const stream = new StubStream();
+  f.start({ address: 'stub', request: () => stream } as unknown as SessionPool, {}, Buffer.alloc(5));
+  return stream;
+}
 
 function flight(options: Partial<{ maxResponseBytes: number; maxFollowers: number }> = {}) {
   const owner = { overflowed: 0, landed: 0 };
@@ -50,18 +72,19 @@ describe('Flight', () => {
     expect(late.events).toEqual(['headers', 'data:1', 'data:2', 'trailers']);
   });
 
-  it('keeps serving the others when the leader leaves', () => {
+  it('keeps serving the others, and its backend call, when the leader leaves', () => {
     const { f } = flight();
     const leader = new RecordingDownstream();
     const follower = new RecordingDownstream();
     f.join(leader);
+    const backend = started(f);
     f.join(follower);
     leader.leave();
+    expect(backend.resetWith).toBeNull();
     f.onHeaders({ ':status': 200 }, false);
     f.onTrailers({ 'grpc-status': '0' });
     expect(leader.events).toEqual([]);
     expect(follower.events).toEqual(['headers', 'trailers']);
-    expect(f.controller.signal.aborted).toBe(false);
   });
 
   it('shares an error with every waiter and does not record it as a success', () => {
@@ -123,13 +146,20 @@ describe('Flight', () => {
     expect(f.join(new RecordingDownstream())).toBe(true);
   });
 
-  it('aborts its backend call with DEADLINE_EXCEEDED when BACKEND_TIMEOUT passes', () => {
-    const { f } = flight();
+  it('resets its backend call and gives every waiter DEADLINE_EXCEEDED when BACKEND_TIMEOUT passes', () => {
+    const { f, owner } = flight();
+    const a = new RecordingDownstream();
+    const b = new RecordingDownstream();
+    f.join(a);
+    const backend = started(f);
+    f.join(b);
     f.timedOut();
-    expect(f.controller.signal.aborted).toBe(true);
-    const reason = f.controller.signal.reason as GrpcError;
-    expect(reason.code).toBe(Status.DEADLINE_EXCEEDED);
-    expect(reason.message).toMatch(/BACKEND_TIMEOUT \(1000ms\)/);
+    expect(backend.resetWith).toBe(8); // RST_STREAM(CANCEL)
+    for (const w of [a, b]) {
+      expect(w.error?.code).toBe(Status.DEADLINE_EXCEEDED);
+      expect(w.error?.message).toMatch(/BACKEND_TIMEOUT \(1000ms\)/);
+    }
+    expect(owner.landed).toBe(1);
   });
 
   it('ends a trailers-only response with its headers', () => {
