@@ -37,7 +37,7 @@ export const TRANSPORT_AND_TRACING_HEADERS: ReadonlySet<string> = new Set([
   'sentry-trace',
 ]);
 
-/** Bodies up to this size are copied once and hashed in one call (crypto.hash is ~3x faster there). */
+/** Bodies up to this size are hashed in one crypto.hash call (~3x faster than createHash for small inputs). */
 const ONE_SHOT_HASH_MAX = 16 * 1024;
 
 export interface KeyOptions {
@@ -75,10 +75,12 @@ export class KeyMaker {
     }
     text += '\n';
     if (body.length <= ONE_SHOT_HASH_MAX) {
-      const prefix = Buffer.from(text, 'latin1');
-      return hash('sha256', Buffer.concat([prefix, body], prefix.length + body.length), 'base64');
+      // One string, one hash call: cheaper than building a Buffer for the prefix and
+      // concatenating. The body as latin1 maps each byte to one char, so distinct bodies
+      // stay distinct (crypto.hash then encodes the string as UTF-8, also one-to-one).
+      return hash('sha256', text + body.toString('latin1'), 'binary');
     }
-    return createHash('sha256').update(text, 'latin1').update(body).digest('base64');
+    return createHash('sha256').update(text, 'latin1').update(body).digest('binary');
   }
 
   private counts(name: string, value: string | string[] | undefined): boolean {
