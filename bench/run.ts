@@ -3,7 +3,7 @@
  * written to bench/results/ with the machine's details.
  *   node dist/bench/run.js [--requests 20000] [--rounds 3] [--clients 1] [--streams 128]
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -28,12 +28,10 @@ const options = {
   streamsPerClient: Number(values.streams),
 };
 
+/** First line a tool prints about its version (nginx -v writes it to stderr). */
 const version = (cmd: string, args: string[]) => {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
-  } catch (err) {
-    return String((err as { stderr?: string }).stderr ?? err).split('\n')[0]!.trim();
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0]!.trim() || `${cmd}: not found`;
 };
 const machine = {
   date: new Date().toISOString(),
