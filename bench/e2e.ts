@@ -30,9 +30,12 @@ export interface Measurement {
   failed: number;
 }
 
+/** What h2load is pointed at: the bare backend, nginx, corral, or a minimal pass-through on node:http2 or with grpc-js upstream. */
+export type Target = 'direct' | 'nginx' | 'corral' | 'floor: node:http2 pass-through' | 'floor: grpc-js upstream';
+
 export interface E2eResult {
   workload: 'hot key' | 'unique keys';
-  target: 'direct' | 'nginx' | 'corral';
+  target: Target;
   median: Measurement;
   rounds: Measurement[];
   backendCalls: number;
@@ -40,6 +43,7 @@ export interface E2eResult {
 
 const work = mkdtempSync(join(tmpdir(), 'corral-bench-'));
 const echoJs = fileURLToPath(new URL('./echo-backend.js', import.meta.url));
+const floorJs = fileURLToPath(new URL('./floor-proxies.js', import.meta.url));
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -188,12 +192,26 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
     stops.push(nginx.stop);
     const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}` });
     started.push(corral);
-    const targets = { direct: echoPort, nginx: nginx.port, corral: corral.grpcPort } as const;
+    const floorHttp2 = await startNode(floorJs, ['http2', String(echoPort)], process.env, 'floor proxy listening');
+    started.push(floorHttp2);
+    const floorGrpcJs = await startNode(floorJs, ['grpc-js', String(echoPort)], process.env, 'floor proxy listening');
+    started.push(floorGrpcJs);
+    const targets: Record<Target, number> = {
+      direct: echoPort,
+      nginx: nginx.port,
+      corral: corral.grpcPort,
+      'floor: node:http2 pass-through': floorHttp2.ready.port as number,
+      'floor: grpc-js upstream': floorGrpcJs.ready.port as number,
+    };
     const results: E2eResult[] = [];
     let cacheBytesMax = 0;
     for (const workload of ['hot key', 'unique keys'] as const) {
-      const rounds: Record<string, Measurement[]> = { direct: [], nginx: [], corral: [] };
-      const calls: Record<string, number> = { direct: 0, nginx: 0, corral: 0 };
+      const rounds: Record<string, Measurement[]> = {};
+      const calls: Record<string, number> = {};
+      for (const name of Object.keys(targets)) {
+        rounds[name] = [];
+        calls[name] = 0;
+      }
       for (let round = 0; round < options.rounds; round++) {
         for (const [name, port] of Object.entries(targets)) {
           const uris =
@@ -206,7 +224,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
           if (name === 'corral') cacheBytesMax = Math.max(cacheBytesMax, await corral.metric('corral_cache_bytes'));
         }
       }
-      for (const name of Object.keys(targets) as Array<keyof typeof targets>) {
+      for (const name of Object.keys(targets) as Target[]) {
         results.push({ workload, target: name, median: median(rounds[name]!), rounds: rounds[name]!, backendCalls: calls[name]! });
       }
     }

@@ -85,7 +85,11 @@ lines.push('', '## Ratios (targets from issue 3)', '');
 lines.push(`- hot key: corral / nginx = ${hotVsNginx.toFixed(2)}x (target >= 2.0x); corral / direct = ${hotVsDirect.toFixed(2)}x (target >= 0.9x)`);
 lines.push(`- unique keys: corral / nginx = ${uniqueVsNginx.toFixed(2)}x (target >= 1.0x)`);
 lines.push(`- hot key: ${hotRequests.toLocaleString('en')} requests through corral made ${hotCalls} backend calls`);
-lines.push(`- corral peak RSS: ${e2e.corralPeakRssMiB.toFixed(1)} MiB (target <= 128); largest cache size seen: ${e2e.corralCacheBytesMax} bytes (bound 67108864)`);
+const floor = get('unique keys', 'floor: node:http2 pass-through').median.reqPerSec;
+const grpcJs = get('unique keys', 'floor: grpc-js upstream').median.reqPerSec;
+lines.push(`- unique keys: corral / minimal node:http2 pass-through = ${ratio(get('unique keys', 'corral').median.reqPerSec, floor).toFixed(2)}x; nginx / that floor = ${ratio(get('unique keys', 'nginx').median.reqPerSec, floor).toFixed(2)}x`);
+lines.push(`- data path: minimal node:http2 pass-through / minimal grpc-js-upstream proxy = ${ratio(floor, grpcJs).toFixed(2)}x (unique keys)`);
+lines.push(`- corral peak RSS: ${e2e.corralPeakRssMiB.toFixed(1)} MiB (target <= 128); cache bytes sampled after each h2load run, largest: ${e2e.corralCacheBytesMax} (bound 67108864)`);
 
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);

@@ -54,7 +54,7 @@ export class ResponseCache {
   }
 
   set(key: string, recording: Recording): void {
-    recording.compact();
+    recording.compact(ENTRY_OVERHEAD_BYTES);
     this.lru.set(key, recording);
   }
 

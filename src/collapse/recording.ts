@@ -44,11 +44,14 @@ export class Recording {
   }
 
   /**
-   * Copies the chunks into one buffer of their exact size, for keeping in the cache:
-   * a chunk from node:http2 can be a view into a larger socket read, which it would keep
-   * alive whole.
+   * For keeping in the cache: copies the chunks into one buffer of their exact size when
+   * they are several, or when a chunk is a view into a socket read much larger than
+   * itself (it would keep that read alive whole). A lone small chunk is kept as it is:
+   * the slack it can pin is within `slackBytes`, which the cache charges every entry.
    */
-  compact(): void {
+  compact(slackBytes: number): void {
+    const only = this.chunks.length === 1 ? this.chunks[0]! : null;
+    if (only !== null && only.buffer.byteLength <= only.length + slackBytes) return;
     if (this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks)];
   }
 
