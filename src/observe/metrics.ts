@@ -4,6 +4,18 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected';
 const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected'];
 
+/**
+ * A count kept as a plain number on the request path and handed to prom-client when
+ * scraped: Counter.inc() resolves labels and validates on every call (~110 ns measured),
+ * which the cache-hit path cannot afford.
+ */
+export class Tally {
+  value = 0;
+  inc(): void {
+    this.value++;
+  }
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -12,7 +24,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests: Record<Outcome, Counter.Internal>;
+  readonly requests: Record<Outcome, Tally>;
   readonly requestSeconds: Record<Outcome, Histogram.Internal<'outcome'>>;
   readonly backendCalls: Counter<'kind'>;
   readonly backendSeconds: Histogram;
@@ -26,11 +38,17 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    const requests = new Counter({
+    const requests = Object.fromEntries(OUTCOMES.map((o) => [o, new Tally()])) as Record<Outcome, Tally>;
+    this.requests = requests;
+    new Counter({
       name: 'corral_requests_total',
       help: 'Calls received, by how the collapser stage served them',
       labelNames: ['outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const outcome of OUTCOMES) this.inc({ outcome }, requests[outcome].value);
+      },
     });
     const requestSeconds = new Histogram({
       name: 'corral_request_duration_seconds',
@@ -39,7 +57,6 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.requests = Object.fromEntries(OUTCOMES.map((o) => [o, requests.labels(o)])) as Record<Outcome, Counter.Internal>;
     this.requestSeconds = Object.fromEntries(OUTCOMES.map((o) => [o, requestSeconds.labels(o)])) as Record<Outcome, Histogram.Internal<'outcome'>>;
     this.backendCalls = new Counter({
       name: 'corral_backend_calls_total',
