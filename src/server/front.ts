@@ -4,7 +4,8 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { parseGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
-import { Intake, type IntakeOptions } from './intake.js';
+import { Intake, type IntakeOptions, type IntakeWatch } from './intake.js';
+import { QuietWatch } from './quiet-watch.js';
 import { listen } from './listen.js';
 import { Reply, type CallTally } from './reply.js';
 
@@ -26,6 +27,7 @@ export class Front {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Set<Http2Session>();
   private readonly calls: CallTally = { open: 0 };
+  private readonly quietWatch: IntakeWatch;
 
   constructor(
     private readonly handler: Handler,
@@ -37,6 +39,7 @@ export class Front {
       settings: { maxConcurrentStreams: options.maxConcurrentStreams },
     });
     this.server.maxConnections = options.maxConnections;
+    this.quietWatch = new QuietWatch(options.halfCloseWaitMs);
     this.server.on('stream', (stream, headers) => this.accept(stream, headers));
     this.server.on('session', (session) => this.track(session));
     this.server.on('sessionError', (err) => logger.debug({ err: err.message }, 'client session error'));
@@ -84,7 +87,7 @@ export class Front {
         return;
       }
     }
-    new Intake(stream, headers[':path']!, headers, reply, this.handler, this.options);
+    new Intake(stream, headers[':path']!, headers, reply, this.handler, this.options.maxMessageBytes, this.quietWatch);
   }
 
   /** Answers a request that is not a well-formed gRPC call; returns true when it did. */

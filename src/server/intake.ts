@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Call, Handler } from '../call.js';
 import { FrameScanner } from '../wire/frame.js';
 import { GrpcError, Status } from '../wire/status.js';
+import type { QuietWatch, Quietable } from './quiet-watch.js';
 import type { Reply } from './reply.js';
 
 const kIntake = Symbol('corral.intake');
@@ -21,26 +22,26 @@ export interface IntakeOptions {
   halfCloseWaitMs: number;
 }
 
+export type IntakeWatch = QuietWatch<Intake>;
+
 /**
  * Reads one request far enough to tell the two shapes of call apart without a .proto:
  *
  * - the client half-closes right after exactly one message (unary, server streaming):
  *   the whole body is handed on, so the collapser can key and share it;
  * - anything else (a second message starts, or the request goes quiet for
- *   halfCloseWaitMs without ending): a stream, handed on at once with the bytes read
- *   so far and the rest flowing from the client unbuffered.
+ *   halfCloseWaitMs without ending, see QuietWatch): a stream, handed on at once with
+ *   the bytes read so far and the rest flowing from the client unbuffered.
  *
  * Every message prefix is checked as it passes (size limit, compressed flag), in both
  * shapes, so an oversize message is refused before its body is read.
  */
-export class Intake {
+export class Intake implements Quietable {
   private phase = Phase.Classifying;
   private readonly chunks: Buffer[] = [];
   private readonly scanner: FrameScanner;
-  private readonly timer: NodeJS.Timeout;
-  private lastDataAt = performance.now();
-  /** Set by every chunk, so a pending quiet check knows the request was not quiet after all. */
-  private polled = false;
+  lastDataAt = performance.now();
+  busy = true;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -48,14 +49,15 @@ export class Intake {
     private readonly headers: IncomingHttpHeaders,
     private readonly reply: Reply,
     private readonly handler: Handler,
-    private readonly options: IntakeOptions,
+    maxMessageBytes: number,
+    private readonly watch: IntakeWatch,
   ) {
     const encoding = headers['grpc-encoding'];
-    this.scanner = new FrameScanner(options.maxMessageBytes, encoding !== undefined && encoding !== 'identity');
+    this.scanner = new FrameScanner(maxMessageBytes, encoding !== undefined && encoding !== 'identity');
     (stream as IntakeStream)[kIntake] = this;
     stream.on('data', onIntakeData);
     stream.on('end', onIntakeEnd);
-    this.timer = setTimeout(onQuiet, options.halfCloseWaitMs, this);
+    watch.add(this);
   }
 
   /** @internal */
@@ -70,7 +72,7 @@ export class Intake {
     if (this.phase === Phase.Streaming) return;
     this.chunks.push(chunk);
     this.lastDataAt = performance.now();
-    this.polled = true;
+    this.busy = true;
     const s = this.scanner;
     if (s.messages > 1 || (s.messages === 1 && !s.atBoundary)) this.handOnStream();
   }
@@ -82,7 +84,7 @@ export class Intake {
     if ((this.stream as { aborted?: boolean }).aborted === true) {
       // The client reset the stream ('aborted' precedes this 'end'): nothing to serve.
       this.phase = Phase.Done;
-      clearTimeout(this.timer);
+      this.watch.delete(this);
       return;
     }
     if (!s.atBoundary) {
@@ -94,7 +96,7 @@ export class Intake {
     if (this.phase === Phase.Streaming) return;
     if (s.messages === 1) {
       this.phase = Phase.Done;
-      clearTimeout(this.timer);
+      this.watch.delete(this);
       const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       this.dispatch(body);
     } else {
@@ -102,32 +104,11 @@ export class Intake {
     }
   }
 
-  /**
-   * @internal The half-close wait ran out. A busy event loop can delay reading bytes the
-   * client sent long ago, so loop lag must not count as the client being quiet: the
-   * decision waits for setImmediate, which runs after the next I/O poll has read what
-   * is already on the socket.
-   */
+  /** @internal The watch found the request quiet for the half-close wait, after a poll. */
   quiet(): void {
-    if (this.phase !== Phase.Classifying) return;
-    if (performance.now() - this.lastDataAt < this.options.halfCloseWaitMs) {
-      this.timer.refresh();
-      return;
-    }
-    this.polled = false;
-    setImmediate(onQuietAfterPoll, this);
-  }
-
-  /** @internal */
-  quietAfterPoll(): void {
     if (this.phase !== Phase.Classifying) return;
     if (!this.reply.open) {
       this.phase = Phase.Done;
-      return;
-    }
-    if (this.polled) {
-      // Bytes came in during the poll: the request is still busy, wait again.
-      this.timer.refresh();
       return;
     }
     this.handOnStream();
@@ -135,7 +116,7 @@ export class Intake {
 
   private handOnStream(): void {
     this.phase = Phase.Streaming;
-    clearTimeout(this.timer);
+    this.watch.delete(this);
     this.dispatch(null);
   }
 
@@ -152,7 +133,7 @@ export class Intake {
 
   private fail(error: GrpcError): void {
     this.phase = Phase.Done;
-    clearTimeout(this.timer);
+    this.watch.delete(this);
     this.reply.fail(error);
     // Keep reading and dropping what the client still sends, so its stream can close.
     this.stream.resume();
@@ -167,10 +148,4 @@ function onIntakeEnd(this: IntakeStream): void {
   this[kIntake].end();
 }
 
-function onQuiet(intake: Intake): void {
-  intake.quiet();
-}
 
-function onQuietAfterPoll(intake: Intake): void {
-  intake.quietAfterPoll();
-}
