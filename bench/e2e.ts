@@ -17,6 +17,8 @@ import { startNode, startProxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 export interface E2eOptions {
+  /** NODE_OPTIONS for corral alone, e.g. V8 heap flags to compare. */
+  corralNodeOptions: string;
   requests: number;
   clients: number;
   streamsPerClient: number;
@@ -190,7 +192,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
     const echoPort = echo.ready.port as number;
     const nginx = await startNginx(echoPort);
     stops.push(nginx.stop);
-    const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}` });
+    const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, NODE_OPTIONS: options.corralNodeOptions });
     started.push(corral);
     const floorHttp2 = await startNode(floorJs, ['http2', String(echoPort)], process.env, 'floor proxy listening');
     started.push(floorHttp2);

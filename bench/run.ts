@@ -1,7 +1,7 @@
 /**
  * `make bench`: the micro benchmarks and the end-to-end comparison, one summary table,
  * written to bench/results/ with the machine's details.
- *   node dist/bench/run.js [--requests 20000] [--rounds 3] [--clients 1] [--streams 128]
+ *   node dist/bench/run.js [--requests 20000] [--rounds 3] [--clients 1] [--streams 128] [--corral-node-options '--max-semi-space-size=4']
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,9 +19,11 @@ const { values } = parseArgs({
     // than one the "unique keys" workload would send each key once per client.
     clients: { type: 'string', default: '1' },
     streams: { type: 'string', default: '128' },
+    'corral-node-options': { type: 'string', default: '' },
   },
 });
 const options = {
+  corralNodeOptions: values['corral-node-options'],
   requests: Number(values.requests),
   rounds: Number(values.rounds),
   clients: Number(values.clients),
@@ -58,7 +60,7 @@ const lines: string[] = [];
 lines.push(`# corral benchmark, ${machine.date}`, '');
 lines.push(`Machine: ${machine.cpu}, ${machine.memoryGiB} GiB; ${machine.node}; ${machine.nginx}; ${machine.h2load}.`);
 lines.push(
-  `End to end: h2load -n ${options.requests} -c ${options.clients} -m ${options.streamsPerClient}, ${options.rounds} rounds interleaved, medians; nginx with 1 worker; 100-byte message.`,
+  `End to end: h2load -n ${options.requests} -c ${options.clients} -m ${options.streamsPerClient}, ${options.rounds} rounds interleaved, medians; nginx with 1 worker; 100-byte message${options.corralNodeOptions ? `; corral run with NODE_OPTIONS='${options.corralNodeOptions}'` : ''}.`,
   '',
 );
 lines.push('## Micro (tinybench, per operation, key computed every time)', '');
