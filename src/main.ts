@@ -57,6 +57,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     metrics,
     logger,
   );
+  metrics.gaugeFrom('corral_calls_in_progress', 'Client calls open on the front', () => front.activeCalls);
   let draining = false;
   const admin = new AdminServer({
     host: config.listenHost,

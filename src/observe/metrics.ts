@@ -29,7 +29,6 @@ export class Metrics {
   readonly backendCalls: Counter<'kind'>;
   readonly backendSeconds: Histogram;
   readonly flightsInProgress: Gauge;
-  readonly callsInProgress: Gauge;
   readonly followersPerFlight: Histogram;
   readonly flightsOverflowed: Counter;
   readonly slowCallersDropped: Counter;
@@ -73,11 +72,6 @@ export class Metrics {
     this.flightsInProgress = new Gauge({
       name: 'corral_flights_in_progress',
       help: 'Collapsed backend calls under way',
-      registers,
-    });
-    this.callsInProgress = new Gauge({
-      name: 'corral_calls_in_progress',
-      help: 'Client calls open on the front',
       registers,
     });
     this.followersPerFlight = new Histogram({

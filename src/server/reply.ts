@@ -49,7 +49,6 @@ export class Reply implements Downstream {
     stream.on('close', onStreamClose);
     stream.on('error', ignoreStreamError);
     stream.on('wantTrailers', onWantTrailers);
-    metrics.callsInProgress.inc();
   }
 
   get bufferedBytes(): number {
@@ -134,7 +133,6 @@ export class Reply implements Downstream {
     if (this.deadline !== null) clearTimeout(this.deadline);
     this.ended = true;
     this.tally.open--;
-    this.metrics.callsInProgress.dec();
     // Stages count the calls they take; a call no stage took was refused (bad input, limits).
     if (this.outcome === 'rejected') this.metrics.requests.rejected.inc();
     this.metrics.requestSeconds[this.outcome].observe((performance.now() - this.startedAt) / 1000);
