@@ -1,7 +1,7 @@
 /**
  * `make bench`: the micro benchmarks and the end-to-end comparison, one summary table,
  * written to bench/results/ with the machine's details.
- *   node dist/bench/run.js [--requests 20000] [--rounds 3] [--clients 1] [--streams 128] [--corral-node-options '--max-semi-space-size=4']
+ *   node dist/bench/run.js [--requests 20000] [--rounds 5] [--clients 1] [--streams 128] [--corral-node-options '--max-semi-space-size=4']
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import type { MicroResult } from './micro.js';
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '20000' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     // One connection: h2load starts every client at the top of the URI list, so with more
     // than one the "unique keys" workload would send each key once per client.
     clients: { type: 'string', default: '1' },
