@@ -62,6 +62,7 @@ const schema = z.object({
   BACKEND_KEEPALIVE_TIME: duration('5m'),
   BACKEND_KEEPALIVE_TIMEOUT: duration('20s'),
   BACKEND_MAX_SESSIONS: integer(16, 1, 1024, 'a session count'),
+  BACKEND_STREAMS_PER_SESSION: integer(32, 1, 2 ** 31 - 1, 'a stream count'),
   COLLAPSER_CACHE_DURATION: duration('100ms'),
   COLLAPSER_CACHE_MAX_BYTES: integer(64 * MiB, 0, 2 ** 40, 'a size in bytes'),
   COLLAPSER_MAX_RESPONSE_BYTES: integer(4 * MiB, 1024, 2 ** 32, 'a size in bytes'),
@@ -151,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepaliveTimeMs: e.BACKEND_KEEPALIVE_TIME,
       keepaliveTimeoutMs: e.BACKEND_KEEPALIVE_TIMEOUT,
       maxSessions: e.BACKEND_MAX_SESSIONS,
+      streamsPerSession: e.BACKEND_STREAMS_PER_SESSION,
     },
     collapser: {
       cacheTtlMs: e.COLLAPSER_CACHE_DURATION,

@@ -14,8 +14,13 @@ export interface SessionPoolOptions {
   /** PING interval while a session carries streams, and how long to wait for the ack. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
-  /** Sessions opened at most; more are opened only when the others are at the peer's stream limit. */
+  /** Sessions opened at most; more are opened only when the others are full. */
   maxSessions: number;
+  /**
+   * A session counts as full at this many streams, or at the peer's limit if lower. Spreading
+   * calls over a few sessions measured ~15% more unique-key throughput than one session (bench/).
+   */
+  streamsPerSession: number;
 }
 
 const kPooled = Symbol('corral.pooled');
@@ -42,8 +47,8 @@ class PooledSession {
 
 /**
  * Persistent HTTP/2 sessions to one backend, shared by every call: no dial per call.
- * A new session is opened only when every open one is at the stream limit the backend
- * advertised (up to maxSessions). A session that fails to connect is retried with
+ * A new session is opened only when every open one is full: at streamsPerSession or at the
+ * stream limit the backend advertised (up to maxSessions). A session that fails to connect is retried with
  * exponential backoff in the background; while there is none usable, calls fail fast
  * with UNAVAILABLE naming the backend and the last error, as grpc does.
  */
@@ -104,12 +109,13 @@ export class SessionPool {
 
   private pick(): PooledSession {
     if (this.closed) throw new GrpcError(Status.UNAVAILABLE, 'corral is shutting down');
+    const perSession = this.options.streamsPerSession;
     let least: PooledSession | null = null;
     let usable = 0;
     for (const s of this.sessions) {
       if (s.state === 'closing') continue;
       usable++;
-      if (s.active < s.limit) return s;
+      if (s.active < s.limit && s.active < perSession) return s;
       if (least === null || s.active < least.active) least = s;
     }
     if (usable < this.options.maxSessions && performance.now() >= this.nextAttemptAt) return this.connect();
