@@ -20,7 +20,7 @@ import { ResponseCache } from '../src/collapse/cache.js';
 import { Collapser } from '../src/collapse/collapser.js';
 import { KeyMaker } from '../src/collapse/key.js';
 import { Metrics } from '../src/observe/metrics.js';
-import type { SessionPool } from '../src/upstream/session-pool.js';
+import type { Upstream } from '../src/upstream/upstream.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 const BATCH = 1000;
@@ -67,8 +67,8 @@ class StubStream extends EventEmitter {
   }
 }
 
-function stubPool(silent: boolean): SessionPool {
-  return { address: 'stub', request: () => new StubStream(silent) } as unknown as SessionPool;
+function stubPool(silent: boolean): Upstream {
+  return { request: () => new StubStream(silent) } as unknown as Upstream;
 }
 
 const headers: IncomingHttpHeaders = {
@@ -91,10 +91,10 @@ const payload = (seed: number) => {
 };
 const call = (body: Buffer): Call => ({ method, headers, body, head: [], source: null as never });
 
-function collapser(pool: SessionPool, cache: ResponseCache | null): Collapser {
+function collapser(pool: Upstream, cache: ResponseCache | null): Collapser {
   const metrics = new Metrics();
   const passthrough = { handle: () => undefined };
-  return new Collapser(passthrough, pool, new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9 }, metrics);
+  return new Collapser(passthrough, pool, new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9, cacheTtlMs: 3_600_000 }, metrics);
 }
 
 // cache hit: one leader fills the cache, then every call is a hit.

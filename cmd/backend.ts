@@ -4,12 +4,16 @@
  * "slow, expensive" call a herd hits; it counts every call so the herd client can show
  * how many reached the backend.
  *
- *   node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N]
+ * It also serves MyGateway's /my_service.MyServiceAPI/{Login,MyServiceEcho,MyServiceSubscribe}
+ * with the same handlers, and names itself (--name) in the x-backend response header, so
+ * tests can see which instance answered.
+ *
+ *   node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N] [--name example]
  */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { parseDuration } from '../src/config/duration.js';
-import { exampleService } from './example-service.js';
+import { exampleService, myService, myServiceHandlers } from './example-service.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -17,6 +21,7 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '50051' },
     delay: { type: 'string', default: '0' },
     'max-streams': { type: 'string' },
+    name: { type: 'string', default: 'example' },
   },
 });
 const defaultDelayMs = parseDuration(args.delay);
@@ -57,7 +62,7 @@ function wait(delayMs: number, gateName: string): Promise<void> {
 /** Request metadata whose name starts with x-echo is sent back in the response headers and trailers. */
 function echoed(metadata: grpc.Metadata): grpc.Metadata {
   const out = new grpc.Metadata();
-  out.set('x-backend', 'example');
+  out.set('x-backend', args.name);
   for (const [name, value] of Object.entries(metadata.getMap())) {
     if (name.startsWith('x-echo')) out.set(name, value as string & Buffer);
   }
@@ -145,6 +150,7 @@ const options: grpc.ServerOptions = {};
 if (args['max-streams'] !== undefined) options['grpc.max_concurrent_streams'] = Number(args['max-streams']);
 const server = new grpc.Server(options);
 server.addService(exampleService, handlers);
+server.addService(myService, myServiceHandlers(handlers));
 server.bindAsync(`${args.host}:${args.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) {
     process.stderr.write(`backend: cannot listen on ${args.host}:${args.port}: ${err.message}\n`);

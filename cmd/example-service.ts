@@ -25,3 +25,21 @@ const loaded = grpc.loadPackageDefinition(definition) as unknown as {
 export const ExampleClient = loaded.corral.example.v1.Example;
 export const exampleService = ExampleClient.service;
 export type ExampleClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+/**
+ * The same methods served under MyGateway's service name, so its example config routes
+ * to this backend unchanged: Login and MyServiceEcho answer as Lookup, MyServiceSubscribe
+ * as Watch (a server stream).
+ */
+const MY_SERVICE_METHODS = { Login: 'Lookup', MyServiceEcho: 'Lookup', MyServiceSubscribe: 'Watch' } as const;
+export const myService: grpc.ServiceDefinition = Object.fromEntries(
+  Object.entries(MY_SERVICE_METHODS).map(([name, from]) => [
+    name,
+    { ...exampleService[from]!, path: `/my_service.MyServiceAPI/${name}`, originalName: name },
+  ]),
+);
+export const MyServiceClient = grpc.makeGenericClientConstructor(myService, 'MyServiceAPI');
+/** For the backend: MyGateway's method names mapped to the example handlers that serve them. */
+export function myServiceHandlers(handlers: grpc.UntypedServiceImplementation): grpc.UntypedServiceImplementation {
+  return Object.fromEntries(Object.entries(MY_SERVICE_METHODS).map(([name, from]) => [name, handlers[from]!]));
+}

@@ -74,8 +74,8 @@ export interface Backend extends Started {
   address: string;
 }
 
-export async function startBackend(options: { delay?: string; maxStreams?: number; port?: number } = {}): Promise<Backend> {
-  const args = ['--port', String(options.port ?? 0), '--delay', options.delay ?? '0'];
+export async function startBackend(options: { delay?: string; maxStreams?: number; port?: number; name?: string } = {}): Promise<Backend> {
+  const args = ['--port', String(options.port ?? 0), '--delay', options.delay ?? '0', '--name', options.name ?? 'example'];
   if (options.maxStreams !== undefined) args.push('--max-streams', String(options.maxStreams));
   const started = await startNode(distCmd('backend'), args, process.env, 'backend listening');
   const port = started.ready.port as number;

@@ -19,3 +19,4 @@ const stop = (signal: string): void => {
 };
 process.once('SIGTERM', () => stop('SIGTERM'));
 process.once('SIGINT', () => stop('SIGINT'));
+process.on('SIGHUP', () => corral.reload());

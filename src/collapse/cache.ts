@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Recording } from './recording.js';
 
 export interface ResponseCacheOptions {
-  /** How long a response stays fresh, in ms. */
+  /** How long a response stays fresh, in ms, unless set() says otherwise; also paces the sweep of stale entries. */
   ttlMs: number;
   /** Bound on the bytes all entries hold together. */
   maxBytes: number;
@@ -53,9 +53,11 @@ export class ResponseCache {
     return this.lru.get(key);
   }
 
-  set(key: string, recording: Recording): void {
+  /** Caches a response; `ttlMs` overrides the default TTL (a route's cache_ttl_ms). */
+  set(key: string, recording: Recording, ttlMs?: number): void {
     recording.compact(ENTRY_OVERHEAD_BYTES);
-    this.lru.set(key, recording);
+    if (ttlMs === undefined) this.lru.set(key, recording);
+    else this.lru.set(key, recording, { ttl: ttlMs });
   }
 
   get entries(): number {

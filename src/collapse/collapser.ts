@@ -1,12 +1,17 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { SessionPool } from '../upstream/session-pool.js';
+import type { Upstream } from '../upstream/upstream.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { ResponseCache } from './cache.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
 import type { KeyMaker } from './key.js';
+
+export interface CollapserOptions extends FlightOptions {
+  /** How long an OK response is served from the cache; 0 turns caching off for this collapser. */
+  cacheTtlMs: number;
+}
 
 /**
  * The collapser stage. A call whose request is one message is keyed, then served by
@@ -19,10 +24,10 @@ export class Collapser implements Handler, FlightOwner {
 
   constructor(
     private readonly next: Handler,
-    private readonly pool: SessionPool,
+    private readonly upstream: Upstream,
     private readonly keys: KeyMaker,
     private readonly cache: ResponseCache | null,
-    private readonly options: FlightOptions,
+    private readonly options: CollapserOptions,
     private readonly metrics: Metrics,
   ) {
     this.upstreamTimeout = formatGrpcTimeout(options.timeoutMs);
@@ -76,7 +81,9 @@ export class Collapser implements Handler, FlightOwner {
   flightLanded(flight: Flight): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
     const recording = flight.recording;
-    if (this.cache !== null && recording !== null && recording.status === '0') this.cache.set(flight.key, recording);
+    if (this.cache !== null && this.options.cacheTtlMs > 0 && recording !== null && recording.status === '0') {
+      this.cache.set(flight.key, recording, this.options.cacheTtlMs);
+    }
   }
 
   private lead(key: string, call: Call, downstream: Downstream): void {
@@ -85,7 +92,7 @@ export class Collapser implements Handler, FlightOwner {
     const flight = new Flight(key, this.options, this, this.metrics);
     this.flights.set(key, flight);
     flight.join(downstream);
-    flight.start(this.pool, this.upstreamHeaders(call), call.body!);
+    flight.start(this.upstream, this.upstreamHeaders(call), call.body!);
   }
 
   /**

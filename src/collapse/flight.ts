@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Downstream, DownstreamListener, Headers, ResponseSink } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
 import { Exchange } from '../upstream/exchange.js';
-import type { SessionPool } from '../upstream/session-pool.js';
+import type { Upstream } from '../upstream/upstream.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Recording } from './recording.js';
 
@@ -52,12 +52,12 @@ export class Flight implements ResponseSink, DownstreamListener {
   ) {}
 
   /** Starts the backend call with the leader's request. */
-  start(pool: SessionPool, headers: OutgoingHttpHeaders, body: Buffer): void {
+  start(upstream: Upstream, headers: OutgoingHttpHeaders, body: Buffer): void {
     this.startedAt = performance.now();
     this.metrics.flightsInProgress.inc();
     this.metrics.backendCalls.inc({ kind: 'flight' });
     this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
-    this.exchange = Exchange.open(pool, headers, this, null);
+    this.exchange = Exchange.open(upstream, headers, this, null);
     this.exchange?.send(body);
   }
 

@@ -43,6 +43,11 @@ const ONE_SHOT_HASH_MAX = 16 * 1024;
 export interface KeyOptions {
   /** When set, only these metadata names (lower case) count; otherwise all but TRANSPORT_AND_TRACING_HEADERS. */
   metadata?: readonly string[] | undefined;
+  /**
+   * Hashed in front of everything else: the route (and config generation) a call took,
+   * so routes that send the same method to different clusters never share a response.
+   */
+  namespace?: string;
 }
 
 /**
@@ -53,9 +58,11 @@ export interface KeyOptions {
  */
 export class KeyMaker {
   private readonly only: ReadonlySet<string> | null;
+  private readonly prefix: string;
 
   constructor(options: KeyOptions = {}) {
     this.only = options.metadata ? new Set(options.metadata) : null;
+    this.prefix = options.namespace === undefined ? '' : options.namespace + '\n';
   }
 
   key(method: string, headers: IncomingHttpHeaders, body: Buffer): string {
@@ -64,7 +71,7 @@ export class KeyMaker {
       if (this.counts(name, headers[name])) names.push(name);
     }
     names.sort();
-    let text = method + '\n';
+    let text = this.prefix + method + '\n';
     for (const name of names) {
       const value = headers[name]!;
       if (typeof value === 'string') {

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { parseDuration } from './duration.js';
 
-/** Raised when the environment cannot make a valid Config; the message names the variable and value. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import { ConfigError } from './errors.js';
+import { loadTopology, singleBackendTopology, type Topology } from './topology.js';
+
+export { ConfigError };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -49,12 +49,14 @@ const schema = z.object({
   LISTEN_HOST: z.string().default('0.0.0.0'),
   GRPC_PORT: port(50052),
   METRICS_PORT: port(2112),
+  CONFIG_PATH: z.string().trim().min(1, 'expected a path to a YAML file').optional(),
   BACKEND_ADDRESS: z
-    .string({ error: 'is required: the host:port of the gRPC backend, e.g. 127.0.0.1:50051' })
-    .refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(v.trim()), {
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(v.trim()), {
       message: 'expected host:port, e.g. 127.0.0.1:50051 or [::1]:50051',
     })
-    .transform((v) => v.trim()),
+    .transform((v) => v?.trim()),
   BACKEND_TIMEOUT: duration('10s'),
   BACKEND_CONNECT_TIMEOUT: duration('10s'),
   BACKEND_RECONNECT_MIN: duration('200ms'),
@@ -98,10 +100,15 @@ export interface Config {
     /** How long a request may stay quiet before its end before it is taken for a stream. */
     halfCloseWaitMs: number;
   };
-  backend: SessionPoolOptions & {
-    /** Deadline of each flight's backend call. */
+  /** Connection settings of every endpoint's pool; the addresses come from the topology. */
+  backend: Omit<SessionPoolOptions, 'address'> & {
+    /** Deadline of each flight's backend call, unless its route sets timeout_ms. */
     timeoutMs: number;
   };
+  /** CONFIG_PATH, re-read on SIGHUP; undefined when BACKEND_ADDRESS alone configures corral. */
+  configPath: string | undefined;
+  /** Routes and clusters: from CONFIG_PATH, or one static cluster at BACKEND_ADDRESS. */
+  topology: Topology;
   collapser: {
     cacheTtlMs: number;
     cacheMaxBytes: number;
@@ -116,11 +123,20 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input: Record<string, string | undefined> = {};
   for (const name of Object.keys(schema.shape)) input[name] = env[name];
+  // MyGateway's name for the listening port.
+  const portName = env.GRPC_PORT === undefined && env.SERVICE_PORT_GRPC !== undefined ? 'SERVICE_PORT_GRPC' : 'GRPC_PORT';
+  if (env.GRPC_PORT !== undefined && env.SERVICE_PORT_GRPC !== undefined && env.GRPC_PORT.trim() !== env.SERVICE_PORT_GRPC.trim()) {
+    throw new ConfigError(
+      `invalid configuration: GRPC_PORT='${env.GRPC_PORT}' and SERVICE_PORT_GRPC='${env.SERVICE_PORT_GRPC}' disagree; set one`,
+    );
+  }
+  input.GRPC_PORT = env.GRPC_PORT ?? env.SERVICE_PORT_GRPC;
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0]);
-      const value = input[name];
+      const key = String(issue.path[0]);
+      const name = key === 'GRPC_PORT' ? portName : key;
+      const value = input[key];
       return value === undefined ? `${name} ${issue.message}` : `${name}='${value}': ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
@@ -131,7 +147,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration: BACKEND_RECONNECT_MIN='${env.BACKEND_RECONNECT_MIN ?? '200ms'}' is above BACKEND_RECONNECT_MAX='${env.BACKEND_RECONNECT_MAX ?? '5s'}'`,
     );
   }
+  if (e.CONFIG_PATH === undefined && e.BACKEND_ADDRESS === undefined) {
+    throw new ConfigError(
+      'invalid configuration: BACKEND_ADDRESS is required: the host:port of the gRPC backend, e.g. 127.0.0.1:50051 (or CONFIG_PATH, a YAML file of routes and clusters)',
+    );
+  }
+  const topology = e.CONFIG_PATH !== undefined ? loadTopology(e.CONFIG_PATH) : singleBackendTopology(e.BACKEND_ADDRESS!);
   return {
+    configPath: e.CONFIG_PATH,
+    topology,
     listenHost: e.LISTEN_HOST,
     grpcPort: e.GRPC_PORT,
     metricsPort: e.METRICS_PORT,
@@ -144,7 +168,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       halfCloseWaitMs: e.COLLAPSER_HALF_CLOSE_WAIT,
     },
     backend: {
-      address: e.BACKEND_ADDRESS,
       timeoutMs: e.BACKEND_TIMEOUT,
       connectTimeoutMs: e.BACKEND_CONNECT_TIMEOUT,
       reconnectMinMs: e.BACKEND_RECONNECT_MIN,

@@ -2,7 +2,8 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import type { Readable } from 'node:stream';
 import type { DownstreamListener, ResponseSink } from '../call.js';
 import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
-import type { SessionPool } from './session-pool.js';
+import { backendAddressOf } from './session-pool.js';
+import type { Upstream } from './upstream.js';
 
 const kExchange = Symbol('corral.exchange');
 type ExchangeStream = ClientHttp2Stream & { [kExchange]: Exchange };
@@ -46,14 +47,14 @@ export class Exchange implements DownstreamListener {
    * under unique keys).
    */
   static open(
-    pool: SessionPool,
+    upstream: Upstream,
     headers: OutgoingHttpHeaders,
     sink: ResponseSink,
     controller: AbortController | null,
   ): Exchange | null {
     let stream: ClientHttp2Stream;
     try {
-      stream = pool.request(headers, controller?.signal);
+      stream = upstream.request(headers, controller?.signal);
     } catch (err) {
       sink.onError(
         err instanceof GrpcError
@@ -62,7 +63,7 @@ export class Exchange implements DownstreamListener {
       );
       return null;
     }
-    return new Exchange(stream, sink, pool.address, controller);
+    return new Exchange(stream, sink, backendAddressOf(stream), controller);
   }
 
   /** Sends the whole request and half-closes. */

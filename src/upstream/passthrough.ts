@@ -1,7 +1,7 @@
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
 import { Exchange } from './exchange.js';
-import type { SessionPool } from './session-pool.js';
+import type { Upstream } from './upstream.js';
 
 /**
  * Forwards a call to the backend as it is, one backend stream per client stream:
@@ -11,7 +11,7 @@ import type { SessionPool } from './session-pool.js';
  */
 export class Passthrough implements Handler {
   constructor(
-    private readonly pool: SessionPool,
+    private readonly upstream: Upstream,
     private readonly metrics: Metrics,
   ) {}
 
@@ -19,9 +19,11 @@ export class Passthrough implements Handler {
     downstream.outcome = 'bypass';
     this.metrics.requests.bypass.inc();
     this.metrics.backendCalls.inc({ kind: 'bypass' });
-    const exchange = Exchange.open(this.pool, call.headers, downstream, new AbortController());
+    const exchange = Exchange.open(this.upstream, call.headers, downstream, call.body === null ? new AbortController() : null);
     if (exchange === null) return;
     downstream.watch(exchange);
-    exchange.pipeFrom(call.head, call.source);
+    // A route with collapsing off hands whole requests here too.
+    if (call.body !== null) exchange.send(call.body);
+    else exchange.pipeFrom(call.head, call.source);
   }
 }

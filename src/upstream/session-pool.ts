@@ -2,6 +2,7 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHt
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { GrpcError, Status } from '../wire/status.js';
+import type { Upstream } from './upstream.js';
 
 export interface SessionPoolOptions {
   /** host:port of the backend. */
@@ -39,6 +40,7 @@ class PooledSession {
   active = 0;
   keepalive: NodeJS.Timeout | null = null;
   constructor(
+    readonly pool: SessionPool,
     readonly session: ClientHttp2Session,
     /** The peer's stream limit; until its SETTINGS arrive, what the backend advertised before. */
     public limit: number,
@@ -52,7 +54,7 @@ class PooledSession {
  * exponential backoff in the background; while there is none usable, calls fail fast
  * with UNAVAILABLE naming the backend and the last error, as grpc does.
  */
-export class SessionPool {
+export class SessionPool implements Upstream {
   private readonly sessions: PooledSession[] = [];
   private readonly authority: string;
   private failures = 0;
@@ -60,6 +62,8 @@ export class SessionPool {
   private lastError = '';
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private closedReason = 'corral is shutting down';
+  private streams = 0;
   /** The stream limit the backend advertised last, the best guess for a session still connecting. */
   private advertisedLimit = ASSUMED_STREAM_LIMIT;
 
@@ -73,6 +77,7 @@ export class SessionPool {
 
   /** Opens the first session now, so the pool is warm and /ready reflects the backend. */
   start(): void {
+    if (this.closed || this.sessions.length > 0) return;
     this.connect();
   }
 
@@ -95,9 +100,34 @@ export class SessionPool {
     const pooled = this.pick();
     const stream = (signal ? pooled.session.request(headers, { signal }) : pooled.session.request(headers)) as PooledStream;
     pooled.active++;
+    this.streams++;
     stream[kPooled] = pooled;
     stream.on('close', onPooledStreamClose);
     return stream;
+  }
+
+  /** Streams open on this pool's sessions, for least-request balancing. */
+  get activeStreams(): number {
+    return this.streams;
+  }
+
+  /** @internal */
+  streamClosed(): void {
+    this.streams--;
+  }
+
+  /**
+   * The endpoint left its cluster: no new streams; each session closes once the calls it
+   * carries finish (HTTP/2 GOAWAY semantics), and no reconnect is attempted.
+   */
+  drain(): void {
+    this.closed = true;
+    this.closedReason = `backend ${this.options.address} left its cluster`;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    for (const s of this.sessions) {
+      s.state = 'closing';
+      s.session.close();
+    }
   }
 
   /** Ends every session at once, failing the streams they carry. Shutdown calls it once the front has drained. */
@@ -108,7 +138,7 @@ export class SessionPool {
   }
 
   private pick(): PooledSession {
-    if (this.closed) throw new GrpcError(Status.UNAVAILABLE, 'corral is shutting down');
+    if (this.closed) throw new GrpcError(Status.UNAVAILABLE, this.closedReason);
     const perSession = this.options.streamsPerSession;
     let least: PooledSession | null = null;
     let usable = 0;
@@ -130,7 +160,7 @@ export class SessionPool {
 
   private connect(): PooledSession {
     const session = http2.connect(this.authority, { settings: { enablePush: false } });
-    const pooled = new PooledSession(session, this.advertisedLimit);
+    const pooled = new PooledSession(this, session, this.advertisedLimit);
     this.sessions.push(pooled);
     this.metrics.upstreamSessions.set(this.sessions.length);
     const connectTimer = setTimeout(() => {
@@ -212,4 +242,10 @@ export class SessionPool {
 
 function onPooledStreamClose(this: PooledStream): void {
   this[kPooled].active--;
+  this[kPooled].pool.streamClosed();
+}
+
+/** The backend address a stream from a SessionPool goes to, for error messages. */
+export function backendAddressOf(stream: ClientHttp2Stream): string {
+  return (stream as Partial<PooledStream>)[kPooled]?.pool.address ?? 'unknown';
 }

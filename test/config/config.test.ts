@@ -53,9 +53,26 @@ describe('loadConfig', () => {
       COLLAPSER_CACHE_DURATION: '1m30s',
       COLLAPSER_KEY_METADATA: 'Authorization, x-tenant',
     });
-    expect(c.backend.address).toBe('[::1]:50051');
+    expect(c.topology.clusters.backend).toEqual({ type: 'static', addresses: ['[::1]:50051'] });
+    expect(c.topology.default).toEqual({ action: 'use_cluster', cluster: 'backend' });
     expect(c.collapser.cacheTtlMs).toBe(90_000);
     expect(c.collapser.keyMetadata).toEqual(['authorization', 'x-tenant']);
+  });
+
+  it('takes SERVICE_PORT_GRPC as an alias of GRPC_PORT, and refuses the two disagreeing', () => {
+    expect(loadConfig({ BACKEND_ADDRESS: 'a:1', SERVICE_PORT_GRPC: '10000' }).grpcPort).toBe(10000);
+    expect(loadConfig({ BACKEND_ADDRESS: 'a:1', SERVICE_PORT_GRPC: '10000', GRPC_PORT: '10000' }).grpcPort).toBe(10000);
+    expect(() => loadConfig({ BACKEND_ADDRESS: 'a:1', SERVICE_PORT_GRPC: 'x' })).toThrowError(/SERVICE_PORT_GRPC='x': expected a TCP port/);
+    expect(() => loadConfig({ BACKEND_ADDRESS: 'a:1', SERVICE_PORT_GRPC: '1', GRPC_PORT: '2' })).toThrowError(
+      /GRPC_PORT='2' and SERVICE_PORT_GRPC='1' disagree/,
+    );
+  });
+
+  it('needs BACKEND_ADDRESS or CONFIG_PATH, and says which file it cannot read', () => {
+    expect(() => loadConfig({})).toThrowError(/BACKEND_ADDRESS is required.*or CONFIG_PATH/);
+    expect(() => loadConfig({ CONFIG_PATH: '/nonexistent/corral.yaml' })).toThrowError(
+      /CONFIG_PATH='\/nonexistent\/corral.yaml': cannot read it/,
+    );
   });
 
   it('refuses a reconnect minimum above the maximum', () => {

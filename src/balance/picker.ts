@@ -1,0 +1,24 @@
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { Endpoint } from '../discovery/endpoint.js';
+import { GrpcError, Status } from '../wire/status.js';
+
+/**
+ * Chooses the endpoint for one call, synchronously and without I/O, as grpc-js's
+ * pickers do. A new picker is built whenever the cluster's endpoints change; a picker
+ * that cannot choose throws a GrpcError.
+ */
+export interface Picker {
+  pick(headers: IncomingHttpHeaders): Endpoint;
+}
+
+/** The error of an empty endpoint list, worded as MyGateway words it. */
+export function noEndpoints(): GrpcError {
+  return new GrpcError(Status.RESOURCE_EXHAUSTED, 'all instances are busy');
+}
+
+/** The picker of a cluster with no endpoints. */
+export const EMPTY_PICKER: Picker = {
+  pick(): Endpoint {
+    throw noEndpoints();
+  },
+};

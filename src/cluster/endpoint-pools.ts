@@ -1,0 +1,53 @@
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import { SessionPool, type SessionPoolOptions } from '../upstream/session-pool.js';
+
+interface Held {
+  pool: SessionPool;
+  holders: number;
+}
+
+/**
+ * One SessionPool per backend address, shared by every cluster (and so every route)
+ * that lists it. A pool is made when a cluster first takes the address and connects on
+ * its first call; when the last cluster lets go, it drains: calls under way finish,
+ * then its sessions close.
+ */
+export class EndpointPools {
+  private readonly pools = new Map<string, Held>();
+
+  constructor(
+    private readonly options: Omit<SessionPoolOptions, 'address'>,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  acquire(address: string): SessionPool {
+    let held = this.pools.get(address);
+    if (held === undefined) {
+      held = { pool: new SessionPool({ ...this.options, address }, this.logger, this.metrics), holders: 0 };
+      this.pools.set(address, held);
+    }
+    held.holders++;
+    return held.pool;
+  }
+
+  release(address: string): void {
+    const held = this.pools.get(address);
+    if (held === undefined) return;
+    if (--held.holders > 0) return;
+    this.pools.delete(address);
+    this.logger.info({ backend: address }, 'endpoint left: draining its connections');
+    held.pool.drain();
+  }
+
+  get size(): number {
+    return this.pools.size;
+  }
+
+  /** Ends every session at once (shutdown, after the front drained). */
+  destroy(): void {
+    for (const { pool } of this.pools.values()) pool.destroy();
+    this.pools.clear();
+  }
+}

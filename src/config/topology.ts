@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { BalancerSpec } from '../balance/balancer.js';
+import type { MetadataMatcher } from '../route/route-table.js';
+import { ConfigError } from './errors.js';
+
+/** Where calls go: MyGateway's YAML structure, plus corral's per-route policy. */
+export interface Topology {
+  default: { action: 'error' } | { action: 'use_cluster'; cluster: string };
+  routes: RouteSpec[];
+  clusters: Record<string, ClusterSpec>;
+}
+
+export interface RouteSpec {
+  prefix: string;
+  cluster: string;
+  authorization: 'none' | 'required';
+  balancer: BalancerSpec;
+  metadata: MetadataMatcher[];
+  /** Collapse and cache single-message calls (true), or pass every call through (false). */
+  collapse: boolean;
+  /** Unset: the environment's COLLAPSER_CACHE_DURATION, BACKEND_TIMEOUT, COLLAPSER_KEY_METADATA. */
+  cacheTtlMs: number | undefined;
+  timeoutMs: number | undefined;
+  keyMetadata: string[] | undefined;
+}
+
+export type ClusterSpec =
+  | { type: 'static'; addresses: string[] }
+  | { type: 'dynamic'; discovererUrl: string; intervalMs: number }
+  | { type: 'dns'; host: string; port: number; intervalMs: number }
+  | { type: 'shard_map'; url: string; intervalMs: number };
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+const hostPort = z.string().regex(HOST_PORT, 'expected host:port, e.g. 10.0.0.7:5001 or myauth:5001');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const millis = (min: number) => z.number().int().min(min, `expected a whole number of milliseconds, at least ${min}`);
+const metadataName = z
+  .string()
+  .regex(/^[0-9a-z_.-]+$/, 'expected a metadata name in lower case (letters, digits, _ . -)');
+
+const balancerSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('round_robin') }),
+    z.strictObject({ type: z.literal('least_request') }),
+    z.strictObject({ type: z.literal('sticky_sessions'), header: metadataName }),
+  ],
+  { error: 'expected type round_robin, least_request or sticky_sessions (with header)' },
+);
+
+const matcherSchema = z.union(
+  [
+    z.strictObject({ name: metadataName, equals: z.string() }),
+    z.strictObject({ name: metadataName, present: z.boolean() }),
+  ],
+  { error: 'expected {name, equals: value} or {name, present: true|false}' },
+);
+
+const routeSchema = z.strictObject({
+  prefix: z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/'),
+  cluster: z.string().min(1),
+  authorization: z.enum(['none', 'required'], { error: 'expected none or required' }).default('none'),
+  balancer: balancerSchema.default({ type: 'round_robin' }),
+  metadata: z.array(matcherSchema).default([]),
+  collapse: z.boolean().default(true),
+  cache_ttl_ms: millis(0).optional(),
+  timeout_ms: millis(1).optional(),
+  key_metadata: z.array(metadataName).optional(),
+});
+
+const clusterSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('static'), address: hostPort.optional(), addresses: z.array(hostPort).min(1).optional() }),
+    z.strictObject({ type: z.literal('dynamic'), discoverer_url: httpUrl, discoverer_interval_ms: millis(100).default(5000) }),
+    z.strictObject({ type: z.literal('dns'), address: hostPort, dns_interval_ms: millis(100).default(5000) }),
+    z.strictObject({ type: z.literal('shard_map'), shard_map_url: httpUrl, shard_map_interval_ms: millis(100).default(5000) }),
+  ],
+  { error: 'expected type static, dynamic, dns or shard_map' },
+);
+
+const fileSchema = z.strictObject({
+  default: z
+    .discriminatedUnion(
+      'action',
+      [z.strictObject({ action: z.literal('error') }), z.strictObject({ action: z.literal('use_cluster'), use_cluster: z.string().min(1) })],
+      { error: 'expected action: error, or action: use_cluster with use_cluster: <cluster>' },
+    )
+    .default({ action: 'error' }),
+  routes: z.array(routeSchema).default([]),
+  clusters: z.record(z.string().min(1), clusterSchema),
+});
+
+function pathText(path: ReadonlyArray<PropertyKey>): string {
+  let text = '';
+  for (const p of path) text += typeof p === 'number' ? `[${p}]` : text === '' ? String(p) : `.${String(p)}`;
+  return text || '(top level)';
+}
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let v: unknown = root;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** Parses and checks a topology file's text; the ConfigError names each bad field and its value. */
+export function parseTopology(text: string, source: string): Topology {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+      const value = valueAt(raw, at);
+      const shown = value === undefined ? '' : `=${JSON.stringify(value)}`;
+      const message = issue.code === 'unrecognized_keys' ? `unknown field (${issue.keys.join(', ')})` : issue.message;
+      return `${pathText(at)}${shown}: ${message}`;
+    });
+    throw new ConfigError(`${source}: ${problems.join('; ')}`);
+  }
+  const file = parsed.data;
+  const problems: string[] = [];
+  const clusters: Record<string, ClusterSpec> = {};
+  for (const [name, c] of Object.entries(file.clusters)) {
+    switch (c.type) {
+      case 'static': {
+        const addresses = [...(c.address ? [c.address] : []), ...(c.addresses ?? [])];
+        if (addresses.length === 0) problems.push(`clusters.${name}: a static cluster needs address or addresses`);
+        clusters[name] = { type: 'static', addresses };
+        break;
+      }
+      case 'dynamic':
+        clusters[name] = { type: 'dynamic', discovererUrl: c.discoverer_url, intervalMs: c.discoverer_interval_ms };
+        break;
+      case 'dns': {
+        const [, host, port] = HOST_PORT.exec(c.address)!;
+        clusters[name] = { type: 'dns', host: host!.replace(/^\[|\]$/g, ''), port: Number(port), intervalMs: c.dns_interval_ms };
+        break;
+      }
+      case 'shard_map':
+        clusters[name] = { type: 'shard_map', url: c.shard_map_url, intervalMs: c.shard_map_interval_ms };
+        break;
+    }
+  }
+  const known = Object.keys(clusters).join(', ') || 'none';
+  const routes = file.routes.map((r, i): RouteSpec => {
+    if (!(r.cluster in clusters)) problems.push(`routes[${i}].cluster=${JSON.stringify(r.cluster)}: no such cluster (known: ${known})`);
+    return {
+      prefix: r.prefix,
+      cluster: r.cluster,
+      authorization: r.authorization,
+      balancer: r.balancer,
+      metadata: r.metadata,
+      collapse: r.collapse,
+      cacheTtlMs: r.cache_ttl_ms,
+      timeoutMs: r.timeout_ms,
+      keyMetadata: r.key_metadata,
+    };
+  });
+  if (file.default.action === 'use_cluster' && !(file.default.use_cluster in clusters)) {
+    problems.push(`default.use_cluster=${JSON.stringify(file.default.use_cluster)}: no such cluster (known: ${known})`);
+  }
+  if (problems.length > 0) throw new ConfigError(`${source}: ${problems.join('; ')}`);
+  return {
+    default: file.default.action === 'use_cluster' ? { action: 'use_cluster', cluster: file.default.use_cluster } : { action: 'error' },
+    routes,
+    clusters,
+  };
+}
+
+/** Reads CONFIG_PATH. */
+export function loadTopology(path: string): Topology {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`CONFIG_PATH='${path}': cannot read it: ${(err as Error).message}`);
+  }
+  return parseTopology(text, path);
+}
+
+/** Without CONFIG_PATH: every call goes to BACKEND_ADDRESS, as before routing existed. */
+export function singleBackendTopology(address: string): Topology {
+  return { default: { action: 'use_cluster', cluster: 'backend' }, routes: [], clusters: { backend: { type: 'static', addresses: [address] } } };
+}

@@ -1,0 +1,42 @@
+/** One backend instance a cluster can send calls to. */
+export interface Endpoint {
+  /** Stable identity: the discoverer's instance_id, the broker id, or the address. */
+  readonly id: string;
+  /** host:port ([v6]:port for IPv6). */
+  readonly address: string;
+}
+
+/** A shard of the queue proxy's map: the brokers that hold one topic partition. */
+export interface Shard {
+  readonly topic: string;
+  readonly partition: string;
+  readonly brokers: readonly Endpoint[];
+  readonly leader: Endpoint | null;
+}
+
+/** What a Resolver found: the endpoints, and for shard maps which endpoint holds what. */
+export interface Resolution {
+  readonly endpoints: readonly Endpoint[];
+  readonly shards?: readonly Shard[];
+}
+
+/**
+ * A source of endpoints for one cluster, in the spirit of grpc-js's resolvers: it
+ * reports every good list it finds and keeps quiet on failure, so the cluster keeps
+ * the last good list.
+ */
+export interface Resolver {
+  /** What kind of source, for logs. */
+  readonly kind: string;
+  /** Starts resolving; `update` gets every new good Resolution. */
+  start(update: (resolution: Resolution) => void): void;
+  /** Asks for a new lookup soon (a shard-map miss); the resolver rate-limits it. */
+  refresh(): void;
+  /** Stops every timer and request. */
+  stop(): void;
+}
+
+/** `host:port` for an address, bracketing IPv6 literals. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import type { Logger } from '../observe/logger.js';
+import { joinHostPort, type Endpoint, type Resolution } from './endpoint.js';
+import { PollingResolver, type PollingOptions } from './polling.js';
+
+const instancesSchema = z.object({
+  instances: z.array(
+    z.object({
+      instance_id: z.string().min(1),
+      ipv4: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+    }),
+  ),
+});
+
+/**
+ * MyGateway's discoverer contract: `GET {url}/v1/instances` answers
+ * `{"instances":[{"instance_id","ipv4","port"}]}`; `POST {url}/v1/unregister/{id}`
+ * removes an instance that failed.
+ */
+export class HttpDiscoverer extends PollingResolver {
+  readonly kind = 'discoverer';
+  private readonly base: string;
+
+  constructor(url: string, options: PollingOptions, logger: Logger) {
+    super(options, logger);
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  protected get target(): string {
+    return this.base;
+  }
+
+  protected async lookup(signal: AbortSignal): Promise<Resolution> {
+    const response = await fetch(`${this.base}/v1/instances`, { signal });
+    if (!response.ok) throw new Error(`GET /v1/instances answered HTTP ${response.status}`);
+    const parsed = instancesSchema.safeParse(await response.json());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`GET /v1/instances: unexpected answer at ${issue.path.join('.') || 'top level'}: ${issue.message}`);
+    }
+    const byId = new Map<string, Endpoint>();
+    for (const i of parsed.data.instances) {
+      if (!byId.has(i.instance_id)) byId.set(i.instance_id, { id: i.instance_id, address: joinHostPort(i.ipv4, i.port) });
+    }
+    return { endpoints: [...byId.values()] };
+  }
+
+  /** Tells the discoverer an instance failed. Resolves false (and logs) when it could not. */
+  async unregister(instanceId: string): Promise<boolean> {
+    try {
+      const response = await fetch(`${this.base}/v1/unregister/${encodeURIComponent(instanceId)}`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      if (response.ok) return true;
+      this.logger.warn({ instance: instanceId, status: response.status }, 'discoverer refused to unregister an instance');
+    } catch (err) {
+      this.logger.warn({ instance: instanceId, err: (err as Error).message }, 'could not unregister an instance');
+    }
+    return false;
+  }
+}

@@ -1,0 +1,95 @@
+import type { Logger } from '../observe/logger.js';
+import type { Resolution, Resolver } from './endpoint.js';
+
+export interface PollingOptions {
+  /** Time between lookups while they succeed. */
+  intervalMs: number;
+  /** A lookup that takes longer is abandoned and counts as a failure. */
+  timeoutMs: number;
+  /** Longest wait between lookups after failures; the wait doubles per failure from intervalMs / 4. */
+  maxBackoffMs: number;
+  /** Shortest time between two lookups asked for by refresh(). */
+  minRefreshMs: number;
+}
+
+export const DEFAULT_POLLING: Omit<PollingOptions, 'intervalMs'> = {
+  timeoutMs: 5_000,
+  maxBackoffMs: 30_000,
+  minRefreshMs: 1_000,
+};
+
+/**
+ * A resolver that looks its endpoints up on an interval. A failed lookup keeps the last
+ * good list and is retried with exponential backoff; refresh() asks for an early lookup,
+ * at most once per minRefreshMs and never while backing off.
+ */
+export abstract class PollingResolver implements Resolver {
+  abstract readonly kind: string;
+  private update: ((resolution: Resolution) => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: AbortController | null = null;
+  private failures = 0;
+  private lastAttemptAt = -Infinity;
+  private notBefore = 0;
+  private stopped = false;
+
+  constructor(
+    protected readonly options: PollingOptions,
+    protected readonly logger: Logger,
+  ) {}
+
+  /** One lookup; throws with a message that says what went wrong. */
+  protected abstract lookup(signal: AbortSignal): Promise<Resolution>;
+
+  /** Where the resolver looks, for logs. */
+  protected abstract get target(): string;
+
+  start(update: (resolution: Resolution) => void): void {
+    this.update = update;
+    void this.poll();
+  }
+
+  refresh(): void {
+    const now = performance.now();
+    if (this.stopped || this.running !== null || now < this.notBefore || now - this.lastAttemptAt < this.options.minRefreshMs) return;
+    void this.poll();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.running?.abort();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.lastAttemptAt = performance.now();
+    const controller = new AbortController();
+    this.running = controller;
+    const timeout = setTimeout(() => controller.abort(new Error(`no answer within ${this.options.timeoutMs}ms`)), this.options.timeoutMs);
+    let wait = this.options.intervalMs;
+    try {
+      const resolution = await this.lookup(controller.signal);
+      if (this.stopped) return;
+      if (this.failures > 0) this.logger.info({ source: this.kind, target: this.target }, 'endpoint lookup recovered');
+      this.failures = 0;
+      this.notBefore = 0;
+      this.update?.(resolution);
+    } catch (err) {
+      if (this.stopped) return;
+      this.failures++;
+      wait = Math.min(this.options.maxBackoffMs, (this.options.intervalMs / 4) * 2 ** (this.failures - 1));
+      this.notBefore = performance.now() + wait;
+      const reason = controller.signal.aborted ? (controller.signal.reason as Error).message : (err as Error).message;
+      this.logger.warn(
+        { source: this.kind, target: this.target, err: reason, failures: this.failures, retryInMs: Math.round(wait) },
+        'endpoint lookup failed; keeping the last good list',
+      );
+    } finally {
+      clearTimeout(timeout);
+      this.running = null;
+    }
+    if (!this.stopped) this.timer = setTimeout(() => void this.poll(), wait).unref();
+  }
+}

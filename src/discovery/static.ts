@@ -1,0 +1,19 @@
+import type { Endpoint, Resolution, Resolver } from './endpoint.js';
+
+/** A fixed list of addresses; the address is each endpoint's id. */
+export class StaticResolver implements Resolver {
+  readonly kind = 'static';
+  private readonly endpoints: readonly Endpoint[];
+
+  constructor(addresses: readonly string[]) {
+    this.endpoints = [...new Set(addresses)].map((address) => ({ id: address, address }));
+  }
+
+  start(update: (resolution: Resolution) => void): void {
+    update({ endpoints: this.endpoints });
+  }
+
+  refresh(): void {}
+
+  stop(): void {}
+}

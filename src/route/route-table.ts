@@ -1,0 +1,62 @@
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { Handler } from '../call.js';
+
+/** A condition on one metadata entry: equal to a value, or present (or absent). */
+export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
+
+export interface Route {
+  /** For logs and metrics: the prefix and matchers as written. */
+  readonly name: string;
+  /** Matched against the start of the full method name, e.g. /pkg.Service/ or /pkg.Service/Method. */
+  readonly prefix: string;
+  readonly metadata: readonly MetadataMatcher[];
+  /** The route's stages: its collapser (or passthrough) in front of its cluster. */
+  readonly handler: Handler;
+}
+
+function matches(m: MetadataMatcher, headers: IncomingHttpHeaders): boolean {
+  const value = headers[m.name];
+  if ('present' in m) return (value !== undefined) === m.present;
+  if (value === undefined) return false;
+  return typeof value === 'string' ? value === m.equals : value.includes(m.equals);
+}
+
+/**
+ * The routes of one configuration. A call takes the route with the longest prefix of
+ * its method; among routes with the same prefix, the one with the most metadata
+ * matchers that all hold (so specific rules win over general ones, whatever the order
+ * in the file); then the first in the file. No match gives the default, or null.
+ */
+export class RouteTable {
+  private readonly routes: readonly Route[];
+
+  constructor(
+    routes: readonly Route[],
+    private readonly fallback: Route | null,
+  ) {
+    this.routes = routes
+      .map((route, index) => ({ route, index }))
+      .sort((a, b) => b.route.prefix.length - a.route.prefix.length || b.route.metadata.length - a.route.metadata.length || a.index - b.index)
+      .map((r) => r.route);
+  }
+
+  /** Every route, the default last: for shutdown. */
+  get all(): readonly Route[] {
+    return this.fallback === null ? this.routes : [...this.routes, this.fallback];
+  }
+
+  match(method: string, headers: IncomingHttpHeaders): Route | null {
+    for (const route of this.routes) {
+      if (!method.startsWith(route.prefix)) continue;
+      let ok = true;
+      for (const m of route.metadata) {
+        if (!matches(m, headers)) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) return route;
+    }
+    return this.fallback;
+  }
+}
