@@ -96,7 +96,8 @@ export async function startProxy(env: Record<string, string>): Promise<Proxy> {
   const started = await startNode(
     distCmd('proxy'),
     [],
-    { ...process.env, LISTEN_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    // SERVICE_PORT_GRPC (MyGateway's name) stands in for GRPC_PORT when given.
+    { ...process.env, LISTEN_HOST: '127.0.0.1', ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     'corral listening',
   );
   const grpcPort = started.ready.grpcPort as number;

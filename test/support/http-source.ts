@@ -1,0 +1,54 @@
+/**
+ * A local HTTP server playing MyGateway's discoverer (GET /v1/instances, POST
+ * /v1/unregister/{id}) and the queue proxy's shard map (GET /shards), for tests.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Instance {
+  instance_id: string;
+  ipv4: string;
+  port: number;
+}
+
+export interface HttpSource {
+  url: string;
+  instances: Instance[];
+  shards: unknown[];
+  /** When set, every GET answers this HTTP status instead. */
+  failWith: number | null;
+  /** Requests seen, e.g. 'GET /v1/instances', 'POST /v1/unregister/a'. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startHttpSource(): Promise<HttpSource> {
+  const source: HttpSource = {
+    url: '',
+    instances: [],
+    shards: [],
+    failWith: null,
+    requests: [],
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server = http.createServer((req, res) => {
+    source.requests.push(`${req.method} ${req.url}`);
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'POST' && req.url?.startsWith('/v1/unregister/')) {
+      const id = decodeURIComponent(req.url.slice('/v1/unregister/'.length));
+      source.instances = source.instances.filter((i) => i.instance_id !== id);
+      return send(200, {});
+    }
+    if (source.failWith !== null) return send(source.failWith, { error: 'down for the test' });
+    if (req.url === '/v1/instances') return send(200, { instances: source.instances });
+    if (req.url === '/shards') return send(200, { shards: source.shards });
+    send(404, {});
+  });
+  server.keepAliveTimeout = 100;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  source.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return source;
+}
