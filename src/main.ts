@@ -1,5 +1,4 @@
 import { ResponseCache } from './collapse/cache.js';
-import { Collapser } from './collapse/collapser.js';
 import type { Config } from './config/config.js';
 import { AdminServer } from './observe/admin.js';
 import { createLogger, type Logger } from './observe/logger.js';
@@ -131,7 +130,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       if (left > 0) {
         logger.warn({ calls: left }, 'grace period over: ending the calls still open');
         const error = new GrpcError(Status.UNAVAILABLE, 'corral shut down before the backend answered');
-        for (const route of routing.table.all) if (route.handler instanceof Collapser) route.handler.abortAll(error);
+        routing.abortFlights(error);
         front.destroy();
       }
       routing.stop();

@@ -21,6 +21,11 @@ function one(value: string | string[] | undefined): string | undefined {
  */
 export class ShardPicker implements Picker {
   private next = 0;
+  /**
+   * Candidates per (topic, partition, to-leader) seen, so a call does not scan the map.
+   * Only non-empty answers are kept, so its size is bounded by the map, not by callers.
+   */
+  private readonly found = new Map<string, readonly Endpoint[]>();
 
   constructor(
     private readonly shards: readonly Shard[],
@@ -32,7 +37,13 @@ export class ShardPicker implements Picker {
     const topic = one(headers[TOPIC_HEADER]);
     const partition = one(headers[PARTITION_HEADER]);
     const toLeader = one(headers[TO_LEADER_HEADER])?.toLowerCase() === 'true';
-    const candidates = this.candidates(topic, partition, toLeader);
+    // NUL cannot occur in a header value, so it marks an absent header unambiguously.
+    const memoKey = `${topic ?? '\0'}\0${partition ?? '\0'}\0${toLeader ? 'L' : ''}`;
+    let candidates = this.found.get(memoKey);
+    if (candidates === undefined) {
+      candidates = this.candidates(topic, partition, toLeader);
+      if (candidates.length > 0) this.found.set(memoKey, candidates);
+    }
     if (candidates.length === 0) {
       this.refresh();
       const what = [topic !== undefined && `topic '${topic}'`, partition !== undefined && `partition '${partition}'`]

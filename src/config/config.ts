@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { parseDuration } from './duration.js';
-
+import { HOST_PORT } from '../discovery/endpoint.js';
 import { ConfigError } from './errors.js';
 import { loadTopology, singleBackendTopology, type Topology } from './topology.js';
 
@@ -53,7 +53,7 @@ const schema = z.object({
   BACKEND_ADDRESS: z
     .string()
     .optional()
-    .refine((v) => v === undefined || /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(v.trim()), {
+    .refine((v) => v === undefined || HOST_PORT.test(v.trim()), {
       message: 'expected host:port, e.g. 127.0.0.1:50051 or [::1]:50051',
     })
     .transform((v) => v?.trim()),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { BalancerSpec } from '../balance/balancer.js';
+import { HOST_PORT } from '../discovery/endpoint.js';
 import type { MetadataMatcher } from '../route/route-table.js';
 import { ConfigError } from './errors.js';
 
@@ -32,7 +33,6 @@ export type ClusterSpec =
   | { type: 'dns'; host: string; port: number; intervalMs: number }
   | { type: 'shard_map'; url: string; intervalMs: number };
 
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 const hostPort = z.string().regex(HOST_PORT, 'expected host:port, e.g. 10.0.0.7:5001 or myauth:5001');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 const millis = (min: number) => z.number().int().min(min, `expected a whole number of milliseconds, at least ${min}`);

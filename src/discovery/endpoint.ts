@@ -36,6 +36,9 @@ export interface Resolver {
   stop(): void;
 }
 
+/** host:port, a bracketed IPv6 literal or a name/IPv4 before the colon; groups: host, port. */
+export const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+
 /** `host:port` for an address, bracketing IPv6 literals. */
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -32,15 +32,9 @@ export class HttpDiscoverer extends PollingResolver {
   }
 
   protected async lookup(signal: AbortSignal): Promise<Resolution> {
-    const response = await fetch(`${this.base}/v1/instances`, { signal });
-    if (!response.ok) throw new Error(`GET /v1/instances answered HTTP ${response.status}`);
-    const parsed = instancesSchema.safeParse(await response.json());
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new Error(`GET /v1/instances: unexpected answer at ${issue.path.join('.') || 'top level'}: ${issue.message}`);
-    }
+    const { instances } = await this.getJson(`${this.base}/v1/instances`, instancesSchema, signal);
     const byId = new Map<string, Endpoint>();
-    for (const i of parsed.data.instances) {
+    for (const i of instances) {
       if (!byId.has(i.instance_id)) byId.set(i.instance_id, { id: i.instance_id, address: joinHostPort(i.ipv4, i.port) });
     }
     return { endpoints: [...byId.values()] };

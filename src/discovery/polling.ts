@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { Logger } from '../observe/logger.js';
 import type { Resolution, Resolver } from './endpoint.js';
 
@@ -43,6 +44,18 @@ export abstract class PollingResolver implements Resolver {
 
   /** Where the resolver looks, for logs. */
   protected abstract get target(): string;
+
+  /** GETs a JSON document and checks it against `schema`; throws naming the first mismatch. */
+  protected async getJson<S extends z.ZodType>(url: string, schema: S, signal: AbortSignal): Promise<z.output<S>> {
+    const response = await fetch(url, { signal });
+    if (!response.ok) throw new Error(`GET ${url} answered HTTP ${response.status}`);
+    const parsed = schema.safeParse(await response.json());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`GET ${url}: unexpected answer at ${issue.path.join('.') || 'top level'}: ${issue.message}`);
+    }
+    return parsed.data;
+  }
 
   start(update: (resolution: Resolution) => void): void {
     this.update = update;

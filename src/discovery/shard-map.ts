@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Logger } from '../observe/logger.js';
-import type { Endpoint, Resolution, Shard } from './endpoint.js';
+import { HOST_PORT, type Endpoint, type Resolution, type Shard } from './endpoint.js';
 import { PollingResolver, type PollingOptions } from './polling.js';
 
 const brokerSchema = z.object({
   id: z.union([z.string().min(1), z.number().int()]).transform(String),
-  address: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/, 'expected host:port'),
+  address: z.string().regex(HOST_PORT, 'expected host:port'),
   leader: z.boolean().default(false),
 });
 
@@ -42,14 +42,8 @@ export class ShardMapResolver extends PollingResolver {
   }
 
   protected async lookup(signal: AbortSignal): Promise<Resolution> {
-    const response = await fetch(this.url, { signal });
-    if (!response.ok) throw new Error(`GET ${this.url} answered HTTP ${response.status}`);
-    const parsed = shardMapSchema.safeParse(await response.json());
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new Error(`shard map: unexpected answer at ${issue.path.join('.') || 'top level'}: ${issue.message}`);
-    }
-    return sanitizeShardMap(parsed.data.shards);
+    const { shards } = await this.getJson(this.url, shardMapSchema, signal);
+    return sanitizeShardMap(shards);
   }
 }
 

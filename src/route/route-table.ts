@@ -40,11 +40,6 @@ export class RouteTable {
       .map((r) => r.route);
   }
 
-  /** Every route, the default last: for shutdown. */
-  get all(): readonly Route[] {
-    return this.fallback === null ? this.routes : [...this.routes, this.fallback];
-  }
-
   match(method: string, headers: IncomingHttpHeaders): Route | null {
     for (const route of this.routes) {
       if (!method.startsWith(route.prefix)) continue;

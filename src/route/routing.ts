@@ -56,6 +56,7 @@ const AUTH_NOT_SUPPORTED: Handler = {
 export class Routing {
   readonly table: RouteTable;
   readonly clusters = new Map<string, Cluster>();
+  private readonly collapsers: Collapser[] = [];
 
   constructor(
     readonly topology: Topology,
@@ -95,6 +96,11 @@ export class Routing {
     for (const cluster of this.clusters.values()) cluster.stop();
   }
 
+  /** Ends every flight of this configuration's routes (shutdown, after the grace period). */
+  abortFlights(error: GrpcError): void {
+    for (const collapser of this.collapsers) collapser.abortAll(error);
+  }
+
   /** Why corral is not ready: a static cluster with no connected endpoint. Null when ready. */
   notReady(): string | null {
     for (const [name, spec] of Object.entries(this.topology.clusters)) {
@@ -105,30 +111,32 @@ export class Routing {
   }
 
   private route(spec: RouteSpec, index: number | 'default'): Route {
+    return { name: routeName(spec, index), prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec, index) };
+  }
+
+  /** A route's stages: its collapser (unless collapse: false) in front of the passthrough to its cluster. */
+  private stages(spec: RouteSpec, index: number | 'default'): Handler {
+    if (spec.authorization === 'required') return AUTH_NOT_SUPPORTED;
     const d = this.context.defaults;
     const upstream = new RouteUpstream(this.clusters.get(spec.cluster)!, spec.balancer);
     const passthrough = new Passthrough(upstream, this.context.metrics);
-    let handler: Handler = spec.collapse
-      ? new Collapser(
-          passthrough,
-          upstream,
-          new KeyMaker({ metadata: spec.keyMetadata ?? d.keyMetadata, namespace: `${this.generation}:${index}` }),
-          this.context.cache,
-          {
-            timeoutMs: spec.timeoutMs ?? d.timeoutMs,
-            cacheTtlMs: spec.cacheTtlMs ?? d.cacheTtlMs,
-            maxResponseBytes: d.maxResponseBytes,
-            maxFollowers: d.maxFollowers,
-          },
-          this.context.metrics,
-        )
-      : passthrough;
-    if (spec.authorization === 'required') handler = AUTH_NOT_SUPPORTED;
-    const matchers = spec.metadata.map((m) => ('equals' in m ? `${m.name}=${m.equals}` : `${m.name}${m.present ? '' : ' absent'}`));
-    const name = index === 'default' ? 'default' : [spec.prefix, ...matchers].join(' ');
-    return { name, prefix: spec.prefix, metadata: spec.metadata, handler };
+    if (!spec.collapse) return passthrough;
+    const collapser = new Collapser(
+      passthrough,
+      upstream,
+      new KeyMaker({ metadata: spec.keyMetadata ?? d.keyMetadata, namespace: `${this.generation}:${index}` }),
+      this.context.cache,
+      {
+        timeoutMs: spec.timeoutMs ?? d.timeoutMs,
+        cacheTtlMs: spec.cacheTtlMs ?? d.cacheTtlMs,
+        maxResponseBytes: d.maxResponseBytes,
+        maxFollowers: d.maxFollowers,
+      },
+      this.context.metrics,
+    );
+    this.collapsers.push(collapser);
+    return collapser;
   }
-
   private resolver(spec: ClusterSpec): Resolver {
     const { logger } = this.context;
     switch (spec.type) {
@@ -142,4 +150,11 @@ export class Routing {
         return new ShardMapResolver(spec.url, { ...DEFAULT_POLLING, intervalMs: spec.intervalMs }, logger);
     }
   }
+}
+
+/** For logs: the prefix and matchers as written. */
+function routeName(spec: RouteSpec, index: number | 'default'): string {
+  if (index === 'default') return 'default';
+  const matchers = spec.metadata.map((m) => ('equals' in m ? `${m.name}=${m.equals}` : `${m.name}${m.present ? '' : ' absent'}`));
+  return [spec.prefix, ...matchers].join(' ');
 }

@@ -147,5 +147,3 @@ function onIntakeData(this: IntakeStream, chunk: Buffer): void {
 function onIntakeEnd(this: IntakeStream): void {
   this[kIntake].end();
 }
-
-

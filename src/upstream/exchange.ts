@@ -25,7 +25,6 @@ export class Exchange implements DownstreamListener {
   private constructor(
     private readonly stream: ClientHttp2Stream,
     private readonly sink: ResponseSink,
-    private readonly address: string,
     private readonly controller: AbortController | null,
   ) {
     (stream as ExchangeStream)[kExchange] = this;
@@ -63,7 +62,7 @@ export class Exchange implements DownstreamListener {
       );
       return null;
     }
-    return new Exchange(stream, sink, backendAddressOf(stream), controller);
+    return new Exchange(stream, sink, controller);
   }
 
   /** Sends the whole request and half-closes. */
@@ -141,14 +140,15 @@ export class Exchange implements DownstreamListener {
   private closeError(): GrpcError {
     if (this.abortReason !== null) return this.abortReason;
     const rstCode = this.stream.rstCode ?? 0;
+    const address = backendAddressOf(this.stream);
     const err = this.error as (Error & { code?: string }) | null;
     if (err !== null && err.code !== 'ERR_HTTP2_STREAM_ERROR') {
-      return new GrpcError(Status.UNAVAILABLE, `backend ${this.address} unavailable: ${err.message}`);
+      return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${err.message}`);
     }
     if (rstCode !== constants.NGHTTP2_NO_ERROR) {
-      return new GrpcError(statusFromRstCode(rstCode), `backend ${this.address} reset the stream (RST_STREAM code ${rstCode})`);
+      return new GrpcError(statusFromRstCode(rstCode), `backend ${address} reset the stream (RST_STREAM code ${rstCode})`);
     }
-    return new GrpcError(Status.INTERNAL, `backend ${this.address} ended the stream without a grpc-status`);
+    return new GrpcError(Status.INTERNAL, `backend ${address} ended the stream without a grpc-status`);
   }
 }
 

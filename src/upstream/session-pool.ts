@@ -19,7 +19,8 @@ export interface SessionPoolOptions {
   maxSessions: number;
   /**
    * A session counts as full at this many streams, or at the peer's limit if lower. Spreading
-   * calls over a few sessions measured ~15% more unique-key throughput than one session (bench/).
+   * calls over a few sessions measured 1-19% more unique-key throughput than one session
+   * (bench/streams-per-session.sh).
    */
   streamsPerSession: number;
 }
@@ -63,7 +64,6 @@ export class SessionPool implements Upstream {
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private closedReason = 'corral is shutting down';
-  private streams = 0;
   /** The stream limit the backend advertised last, the best guess for a session still connecting. */
   private advertisedLimit = ASSUMED_STREAM_LIMIT;
 
@@ -100,7 +100,6 @@ export class SessionPool implements Upstream {
     const pooled = this.pick();
     const stream = (signal ? pooled.session.request(headers, { signal }) : pooled.session.request(headers)) as PooledStream;
     pooled.active++;
-    this.streams++;
     stream[kPooled] = pooled;
     stream.on('close', onPooledStreamClose);
     return stream;
@@ -108,12 +107,9 @@ export class SessionPool implements Upstream {
 
   /** Streams open on this pool's sessions, for least-request balancing. */
   get activeStreams(): number {
-    return this.streams;
-  }
-
-  /** @internal */
-  streamClosed(): void {
-    this.streams--;
+    let n = 0;
+    for (const s of this.sessions) n += s.active;
+    return n;
   }
 
   /**
@@ -242,7 +238,6 @@ export class SessionPool implements Upstream {
 
 function onPooledStreamClose(this: PooledStream): void {
   this[kPooled].active--;
-  this[kPooled].pool.streamClosed();
 }
 
 /** The backend address a stream from a SessionPool goes to, for error messages. */
