@@ -17,10 +17,14 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import { Bench } from 'tinybench';
 import type { Call, Downstream, DownstreamListener } from '../src/call.js';
 import { ResponseCache } from '../src/collapse/cache.js';
+import { createSigner } from 'fast-jwt';
+import { Authenticate } from '../src/auth/authenticate.js';
+import { TokenVerifier } from '../src/auth/token-verifier.js';
 import { Collapser } from '../src/collapse/collapser.js';
 import { KeyMaker } from '../src/collapse/key.js';
 import { Metrics } from '../src/observe/metrics.js';
 import type { Upstream } from '../src/upstream/upstream.js';
+import { stubUpstream } from './stub-upstream.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 const BATCH = 1000;
@@ -68,7 +72,7 @@ class StubStream extends EventEmitter {
 }
 
 function stubPool(silent: boolean): Upstream {
-  return { request: () => new StubStream(silent) } as unknown as Upstream;
+  return stubUpstream(() => new StubStream(silent));
 }
 
 const headers: IncomingHttpHeaders = {
@@ -107,6 +111,18 @@ const joinBody = payload(2);
 const joinCollapser = collapser(stubPool(true), null);
 for (let i = 0; i < WAITERS; i++) joinCollapser.handle(call(joinBody), new NullDownstream());
 
+// cache hit behind the auth stage: every call's token is checked (fast-jwt remembers it) before the key is made.
+const secret = 'bench-secret-of-32-bytes-or-more!';
+const sessionToken = createSigner({ key: secret, algorithm: 'HS256' })({ session_id: 'bench-session', sub: 'bench-user', exp: Math.floor(Date.now() / 1000) + 3600 });
+const authHeaders: IncomingHttpHeaders = { ...headers, 'session-id': 'bench-session', authorization: `Bearer ${sessionToken}` };
+const authCall = (body: Buffer): Call => ({ method, headers: authHeaders, body, head: [], source: null as never });
+const authHit = new Authenticate(
+  new TokenVerifier({ secret }),
+  collapser(stubPool(false), new ResponseCache({ ttlMs: 3_600_000, maxBytes: 64 << 20, maxEntryBytes: 4 << 20 })),
+  new Metrics(),
+);
+authHit.handle(authCall(hitBody), new NullDownstream());
+
 // leader: a fresh payload each time, no cache, the stub answers at once.
 const leadCollapser = collapser(stubPool(false), null);
 const leaderBodies = Array.from({ length: BATCH }, (_, i) => payload(1000 + i));
@@ -114,6 +130,9 @@ const leaderBodies = Array.from({ length: BATCH }, (_, i) => payload(1000 + i));
 const scenarios: Record<string, () => void> = {
   'cache hit (key + lookup + replay)': () => {
     for (let i = 0; i < BATCH; i++) hitCollapser.handle(call(hitBody), new NullDownstream());
+  },
+  'cache hit behind JWT auth (verify + key + lookup + replay)': () => {
+    for (let i = 0; i < BATCH; i++) authHit.handle(authCall(hitBody), new NullDownstream());
   },
   [`follower joins a flight with ${WAITERS} waiters`]: () => {
     for (let i = 0; i < BATCH; i++) {

@@ -7,12 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VARIANTS=(1000000 64 32 16 8)   # 1000000: effectively one session
 ROUNDS=${ROUNDS:-5}
-work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-node -e 'const m=Buffer.alloc(100,120),h=Buffer.alloc(5);h.writeUInt32BE(100,1);require("fs").writeFileSync(process.argv[1],Buffer.concat([h,m]))' "$work/frame"
-node dist/bench/echo-backend.js 41001 >/dev/null & pids+=($!)
+source bench/side-by-side.sh
 for i in "${!VARIANTS[@]}"; do
   BACKEND_STREAMS_PER_SESSION=${VARIANTS[$i]} GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) \
     BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn node dist/cmd/proxy.js >/dev/null & pids+=($!)
@@ -24,14 +19,12 @@ declare -A results
 for r in $(seq 1 "$ROUNDS"); do
   line="round $r:"
   for i in "${!VARIANTS[@]}"; do
-    rps=$(h2load -n 20000 -c 1 -m 128 -d "$work/frame" -H content-type:application/grpc -H te:trailers \
-      -i "$work/uris.$i" 2>&1 | awk '/finished in/ {print $4}')
+    rps=$(h2load_rps "$work/uris.$i")
     results[$i]="${results[$i]:-} $rps"
     line="$line ${VARIANTS[$i]}=$rps"
   done
   echo "$line"
 done
 for i in "${!VARIANTS[@]}"; do
-  median=$(echo "${results[$i]}" | tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "streams per session ${VARIANTS[$i]}: median $median req/s"
+  echo "streams per session ${VARIANTS[$i]}: median $(median "${results[$i]}") req/s"
 done

@@ -102,9 +102,10 @@ const handlers: grpc.UntypedServiceImplementation = {
   async Watch(call: grpc.ServerWritableStream<{ topic: string; count: number; intervalMs: number; gate: string }, unknown>) {
     count('Watch', call);
     const { topic, count: n, intervalMs, gate: gateName } = call.request;
+    call.sendMetadata(echoed(call.metadata));
     await wait(0, gateName);
     for (let sequence = 1; sequence <= n && !call.cancelled; sequence++) {
-      call.write({ topic, sequence });
+      call.write({ topic, sequence, backend: args.name });
       if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
     answered.add(call);

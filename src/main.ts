@@ -1,5 +1,6 @@
 import { ResponseCache } from './collapse/cache.js';
-import type { Config } from './config/config.js';
+import { checkAuthSecret, type Config } from './config/config.js';
+import { TokenVerifier } from './auth/token-verifier.js';
 import { AdminServer } from './observe/admin.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
@@ -40,6 +41,9 @@ export async function startCorral(config: Config): Promise<Corral> {
     cache,
     logger,
     metrics,
+    verifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret }),
+    ejection: config.ejection,
+    retry: config.retry,
     defaults: {
       timeoutMs,
       cacheTtlMs: config.collapser.cacheTtlMs,
@@ -54,6 +58,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   metrics.gaugeFrom('corral_cache_entries', 'Responses in the cache', () => cache?.entries ?? 0);
   metrics.gaugeFrom('corral_cache_bytes', 'Bytes held by the cache', () => cache?.bytes ?? 0);
   metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
+  metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => routing.ejected);
 
   const front = new Front(
     router,
@@ -78,7 +83,6 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
   });
 
-  warnUnsupported(config.topology, logger);
   routing.start();
   const grpcPort = await front.listen();
   const metricsPort = await admin.listen();
@@ -90,6 +94,8 @@ export async function startCorral(config: Config): Promise<Corral> {
       routes: config.topology.routes.length,
       clusters: Object.keys(config.topology.clusters),
       cacheTtlMs: config.collapser.cacheTtlMs,
+      retries: config.retry.retries,
+      authenticated: authenticatedRoutes(config.topology),
     },
     'corral listening',
   );
@@ -102,6 +108,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     let topology;
     try {
       topology = loadTopology(config.configPath);
+      checkAuthSecret(topology, config.jwtSecret);
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'config reload failed: keeping the running config');
       return;
@@ -112,8 +119,10 @@ export async function startCorral(config: Config): Promise<Corral> {
     routing = next;
     router.table = next.table;
     previous.stop();
-    warnUnsupported(topology, logger);
-    logger.info({ generation, routes: topology.routes.length, clusters: Object.keys(topology.clusters) }, 'config reloaded');
+    logger.info(
+      { generation, routes: topology.routes.length, clusters: Object.keys(topology.clusters), authenticated: authenticatedRoutes(topology) },
+      'config reloaded',
+    );
   };
 
   let stopping: Promise<void> | null = null;
@@ -143,9 +152,6 @@ export async function startCorral(config: Config): Promise<Corral> {
   return { grpcPort, metricsPort, logger, reload, shutdown };
 }
 
-function warnUnsupported(topology: Topology, logger: Logger): void {
-  const guarded = topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix);
-  if (guarded.length > 0) {
-    logger.warn({ routes: guarded }, 'authorization: required is not verified yet; these routes answer UNAUTHENTICATED');
-  }
+function authenticatedRoutes(topology: Topology): string[] {
+  return topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix);
 }

@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Downstream, DownstreamListener, Headers, ResponseSink } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
-import { Exchange } from '../upstream/exchange.js';
+import { RetryingCall } from '../upstream/retrying-call.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Recording } from './recording.js';
@@ -35,7 +35,7 @@ export interface FlightOwner {
  */
 export class Flight implements ResponseSink, DownstreamListener {
   /** The one backend call; only the flight ends it (timeout, shutdown), never a client. */
-  private exchange: Exchange | null = null;
+  private call: RetryingCall | null = null;
   /** The response so far; null once it outgrew the bound and stopped being recorded. */
   recording: Recording | null = new Recording();
   private readonly waiters = new Set<Downstream>();
@@ -57,8 +57,8 @@ export class Flight implements ResponseSink, DownstreamListener {
     this.metrics.flightsInProgress.inc();
     this.metrics.backendCalls.inc({ kind: 'flight' });
     this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
-    this.exchange = Exchange.open(upstream, headers, this, null);
-    this.exchange?.send(body);
+    this.call = new RetryingCall(upstream, headers, this, this.metrics, body);
+    this.call.start();
   }
 
   /**
@@ -115,7 +115,7 @@ export class Flight implements ResponseSink, DownstreamListener {
 
   /** Ends the backend call; every waiter gets `reason`. */
   abort(reason: GrpcError): void {
-    this.exchange?.abort(reason);
+    this.call?.abort(reason);
   }
 
   /** @internal */

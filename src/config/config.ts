@@ -82,6 +82,12 @@ const schema = z.object({
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
   SHUTDOWN_GRACE: duration('20s'),
+  // MyGateway's names and units (whole milliseconds), so its deployments carry over.
+  RETRY_COUNT: integer(2, 0, 10, 'a retry count'),
+  RETRY_TIMEOUT_MS: integer(0, 0, 2 ** 31 - 1, 'a timeout in milliseconds (0: none)'),
+  EJECTION_BASE_TIME: duration('30s'),
+  EJECTION_MAX_TIME: duration('5m'),
+  JWT_SECRET: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -109,6 +115,19 @@ export interface Config {
   configPath: string | undefined;
   /** Routes and clusters: from CONFIG_PATH, or one static cluster at BACKEND_ADDRESS. */
   topology: Topology;
+  /** Attempts on other endpoints after a backend failure, and how long each may wait for response headers. */
+  retry: {
+    retries: number;
+    /** 0: an attempt waits as long as the call may. */
+    attemptTimeoutMs: number;
+  };
+  /** Outlier ejection: a failed endpoint sits out base x 2^(n-1) for its n-th ejection in a row, at most max. */
+  ejection: {
+    baseMs: number;
+    maxMs: number;
+  };
+  /** HMAC secret for routes with `authorization: required`; undefined when unset. */
+  jwtSecret: string | undefined;
   collapser: {
     cacheTtlMs: number;
     cacheMaxBytes: number;
@@ -152,7 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration: BACKEND_ADDRESS is required: the host:port of the gRPC backend, e.g. 127.0.0.1:50051 (or CONFIG_PATH, a YAML file of routes and clusters)',
     );
   }
+  if (e.EJECTION_BASE_TIME > e.EJECTION_MAX_TIME) {
+    throw new ConfigError(
+      `invalid configuration: EJECTION_BASE_TIME='${env.EJECTION_BASE_TIME ?? '30s'}' is above EJECTION_MAX_TIME='${env.EJECTION_MAX_TIME ?? '5m'}'`,
+    );
+  }
   const topology = e.CONFIG_PATH !== undefined ? loadTopology(e.CONFIG_PATH) : singleBackendTopology(e.BACKEND_ADDRESS!);
+  const jwtSecret = e.JWT_SECRET === undefined || e.JWT_SECRET === '' ? undefined : e.JWT_SECRET;
+  checkAuthSecret(topology, jwtSecret);
   return {
     configPath: e.CONFIG_PATH,
     topology,
@@ -177,6 +203,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSessions: e.BACKEND_MAX_SESSIONS,
       streamsPerSession: e.BACKEND_STREAMS_PER_SESSION,
     },
+    retry: { retries: e.RETRY_COUNT, attemptTimeoutMs: e.RETRY_TIMEOUT_MS },
+    ejection: { baseMs: e.EJECTION_BASE_TIME, maxMs: e.EJECTION_MAX_TIME },
+    jwtSecret,
     collapser: {
       cacheTtlMs: e.COLLAPSER_CACHE_DURATION,
       cacheMaxBytes: e.COLLAPSER_CACHE_MAX_BYTES,
@@ -185,4 +214,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keyMetadata: e.COLLAPSER_KEY_METADATA,
     },
   };
+}
+
+/**
+ * Routes that require authorization cannot run without the secret to check tokens with:
+ * refusing to start is better than answering every such call UNAUTHENTICATED.
+ */
+export function checkAuthSecret(topology: Topology, jwtSecret: string | undefined): void {
+  if (jwtSecret !== undefined) return;
+  const guarded = topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix);
+  if (guarded.length > 0) {
+    throw new ConfigError(
+      `invalid configuration: JWT_SECRET is required: route${guarded.length > 1 ? 's' : ''} ${guarded.join(', ')} ha${guarded.length > 1 ? 've' : 's'} authorization: required (set JWT_SECRET to the HMAC secret the tokens are signed with)`,
+    );
+  }
 }

@@ -25,6 +25,11 @@ export interface RouteSpec {
   cacheTtlMs: number | undefined;
   timeoutMs: number | undefined;
   keyMetadata: string[] | undefined;
+  /**
+   * A single-message call whose backend fails after its response started is replayed on
+   * another endpoint and its client's stream goes on (resumable subscriptions).
+   */
+  sessionTransfer: boolean;
 }
 
 export type ClusterSpec =
@@ -68,6 +73,7 @@ const routeSchema = z.strictObject({
   cache_ttl_ms: millis(0).optional(),
   timeout_ms: millis(1).optional(),
   key_metadata: z.array(metadataName).optional(),
+  session_transfer: z.boolean().default(false),
 });
 
 const clusterSchema = z.discriminatedUnion(
@@ -164,6 +170,7 @@ export function parseTopology(text: string, source: string): Topology {
       cacheTtlMs: r.cache_ttl_ms,
       timeoutMs: r.timeout_ms,
       keyMetadata: r.key_metadata,
+      sessionTransfer: r.session_transfer,
     };
   });
   if (file.default.action === 'use_cluster' && !(file.default.use_cluster in clusters)) {

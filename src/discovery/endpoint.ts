@@ -34,6 +34,8 @@ export interface Resolver {
   refresh(): void;
   /** Stops every timer and request. */
   stop(): void;
+  /** Tells the source an endpoint failed, so it stops listing it (MyGateway's discoverer has this). */
+  unregister?(id: string): Promise<boolean>;
 }
 
 /** host:port, a bracketed IPv6 literal or a name/IPv4 before the colon; groups: host, port. */

@@ -47,7 +47,10 @@ export class HttpDiscoverer extends PollingResolver {
         method: 'POST',
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
-      if (response.ok) return true;
+      if (response.ok) {
+        this.logger.info({ instance: instanceId, discoverer: this.base }, 'unregistered a failed instance');
+        return true;
+      }
       this.logger.warn({ instance: instanceId, status: response.status }, 'discoverer refused to unregister an instance');
     } catch (err) {
       this.logger.warn({ instance: instanceId, err: (err as Error).message }, 'could not unregister an instance');

@@ -33,6 +33,10 @@ export class Metrics {
   readonly flightsOverflowed: Counter;
   readonly slowCallersDropped: Counter;
   readonly upstreamSessions: Gauge;
+  readonly authFailures: Record<'missing_session' | 'invalid_token', Counter.Internal>;
+  readonly retries: Counter;
+  readonly sessionTransfers: Counter;
+  readonly ejections: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -93,6 +97,28 @@ export class Metrics {
     this.upstreamSessions = new Gauge({
       name: 'corral_upstream_sessions',
       help: 'HTTP/2 sessions open to the backend',
+      registers,
+    });
+    const authFailures = new Counter({
+      name: 'corral_auth_failures_total',
+      help: 'Calls refused UNAUTHENTICATED on routes with authorization: required, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.authFailures = { missing_session: authFailures.labels('missing_session'), invalid_token: authFailures.labels('invalid_token') };
+    this.retries = new Counter({
+      name: 'corral_backend_retries_total',
+      help: 'Backend attempts made again on another endpoint after a failure (RETRY_COUNT)',
+      registers,
+    });
+    this.sessionTransfers = new Counter({
+      name: 'corral_session_transfers_total',
+      help: 'Responses continued on another endpoint after their backend failed mid-response (session_transfer)',
+      registers,
+    });
+    this.ejections = new Counter({
+      name: 'corral_endpoint_ejections_total',
+      help: 'Endpoints taken out of their cluster for a while after a backend failure',
       registers,
     });
   }

@@ -2,12 +2,15 @@ import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from
 import { buildPicker, type BalancerSpec } from '../balance/balancer.js';
 import type { Picker } from '../balance/picker.js';
 import type { Cluster } from '../cluster/cluster.js';
-import type { Upstream } from '../upstream/upstream.js';
+import type { Endpoint } from '../discovery/endpoint.js';
+import type { RetryPolicy, Upstream } from '../upstream/upstream.js';
+import { GrpcError, Status } from '../wire/status.js';
 
 /**
- * A route's way to its cluster: picks an endpoint per call with the route's balancer,
- * then opens the stream on that endpoint's pool. The picker is rebuilt only when the
- * cluster's endpoint list changed since the last call.
+ * A route's way to its cluster: picks an endpoint per attempt with the route's balancer,
+ * opens the stream on that endpoint's pool, and reports failures to the cluster, which
+ * ejects the endpoint. The picker is rebuilt only when the cluster's pickable endpoints
+ * changed since the last call (a new list, an ejection, a re-admission).
  */
 export class RouteUpstream implements Upstream {
   private picker: Picker | null = null;
@@ -16,14 +19,42 @@ export class RouteUpstream implements Upstream {
   constructor(
     readonly cluster: Cluster,
     private readonly balancer: BalancerSpec,
+    readonly retry: RetryPolicy,
   ) {}
 
-  request(headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream {
+  pick(headers: IncomingHttpHeaders, tried: ReadonlySet<string> | null): Endpoint {
     if (this.version !== this.cluster.version || this.picker === null) {
-      this.picker = buildPicker(this.balancer, this.cluster.resolution, this.cluster);
+      this.picker = buildPicker(this.balancer, this.cluster.pickable, this.cluster);
       this.version = this.cluster.version;
     }
-    const endpoint = this.picker.pick(headers as IncomingHttpHeaders);
+    const endpoint = this.picker.pick(headers);
+    if (tried === null || !tried.has(endpoint.id)) return endpoint;
+    return this.untried(tried);
+  }
+
+  request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream {
     return this.cluster.pool(endpoint).request(headers, signal);
+  }
+
+  succeeded(endpoint: Endpoint): void {
+    this.cluster.succeeded(endpoint);
+  }
+
+  failed(endpoint: Endpoint, error: GrpcError): void {
+    this.cluster.failed(endpoint, error);
+  }
+
+  /**
+   * The balancer chose an endpoint this call failed on already: every endpoint is ejected,
+   * or ejection left the choice where it was. Any endpoint not tried will do, except on a
+   * shard map, where only the shard's brokers hold the data.
+   */
+  private untried(tried: ReadonlySet<string>): Endpoint {
+    const { pickable, resolution } = this.cluster;
+    if (pickable.shards === undefined) {
+      for (const e of pickable.endpoints) if (!tried.has(e.id)) return e;
+      for (const e of resolution.endpoints) if (!tried.has(e.id)) return e;
+    }
+    throw new GrpcError(Status.UNAVAILABLE, `no instance of cluster ${this.cluster.name} left to try`);
   }
 }

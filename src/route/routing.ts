@@ -1,5 +1,9 @@
-import type { Call, Downstream, Handler } from '../call.js';
+import { Authenticate } from '../auth/authenticate.js';
+import { IDENTITY_METADATA, StripIdentity } from '../auth/identity.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { Handler } from '../call.js';
 import { Cluster } from '../cluster/cluster.js';
+import type { EjectionOptions } from '../cluster/ejections.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { ResponseCache } from '../collapse/cache.js';
 import { Collapser } from '../collapse/collapser.js';
@@ -14,7 +18,7 @@ import { StaticResolver } from '../discovery/static.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { Passthrough } from '../upstream/passthrough.js';
-import { GrpcError, Status } from '../wire/status.js';
+import type { GrpcError } from '../wire/status.js';
 import { RouteTable, type Route } from './route-table.js';
 import { RouteUpstream } from './route-upstream.js';
 
@@ -24,6 +28,10 @@ export interface RoutingContext {
   cache: ResponseCache | null;
   logger: Logger;
   metrics: Metrics;
+  /** Checks tokens on routes with authorization: required; null without JWT_SECRET. */
+  verifier: TokenVerifier | null;
+  ejection: EjectionOptions;
+  retry: { retries: number; attemptTimeoutMs: number };
   defaults: {
     timeoutMs: number;
     cacheTtlMs: number;
@@ -32,19 +40,6 @@ export interface RoutingContext {
     maxFollowers: number;
   };
 }
-
-/**
- * Refuses calls on routes that require authorization until corral can verify tokens
- * (issue 5): failing closed, never passing an unchecked call to a backend that trusts
- * the gateway to have checked it.
- */
-const AUTH_NOT_SUPPORTED: Handler = {
-  handle(_call: Call, downstream: Downstream): void {
-    downstream.onError(
-      new GrpcError(Status.UNAUTHENTICATED, 'this route requires authorization, which this corral cannot verify yet'),
-    );
-  },
-};
 
 /**
  * One loaded configuration: its clusters (each with a resolver and a pool per endpoint)
@@ -57,6 +52,8 @@ export class Routing {
   readonly table: RouteTable;
   readonly clusters = new Map<string, Cluster>();
   private readonly collapsers: Collapser[] = [];
+  /** When any route authenticates, corral owns the identity metadata on every route. */
+  private readonly ownsIdentity: boolean;
 
   constructor(
     readonly topology: Topology,
@@ -64,9 +61,11 @@ export class Routing {
     readonly generation: number,
     private readonly context: RoutingContext,
   ) {
+    const { pools, logger, metrics, ejection } = context;
     for (const [name, spec] of Object.entries(topology.clusters)) {
-      this.clusters.set(name, new Cluster(name, this.resolver(spec), context.pools, context.logger, spec.type === 'static'));
+      this.clusters.set(name, new Cluster(name, this.resolver(spec), { pools, logger, metrics, ejection, warm: spec.type === 'static' }));
     }
+    this.ownsIdentity = topology.routes.some((r) => r.authorization === 'required');
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
       topology.default.action === 'use_cluster'
@@ -81,6 +80,7 @@ export class Routing {
               cacheTtlMs: undefined,
               timeoutMs: undefined,
               keyMetadata: undefined,
+              sessionTransfer: false,
             },
             'default',
           )
@@ -101,6 +101,13 @@ export class Routing {
     for (const collapser of this.collapsers) collapser.abortAll(error);
   }
 
+  /** Endpoints sitting out after a failure, over every cluster. */
+  get ejected(): number {
+    let n = 0;
+    for (const cluster of this.clusters.values()) n += cluster.ejected;
+    return n;
+  }
+
   /** Why corral is not ready: a static cluster with no connected endpoint. Null when ready. */
   notReady(): string | null {
     for (const [name, spec] of Object.entries(this.topology.clusters)) {
@@ -114,17 +121,36 @@ export class Routing {
     return { name: routeName(spec, index), prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec, index) };
   }
 
-  /** A route's stages: its collapser (unless collapse: false) in front of the passthrough to its cluster. */
+  /**
+   * A route's stages, each handing on to the next: authentication (or stripping identity
+   * metadata a client sent, when other routes authenticate), then its collapser (unless
+   * collapse: false), then the passthrough to its cluster.
+   */
   private stages(spec: RouteSpec, index: number | 'default'): Handler {
-    if (spec.authorization === 'required') return AUTH_NOT_SUPPORTED;
-    const d = this.context.defaults;
-    const upstream = new RouteUpstream(this.clusters.get(spec.cluster)!, spec.balancer);
-    const passthrough = new Passthrough(upstream, this.context.metrics);
+    const forward = this.forward(spec, index);
+    if (spec.authorization === 'required') {
+      // checkAuthSecret refused a config like this before it got here.
+      if (this.context.verifier === null) throw new Error('authorization: required without JWT_SECRET');
+      return new Authenticate(this.context.verifier, forward, this.context.metrics);
+    }
+    return this.ownsIdentity ? new StripIdentity(forward) : forward;
+  }
+
+  private forward(spec: RouteSpec, index: number | 'default'): Handler {
+    const { defaults: d, retry, metrics } = this.context;
+    const upstream = new RouteUpstream(this.clusters.get(spec.cluster)!, spec.balancer, {
+      ...retry,
+      sessionTransfer: spec.sessionTransfer,
+    });
+    const passthrough = new Passthrough(upstream, metrics);
     if (!spec.collapse) return passthrough;
+    // The verified identity is always in the key, even when key_metadata narrows it.
+    let keyMetadata = spec.keyMetadata ?? d.keyMetadata;
+    if (spec.authorization === 'required' && keyMetadata !== undefined) keyMetadata = [...keyMetadata, ...IDENTITY_METADATA];
     const collapser = new Collapser(
       passthrough,
       upstream,
-      new KeyMaker({ metadata: spec.keyMetadata ?? d.keyMetadata, namespace: `${this.generation}:${index}` }),
+      new KeyMaker({ metadata: keyMetadata, namespace: `${this.generation}:${index}` }),
       this.context.cache,
       {
         timeoutMs: spec.timeoutMs ?? d.timeoutMs,
@@ -132,11 +158,12 @@ export class Routing {
         maxResponseBytes: d.maxResponseBytes,
         maxFollowers: d.maxFollowers,
       },
-      this.context.metrics,
+      metrics,
     );
     this.collapsers.push(collapser);
     return collapser;
   }
+
   private resolver(spec: ClusterSpec): Resolver {
     const { logger } = this.context;
     switch (spec.type) {

@@ -1,28 +1,36 @@
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { DownstreamListener, ResponseSink } from '../call.js';
+import type { ResponseSink } from '../call.js';
 import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
-import { backendAddressOf } from './session-pool.js';
-import type { Upstream } from './upstream.js';
+import { backendAddressOf, connectionLost } from './session-pool.js';
 
 const kExchange = Symbol('corral.exchange');
 type ExchangeStream = ClientHttp2Stream & { [kExchange]: Exchange };
 type SourceStream = Readable & { [kExchange]: Exchange; aborted?: boolean };
 
 /**
- * One backend stream and the sink its response flows into. As a DownstreamListener it
- * passes a client's cancellation and back-pressure on to the backend stream.
- * It turns every way the
- * stream can end into exactly one of sink.onTrailers or sink.onError, and every
- * failure into a gRPC status: a refused connection is UNAVAILABLE, a reset maps its
- * RST_STREAM code as the gRPC spec says, an abort carries its reason.
+ * One backend stream (one attempt of a call) and the sink its response flows into. It
+ * turns every way the stream can end into exactly one of sink.onTrailers or
+ * sink.onError, and every failure into a gRPC status: a refused connection is
+ * UNAVAILABLE, a reset maps its RST_STREAM code as the gRPC spec says, an abort carries
+ * its reason.
  */
-export class Exchange implements DownstreamListener {
+export class Exchange {
   private settled = false;
   private error: Error | null = null;
   private abortReason: GrpcError | null = null;
+  /** For a streaming request: bytes beyond the ones read before it was known to stream went out. */
+  sentFromSource = false;
 
-  private constructor(
+  /**
+   * Pass a controller, made for `stream`, when the request side may still be open at
+   * cancellation (streams): aborting its signal makes node reset the stream with a bare
+   * RST_STREAM(CANCEL), whereas stream.close() would half-close first, which a backend
+   * reads as "the client finished". Without one (a whole request sent at once) abort()
+   * resets the stream directly; that saves the signal plumbing node sets up per request
+   * (~6% of CPU under unique keys).
+   */
+  constructor(
     private readonly stream: ClientHttp2Stream,
     private readonly sink: ResponseSink,
     private readonly controller: AbortController | null,
@@ -33,36 +41,6 @@ export class Exchange implements DownstreamListener {
     stream.on('trailers', onTrailers);
     stream.on('error', onError);
     stream.on('close', onClose);
-  }
-
-  /**
-   * Starts a backend call; returns null after telling the sink when it could not start.
-   *
-   * Pass a controller when the request side may still be open at cancellation (streams):
-   * aborting its signal makes node reset the stream with a bare RST_STREAM(CANCEL),
-   * whereas stream.close() would half-close first, which a backend reads as "the client
-   * finished". Without one (a whole request sent at once) abort() resets the stream
-   * directly; that saves the signal plumbing node sets up per request (~6% of CPU
-   * under unique keys).
-   */
-  static open(
-    upstream: Upstream,
-    headers: OutgoingHttpHeaders,
-    sink: ResponseSink,
-    controller: AbortController | null,
-  ): Exchange | null {
-    let stream: ClientHttp2Stream;
-    try {
-      stream = upstream.request(headers, controller?.signal);
-    } catch (err) {
-      sink.onError(
-        err instanceof GrpcError
-          ? err
-          : new GrpcError(Status.INTERNAL, `could not forward the request: ${(err as Error).message}`),
-      );
-      return null;
-    }
-    return new Exchange(stream, sink, controller);
   }
 
   /** Sends the whole request and half-closes. */
@@ -80,8 +58,19 @@ export class Exchange implements DownstreamListener {
     for (const chunk of head) this.stream.write(chunk);
     (source as SourceStream)[kExchange] = this;
     source.pipe(this.stream, { end: false });
-    if (source.readableEnded) this.sourceEnded(source as SourceStream);
-    else source.once('end', onSourceEnd);
+    if (source.readableEnded) {
+      this.sourceEnded(source as SourceStream);
+    } else {
+      source.once('end', onSourceEnd);
+      source.once('data', onSourceData);
+    }
+  }
+
+  /** Stops taking the client's stream, so another attempt can take it. */
+  unpipe(source: Readable): void {
+    source.unpipe(this.stream);
+    source.removeListener('end', onSourceEnd);
+    source.removeListener('data', onSourceData);
   }
 
   /** @internal */
@@ -97,13 +86,8 @@ export class Exchange implements DownstreamListener {
     else if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
   }
 
-  /** The client went away: reset the backend stream. */
-  downstreamGone(): void {
-    this.abort(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
-  }
-
-  /** The client took what was buffered: read from the backend again. */
-  downstreamDrained(): void {
+  /** The receiver took what was buffered: read from the backend again. */
+  resume(): void {
     this.stream.resume();
   }
 
@@ -145,6 +129,10 @@ export class Exchange implements DownstreamListener {
     if (err !== null && err.code !== 'ERR_HTTP2_STREAM_ERROR') {
       return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${err.message}`);
     }
+    if (rstCode === constants.NGHTTP2_CANCEL && connectionLost(this.stream)) {
+      // Not our cancel (that has an abortReason): node cancels every stream of a connection that died.
+      return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: the connection was lost`);
+    }
     if (rstCode !== constants.NGHTTP2_NO_ERROR) {
       return new GrpcError(statusFromRstCode(rstCode), `backend ${address} reset the stream (RST_STREAM code ${rstCode})`);
     }
@@ -163,6 +151,9 @@ function onTrailers(this: ExchangeStream, trailers: IncomingHttpHeaders): void {
 }
 function onError(this: ExchangeStream, err: Error): void {
   this[kExchange].failed(err);
+}
+function onSourceData(this: SourceStream): void {
+  this[kExchange].sentFromSource = true;
 }
 function onSourceEnd(this: SourceStream): void {
   this[kExchange].sourceEnded(this);

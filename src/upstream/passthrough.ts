@@ -1,6 +1,6 @@
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
-import { Exchange } from './exchange.js';
+import { RetryingCall } from './retrying-call.js';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -19,11 +19,12 @@ export class Passthrough implements Handler {
     downstream.outcome = 'bypass';
     this.metrics.requests.bypass.inc();
     this.metrics.backendCalls.inc({ kind: 'bypass' });
-    const exchange = Exchange.open(this.upstream, call.headers, downstream, call.body === null ? new AbortController() : null);
-    if (exchange === null) return;
-    downstream.watch(exchange);
     // A route with collapsing off hands whole requests here too.
-    if (call.body !== null) exchange.send(call.body);
-    else exchange.pipeFrom(call.head, call.source);
+    const forwarded =
+      call.body !== null
+        ? new RetryingCall(this.upstream, call.headers, downstream, this.metrics, call.body)
+        : new RetryingCall(this.upstream, call.headers, downstream, this.metrics, null, call.head, call.source);
+    downstream.watch(forwarded);
+    forwarded.start();
   }
 }

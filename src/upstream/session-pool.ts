@@ -2,7 +2,6 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHt
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { GrpcError, Status } from '../wire/status.js';
-import type { Upstream } from './upstream.js';
 
 export interface SessionPoolOptions {
   /** host:port of the backend. */
@@ -55,7 +54,7 @@ class PooledSession {
  * exponential backoff in the background; while there is none usable, calls fail fast
  * with UNAVAILABLE naming the backend and the last error, as grpc does.
  */
-export class SessionPool implements Upstream {
+export class SessionPool {
   private readonly sessions: PooledSession[] = [];
   private readonly authority: string;
   private failures = 0;
@@ -121,6 +120,20 @@ export class SessionPool implements Upstream {
     this.closedReason = `backend ${this.options.address} left its cluster`;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     for (const s of this.sessions) {
+      s.state = 'closing';
+      s.session.close();
+    }
+  }
+
+  /**
+   * Closes the connections in use after a backend failure, as MyGateway does, without
+   * failing anyone: each connected session takes no new calls and closes once its calls
+   * finish (GOAWAY), and the next call opens a fresh one. Unlike drain(), the pool stays
+   * open. Sessions still connecting are left to succeed or back off.
+   */
+  recycle(): void {
+    for (const s of this.sessions) {
+      if (s.state !== 'ready') continue;
       s.state = 'closing';
       s.session.close();
     }
@@ -238,6 +251,11 @@ export class SessionPool implements Upstream {
 
 function onPooledStreamClose(this: PooledStream): void {
   this[kPooled].active--;
+}
+
+/** True when the connection a stream from a SessionPool ran on is gone (node resets its streams with CANCEL). */
+export function connectionLost(stream: ClientHttp2Stream): boolean {
+  return (stream as Partial<PooledStream>)[kPooled]?.session.destroyed === true;
 }
 
 /** The backend address a stream from a SessionPool goes to, for error messages. */

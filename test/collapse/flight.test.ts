@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { Upstream } from '../../src/upstream/upstream.js';
+import { stubUpstream } from '../../bench/stub-upstream.js';
 import { Flight, type FlightOwner } from '../../src/collapse/flight.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
@@ -24,7 +24,7 @@ class StubStream extends EventEmitter {
 
 function started(f: Flight): StubStream {
   const stream = new StubStream();
-  f.start({ request: () => stream } as unknown as Upstream, {}, Buffer.alloc(5));
+  f.start(stubUpstream(() => stream), {}, Buffer.alloc(5));
   return stream;
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
@@ -73,6 +76,40 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CONFIG_PATH: '/nonexistent/corral.yaml' })).toThrowError(
       /CONFIG_PATH='\/nonexistent\/corral.yaml': cannot read it/,
     );
+  });
+
+  it('reads retry and ejection settings, MyGateway\'s way for retries', () => {
+    const defaults = loadConfig({ BACKEND_ADDRESS: 'a:1' });
+    expect(defaults.retry).toEqual({ retries: 2, attemptTimeoutMs: 0 });
+    expect(defaults.ejection).toEqual({ baseMs: 30_000, maxMs: 300_000 });
+    expect(defaults.jwtSecret).toBeUndefined();
+    const c = loadConfig({ BACKEND_ADDRESS: 'a:1', RETRY_COUNT: '3', RETRY_TIMEOUT_MS: '5000', EJECTION_BASE_TIME: '1s', EJECTION_MAX_TIME: '1m', JWT_SECRET: 's' });
+    expect(c.retry).toEqual({ retries: 3, attemptTimeoutMs: 5000 });
+    expect(c.ejection).toEqual({ baseMs: 1000, maxMs: 60_000 });
+    expect(c.jwtSecret).toBe('s');
+    expect(() => loadConfig({ BACKEND_ADDRESS: 'a:1', RETRY_COUNT: '-1' })).toThrowError(/RETRY_COUNT='-1': expected a retry count/);
+    expect(() => loadConfig({ BACKEND_ADDRESS: 'a:1', RETRY_TIMEOUT_MS: '5s' })).toThrowError(/RETRY_TIMEOUT_MS='5s': expected a timeout in milliseconds/);
+    expect(() => loadConfig({ BACKEND_ADDRESS: 'a:1', EJECTION_BASE_TIME: '10m' })).toThrowError(/EJECTION_BASE_TIME='10m' is above EJECTION_MAX_TIME='5m'/);
+  });
+
+  it('refuses routes that require authorization without JWT_SECRET, and never prints the secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-config-'));
+    const path = join(dir, 'auth.yaml');
+    writeFileSync(
+      path,
+      'routes:\n  - { prefix: /a.A/, cluster: c, authorization: required }\n  - { prefix: /b.B/, cluster: c, authorization: required }\nclusters: { c: { type: static, address: "h:1" } }\n',
+    );
+    expect(() => loadConfig({ CONFIG_PATH: path })).toThrowError(/JWT_SECRET is required: routes \/a\.A\/, \/b\.B\/ have authorization: required/);
+    expect(() => loadConfig({ CONFIG_PATH: path, JWT_SECRET: '' })).toThrowError(/JWT_SECRET is required/);
+    expect(loadConfig({ CONFIG_PATH: path, JWT_SECRET: 'hunter2' }).jwtSecret).toBe('hunter2');
+    let message = '';
+    try {
+      loadConfig({ CONFIG_PATH: path, JWT_SECRET: 'hunter2', RETRY_COUNT: 'x' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/RETRY_COUNT/);
+    expect(message).not.toMatch(/hunter2/);
   });
 
   it('refuses a reconnect minimum above the maximum', () => {

@@ -17,6 +17,7 @@ describe('topology file', () => {
       my_service: { type: 'dynamic', discovererUrl: 'http://mydiscoverer:8080', intervalMs: 5000 },
     });
     expect(t.routes[0]!.collapse).toBe(true);
+    expect(t.routes[0]!.sessionTransfer).toBe(false);
   });
 
   it('reads per-route policy, metadata matchers and every cluster type', () => {
@@ -31,6 +32,7 @@ routes:
     cache_ttl_ms: 0
     timeout_ms: 2500
     key_metadata: [topic, partition]
+    session_transfer: true
     balancer: { type: least_request }
 clusters:
   brokers: { type: shard_map, shard_map_url: "http://127.0.0.1:1/shards" }
@@ -46,6 +48,7 @@ clusters:
       cacheTtlMs: 0,
       timeoutMs: 2500,
       keyMetadata: ['topic', 'partition'],
+      sessionTransfer: true,
       balancer: { type: 'least_request' },
     });
     expect(t.clusters.brokers).toEqual({ type: 'shard_map', url: 'http://127.0.0.1:1/shards', intervalMs: 5000 });

@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
-import { MyServiceClient } from '../../cmd/example-service.js';
-import { backendStats, client, grpc, metadata, release, unary, until, type Client } from '../support/grpc.js';
+import { backendStats, client, myServiceClient, grpc, metadata, release, unary, until, type Client } from '../support/grpc.js';
 import { startHttpSource, type HttpSource } from '../support/http-source.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corral-routing-'));
@@ -68,7 +67,7 @@ beforeAll(async () => {
   writeFileSync(configPath, config('auth'));
   proxy = await startProxy({ CONFIG_PATH: configPath });
   example = client(proxy.address);
-  myService = new MyServiceClient(proxy.address, grpc.credentials.createInsecure()) as unknown as Client;
+  myService = myServiceClient(proxy.address);
   await until('the discoverer was read', async () => (await proxy.metric('corral_endpoint_pools')) === 3);
 });
 
@@ -200,6 +199,12 @@ describe('reload', () => {
     await until('corral logged the bad file', async () => proxy.lines.some((l) => l.includes('config reload failed')));
     expect(proxy.lines.find((l) => l.includes('config reload failed'))).toMatch(/routes\[0\]\.prefix=\\"nope\\"/);
     expect(answeredBy(await unary(myService, 'Login', { key: `still-${Math.random()}` }))).toBe('b');
+
+    // A route that requires authorization, on a corral started without JWT_SECRET: refused too.
+    writeFileSync(configPath, config('other_auth').replace('authorization: none', 'authorization: required'));
+    proxy.child.kill('SIGHUP');
+    await until('corral refused the file', async () => proxy.lines.some((l) => l.includes('JWT_SECRET is required')));
+    expect(answeredBy(await unary(myService, 'Login', { key: `still-open-${Math.random()}` }))).toBe('b');
   });
 });
 
@@ -210,14 +215,15 @@ describe("MyGateway's example config", () => {
       .replace('http://mydiscoverer:8080', source.url);
     const path = join(dir, 'mygateway.yaml');
     writeFileSync(path, text);
-    const gateway = await startProxy({ CONFIG_PATH: path, SERVICE_PORT_GRPC: '0' });
-    const c = new MyServiceClient(gateway.address, grpc.credentials.createInsecure()) as unknown as Client;
+    const gateway = await startProxy({ CONFIG_PATH: path, SERVICE_PORT_GRPC: '0', JWT_SECRET: 'example-secret' });
+    const c = myServiceClient(gateway.address);
     try {
       const login = await unary(c, 'Login', { key: 'alice' });
       expect(login.error).toBeNull();
       expect(answeredBy(login)).toBe('a');
       const guarded = await unary(c, 'MyServiceEcho', { key: 'x' }, metadata({ 'session-id': 's1' }));
       expect(guarded.error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(guarded.error?.details).toBe('missing or invalid token');
       const other = await unary(example, 'Stats', {});
       expect(other.error?.code).toBe(grpc.status.UNIMPLEMENTED);
     } finally {

@@ -1,7 +1,7 @@
 /** Promise wrappers around the grpc-js example client, for tests. */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { ExampleClient } from '../../cmd/example-service.js';
+import { ExampleClient, MyServiceClient } from '../../cmd/example-service.js';
 
 export { grpc };
 
@@ -9,6 +9,11 @@ export type Client = grpc.Client & Record<string, any>;
 
 export function client(address: string, options: grpc.ChannelOptions = {}): Client {
   return new ExampleClient(address, grpc.credentials.createInsecure(), options) as Client;
+}
+
+/** A client of MyGateway's /my_service.MyServiceAPI methods, as the example backend serves them. */
+export function myServiceClient(address: string): Client {
+  return new MyServiceClient(address, grpc.credentials.createInsecure()) as unknown as Client;
 }
 
 export interface UnaryResult {

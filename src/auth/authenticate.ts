@@ -1,0 +1,50 @@
+import type { Call, Downstream, Handler } from '../call.js';
+import type { Metrics } from '../observe/metrics.js';
+import { GrpcError, Status } from '../wire/status.js';
+import { SESSION_HEADER, setIdentity } from './identity.js';
+import type { TokenVerifier } from './token-verifier.js';
+
+/** MyGateway's answers, word for word, so its clients keep working. */
+const MISSING_SESSION = new GrpcError(Status.UNAUTHENTICATED, 'missing session-id');
+const INVALID_TOKEN = new GrpcError(Status.UNAUTHENTICATED, 'missing or invalid token');
+
+const BEARER = /^bearer\s+/i;
+
+function one(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The stage of a route with `authorization: required`, in front of its collapser: a call
+ * needs `session-id` metadata and an `authorization` token (with or without `Bearer `)
+ * whose `session_id` claim equals it. A call that fails never reaches the collapser, so
+ * it can neither lead nor join a flight. One that passes carries its verified identity
+ * (x-user-id, x-user-email) on to the key and the backend, in place of anything the
+ * client sent under those names.
+ */
+export class Authenticate implements Handler {
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly next: Handler,
+    private readonly metrics: Metrics,
+  ) {}
+
+  handle(call: Call, downstream: Downstream): void {
+    const headers = call.headers;
+    const session = one(headers[SESSION_HEADER]);
+    if (session === undefined || session === '') {
+      this.metrics.authFailures.missing_session.inc();
+      downstream.onError(MISSING_SESSION);
+      return;
+    }
+    const authorization = one(headers.authorization);
+    const claims = authorization === undefined ? null : this.verifier.claims(authorization.replace(BEARER, ''));
+    if (claims === null || claims.sessionId !== session) {
+      this.metrics.authFailures.invalid_token.inc();
+      downstream.onError(INVALID_TOKEN);
+      return;
+    }
+    setIdentity(headers, claims);
+    this.next.handle(call, downstream);
+  }
+}

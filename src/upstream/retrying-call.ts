@@ -1,0 +1,228 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { DownstreamListener, Headers, ResponseSink } from '../call.js';
+import type { Endpoint } from '../discovery/endpoint.js';
+import type { Metrics } from '../observe/metrics.js';
+import { FrameScanner } from '../wire/frame.js';
+import { GrpcError, Status } from '../wire/status.js';
+import { Exchange } from './exchange.js';
+import type { Upstream } from './upstream.js';
+
+/** MyGateway's words for a backend failure that outlived the retries; the cause follows them. */
+export const BACKEND_UNAVAILABLE = 'backend service unavailable';
+
+/** Response framing is only followed for session transfer, which must resume on a message boundary. */
+const ANY_MESSAGE_SIZE = 2 ** 32;
+
+/**
+ * One call's way to the backend, across as many attempts as its route allows: each
+ * attempt is an Exchange on an endpoint the call has not failed on yet.
+ *
+ * An attempt that fails (the stream could not open, the connection or stream broke, or
+ * no response headers came within RETRY_TIMEOUT_MS) is reported to the upstream, which
+ * ejects the endpoint, and the call is tried again elsewhere while that is safe:
+ *
+ * - nothing of the response has reached the receiver (response headers commit a call),
+ * - and the whole request is still at hand: a single-message request always is; a
+ *   stream only until bytes beyond those read before it was known to stream have gone.
+ *
+ * With session transfer on, a single-message call is replayed elsewhere even after its
+ * response started, if it stopped on a message boundary: the receiver's stream goes on
+ * with the new backend's messages and trailers (its headers were sent already).
+ *
+ * A failure that outlives the retries reaches the receiver as UNAVAILABLE "backend
+ * service unavailable: <the last cause>" (a stream reset after the response started
+ * keeps the status its RST_STREAM code maps to). A backend's own grpc-status is an
+ * answer, not a failure: it is never retried, so no call that was answered is made twice.
+ */
+export class RetryingCall implements ResponseSink, DownstreamListener {
+  private exchange: Exchange | null = null;
+  private endpoint: Endpoint | null = null;
+  private attempts = 0;
+  /** Ids of endpoints this call failed on; made at the first failure. */
+  private tried: Set<string> | null = null;
+  /** What the last failed attempt died of. */
+  private lastFailure: GrpcError | null = null;
+  /** Response headers went to the sink: the receiver has seen the response. */
+  private committed = false;
+  private done = false;
+  /** Why the call was ended from outside (client gone, flight timeout, shutdown). */
+  private abortReason: GrpcError | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** Response framing so far, when a transfer may need to know it stopped between messages. */
+  private frames: FrameScanner | null;
+
+  constructor(
+    private readonly upstream: Upstream,
+    private readonly headers: OutgoingHttpHeaders,
+    private readonly sink: ResponseSink,
+    private readonly metrics: Metrics,
+    /** The whole request, or null for a stream read from `source` after `head`. */
+    private readonly body: Buffer | null,
+    private readonly head: readonly Buffer[] = [],
+    private readonly source: Readable | null = null,
+  ) {
+    this.frames = body !== null && upstream.retry.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
+  }
+
+  /** Makes the first attempt. */
+  start(): void {
+    this.attempt();
+  }
+
+  /** Ends the call; the sink gets `reason`. */
+  abort(reason: GrpcError): void {
+    if (this.done || this.abortReason !== null) return;
+    this.abortReason = reason;
+    this.clearTimer();
+    if (this.exchange !== null) this.exchange.abort(reason);
+    else this.finish(reason);
+  }
+
+  /** The client went away: reset the backend stream. */
+  downstreamGone(): void {
+    this.abort(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
+  }
+
+  /** The client took what was buffered: read from the backend again. */
+  downstreamDrained(): void {
+    this.exchange?.resume();
+  }
+
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    if (this.done) return;
+    this.clearTimer();
+    this.upstream.succeeded(this.endpoint!);
+    if (endsResponse) this.done = true;
+    if (!this.committed) {
+      this.committed = true;
+      this.sink.onHeaders(headers, endsResponse);
+    } else if (endsResponse) {
+      // A transferred call's new backend answered at once with a status: the client has
+      // its headers already, so the status goes out as trailers.
+      this.sink.onTrailers(statusOf(headers));
+    }
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.frames !== null) {
+      try {
+        this.frames.push(chunk);
+      } catch {
+        this.frames = null; // not gRPC framing the scanner follows: never resume it
+      }
+    }
+    return this.sink.onData(chunk);
+  }
+
+  onTrailers(trailers: Headers): void {
+    if (this.done) return;
+    this.done = true;
+    this.sink.onTrailers(trailers);
+  }
+
+  onError(error: GrpcError): void {
+    if (this.done) return;
+    this.clearTimer();
+    if (this.abortReason !== null) {
+      this.finish(this.abortReason);
+      return;
+    }
+    this.failed(error);
+  }
+
+  /** @internal No response headers within RETRY_TIMEOUT_MS. */
+  attemptTimedOut(): void {
+    this.timer = null;
+    this.exchange?.abort(
+      new GrpcError(
+        Status.UNAVAILABLE,
+        `backend ${this.endpoint!.address} sent no response headers within RETRY_TIMEOUT_MS (${this.upstream.retry.attemptTimeoutMs}ms)`,
+      ),
+    );
+  }
+
+  private attempt(): void {
+    this.attempts++;
+    let endpoint: Endpoint;
+    try {
+      endpoint = this.upstream.pick(this.headers as IncomingHttpHeaders, this.tried);
+    } catch (err) {
+      // After a failure, "nowhere left to go" is that failure's doing: report it.
+      this.finish(this.lastFailure === null ? asGrpcError(err) : unavailable(this.lastFailure));
+      return;
+    }
+    this.endpoint = endpoint;
+    const controller = this.body === null ? new AbortController() : null;
+    let exchange: Exchange;
+    try {
+      exchange = new Exchange(this.upstream.request(endpoint, this.headers, controller?.signal), this, controller);
+    } catch (err) {
+      this.failed(asGrpcError(err));
+      return;
+    }
+    this.exchange = exchange;
+    const timeoutMs = this.upstream.retry.attemptTimeoutMs;
+    if (timeoutMs > 0) this.timer = setTimeout(onAttemptTimeout, timeoutMs, this);
+    if (this.body !== null) exchange.send(this.body);
+    else exchange.pipeFrom(this.head, this.source!);
+  }
+
+  /** The current attempt failed: eject its endpoint, then try elsewhere or give up. */
+  private failed(error: GrpcError): void {
+    const endpoint = this.endpoint!;
+    this.lastFailure = error;
+    this.upstream.failed(endpoint, error);
+    if (!this.mayRetry()) {
+      // After response headers a reset keeps its own status (e.g. INTERNAL); a lost backend is UNAVAILABLE either way.
+      this.finish(this.committed && error.code !== Status.UNAVAILABLE ? error : unavailable(error));
+      return;
+    }
+    (this.tried ??= new Set()).add(endpoint.id);
+    if (this.exchange !== null && this.source !== null) this.exchange.unpipe(this.source);
+    this.exchange = null;
+    if (this.committed) this.metrics.sessionTransfers.inc();
+    else this.metrics.retries.inc();
+    this.attempt();
+  }
+
+  private mayRetry(): boolean {
+    if (this.attempts > this.upstream.retry.retries) return false;
+    if (this.committed) return this.frames !== null && this.frames.atBoundary;
+    return this.body !== null || this.exchange === null || !this.exchange.sentFromSource;
+  }
+
+  private finish(error: GrpcError): void {
+    this.done = true;
+    this.sink.onError(error);
+  }
+
+  private clearTimer(): void {
+    if (this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+function onAttemptTimeout(call: RetryingCall): void {
+  call.attemptTimedOut();
+}
+
+function unavailable(cause: GrpcError): GrpcError {
+  return new GrpcError(Status.UNAVAILABLE, `${BACKEND_UNAVAILABLE}: ${cause.message}`);
+}
+
+function asGrpcError(err: unknown): GrpcError {
+  return err instanceof GrpcError
+    ? err
+    : new GrpcError(Status.INTERNAL, `could not forward the request: ${(err as Error).message}`);
+}
+
+/** The status part of a trailers-only response, to send as trailers. */
+function statusOf(headers: Headers): Headers {
+  const trailers: Headers = {};
+  for (const name in headers) {
+    if (name.charCodeAt(0) !== 0x3a /* ':' */ && name !== 'content-type') trailers[name] = headers[name];
+  }
+  return trailers;
+}

@@ -1,0 +1,181 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { Endpoint } from '../../src/discovery/endpoint.js';
+import { Metrics } from '../../src/observe/metrics.js';
+import { RetryingCall } from '../../src/upstream/retrying-call.js';
+import type { RetryPolicy, Upstream } from '../../src/upstream/upstream.js';
+import { encodeFrame } from '../../src/wire/frame.js';
+import { GrpcError, Status } from '../../src/wire/status.js';
+import { RecordingDownstream } from '../collapse/fakes.js';
+
+const metrics = new Metrics();
+
+/** A backend stream driven by the test. */
+class StubStream extends EventEmitter {
+  rstCode = 0;
+  destroyed = false;
+  sent: Buffer[] = [];
+  end(body?: Buffer): void {
+    if (body) this.sent.push(body);
+  }
+  close(code: number): void {
+    this.reset(code);
+  }
+  pause(): void {}
+  resume(): void {}
+  answerHeaders(endsResponse = false, extra: Record<string, string> = {}): void {
+    this.emit('response', { ':status': 200, 'content-type': 'application/grpc', ...extra }, endsResponse ? 1 : 0);
+  }
+  send(chunk: Buffer): void {
+    this.emit('data', chunk);
+  }
+  finish(): void {
+    this.emit('trailers', { 'grpc-status': '0' });
+    this.destroyed = true;
+    this.emit('close');
+  }
+  /** The backend resets the stream (RST_STREAM INTERNAL_ERROR by default). */
+  reset(code = 2): void {
+    if (this.destroyed) return;
+    this.rstCode = code;
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+/** Three endpoints; each attempt gets a fresh StubStream, recorded in order. */
+function upstream(retry: Partial<RetryPolicy> = {}) {
+  const endpoints: Endpoint[] = ['e1', 'e2', 'e3'].map((id) => ({ id, address: `${id}:1` }));
+  const u = {
+    retry: { retries: 2, attemptTimeoutMs: 0, sessionTransfer: false, ...retry },
+    streams: [] as StubStream[],
+    picked: [] as string[],
+    failed: [] as string[],
+    pick(_headers: unknown, tried: ReadonlySet<string> | null) {
+      const e = endpoints.find((x) => !tried?.has(x.id));
+      if (e === undefined) throw new GrpcError(Status.UNAVAILABLE, 'no instance left to try');
+      u.picked.push(e.id);
+      return e;
+    },
+    request() {
+      const s = new StubStream();
+      u.streams.push(s);
+      return s as never;
+    },
+  };
+  const asUpstream: Upstream = {
+    retry: u.retry,
+    pick: u.pick,
+    request: u.request,
+    succeeded() {},
+    failed: (e) => {
+      u.failed.push(e.id);
+    },
+  };
+  return { u, asUpstream };
+}
+
+function start(up: Upstream, sink: RecordingDownstream): RetryingCall {
+  const call = new RetryingCall(up, {}, sink, metrics, encodeFrame(Buffer.from('request')));
+  call.start();
+  return call;
+}
+
+const message = (text: string) => encodeFrame(Buffer.from(text));
+
+describe('RetryingCall', () => {
+  it('retries a stream reset before response headers on another endpoint, sending the same request', () => {
+    const { u, asUpstream } = upstream();
+    const sink = new RecordingDownstream();
+    start(asUpstream, sink);
+    u.streams[0]!.reset();
+    expect(u.failed).toEqual(['e1']);
+    const second = u.streams[1]!;
+    expect(second.sent).toEqual(u.streams[0]!.sent);
+    second.answerHeaders();
+    second.send(message('hi'));
+    second.finish();
+    expect(u.picked).toEqual(['e1', 'e2']);
+    expect(sink.events).toEqual(['headers', `data:${message('hi').toString()}`, 'trailers']);
+  });
+
+  it('gives up after RETRY_COUNT retries with UNAVAILABLE "backend service unavailable" and the last cause', () => {
+    const { u, asUpstream } = upstream({ retries: 1 });
+    const sink = new RecordingDownstream();
+    start(asUpstream, sink);
+    u.streams[0]!.reset();
+    u.streams[1]!.reset(7); // REFUSED_STREAM
+    expect(u.streams).toHaveLength(2);
+    expect(sink.error?.code).toBe(Status.UNAVAILABLE);
+    expect(sink.error?.message).toBe('backend service unavailable: backend unknown reset the stream (RST_STREAM code 7)');
+  });
+
+  it('never retries once response headers reached the receiver: a later reset keeps its status', () => {
+    const { u, asUpstream } = upstream();
+    const sink = new RecordingDownstream();
+    start(asUpstream, sink);
+    u.streams[0]!.answerHeaders();
+    u.streams[0]!.send(message('one'));
+    u.streams[0]!.reset();
+    expect(u.streams).toHaveLength(1);
+    expect(u.failed).toEqual(['e1']);
+    expect(sink.error?.code).toBe(Status.INTERNAL);
+  });
+
+  it('never retries a call the client cancelled, nor blames the endpoint for it', () => {
+    const { u, asUpstream } = upstream();
+    const sink = new RecordingDownstream();
+    const call = start(asUpstream, sink);
+    call.downstreamGone();
+    expect(u.streams[0]!.rstCode).toBe(8);
+    expect(u.streams).toHaveLength(1);
+    expect(u.failed).toEqual([]);
+    expect(sink.error?.code).toBe(Status.CANCELLED);
+  });
+
+  describe('with session transfer', () => {
+    it('continues the response on another endpoint when the first stopped between messages', () => {
+      const { u, asUpstream } = upstream({ sessionTransfer: true });
+      const sink = new RecordingDownstream();
+      start(asUpstream, sink);
+      const [first] = u.streams;
+      first!.answerHeaders();
+      first!.send(message('a1'));
+      first!.send(message('a2'));
+      first!.reset();
+      const second = u.streams[1]!;
+      second.answerHeaders(); // the client has its headers: not sent again
+      second.send(message('b1'));
+      second.finish();
+      expect(sink.events).toEqual([
+        'headers',
+        `data:${message('a1').toString()}`,
+        `data:${message('a2').toString()}`,
+        `data:${message('b1').toString()}`,
+        'trailers',
+      ]);
+    });
+
+    it('sends a trailers-only answer of the new endpoint as trailers', () => {
+      const { u, asUpstream } = upstream({ sessionTransfer: true });
+      const sink = new RecordingDownstream();
+      start(asUpstream, sink);
+      u.streams[0]!.answerHeaders();
+      u.streams[0]!.reset();
+      u.streams[1]!.answerHeaders(true, { 'grpc-status': '5', 'grpc-message': 'gone' });
+      expect(sink.events).toEqual(['headers', 'trailers']);
+      expect(sink.trailers).toEqual({ 'grpc-status': '5', 'grpc-message': 'gone' });
+    });
+
+    it('does not transfer a response that stopped inside a message: the client could not parse the rest', () => {
+      const { u, asUpstream } = upstream({ sessionTransfer: true });
+      const sink = new RecordingDownstream();
+      start(asUpstream, sink);
+      u.streams[0]!.answerHeaders();
+      u.streams[0]!.send(message('whole').subarray(0, 7));
+      u.streams[0]!.reset();
+      expect(u.streams).toHaveLength(1);
+      expect(sink.error?.code).toBe(Status.INTERNAL);
+    });
+  });
+});
