@@ -47,6 +47,15 @@ async function corral(config: string, env: Record<string, string> = {}): Promise
 }
 
 const answeredBy = (r: { headers: grpc.Metadata | null }) => String(r.headers?.get('x-backend')[0]);
+
+/** A client-streaming call left open; `done` is its error (it is expected to fail). */
+function openClientStream(c: Client, method: string) {
+  let stream!: grpc.ClientWritableStream<unknown>;
+  const done = new Promise<grpc.ServiceError>((resolve) => {
+    stream = c[method]((err: grpc.ServiceError | null) => resolve(err!));
+  });
+  return { stream, done };
+}
 const lookups = async (b: Backend) => (await backendStats(b.address)).calls.Lookup ?? 0;
 
 afterAll(async () => {
@@ -205,6 +214,28 @@ clusters:
     } finally {
       frozen.child.kill('SIGCONT');
     }
+  });
+  it("closes a failed backend's connection gracefully: the next call arrives on a fresh one", async () => {
+    const only = await backend('only');
+    const { example } = await corral(
+      `
+default: { action: use_cluster, use_cluster: one }
+clusters:
+  one: { type: static, address: "${only.address}" }
+`,
+      { RETRY_TIMEOUT_MS: '500', COLLAPSER_CACHE_DURATION: '0s' },
+    );
+    expect((await unary(example, 'Lookup', { key: 'warm' })).error).toBeNull();
+    const peers = (await backendStats(only.address)).peers;
+    // A client stream the backend answers only when it ends: it sends no headers, so the attempt times out.
+    const upload = openClientStream(example, 'Upload');
+    upload.stream.write({ data: Buffer.alloc(10) });
+    const failed = await upload.done;
+    expect(failed.code).toBe(grpc.status.UNAVAILABLE);
+    expect(failed.details).toMatch(/sent no response headers within RETRY_TIMEOUT_MS \(500ms\)/);
+    const after = await unary(example, 'Lookup', { key: 'after' });
+    expect(after.error).toBeNull();
+    expect((await backendStats(only.address)).peers).toBe(peers + 1);
   });
 });
 
