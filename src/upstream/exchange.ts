@@ -93,6 +93,8 @@ export class Exchange {
 
   /** @internal */
   response(headers: IncomingHttpHeaders, flags: number): void {
+    // Once aborted, nothing more of this stream may reach the sink: it gets the abort reason.
+    if (this.abortReason !== null) return;
     const endsResponse = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     if (endsResponse) this.settled = true;
     this.sink.onHeaders(headers, endsResponse);
@@ -100,11 +102,13 @@ export class Exchange {
 
   /** @internal */
   data(chunk: Buffer): void {
+    if (this.abortReason !== null) return;
     if (!this.sink.onData(chunk)) this.stream.pause();
   }
 
   /** @internal */
   trailers(trailers: IncomingHttpHeaders): void {
+    if (this.abortReason !== null) return;
     this.settled = true;
     this.sink.onTrailers(trailers);
   }

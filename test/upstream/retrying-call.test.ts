@@ -133,6 +133,23 @@ describe('RetryingCall', () => {
     expect(sink.error?.code).toBe(Status.CANCELLED);
   });
 
+  it('lets nothing of an aborted attempt through: a response that was already on its way is dropped', () => {
+    const { u, asUpstream } = upstream();
+    const sink = new RecordingDownstream();
+    const call = start(asUpstream, sink);
+    const stream = u.streams[0]!;
+    stream.close = (code: number) => {
+      stream.rstCode = code; // the stream closes a moment later, after what was in flight arrives
+    };
+    call.abort(new GrpcError(Status.DEADLINE_EXCEEDED, 'flight deadline'));
+    stream.answerHeaders();
+    stream.send(message('late'));
+    stream.destroyed = true;
+    stream.emit('close');
+    expect(sink.events).toEqual([`error:${Status.DEADLINE_EXCEEDED}`]);
+    expect(u.failed).toEqual([]);
+  });
+
   describe('with session transfer', () => {
     it('continues the response on another endpoint when the first stopped between messages', () => {
       const { u, asUpstream } = upstream({ sessionTransfer: true });
