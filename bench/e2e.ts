@@ -13,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startNode, startProxy, type Started } from '../cmd/processes.js';
+import { freePort, startNode, startProxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 export interface E2eOptions {
@@ -46,15 +46,6 @@ export interface E2eResult {
 const work = mkdtempSync(join(tmpdir(), 'corral-bench-'));
 const echoJs = fileURLToPath(new URL('./echo-backend.js', import.meta.url));
 const floorJs = fileURLToPath(new URL('./floor-proxies.js', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -122,6 +122,8 @@ const authHit = new Authenticate(
   new Metrics(),
 );
 authHit.handle(authCall(hitBody), new NullDownstream());
+// the auth stage alone: the token check and identity headers, handing on to a stage that does nothing.
+const authOnly = new Authenticate(new TokenVerifier({ secret }), { handle: () => undefined }, new Metrics());
 
 // leader: a fresh payload each time, no cache, the stub answers at once.
 const leadCollapser = collapser(stubPool(false), null);
@@ -133,6 +135,9 @@ const scenarios: Record<string, () => void> = {
   },
   'cache hit behind JWT auth (verify + key + lookup + replay)': () => {
     for (let i = 0; i < BATCH; i++) authHit.handle(authCall(hitBody), new NullDownstream());
+  },
+  'auth stage alone (remembered token)': () => {
+    for (let i = 0; i < BATCH; i++) authOnly.handle(authCall(hitBody), new NullDownstream());
   },
   [`follower joins a flight with ${WAITERS} waiters`]: () => {
     for (let i = 0; i < BATCH; i++) {

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -120,4 +121,29 @@ export async function startProxy(env: Record<string, string>): Promise<Proxy> {
       return line === undefined ? 0 : Number(line.slice(series.length + 1));
     },
   };
+}
+
+/**
+ * Runs corral expecting it to refuse to start: resolves with its exit code and what it
+ * wrote to stderr. Only the variables given (plus PATH and HOME) reach it.
+ */
+export async function proxyExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [distCmd('proxy')], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stderr };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

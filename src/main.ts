@@ -6,7 +6,7 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import { Front } from './server/front.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
-import { loadTopology, type Topology } from './config/topology.js';
+import { authenticatedRoutes, loadTopology } from './config/topology.js';
 import { Router } from './route/router.js';
 import { Routing, type RoutingContext } from './route/routing.js';
 import { GrpcError, Status } from './wire/status.js';
@@ -27,7 +27,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   const logger = createLogger(config.logLevel);
   const metrics = new Metrics();
   const { timeoutMs, ...poolOptions } = config.backend;
-  const pools = new EndpointPools(poolOptions, logger, metrics);
+  const pools = new EndpointPools(poolOptions, logger);
   const cache =
     config.collapser.cacheMaxBytes > 0
       ? new ResponseCache({
@@ -58,6 +58,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   metrics.gaugeFrom('corral_cache_entries', 'Responses in the cache', () => cache?.entries ?? 0);
   metrics.gaugeFrom('corral_cache_bytes', 'Bytes held by the cache', () => cache?.bytes ?? 0);
   metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
+  metrics.gaugeFrom('corral_upstream_sessions', 'HTTP/2 sessions open to backends, over every endpoint', () => pools.sessions);
   metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => routing.ejected);
 
   const front = new Front(
@@ -150,8 +151,4 @@ export async function startCorral(config: Config): Promise<Corral> {
     })());
 
   return { grpcPort, metricsPort, logger, reload, shutdown };
-}
-
-function authenticatedRoutes(topology: Topology): string[] {
-  return topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix);
 }

@@ -1,5 +1,6 @@
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
+import { firstValue } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { SESSION_HEADER, setIdentity } from './identity.js';
 import type { TokenVerifier } from './token-verifier.js';
@@ -9,10 +10,6 @@ const MISSING_SESSION = new GrpcError(Status.UNAUTHENTICATED, 'missing session-i
 const INVALID_TOKEN = new GrpcError(Status.UNAUTHENTICATED, 'missing or invalid token');
 
 const BEARER = /^bearer\s+/i;
-
-function one(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /**
  * The stage of a route with `authorization: required`, in front of its collapser: a call
@@ -31,13 +28,13 @@ export class Authenticate implements Handler {
 
   handle(call: Call, downstream: Downstream): void {
     const headers = call.headers;
-    const session = one(headers[SESSION_HEADER]);
+    const session = firstValue(headers[SESSION_HEADER]);
     if (session === undefined || session === '') {
       this.metrics.authFailures.missing_session.inc();
       downstream.onError(MISSING_SESSION);
       return;
     }
-    const authorization = one(headers.authorization);
+    const authorization = firstValue(headers.authorization);
     const claims = authorization === undefined ? null : this.verifier.claims(authorization.replace(BEARER, ''));
     if (claims === null || claims.sessionId !== session) {
       this.metrics.authFailures.invalid_token.inc();

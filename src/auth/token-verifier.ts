@@ -34,7 +34,8 @@ const ENTRY_OVERHEAD = 200;
  * on in the same tick and a streaming call's bytes need no holding while a promise
  * settles. Verified tokens are remembered, keyed by their exact text, until their `exp`
  * (bounded LRU), so a herd carrying one token pays for one HMAC. fast-jwt has a cache of
- * its own, but it re-hashes every token to find it: 3.5 us a call against 0.1 us here.
+ * its own, but it re-hashes every token to find it: with it, a cache hit behind auth took
+ * 4.9-5.3 us in bench/micro.ts, with this one 2.8-3.1 us.
  */
 export class TokenVerifier {
   private readonly verify: (token: string) => Record<string, unknown>;

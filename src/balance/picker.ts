@@ -11,14 +11,9 @@ export interface Picker {
   pick(headers: IncomingHttpHeaders): Endpoint;
 }
 
-/** The error of an empty endpoint list, worded as MyGateway words it. */
-export function noEndpoints(): GrpcError {
-  return new GrpcError(Status.RESOURCE_EXHAUSTED, 'all instances are busy');
-}
-
-/** The picker of a cluster with no endpoints. */
+/** The picker of a cluster with no endpoints; the error is worded as MyGateway words it. */
 export const EMPTY_PICKER: Picker = {
   pick(): Endpoint {
-    throw noEndpoints();
+    throw new GrpcError(Status.RESOURCE_EXHAUSTED, 'all instances are busy');
   },
 };

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Endpoint, Shard } from '../discovery/endpoint.js';
+import { firstValue } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { Picker } from './picker.js';
 
@@ -7,10 +8,6 @@ import type { Picker } from './picker.js';
 export const TOPIC_HEADER = 'topic';
 export const PARTITION_HEADER = 'partition';
 export const TO_LEADER_HEADER = 'to-leader';
-
-function one(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /**
  * Routes by the queue proxy's metadata over a shard map. The shards a call may go to
@@ -34,9 +31,9 @@ export class ShardPicker implements Picker {
   ) {}
 
   pick(headers: IncomingHttpHeaders): Endpoint {
-    const topic = one(headers[TOPIC_HEADER]);
-    const partition = one(headers[PARTITION_HEADER]);
-    const toLeader = one(headers[TO_LEADER_HEADER])?.toLowerCase() === 'true';
+    const topic = firstValue(headers[TOPIC_HEADER]);
+    const partition = firstValue(headers[PARTITION_HEADER]);
+    const toLeader = firstValue(headers[TO_LEADER_HEADER])?.toLowerCase() === 'true';
     // NUL cannot occur in a header value, so it marks an absent header unambiguously.
     const memoKey = `${topic ?? '\0'}\0${partition ?? '\0'}\0${toLeader ? 'L' : ''}`;
     let candidates = this.found.get(memoKey);

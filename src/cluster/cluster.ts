@@ -34,8 +34,6 @@ export class Cluster implements ClusterView {
   /** What routes pick from. */
   pickable: Resolution = this.resolution;
   version = 0;
-  /** True once the resolver reported a list, even an empty one. */
-  resolved = false;
   private readonly pools = new Map<string, SessionPool>();
   private readonly ejections: Ejections;
   private stopped = false;
@@ -129,7 +127,6 @@ export class Cluster implements ClusterView {
       removed.push(address);
     }
     this.resolution = resolution;
-    this.resolved = true;
     this.ejections.keepOnly(new Set(resolution.endpoints.map((e) => e.id)));
     this.repick();
     if (added.length > 0 || removed.length > 0) {

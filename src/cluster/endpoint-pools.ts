@@ -1,5 +1,4 @@
 import type { Logger } from '../observe/logger.js';
-import type { Metrics } from '../observe/metrics.js';
 import { SessionPool, type SessionPoolOptions } from '../upstream/session-pool.js';
 
 interface Held {
@@ -19,13 +18,12 @@ export class EndpointPools {
   constructor(
     private readonly options: Omit<SessionPoolOptions, 'address'>,
     private readonly logger: Logger,
-    private readonly metrics: Metrics,
   ) {}
 
   acquire(address: string): SessionPool {
     let held = this.pools.get(address);
     if (held === undefined) {
-      held = { pool: new SessionPool({ ...this.options, address }, this.logger, this.metrics), holders: 0 };
+      held = { pool: new SessionPool({ ...this.options, address }, this.logger), holders: 0 };
       this.pools.set(address, held);
     }
     held.holders++;
@@ -43,6 +41,13 @@ export class EndpointPools {
 
   get size(): number {
     return this.pools.size;
+  }
+
+  /** HTTP/2 sessions over every pool. */
+  get sessions(): number {
+    let n = 0;
+    for (const { pool } of this.pools.values()) n += pool.sessionCount;
+    return n;
   }
 
   /** Ends every session at once (shutdown, after the front drained). */

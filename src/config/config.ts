@@ -3,7 +3,7 @@ import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { parseDuration } from './duration.js';
 import { HOST_PORT } from '../discovery/endpoint.js';
 import { ConfigError } from './errors.js';
-import { loadTopology, singleBackendTopology, type Topology } from './topology.js';
+import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
 
 export { ConfigError };
 
@@ -222,7 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  */
 export function checkAuthSecret(topology: Topology, jwtSecret: string | undefined): void {
   if (jwtSecret !== undefined) return;
-  const guarded = topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix);
+  const guarded = authenticatedRoutes(topology);
   if (guarded.length > 0) {
     throw new ConfigError(
       `invalid configuration: JWT_SECRET is required: route${guarded.length > 1 ? 's' : ''} ${guarded.join(', ')} ha${guarded.length > 1 ? 've' : 's'} authorization: required (set JWT_SECRET to the HMAC secret the tokens are signed with)`,

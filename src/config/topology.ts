@@ -184,6 +184,11 @@ export function parseTopology(text: string, source: string): Topology {
   };
 }
 
+/** The prefixes of routes with `authorization: required`. */
+export function authenticatedRoutes(topology: Topology): string[] {
+  return topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix);
+}
+
 /** Reads CONFIG_PATH. */
 export function loadTopology(path: string): Topology {
   let text: string;

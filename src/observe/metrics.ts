@@ -32,7 +32,6 @@ export class Metrics {
   readonly followersPerFlight: Histogram;
   readonly flightsOverflowed: Counter;
   readonly slowCallersDropped: Counter;
-  readonly upstreamSessions: Gauge;
   readonly authFailures: Record<'missing_session' | 'invalid_token', Counter.Internal>;
   readonly retries: Counter;
   readonly sessionTransfers: Counter;
@@ -92,11 +91,6 @@ export class Metrics {
     this.slowCallersDropped = new Counter({
       name: 'corral_slow_callers_dropped_total',
       help: 'Waiters ended with RESOURCE_EXHAUSTED because they read a shared response too slowly',
-      registers,
-    });
-    this.upstreamSessions = new Gauge({
-      name: 'corral_upstream_sessions',
-      help: 'HTTP/2 sessions open to the backend',
       registers,
     });
     const authFailures = new Counter({

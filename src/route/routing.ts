@@ -8,7 +8,7 @@ import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { ResponseCache } from '../collapse/cache.js';
 import { Collapser } from '../collapse/collapser.js';
 import { KeyMaker } from '../collapse/key.js';
-import type { ClusterSpec, RouteSpec, Topology } from '../config/topology.js';
+import { authenticatedRoutes, type ClusterSpec, type RouteSpec, type Topology } from '../config/topology.js';
 import { DnsResolver } from '../discovery/dns.js';
 import type { Resolver } from '../discovery/endpoint.js';
 import { HttpDiscoverer } from '../discovery/http-discoverer.js';
@@ -65,7 +65,7 @@ export class Routing {
     for (const [name, spec] of Object.entries(topology.clusters)) {
       this.clusters.set(name, new Cluster(name, this.resolver(spec), { pools, logger, metrics, ejection, warm: spec.type === 'static' }));
     }
-    this.ownsIdentity = topology.routes.some((r) => r.authorization === 'required');
+    this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
       topology.default.action === 'use_cluster'

@@ -1,5 +1,4 @@
-import type { Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 
 /** Starts a server listening; resolves with the bound port (the one picked when port is 0). */
 export function listen(server: Server, port: number, host: string): Promise<number> {

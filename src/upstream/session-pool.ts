@@ -1,6 +1,5 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from '../observe/logger.js';
-import type { Metrics } from '../observe/metrics.js';
 import { GrpcError, Status } from '../wire/status.js';
 
 export interface SessionPoolOptions {
@@ -69,7 +68,6 @@ export class SessionPool {
   constructor(
     private readonly options: SessionPoolOptions,
     private readonly logger: Logger,
-    private readonly metrics: Metrics,
   ) {
     this.authority = `http://${options.address}`;
   }
@@ -102,6 +100,11 @@ export class SessionPool {
     stream[kPooled] = pooled;
     stream.on('close', onPooledStreamClose);
     return stream;
+  }
+
+  /** HTTP/2 sessions open or opening. */
+  get sessionCount(): number {
+    return this.sessions.length;
   }
 
   /** Streams open on this pool's sessions, for least-request balancing. */
@@ -171,7 +174,6 @@ export class SessionPool {
     const session = http2.connect(this.authority, { settings: { enablePush: false } });
     const pooled = new PooledSession(this, session, this.advertisedLimit);
     this.sessions.push(pooled);
-    this.metrics.upstreamSessions.set(this.sessions.length);
     const connectTimer = setTimeout(() => {
       session.destroy(new Error(`connect timed out after ${this.options.connectTimeoutMs}ms`));
     }, this.options.connectTimeoutMs);
@@ -200,7 +202,6 @@ export class SessionPool {
       if (pooled.keepalive !== null) clearInterval(pooled.keepalive);
       const neverConnected = pooled.state === 'connecting';
       this.sessions.splice(this.sessions.indexOf(pooled), 1);
-      this.metrics.upstreamSessions.set(this.sessions.length);
       if (neverConnected) this.backOff();
       else this.logger.info({ backend: this.options.address }, 'backend session closed');
       if (this.sessions.length === 0) this.scheduleReconnect();

@@ -3,13 +3,11 @@
  * scenarios: an example backend for Login (no auth) and three discovered instances
  * behind routes that require a session token.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import { proxyExit, startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
 import { backendStats, client, myServiceClient, grpc, metadata, release, unary, until, type Client } from '../support/grpc.js';
 import { startHttpSource, type HttpSource } from '../support/http-source.js';
 import { JWT_SECRET, token, unsignedToken } from '../support/tokens.js';
@@ -166,13 +164,8 @@ describe('start-up', () => {
       configPath,
       `routes: [{ prefix: /my_service.MyServiceAPI/MyService, cluster: s, authorization: required }]\nclusters: { s: { type: static, address: "127.0.0.1:1" } }\n`,
     );
-    const proxyJs = fileURLToPath(new URL('../../dist/cmd/proxy.js', import.meta.url));
-    const env: NodeJS.ProcessEnv = { ...process.env, CONFIG_PATH: configPath, GRPC_PORT: '0', METRICS_PORT: '0' };
-    delete env.JWT_SECRET;
-    const child = spawn(process.execPath, [proxyJs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(2);
+    const { code, stderr } = await proxyExit({ CONFIG_PATH: configPath });
+    expect(code).toBe(2);
     expect(stderr).toMatch(/JWT_SECRET is required: route \/my_service\.MyServiceAPI\/MyService has authorization: required/);
   });
 });

@@ -2,12 +2,11 @@
  * Retries, outlier ejection and session transfer, through real processes: backends are
  * killed (SIGKILL), frozen (SIGSTOP) and restarted on their port while calls go on.
  */
-import net from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import { freePort, startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
 import { backendStats, client, myServiceClient, collect, grpc, metadata, unary, until, type Client } from '../support/grpc.js';
 import { startHttpSource, type HttpSource } from '../support/http-source.js';
 
@@ -18,15 +17,6 @@ const clients: Client[] = [];
 interface WatchEvent {
   sequence: number;
   backend: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function backend(name: string, port?: number): Promise<Backend> {

@@ -3,10 +3,8 @@
  * is left behind (calls and flights in progress return to zero).
  */
 import net from 'node:net';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import { freePort, proxyExit, startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
 import { encodeFrame } from '../../src/wire/frame.js';
 import { backendStats, client, release, unary, until, type Client, type Stack, grpc, startStack } from '../support/grpc.js';
 import { rawCall } from '../support/raw.js';
@@ -83,12 +81,7 @@ describe('bad input', () => {
 
 describe('backend failures', () => {
   it('a backend that cannot be reached gives UNAVAILABLE naming it, and /ready says so', async () => {
-    const free = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
+    const free = await freePort();
     const lonely = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${free}` });
     const lc = client(lonely.address);
     try {
@@ -179,14 +172,7 @@ describe('shutdown', () => {
 
 describe('configuration', () => {
   it('a bad variable stops start-up with a message naming it and its value', async () => {
-    const proxyJs = fileURLToPath(new URL('../../dist/cmd/proxy.js', import.meta.url));
-    const child = spawn(process.execPath, [proxyJs], {
-      env: { ...process.env, BACKEND_ADDRESS: '127.0.0.1:1', BACKEND_TIMEOUT: 'ten seconds' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => child.on('exit', resolve));
+    const { code, stderr } = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', BACKEND_TIMEOUT: 'ten seconds' });
     expect(code).toBe(2);
     expect(stderr).toMatch(/BACKEND_TIMEOUT='ten seconds': expected a duration/);
   });
