@@ -2,8 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_MODULES := node_modules/.package-lock.json
+# corral runs on Node 24: the npm package `node` (a devDependency) puts that binary in
+# node_modules/.bin, first on PATH here as in npm scripts, so no step below uses the system node.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install build demo test typecheck bench clean
+.PHONY: help install build demo test typecheck bench clean interop-deps
 
 help:
 	@echo "make demo   install, build, run the example backend + corral + a herd of 1000 calls, print the summary"
@@ -25,8 +28,14 @@ typecheck: install
 demo: build
 	node dist/cmd/demo.js
 
+# The interop tests use Debian's Python grpcio, an independent gRPC implementation (needs root or sudo).
+interop-deps:
+	@/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-grpcio python3-grpc-tools; }
+
 # The last line is the plain 'tests: N passed, N failed' summary CI reads.
-test: build typecheck
+test: build typecheck interop-deps
 	@status=0; npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results.json || status=$$?; \
 	node -e 'const r = require("./.test-results.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
 	exit $$status

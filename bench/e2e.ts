@@ -13,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startNode, startProxy, type Started } from '../cmd/processes.js';
+import { freePort, startProcess, startProxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 export interface E2eOptions {
@@ -178,16 +178,16 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   const started: Started[] = [];
   const stops: Array<() => Promise<unknown>> = [];
   try {
-    const echo = await startNode(echoJs, ['0'], process.env, 'echo listening');
+    const echo = await startProcess(echoJs, ['0'], process.env, 'echo listening');
     started.push(echo);
     const echoPort = echo.ready.port as number;
     const nginx = await startNginx(echoPort);
     stops.push(nginx.stop);
     const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, NODE_OPTIONS: options.corralNodeOptions });
     started.push(corral);
-    const floorHttp2 = await startNode(floorJs, ['http2', String(echoPort)], process.env, 'floor proxy listening');
+    const floorHttp2 = await startProcess(floorJs, ['http2', String(echoPort)], process.env, 'floor proxy listening');
     started.push(floorHttp2);
-    const floorGrpcJs = await startNode(floorJs, ['grpc-js', String(echoPort)], process.env, 'floor proxy listening');
+    const floorGrpcJs = await startProcess(floorJs, ['grpc-js', String(echoPort)], process.env, 'floor proxy listening');
     started.push(floorGrpcJs);
     const targets: Record<Target, number> = {
       direct: echoPort,

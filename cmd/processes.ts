@@ -30,8 +30,16 @@ export interface Started {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startNode(script: string, args: string[], env: NodeJS.ProcessEnv, readyMsg: string, timeoutMs = 15_000): Promise<Started> {
-  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a script (with node, or the interpreter given) and waits for its JSON line `{"msg": readyMsg}`. */
+export async function startProcess(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  readyMsg: string,
+  timeoutMs = 15_000,
+  interpreter = process.execPath,
+): Promise<Started> {
+  const child = spawn(interpreter, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: string[] = [];
   const exited = once(child, 'exit').then(([code]) => {
@@ -78,7 +86,7 @@ export interface Backend extends Started {
 export async function startBackend(options: { delay?: string; maxStreams?: number; port?: number; name?: string } = {}): Promise<Backend> {
   const args = ['--port', String(options.port ?? 0), '--delay', options.delay ?? '0', '--name', options.name ?? 'example'];
   if (options.maxStreams !== undefined) args.push('--max-streams', String(options.maxStreams));
-  const started = await startNode(distCmd('backend'), args, process.env, 'backend listening');
+  const started = await startProcess(distCmd('backend'), args, process.env, 'backend listening');
   const port = started.ready.port as number;
   return { ...started, port, address: `127.0.0.1:${port}` };
 }
@@ -94,7 +102,7 @@ export interface Proxy extends Started {
 }
 
 export async function startProxy(env: Record<string, string>): Promise<Proxy> {
-  const started = await startNode(
+  const started = await startProcess(
     distCmd('proxy'),
     [],
     // SERVICE_PORT_GRPC (MyGateway's name) stands in for GRPC_PORT when given.

@@ -1,6 +1,5 @@
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
-import { firstValue } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { SESSION_HEADER, setIdentity } from './identity.js';
 import type { TokenVerifier } from './token-verifier.js';
@@ -28,14 +27,15 @@ export class Authenticate implements Handler {
 
   handle(call: Call, downstream: Downstream): void {
     const headers = call.headers;
-    const session = firstValue(headers[SESSION_HEADER]);
-    if (session === undefined || session === '') {
+    // Sent more than once counts as missing: the backend might read another value than the one checked.
+    const session = headers[SESSION_HEADER];
+    if (typeof session !== 'string' || session === '') {
       this.metrics.authFailures.missing_session.inc();
       downstream.onError(MISSING_SESSION);
       return;
     }
-    const authorization = firstValue(headers.authorization);
-    const claims = authorization === undefined ? null : this.verifier.claims(authorization.replace(BEARER, ''));
+    const authorization = headers.authorization;
+    const claims = typeof authorization !== 'string' ? null : this.verifier.claims(authorization.replace(BEARER, ''));
     if (claims === null || claims.sessionId !== session) {
       this.metrics.authFailures.invalid_token.inc();
       downstream.onError(INVALID_TOKEN);

@@ -14,6 +14,20 @@ function headerBytes(headers: Headers): number {
 }
 
 /**
+ * The chunks copied into one buffer of its own. Not Buffer.concat: that takes small
+ * results from node's shared pool (64 KiB slabs since Node 22), and a cached entry
+ * would keep its whole slab alive.
+ */
+function exactCopy(chunks: readonly Buffer[]): Buffer {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const out = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const chunk of chunks) at += chunk.copy(out, at);
+  return out;
+}
+
+/**
  * One backend response as it arrived: headers, the DATA chunks untouched (the message
  * frames, compressed or not), and trailers or the error that ended it. It can be
  * replayed to any sink, which is how followers that join late and cache hits are served.
@@ -52,7 +66,7 @@ export class Recording {
   compact(slackBytes: number): void {
     const only = this.chunks.length === 1 ? this.chunks[0]! : null;
     if (only !== null && only.buffer.byteLength <= only.length + slackBytes) return;
-    if (this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks)];
+    if (this.chunks.length > 0) this.chunks = [exactCopy(this.chunks)];
   }
 
   /** grpc-status of a completed response, or undefined while it is incomplete or failed. */

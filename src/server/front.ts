@@ -2,6 +2,7 @@ import http2, { constants, type Http2Session, type IncomingHttpHeaders, type Ser
 import type { Handler } from '../call.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
+import { metadataProblem, restoreRepeatedFields } from '../wire/metadata.js';
 import { parseGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Intake, type IntakeOptions, type IntakeWatch } from './intake.js';
@@ -37,10 +38,14 @@ export class Front {
   ) {
     this.server = http2.createServer({
       settings: { maxConcurrentStreams: options.maxConcurrentStreams },
-    });
+      // gRPC allows metadata values with leading or trailing spaces; RFC 9113's check would drop them.
+      strictFieldWhitespaceValidation: false,
+    } as http2.ServerOptions);
     this.server.maxConnections = options.maxConnections;
     this.quietWatch = new QuietWatch(options.halfCloseWaitMs);
-    this.server.on('stream', (stream, headers) => this.accept(stream, headers));
+    this.server.on('stream', (stream, headers, _flags, raw: string[] | undefined) =>
+      this.accept(stream, restoreRepeatedFields(headers, raw)),
+    );
     this.server.on('session', (session) => this.track(session));
     this.server.on('sessionError', (err) => logger.debug({ err: err.message }, 'client session error'));
   }
@@ -109,6 +114,11 @@ export class Front {
     const path = headers[':path'];
     if (typeof path !== 'string' || !METHOD_NAME.test(path)) {
       reply.fail(new GrpcError(Status.UNIMPLEMENTED, `malformed method name '${path ?? ''}': expected /package.Service/Method`));
+      return true;
+    }
+    const problem = metadataProblem(headers);
+    if (problem !== null) {
+      reply.fail(problem);
       return true;
     }
     return false;

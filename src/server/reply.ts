@@ -6,6 +6,9 @@ import { GrpcError, Status, encodeGrpcMessage } from '../wire/status.js';
 const kReply = Symbol('corral.reply');
 type ReplyStream = ServerHttp2Stream & { [kReply]: Reply };
 
+const RESPOND_ENDING = { endStream: true, sendDate: false } as const;
+const RESPOND_OPEN = { waitForTrailers: true, sendDate: false } as const;
+
 /** The number of client calls open, kept by the front for graceful shutdown. */
 export interface CallTally {
   open: number;
@@ -73,7 +76,8 @@ export class Reply implements Downstream {
     this.headersSent = true;
     if (endsResponse) this.ended = true;
     try {
-      this.stream.respond(headers, endsResponse ? { endStream: true } : { waitForTrailers: true });
+      // No date of corral's own: the response headers are the backend's, as it sent them.
+      this.stream.respond(headers, endsResponse ? RESPOND_ENDING : RESPOND_OPEN);
     } catch {
       // The stream was reset between our check and respond(); nothing is left to answer.
       this.ended = true;

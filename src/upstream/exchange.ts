@@ -1,6 +1,7 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ResponseSink } from '../call.js';
+import { restoreRepeatedFields } from '../wire/metadata.js';
 import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
 import { backendAddressOf, connectionLost } from './session-pool.js';
 
@@ -19,6 +20,8 @@ export class Exchange {
   private settled = false;
   private error: Error | null = null;
   private abortReason: GrpcError | null = null;
+  /** Trailers that arrived while response bytes were still buffered in the stream. */
+  private pendingTrailers: IncomingHttpHeaders | null = null;
   /** For a streaming request: bytes beyond the ones read before it was known to stream went out. */
   sentFromSource = false;
 
@@ -39,6 +42,7 @@ export class Exchange {
     stream.on('response', onResponse);
     stream.on('data', onData);
     stream.on('trailers', onTrailers);
+    stream.on('end', onEnd);
     stream.on('error', onError);
     stream.on('close', onClose);
   }
@@ -92,9 +96,10 @@ export class Exchange {
   }
 
   /** @internal */
-  response(headers: IncomingHttpHeaders, flags: number): void {
+  response(headers: IncomingHttpHeaders, flags: number, raw: string[] | undefined): void {
     // Once aborted, nothing more of this stream may reach the sink: it gets the abort reason.
     if (this.abortReason !== null) return;
+    restoreRepeatedFields(headers, raw);
     const endsResponse = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     if (endsResponse) this.settled = true;
     this.sink.onHeaders(headers, endsResponse);
@@ -106,9 +111,21 @@ export class Exchange {
     if (!this.sink.onData(chunk)) this.stream.pause();
   }
 
-  /** @internal */
-  trailers(trailers: IncomingHttpHeaders): void {
+  /**
+   * @internal node emits 'trailers' as the HEADERS frame arrives, possibly before
+   * DATA frames it still holds (the stream is paused for a slow receiver, or data
+   * events are queued): they are handed on at 'end', after every byte before them.
+   */
+  trailers(trailers: IncomingHttpHeaders, raw: string[] | undefined): void {
     if (this.abortReason !== null) return;
+    this.pendingTrailers = restoreRepeatedFields(trailers, raw);
+  }
+
+  /** @internal Every response byte has gone to the sink. */
+  ended(): void {
+    const trailers = this.pendingTrailers;
+    if (trailers === null || this.settled || this.abortReason !== null) return;
+    this.pendingTrailers = null;
     this.settled = true;
     this.sink.onTrailers(trailers);
   }
@@ -144,14 +161,17 @@ export class Exchange {
   }
 }
 
-function onResponse(this: ExchangeStream, headers: IncomingHttpHeaders, flags: number): void {
-  this[kExchange].response(headers, flags);
+function onResponse(this: ExchangeStream, headers: IncomingHttpHeaders, flags: number, raw?: string[]): void {
+  this[kExchange].response(headers, flags, raw);
 }
 function onData(this: ExchangeStream, chunk: Buffer): void {
   this[kExchange].data(chunk);
 }
-function onTrailers(this: ExchangeStream, trailers: IncomingHttpHeaders): void {
-  this[kExchange].trailers(trailers);
+function onTrailers(this: ExchangeStream, trailers: IncomingHttpHeaders, _flags: number, raw?: string[]): void {
+  this[kExchange].trailers(trailers, raw);
+}
+function onEnd(this: ExchangeStream): void {
+  this[kExchange].ended();
 }
 function onError(this: ExchangeStream, err: Error): void {
   this[kExchange].failed(err);

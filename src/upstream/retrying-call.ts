@@ -6,7 +6,7 @@ import type { Metrics } from '../observe/metrics.js';
 import { FrameScanner } from '../wire/frame.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Exchange } from './exchange.js';
-import type { Upstream } from './upstream.js';
+import { UnforwardableRequest, type Upstream } from './upstream.js';
 
 /** MyGateway's words for a backend failure that outlived the retries; the cause follows them. */
 export const BACKEND_UNAVAILABLE = 'backend service unavailable';
@@ -158,7 +158,9 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
     try {
       exchange = new Exchange(this.upstream.request(endpoint, this.headers, controller?.signal), this, controller);
     } catch (err) {
-      this.failed(asGrpcError(err));
+      // A request no endpoint could take is answered as it is; the endpoint is not to blame.
+      if (err instanceof UnforwardableRequest) this.finish(err);
+      else this.failed(asGrpcError(err));
       return;
     }
     this.exchange = exchange;

@@ -1,6 +1,8 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from '../observe/logger.js';
+import { headerListSize } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
+import { UnforwardableRequest } from './upstream.js';
 
 export interface SessionPoolOptions {
   /** host:port of the backend. */
@@ -30,6 +32,8 @@ const BACKOFF_MULTIPLIER = 1.6;
 const BACKOFF_JITTER = 0.2;
 /** nghttp2 assumes this stream limit until the peer's SETTINGS arrive (node's peerMaxConcurrentStreams). */
 const ASSUMED_STREAM_LIMIT = 100;
+/** What node reports for a SETTINGS value the peer left unbounded. */
+const NO_LIMIT = 2 ** 32 - 1;
 
 type State = 'connecting' | 'ready' | 'closing';
 
@@ -43,6 +47,8 @@ class PooledSession {
     readonly session: ClientHttp2Session,
     /** The peer's stream limit; until its SETTINGS arrive, what the backend advertised before. */
     public limit: number,
+    /** The peer's SETTINGS_MAX_HEADER_LIST_SIZE, likewise. */
+    public headerListLimit: number,
   ) {}
 }
 
@@ -64,6 +70,8 @@ export class SessionPool {
   private closedReason = 'corral is shutting down';
   /** The stream limit the backend advertised last, the best guess for a session still connecting. */
   private advertisedLimit = ASSUMED_STREAM_LIMIT;
+  /** The header list size the backend advertised last; none is assumed before it does. */
+  private advertisedHeaderListLimit = NO_LIMIT;
 
   constructor(
     private readonly options: SessionPoolOptions,
@@ -92,14 +100,28 @@ export class SessionPool {
     return this.lastError;
   }
 
-  /** Opens a stream on the least busy usable session; throws GrpcError(UNAVAILABLE) when there is none. */
+  /**
+   * Opens a stream on the least busy usable session; throws GrpcError(UNAVAILABLE) when
+   * there is none, and UnforwardableRequest when the metadata is larger than the backend
+   * accepts: grpc-core closes the whole connection on such a request, failing every call on it.
+   */
   request(headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream {
     const pooled = this.pick();
+    if (pooled.headerListLimit < NO_LIMIT) this.checkHeaderList(headers, pooled.headerListLimit);
     const stream = (signal ? pooled.session.request(headers, { signal }) : pooled.session.request(headers)) as PooledStream;
     pooled.active++;
     stream[kPooled] = pooled;
     stream.on('close', onPooledStreamClose);
     return stream;
+  }
+
+  private checkHeaderList(headers: OutgoingHttpHeaders, limit: number): void {
+    const size = headerListSize(headers);
+    if (size <= limit) return;
+    throw new UnforwardableRequest(
+      Status.RESOURCE_EXHAUSTED,
+      `request metadata is ${size} bytes; backend ${this.options.address} accepts at most ${limit} (its SETTINGS_MAX_HEADER_LIST_SIZE)`,
+    );
   }
 
   /** HTTP/2 sessions open or opening. */
@@ -171,8 +193,12 @@ export class SessionPool {
   }
 
   private connect(): PooledSession {
-    const session = http2.connect(this.authority, { settings: { enablePush: false } });
-    const pooled = new PooledSession(this, session, this.advertisedLimit);
+    const session = http2.connect(this.authority, {
+      settings: { enablePush: false },
+      // gRPC allows metadata values with leading or trailing spaces; RFC 9113's check would drop them.
+      strictFieldWhitespaceValidation: false,
+    } as http2.SecureClientSessionOptions);
+    const pooled = new PooledSession(this, session, this.advertisedLimit, this.advertisedHeaderListLimit);
     this.sessions.push(pooled);
     const connectTimer = setTimeout(() => {
       session.destroy(new Error(`connect timed out after ${this.options.connectTimeoutMs}ms`));
@@ -188,8 +214,10 @@ export class SessionPool {
       this.logger.info({ backend: this.options.address, sessions: this.sessions.length }, 'backend session connected');
     });
     session.on('remoteSettings', (settings) => {
-      pooled.limit = settings.maxConcurrentStreams ?? 2 ** 32 - 1;
+      pooled.limit = settings.maxConcurrentStreams ?? NO_LIMIT;
       this.advertisedLimit = pooled.limit;
+      pooled.headerListLimit = settings.maxHeaderListSize ?? NO_LIMIT;
+      this.advertisedHeaderListLimit = pooled.headerListLimit;
     });
     session.on('goaway', () => {
       pooled.state = 'closing';

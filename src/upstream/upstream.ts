@@ -1,6 +1,6 @@
 import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Endpoint } from '../discovery/endpoint.js';
-import type { GrpcError } from '../wire/status.js';
+import { GrpcError } from '../wire/status.js';
 
 /** What a route allows after a backend failure. */
 export interface RetryPolicy {
@@ -31,3 +31,10 @@ export interface Upstream {
   /** The endpoint failed an attempt: the connection or stream broke, or it did not answer in time. */
   failed(endpoint: Endpoint, error: GrpcError): void;
 }
+
+/**
+ * A request that cannot be sent as it is to any endpoint, such as metadata larger than the
+ * backend accepts: the call gets this status at once, it is not retried, and no endpoint is
+ * blamed (ejected) for it.
+ */
+export class UnforwardableRequest extends GrpcError {}

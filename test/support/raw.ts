@@ -4,6 +4,9 @@ import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:
 export interface RawResponse {
   headers: IncomingHttpHeaders;
   trailers: IncomingHttpHeaders;
+  /** Header and trailer fields as they arrived, [name, value] in order. */
+  headerFields: Array<[string, string]>;
+  trailerFields: Array<[string, string]>;
   data: Buffer;
   /** grpc-status from trailers, or from headers of a trailers-only response. */
   grpcStatus: number | undefined;
@@ -14,10 +17,13 @@ export interface RawResponse {
 export interface RawRequest {
   path?: string;
   method?: string;
+  /** Request metadata; an array value is sent as one field per value. */
   headers?: OutgoingHttpHeaders;
   /** Chunks written one by one; the request ends after the last unless keepOpen. */
   chunks?: Buffer[];
   keepOpen?: boolean;
+  /** Ends the request this long after the last chunk instead of at once. */
+  endAfterMs?: number;
   /** Aborting it resets the stream with a bare RST_STREAM(CANCEL), as grpc-go clients cancel. */
   signal?: AbortSignal;
   /** Called with each response chunk as it arrives. */
@@ -25,7 +31,7 @@ export interface RawRequest {
 }
 
 export function rawCall(address: string, req: RawRequest = {}): Promise<RawResponse> {
-  const session = http2.connect(`http://${address}`);
+  const session = http2.connect(`http://${address}`, { strictFieldWhitespaceValidation: false } as http2.ClientSessionOptions);
   session.on('error', () => {});
   return new Promise<RawResponse>((resolve, reject) => {
     const stream = session.request({
@@ -37,9 +43,17 @@ export function rawCall(address: string, req: RawRequest = {}): Promise<RawRespo
     }, req.signal ? { signal: req.signal } : {});
     let headers: IncomingHttpHeaders = {};
     let trailers: IncomingHttpHeaders = {};
+    let headerFields: Array<[string, string]> = [];
+    let trailerFields: Array<[string, string]> = [];
     const data: Buffer[] = [];
-    stream.on('response', (h) => (headers = h));
-    stream.on('trailers', (t) => (trailers = t));
+    stream.on('response', (h, _flags, raw: string[]) => {
+      headers = h;
+      headerFields = pairs(raw);
+    });
+    stream.on('trailers', (t, _flags, raw: string[]) => {
+      trailers = t;
+      trailerFields = pairs(raw);
+    });
     stream.on('data', (d: Buffer) => {
       data.push(d);
       req.onData?.(d);
@@ -51,6 +65,8 @@ export function rawCall(address: string, req: RawRequest = {}): Promise<RawRespo
       resolve({
         headers,
         trailers,
+        headerFields,
+        trailerFields,
         data: Buffer.concat(data),
         grpcStatus: status === undefined ? undefined : Number(status),
         grpcMessage: source['grpc-message'] as string | undefined,
@@ -58,8 +74,16 @@ export function rawCall(address: string, req: RawRequest = {}): Promise<RawRespo
       });
       session.close();
     });
-    for (const chunk of req.chunks ?? []) stream.write(chunk);
-    if (!req.keepOpen) stream.end();
     setTimeout(() => reject(new Error('raw call did not finish within 10s')), 10_000).unref();
+    for (const chunk of req.chunks ?? []) stream.write(chunk);
+    if (req.keepOpen) return;
+    if (req.endAfterMs === undefined) stream.end();
+    else setTimeout(() => stream.end(), req.endAfterMs);
   });
+}
+
+function pairs(raw: string[] | undefined): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; raw !== undefined && i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
 }

@@ -31,6 +31,8 @@ class StubStream extends EventEmitter {
   }
   finish(): void {
     this.emit('trailers', { 'grpc-status': '0' });
+    // node hands on trailers at once and ends the readable side once its data was read.
+    this.emit('end');
     this.destroyed = true;
     this.emit('close');
   }

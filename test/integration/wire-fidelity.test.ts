@@ -1,0 +1,138 @@
+/**
+ * What a gRPC peer sees through corral is what it would see direct: every byte of a
+ * response before its trailers, repeated metadata keys as separate fields, values with
+ * surrounding spaces, and no request of one client failing another client's call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend, Proxy } from '../../cmd/processes.js';
+import { encodeFrame } from '../../src/wire/frame.js';
+import { rawCall } from '../support/raw.js';
+import { startRawBackend, type RawBackend } from '../support/raw-backend.js';
+
+let backend: Backend;
+let proxy: Proxy;
+
+beforeAll(async () => {
+  const { startBackend, startProxy } = await import('../../cmd/processes.js');
+  backend = await startBackend();
+  // A request that stays open 20 ms after its one message is passed through, not collapsed.
+  proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_HALF_CLOSE_WAIT: '5ms' });
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await backend?.stop();
+});
+
+/** LookupRequest{key, reply_bytes}: field 1 (string), field 6 (varint). */
+function lookupRequest(key: string, replyBytes: number): Buffer {
+  const varint: number[] = [];
+  for (let v = replyBytes; ; v >>>= 7) {
+    if (v < 0x80) {
+      varint.push(v);
+      break;
+    }
+    varint.push((v & 0x7f) | 0x80);
+  }
+  return encodeFrame(Buffer.from([0x0a, key.length, ...Buffer.from(key), 0x30, ...varint]));
+}
+
+describe('a passed-through response larger than the flow-control window', () => {
+  it('arrives whole before its OK status, passed through, call after call', async () => {
+    const request = lookupRequest('big-passthrough', 314_000);
+    const direct = await rawCall(backend.address, { chunks: [request], endAfterMs: 20 });
+    expect(direct.grpcStatus).toBe(0);
+    expect(direct.data.length).toBeGreaterThan(314_000);
+    const results = [];
+    for (let round = 0; round < 10; round++) {
+      results.push(...(await Promise.all([0, 1, 2].map(() => rawCall(proxy.address, { chunks: [request], endAfterMs: 20 })))));
+    }
+    const lengths = results.map((r) => `${r.grpcStatus}:${r.data.length}`);
+    expect(lengths).toEqual(results.map(() => `0:${direct.data.length}`));
+  });
+});
+
+describe('a collapsed response larger than the flow-control window', () => {
+  it('arrives whole to the leader and to followers', async () => {
+    const request = lookupRequest('big-flight', 314_000);
+    const direct = await rawCall(backend.address, { chunks: [request] });
+    const results = await Promise.all([0, 1, 2, 3].map(() => rawCall(proxy.address, { chunks: [request] })));
+    expect(results.map((r) => `${r.grpcStatus}:${r.data.length}`)).toEqual(results.map(() => `0:${direct.data.length}`));
+  });
+});
+
+describe('metadata fields, raw on the wire', () => {
+  let raw: RawBackend;
+  let front: Proxy;
+  const frame = encodeFrame(Buffer.from('request'));
+  const ofName = (fields: Array<[string, string]>, prefix: string) => fields.filter(([n]) => n.startsWith(prefix));
+
+  beforeAll(async () => {
+    const { startProxy } = await import('../../cmd/processes.js');
+    raw = await startRawBackend();
+    front = await startProxy({ BACKEND_ADDRESS: raw.address, COLLAPSER_CACHE_TTL: '10s' });
+  });
+
+  afterAll(async () => {
+    await front?.stop();
+    await raw?.close();
+  });
+
+  it('repeated keys and padded values reach the backend as separate fields, in order, unchanged', async () => {
+    raw.requests.length = 0;
+    const r = await rawCall(front.address, {
+      path: '/test.Fields/Request',
+      chunks: [frame],
+      headers: { 'x-rep-bin': ['AAE', 'AgME'], 'x-rep': ['first', 'second'], 'x-pad': ' padded ' },
+    });
+    expect(r.grpcStatus).toBe(0);
+    expect(ofName(raw.requests[0]!, 'x-')).toEqual([
+      ['x-rep-bin', 'AAE'],
+      ['x-rep-bin', 'AgME'],
+      ['x-rep', 'first'],
+      ['x-rep', 'second'],
+      ['x-pad', ' padded '],
+    ]);
+  });
+
+  it('repeated keys and padded values come back in response headers and trailers, padded grpc-message too', async () => {
+    raw.responseFields = [['x-h', 'one'], ['x-h', 'two'], ['x-h-bin', 'AAE'], ['x-h-bin', 'AgME'], ['x-hpad', ' padded ']];
+    raw.trailerFields = [['grpc-status', '0'], ['grpc-message', ' lead and trail '], ['x-t', 'a'], ['x-t', 'b'], ['x-tpad', ' p ']];
+    try {
+      for (const path of ['/test.Fields/Passthrough', '/test.Fields/Collapsed']) {
+        // The first is passed through (its request stays open past the half-close wait), the second collapsed.
+        const r = await rawCall(front.address, { path, chunks: [frame], ...(path.endsWith('Passthrough') ? { endAfterMs: 30 } : {}) });
+        expect(r.grpcStatus, path).toBe(0);
+        expect(ofName(r.headerFields, 'x-'), path).toEqual(raw.responseFields);
+        expect(r.trailerFields, path).toEqual(raw.trailerFields);
+        expect(r.headerFields.some(([n]) => n === 'date'), 'corral adds no date of its own').toBe(false);
+      }
+    } finally {
+      raw.responseFields = [];
+      raw.trailerFields = [['grpc-status', '0']];
+    }
+  });
+
+  it('keys two values apart from one value that joins them: no shared cache entry', async () => {
+    raw.requests.length = 0;
+    const path = '/test.Fields/Keyed';
+    await rawCall(front.address, { path, chunks: [frame], headers: { 'x-k': 'a, b' } });
+    await rawCall(front.address, { path, chunks: [frame], headers: { 'x-k': ['a', 'b'] } });
+    await rawCall(front.address, { path, chunks: [frame], headers: { 'x-k': ['a', 'b'] } }); // a cache hit
+    expect(raw.requests.map((fields) => ofName(fields, 'x-k'))).toEqual([
+      [['x-k', 'a, b']],
+      [
+        ['x-k', 'a'],
+        ['x-k', 'b'],
+      ],
+    ]);
+  });
+
+  it('refuses what it cannot forward as it came, with a status of its own, before the backend', async () => {
+    raw.requests.length = 0;
+    const badBin = await rawCall(front.address, { path: '/test.Fields/Bad', chunks: [frame], headers: { 'x-b-bin': 'AAE, AgME' } });
+    expect(badBin.grpcStatus).toBe(13);
+    expect(badBin.grpcMessage).toContain("malformed binary metadata 'x-b-bin'");
+    expect(raw.requests).toHaveLength(0);
+  });
+});

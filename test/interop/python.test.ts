@@ -1,0 +1,122 @@
+/**
+ * Python grpcio (grpc-core, an implementation nobody here wrote) as client and server,
+ * direct and through corral. The rule: every case that passes direct passes through
+ * corral, and the client observes the same thing (status, message, metadata in order,
+ * payload sizes and digests).
+ *
+ * A collapsed call can be answered from corral's cache, so the deadline and cancel cases
+ * send requests no other call sends (an x-nonce).
+ *
+ * Where corral differs by design, nothing a client sees changes: a collapsed call's
+ * backend runs under BACKEND_TIMEOUT rather than the caller's deadline (the caller still
+ * gets DEADLINE_EXCEEDED at its own deadline, deadline_unary), and a collapsed call's
+ * backend never sees one caller's cancel (cancel_unary; a passed-through stream's cancel
+ * reaches the backend, cancel_after_first_response).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Proxy } from '../../cmd/processes.js';
+import { collect, grpc, metadata } from '../support/grpc.js';
+import { testClient } from '../support/interop-service.js';
+import { runPythonClient, startPythonServer, type CaseResult, type PythonServer } from '../support/python.js';
+
+let server: PythonServer;
+let proxy: Proxy;
+let direct: CaseResult[];
+
+beforeAll(async () => {
+  const { startProxy } = await import('../../cmd/processes.js');
+  server = await startPythonServer();
+  proxy = await startProxy({ BACKEND_ADDRESS: server.address });
+  direct = await runPythonClient(server.address);
+}, 120_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await server?.stop();
+});
+
+/** Each result as 'case: ok' or 'case: FAILED <why>', and observations keyed by case. */
+function summary(results: CaseResult[]) {
+  return results.map((r) => `${r.case}: ${r.ok ? 'ok' : `FAILED ${r.error}`}`);
+}
+
+describe('Python grpcio client and server', () => {
+  it('passes every case direct (the suite checks what it should)', () => {
+    expect(direct.length).toBeGreaterThanOrEqual(20);
+    expect(summary(direct)).toEqual(direct.map((r) => `${r.case}: ok`));
+  });
+
+  it('passes every case through corral, observing what it observed direct', async () => {
+    const through = await runPythonClient(proxy.address);
+    expect(summary(through)).toEqual(direct.map((r) => `${r.case}: ok`));
+    for (const r of through) expect(r.observed, r.case).toEqual(direct.find((d) => d.case === r.case)!.observed);
+  }, 120_000);
+
+  it('passes every case through corral with four copies of the suite at once', async () => {
+    const through = await runPythonClient(proxy.address, { copies: 4 });
+    expect(through).toHaveLength(direct.length * 4);
+    for (const r of through) {
+      expect(`${r.copy} ${r.case}: ${r.ok ? 'ok' : `FAILED ${r.error}`}`).toBe(`${r.copy} ${r.case}: ok`);
+      expect(r.observed, r.case).toEqual(direct.find((d) => d.case === r.case)!.observed);
+    }
+  }, 120_000);
+});
+
+describe('blast radius on a shared grpc-core backend session', () => {
+  it("one client's unforwardable metadata fails its own call, never another client's stream", async () => {
+    const victim = testClient(proxy.address);
+    const culprit = testClient(proxy.address);
+    try {
+      // Ten messages 50 ms apart: a server stream (collapsed into a flight) and a bidi stream (passed through).
+      const params = Array.from({ length: 10 }, () => ({ size: 100, interval_us: 50_000 }));
+      const serverStream = collect<{ payload: { body: Buffer } }>(victim.StreamingOutputCall({ response_parameters: params }));
+      const bidi = victim.FullDuplexCall();
+      const bidiDone = collect<{ payload: { body: Buffer } }>(bidi);
+      bidi.write({ response_parameters: params });
+      await new Promise((r) => setTimeout(r, 100));
+      const refusals: string[] = [];
+      for (const md of [
+        metadata({ 'x-big': 'a'.repeat(9000) }),
+        metadata({ 'x-big': 'a'.repeat(20_000) }),
+      ]) {
+        const err = await new Promise<grpc.ServiceError | null>((resolve) => culprit.EmptyCall({}, md, (e: grpc.ServiceError | null) => resolve(e)));
+        refusals.push(`${err?.code} ${err?.details.replace(/\d+ bytes/, 'N bytes')}`);
+      }
+      bidi.end();
+      const [s, b] = await Promise.all([serverStream, bidiDone]);
+      expect(s.error).toBeNull();
+      expect(s.messages).toHaveLength(10);
+      expect(b.error).toBeNull();
+      expect(b.messages).toHaveLength(10);
+      expect(refusals).toEqual([
+        `${grpc.status.RESOURCE_EXHAUSTED} request metadata is N bytes; backend ${server.address} accepts at most 8192 (its SETTINGS_MAX_HEADER_LIST_SIZE)`,
+        `${grpc.status.RESOURCE_EXHAUSTED} request metadata is N bytes; backend ${server.address} accepts at most 8192 (its SETTINGS_MAX_HEADER_LIST_SIZE)`,
+      ]);
+    } finally {
+      victim.close();
+      culprit.close();
+    }
+  });
+
+  it('a -bin value that is not base64 is refused by corral and the stream in flight goes on', async () => {
+    const { rawCall } = await import('../support/raw.js');
+    const { encodeFrame } = await import('../../src/wire/frame.js');
+    const victim = testClient(proxy.address);
+    try {
+      const params = Array.from({ length: 6 }, () => ({ size: 10, interval_us: 50_000 }));
+      const stream = collect<unknown>(victim.StreamingOutputCall({ response_parameters: params, payload: { body: Buffer.from('bin') } }));
+      await new Promise((r) => setTimeout(r, 60));
+      const bad = await rawCall(proxy.address, {
+        path: '/grpc.testing.TestService/EmptyCall',
+        headers: { 'x-rep-bin': 'AAE, AgME' },
+        chunks: [encodeFrame(Buffer.alloc(0))],
+      });
+      expect(bad.grpcStatus).toBe(grpc.status.INTERNAL);
+      const { messages, error } = await stream;
+      expect(error).toBeNull();
+      expect(messages).toHaveLength(6);
+    } finally {
+      victim.close();
+    }
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { headerListSize, metadataProblem, restoreRepeatedFields } from '../../src/wire/metadata.js';
+import { Status } from '../../src/wire/status.js';
+
+describe('restoreRepeatedFields', () => {
+  it('turns values node joined back into the separate values, in order', () => {
+    const headers = { ':path': '/a/b', 'x-rep-bin': 'AAE, AgME', cookie: 'a=1; b=2', 'x-one': 'a, b' };
+    const raw = [':path', '/a/b', 'x-rep-bin', 'AAE', 'x-one', 'a, b', 'cookie', 'a=1', 'x-rep-bin', 'AgME', 'cookie', 'b=2'];
+    expect(restoreRepeatedFields(headers, raw)).toEqual({
+      ':path': '/a/b',
+      'x-rep-bin': ['AAE', 'AgME'],
+      cookie: ['a=1', 'b=2'],
+      'x-one': 'a, b',
+    });
+  });
+
+  it('recovers the values node dropped of a name it keeps once', () => {
+    const headers = { authorization: 'first' };
+    expect(restoreRepeatedFields(headers, ['authorization', 'first', 'authorization', 'second'])).toEqual({
+      authorization: ['first', 'second'],
+    });
+  });
+
+  it('leaves headers alone without a field list', () => {
+    const headers = { 'x-a': 'a, b' };
+    expect(restoreRepeatedFields(headers, undefined)).toBe(headers);
+    expect(headers).toEqual({ 'x-a': 'a, b' });
+  });
+});
+
+describe('metadataProblem', () => {
+  it('accepts base64 padded or not, empty, and any ASCII value', () => {
+    expect(metadataProblem({ 'a-bin': 'AAE=', 'b-bin': 'AAE', 'c-bin': '', 'd-bin': ['AQ==', 'AgME'], 'x-a': ' padded, or not ' })).toBeNull();
+  });
+
+  it.each([['AAE, AgME'], ['AAE,AgME'], ['!!!'], ['A'], ['AAE=A'], ['AA-_']])('refuses -bin value %j as INTERNAL', (value) => {
+    const problem = metadataProblem({ 'x-bin': value });
+    expect(problem?.code).toBe(Status.INTERNAL);
+    expect(problem?.message).toContain("malformed binary metadata 'x-bin'");
+  });
+
+  it('refuses a bad value among repeated -bin values, and a repeated single-value name', () => {
+    expect(metadataProblem({ 'x-bin': ['AAE', 'A'] })?.code).toBe(Status.INTERNAL);
+    expect(metadataProblem({ authorization: ['a', 'b'] })?.message).toBe("malformed request: 'authorization' was sent 2 times; HTTP/2 allows it once");
+  });
+});
+
+describe('headerListSize', () => {
+  it('counts name, value and 32 bytes per field, each value of a repeated name', () => {
+    expect(headerListSize({ ':path': '/a', 'x-r': ['1', '22'] })).toBe(5 + 2 + 32 + (3 + 1 + 32) + (3 + 2 + 32));
+  });
+});
