@@ -13,12 +13,14 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startProcess, startProxy, type Started } from '../cmd/processes.js';
+import { freePort, startProcess, startProxy, type Proxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 export interface E2eOptions {
   /** NODE_OPTIONS for corral alone, e.g. V8 heap flags to compare. */
   corralNodeOptions: string;
+  /** A second corral, side by side with the first: another node binary and/or other CORRAL_V8_FLAGS. */
+  compare: { node: string | undefined; v8Flags: string | undefined } | null;
   requests: number;
   clients: number;
   streamsPerClient: number;
@@ -32,8 +34,11 @@ export interface Measurement {
   failed: number;
 }
 
-/** What h2load is pointed at: the bare backend, nginx, corral, or a minimal pass-through on node:http2 or with grpc-js upstream. */
-export type Target = 'direct' | 'nginx' | 'corral' | 'floor: node:http2 pass-through' | 'floor: grpc-js upstream';
+/**
+ * What h2load is pointed at: the bare backend, nginx, corral, a second corral ('corral B',
+ * on another runtime or flags), or a minimal pass-through on node:http2 or with grpc-js upstream.
+ */
+export type Target = 'direct' | 'nginx' | 'corral' | 'corral B' | 'floor: node:http2 pass-through' | 'floor: grpc-js upstream';
 
 export interface E2eResult {
   workload: 'hot key' | 'unique keys';
@@ -41,6 +46,16 @@ export interface E2eResult {
   median: Measurement;
   rounds: Measurement[];
   backendCalls: number;
+  /** For a corral: its CPU time (user + system) per request over every round, in microseconds. */
+  cpuUsPerRequest?: number;
+}
+
+/** One corral process of the run: its runtime, flags and peak memory. */
+export interface CorralRun {
+  target: 'corral' | 'corral B';
+  node: string;
+  v8Flags: string;
+  peakRssMiB: number;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'corral-bench-'));
@@ -162,6 +177,14 @@ async function backendCalls(port: number): Promise<number> {
   }
 }
 
+/** CPU seconds (user + system) a process has used. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of /proc/pid/stat, in clock ticks of 1/100 s on Linux.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
 function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
@@ -169,6 +192,7 @@ function peakRssMiB(pid: number): number {
 
 export interface E2eReport {
   results: E2eResult[];
+  corrals: CorralRun[];
   corralPeakRssMiB: number;
   corralCacheBytesMax: number;
 }
@@ -185,14 +209,27 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
     stops.push(nginx.stop);
     const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, NODE_OPTIONS: options.corralNodeOptions });
     started.push(corral);
+    const corrals: Array<{ target: 'corral' | 'corral B'; proxy: Proxy }> = [{ target: 'corral', proxy: corral }];
+    if (options.compare !== null) {
+      const b = await startProxy(
+        {
+          BACKEND_ADDRESS: `127.0.0.1:${echoPort}`,
+          NODE_OPTIONS: options.corralNodeOptions,
+          ...(options.compare.v8Flags !== undefined ? { CORRAL_V8_FLAGS: options.compare.v8Flags } : {}),
+        },
+        options.compare.node !== undefined ? { node: options.compare.node } : {},
+      );
+      started.push(b);
+      corrals.push({ target: 'corral B', proxy: b });
+    }
     const floorHttp2 = await startProcess(floorJs, ['http2', String(echoPort)], process.env, 'floor proxy listening');
     started.push(floorHttp2);
     const floorGrpcJs = await startProcess(floorJs, ['grpc-js', String(echoPort)], process.env, 'floor proxy listening');
     started.push(floorGrpcJs);
-    const targets: Record<Target, number> = {
+    const targets: Partial<Record<Target, number>> = {
       direct: echoPort,
       nginx: nginx.port,
-      corral: corral.grpcPort,
+      ...Object.fromEntries(corrals.map((c) => [c.target, c.proxy.grpcPort])),
       'floor: node:http2 pass-through': floorHttp2.ready.port as number,
       'floor: grpc-js upstream': floorGrpcJs.ready.port as number,
     };
@@ -201,9 +238,11 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
     for (const workload of ['hot key', 'unique keys'] as const) {
       const rounds: Record<string, Measurement[]> = {};
       const calls: Record<string, number> = {};
+      const cpu: Record<string, number> = {};
       for (const name of Object.keys(targets)) {
         rounds[name] = [];
         calls[name] = 0;
+        cpu[name] = 0;
       }
       for (let round = 0; round < options.rounds; round++) {
         for (const [name, port] of Object.entries(targets)) {
@@ -212,16 +251,27 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
               ? [`http://127.0.0.1:${port}/bench.Echo/Hot`]
               : Array.from({ length: options.requests }, (_, i) => `http://127.0.0.1:${port}/bench.Echo/U${round}x${i}`);
           const before = await backendCalls(echoPort);
+          const measured = corrals.find((c) => c.target === name)?.proxy;
+          const cpuBefore = measured ? cpuSeconds(measured.child.pid!) : 0;
           rounds[name]!.push(h2load(uris, options));
+          if (measured) cpu[name]! += cpuSeconds(measured.child.pid!) - cpuBefore;
           calls[name]! += (await backendCalls(echoPort)) - before;
           if (name === 'corral') cacheBytesMax = Math.max(cacheBytesMax, await corral.metric('corral_cache_bytes'));
         }
       }
       for (const name of Object.keys(targets) as Target[]) {
-        results.push({ workload, target: name, median: median(rounds[name]!), rounds: rounds[name]!, backendCalls: calls[name]! });
+        const result: E2eResult = { workload, target: name, median: median(rounds[name]!), rounds: rounds[name]!, backendCalls: calls[name]! };
+        if (corrals.some((c) => c.target === name)) result.cpuUsPerRequest = (cpu[name]! * 1e6) / (options.requests * options.rounds);
+        results.push(result);
       }
     }
-    return { results, corralPeakRssMiB: peakRssMiB(corral.child.pid!), corralCacheBytesMax: cacheBytesMax };
+    const runs: CorralRun[] = corrals.map(({ target, proxy }) => ({
+      target,
+      node: String(proxy.ready.node),
+      v8Flags: readFileSync(`/proc/${proxy.child.pid}/cmdline`, 'utf8').split('\0').slice(1, -1).filter((a) => a.startsWith('--')).join(' '),
+      peakRssMiB: peakRssMiB(proxy.child.pid!),
+    }));
+    return { results, corrals: runs, corralPeakRssMiB: runs[0]!.peakRssMiB, corralCacheBytesMax: cacheBytesMax };
   } finally {
     for (const stop of stops) await stop();
     for (const p of started.reverse()) await p.stop();

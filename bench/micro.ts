@@ -67,6 +67,8 @@ class StubStream extends EventEmitter {
     this.emit('response', responseHeaders, 0);
     this.emit('data', responseBody);
     this.emit('trailers', trailers);
+    // As node does: the readable side ends after the data, and trailers are handed on then.
+    this.emit('end');
     this.emit('close');
   }
 }

@@ -1,7 +1,10 @@
 /**
  * `make bench`: the micro benchmarks and the end-to-end comparison, one summary table,
  * written to bench/results/ with the machine's details.
- *   node dist/bench/run.js [--requests 20000] [--rounds 5] [--clients 1] [--streams 128] [--corral-node-options '--max-semi-space-size=4']
+ *   node dist/bench/run.js [--requests 20000] [--rounds 5] [--clients 1] [--streams 128] [--corral-node-options '...']
+ *     [--compare-node /usr/bin/node] [--compare-v8-flags '']
+ * With --compare-node or --compare-v8-flags a second corral ('corral B') runs side by side
+ * with the first, on that node binary and/or with those CORRAL_V8_FLAGS.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,10 +23,15 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '1' },
     streams: { type: 'string', default: '128' },
     'corral-node-options': { type: 'string', default: '' },
+    'compare-node': { type: 'string' },
+    'compare-v8-flags': { type: 'string' },
   },
 });
+const compareNode = values['compare-node'];
+const compareFlags = values['compare-v8-flags'];
 const options = {
   corralNodeOptions: values['corral-node-options'],
+  compare: compareNode !== undefined || compareFlags !== undefined ? { node: compareNode, v8Flags: compareFlags } : null,
   requests: Number(values.requests),
   rounds: Number(values.rounds),
   clients: Number(values.clients),
@@ -72,10 +80,27 @@ for (const m of micro) {
   );
 }
 lines.push('', '## End to end (h2load)', '');
-lines.push('| workload | target | req/s | p50 ms | p99 ms | failed | backend calls |', '|---|---|---:|---:|---:|---:|---:|');
+lines.push('| workload | target | req/s | p50 ms | p99 ms | failed | backend calls | CPU µs/req |', '|---|---|---:|---:|---:|---:|---:|---:|');
 for (const r of e2e.results) {
   lines.push(
-    `| ${r.workload} | ${r.target} | ${Math.round(r.median.reqPerSec).toLocaleString('en')} | ${r.median.p50Ms.toFixed(2)} | ${r.median.p99Ms.toFixed(2)} | ${r.median.failed} | ${r.backendCalls.toLocaleString('en')} |`,
+    `| ${r.workload} | ${r.target} | ${Math.round(r.median.reqPerSec).toLocaleString('en')} | ${r.median.p50Ms.toFixed(2)} | ${r.median.p99Ms.toFixed(2)} | ${r.median.failed} | ${r.backendCalls.toLocaleString('en')} | ${r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(1)} |`,
+  );
+}
+lines.push('', '## corral processes', '');
+lines.push('| target | node | V8 flags | peak RSS MiB | hot key req/s | unique keys req/s | CPU µs/req hot / unique |', '|---|---|---|---:|---:|---:|---:|');
+for (const c of e2e.corrals) {
+  const hot = get('hot key', c.target);
+  const unique = get('unique keys', c.target);
+  lines.push(
+    `| ${c.target} | ${c.node} | ${c.v8Flags || '(none)'} | ${c.peakRssMiB.toFixed(1)} | ${Math.round(hot.median.reqPerSec).toLocaleString('en')} | ${Math.round(unique.median.reqPerSec).toLocaleString('en')} | ${hot.cpuUsPerRequest!.toFixed(1)} / ${unique.cpuUsPerRequest!.toFixed(1)} |`,
+  );
+}
+if (e2e.corrals.length === 2) {
+  const [a, b] = ['corral', 'corral B'] as const;
+  const r = (w: E2eResult['workload'], f: (x: E2eResult) => number) => ratio(f(get(w, a)), f(get(w, b))).toFixed(2);
+  lines.push(
+    '',
+    `corral / corral B: hot key req/s ${r('hot key', (x) => x.median.reqPerSec)}x, CPU/req ${r('hot key', (x) => x.cpuUsPerRequest!)}x; unique keys req/s ${r('unique keys', (x) => x.median.reqPerSec)}x, CPU/req ${r('unique keys', (x) => x.cpuUsPerRequest!)}x; peak RSS ${ratio(e2e.corrals[0]!.peakRssMiB, e2e.corrals[1]!.peakRssMiB).toFixed(2)}x`,
   );
 }
 const hotVsNginx = ratio(get('hot key', 'corral').median.reqPerSec, get('hot key', 'nginx').median.reqPerSec);
@@ -83,7 +108,7 @@ const hotVsDirect = ratio(get('hot key', 'corral').median.reqPerSec, get('hot ke
 const uniqueVsNginx = ratio(get('unique keys', 'corral').median.reqPerSec, get('unique keys', 'nginx').median.reqPerSec);
 const hotCalls = get('hot key', 'corral').backendCalls;
 const hotRequests = options.requests * options.rounds;
-lines.push('', '## Ratios (targets from issue 3)', '');
+lines.push('', '## Ratios', '');
 lines.push(`- hot key: corral / nginx = ${hotVsNginx.toFixed(2)}x (target >= 2.0x); corral / direct = ${hotVsDirect.toFixed(2)}x (target >= 0.9x)`);
 lines.push(`- unique keys: corral / nginx = ${uniqueVsNginx.toFixed(2)}x (target >= 1.0x)`);
 lines.push(`- hot key: ${hotRequests.toLocaleString('en')} requests through corral made ${hotCalls} backend calls`);
@@ -91,7 +116,7 @@ const floor = get('unique keys', 'floor: node:http2 pass-through').median.reqPer
 const grpcJs = get('unique keys', 'floor: grpc-js upstream').median.reqPerSec;
 lines.push(`- unique keys: corral / minimal node:http2 pass-through = ${ratio(get('unique keys', 'corral').median.reqPerSec, floor).toFixed(2)}x; nginx / that floor = ${ratio(get('unique keys', 'nginx').median.reqPerSec, floor).toFixed(2)}x`);
 lines.push(`- data path: minimal node:http2 pass-through / minimal grpc-js-upstream proxy = ${ratio(floor, grpcJs).toFixed(2)}x (unique keys)`);
-lines.push(`- corral peak RSS: ${e2e.corralPeakRssMiB.toFixed(1)} MiB (target <= 128); cache bytes sampled after each h2load run, largest: ${e2e.corralCacheBytesMax} (bound 67108864)`);
+lines.push(`- corral peak RSS: ${e2e.corralPeakRssMiB.toFixed(1)} MiB; cache bytes sampled after each h2load run, largest: ${e2e.corralCacheBytesMax} (bound 67108864)`);
 
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);

@@ -10,7 +10,7 @@ ROUNDS=${ROUNDS:-5}
 source bench/side-by-side.sh
 for i in "${!VARIANTS[@]}"; do
   BACKEND_STREAMS_PER_SESSION=${VARIANTS[$i]} GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) \
-    BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn node dist/cmd/proxy.js >/dev/null & pids+=($!)
+    BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn bin/corral >/dev/null & pids+=($!)
   seq 0 19999 | sed "s|^|http://127.0.0.1:$((41100 + i))/bench.Echo/M|" > "$work/uris.$i"
 done
 sleep 2

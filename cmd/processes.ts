@@ -6,12 +6,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 // Children always run the built JavaScript: beside this file in dist/cmd/, or in dist/cmd/ when tests load it from cmd/.
 const builtDir = import.meta.url.includes('/dist/cmd/') ? './' : '../dist/cmd/';
 const distCmd = (name: string) => fileURLToPath(new URL(`${builtDir}${name}.js`, import.meta.url));
+
+/** The launcher corral ships with: node with corral's V8 flags (bin/corral). */
+const launcher = fileURLToPath(new URL(import.meta.url.includes('/dist/cmd/') ? '../../bin/corral' : '../bin/corral', import.meta.url));
+
+/** PATH with the folder of `node` first, so the launcher's `node` is that one. */
+function onPath(node: string, path = ''): string {
+  return `${dirname(node)}:${path}`;
+}
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -101,13 +110,28 @@ export interface Proxy extends Started {
   metric(series: string): Promise<number>;
 }
 
-export async function startProxy(env: Record<string, string>): Promise<Proxy> {
+/**
+ * corral as it ships: bin/corral (its V8 flags), on this process's node unless `node` names
+ * another binary (the bench compares runtimes).
+ */
+export async function startProxy(env: Record<string, string>, options: { node?: string } = {}): Promise<Proxy> {
+  const node = options.node ?? process.execPath;
   const started = await startProcess(
-    distCmd('proxy'),
+    launcher,
     [],
-    // SERVICE_PORT_GRPC (MyGateway's name) stands in for GRPC_PORT when given.
-    { ...process.env, LISTEN_HOST: '127.0.0.1', ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    {
+      ...process.env,
+      PATH: onPath(node, process.env.PATH),
+      LISTEN_HOST: '127.0.0.1',
+      // SERVICE_PORT_GRPC (MyGateway's name) stands in for GRPC_PORT when given.
+      ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     'corral listening',
+    15_000,
+    '/bin/sh',
   );
   const grpcPort = started.ready.grpcPort as number;
   const metricsPort = started.ready.metricsPort as number;
@@ -136,8 +160,8 @@ export async function startProxy(env: Record<string, string>): Promise<Proxy> {
  * wrote to stderr. Only the variables given (plus PATH and HOME) reach it.
  */
 export async function proxyExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [distCmd('proxy')], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ...env },
+  const child = spawn('/bin/sh', [launcher], {
+    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -4,6 +4,7 @@ import { TokenVerifier } from './auth/token-verifier.js';
 import { AdminServer } from './observe/admin.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
+import { BUILD, MIN_NODE, nodeIsSupported } from './observe/build-info.js';
 import { Front } from './server/front.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
@@ -91,6 +92,8 @@ export async function startCorral(config: Config): Promise<Corral> {
     {
       grpcPort,
       metricsPort,
+      version: BUILD.version,
+      node: BUILD.node,
       config: config.configPath ?? 'BACKEND_ADDRESS',
       routes: config.topology.routes.length,
       clusters: Object.keys(config.topology.clusters),
@@ -100,6 +103,12 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
     'corral listening',
   );
+  if (!nodeIsSupported()) {
+    logger.warn(
+      { node: BUILD.node, supported: `>=${MIN_NODE.join('.')}` },
+      'unsupported node: metadata values with leading or trailing spaces are dropped; run corral on Node 24',
+    );
+  }
 
   const reload = (): void => {
     if (config.configPath === undefined) {

@@ -30,8 +30,12 @@ export interface FlightOwner {
  * Each part of the response is recorded and passed at once to every waiter, so a
  * follower that joins late gets the recording replayed and then the rest live.
  *
- * A waiter never slows the others: the flight does not wait for slow readers, and one
- * that falls more than maxResponseBytes behind is dropped with RESOURCE_EXHAUSTED.
+ * A waiter never slows the others: the backend is read as fast as the fastest waiter
+ * takes the response, and a waiter that falls more than maxResponseBytes behind is
+ * dropped with RESOURCE_EXHAUSTED. Only while every waiter is behind (the backend
+ * outruns all of its clients, as a large response does) is the backend paused, as a
+ * passed-through call would be, so no waiter is dropped for reading at its own
+ * connection's pace.
  */
 export class Flight implements ResponseSink, DownstreamListener {
   /** The one backend call; only the flight ends it (timeout, shutdown), never a client. */
@@ -87,10 +91,13 @@ export class Flight implements ResponseSink, DownstreamListener {
       recording.addChunk(chunk);
       if (recording.bytes > this.options.maxResponseBytes) this.overflow();
     }
+    let keepingUp = false;
     for (const waiter of this.waiters) {
-      if (!waiter.onData(chunk) && waiter.bufferedBytes > this.options.maxResponseBytes) this.dropSlow(waiter);
+      if (waiter.onData(chunk)) keepingUp = true;
+      else if (waiter.bufferedBytes > this.options.maxResponseBytes) this.dropSlow(waiter);
     }
-    return true;
+    // No waiter left: read on, to finish the call for the cache.
+    return keepingUp || this.waiters.size === 0;
   }
 
   onTrailers(trailers: Headers): void {
@@ -107,10 +114,13 @@ export class Flight implements ResponseSink, DownstreamListener {
 
   downstreamGone(downstream: Downstream): void {
     this.waiters.delete(downstream);
+    // It may have been the last one the backend was paused for.
+    this.call?.downstreamDrained();
   }
 
+  /** A waiter caught up: the backend is read again (it is paused only while all are behind). */
   downstreamDrained(): void {
-    // The flight never waits for a waiter; nothing to resume.
+    this.call?.downstreamDrained();
   }
 
   /** Ends the backend call; every waiter gets `reason`. */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BUILD } from './build-info.js';
 
 /** How the collapser stage served a call. */
 export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected';
@@ -39,6 +40,12 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'corral_build_info',
+      help: "corral's version and the node runtime it runs on; always 1",
+      labelNames: ['version', 'node'],
+      registers: [this.registry],
+    }).set(BUILD, 1);
     const registers = [this.registry];
     const requests = Object.fromEntries(OUTCOMES.map((o) => [o, new Tally()])) as Record<Outcome, Tally>;
     this.requests = requests;

@@ -13,7 +13,14 @@ class StubStream extends EventEmitter {
   rstCode = 0;
   destroyed = false;
   resetWith: number | null = null;
+  paused = false;
   end(): void {}
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
   close(code: number): void {
     this.resetWith = code;
     this.rstCode = code;
@@ -133,6 +140,39 @@ describe('Flight', () => {
     expect(slow.trailers).toBeNull();
     expect(fast.data.length).toBe(20);
     expect(fast.trailers).toEqual({ 'grpc-status': '0' });
+  });
+
+  it('pauses the backend only while every waiter is behind, and reads on when one catches up', () => {
+    const { f } = flight({ maxResponseBytes: 100_000 });
+    const stream = started(f);
+    const a = new RecordingDownstream();
+    const b = new RecordingDownstream();
+    f.join(a);
+    f.join(b);
+    stream.emit('response', { ':status': 200 }, 0);
+    a.accepting = false;
+    stream.emit('data', Buffer.alloc(1000));
+    expect(stream.paused).toBe(false); // b keeps up
+    b.accepting = false;
+    stream.emit('data', Buffer.alloc(1000));
+    expect(stream.paused).toBe(true); // the backend outruns both: wait, drop no one
+    expect([a.error, b.error]).toEqual([null, null]);
+    b.accepting = true;
+    b.listener!.downstreamDrained(b);
+    expect(stream.paused).toBe(false);
+  });
+
+  it('reads on when the waiter it was paused for leaves', () => {
+    const { f } = flight();
+    const stream = started(f);
+    const a = new RecordingDownstream();
+    f.join(a);
+    stream.emit('response', { ':status': 200 }, 0);
+    a.accepting = false;
+    stream.emit('data', Buffer.alloc(10));
+    expect(stream.paused).toBe(true);
+    a.leave();
+    expect(stream.paused).toBe(false);
   });
 
   it('bounds its waiting list', () => {

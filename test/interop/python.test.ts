@@ -5,7 +5,11 @@
  * payload sizes and digests).
  *
  * A collapsed call can be answered from corral's cache, so the deadline and cancel cases
- * send requests no other call sends (an x-nonce).
+ * send requests no other call sends (an x-nonce). Identical calls of the four copies share
+ * flights, and a waiter that falls COLLAPSER_MAX_RESPONSE_BYTES behind the fastest one is
+ * dropped with RESOURCE_EXHAUSTED by design (a slow reader never slows the others). The
+ * copies are threads of one Python process sharing its interpreter lock, so one can lag
+ * another by megabytes: corral runs here with a 16 MiB bound, above the 5 MiB stream.
  *
  * Where corral differs by design, nothing a client sees changes: a collapsed call's
  * backend runs under BACKEND_TIMEOUT rather than the caller's deadline (the caller still
@@ -26,7 +30,7 @@ let direct: CaseResult[];
 beforeAll(async () => {
   const { startProxy } = await import('../../cmd/processes.js');
   server = await startPythonServer();
-  proxy = await startProxy({ BACKEND_ADDRESS: server.address });
+  proxy = await startProxy({ BACKEND_ADDRESS: server.address, COLLAPSER_MAX_RESPONSE_BYTES: String(16 << 20) });
   direct = await runPythonClient(server.address);
 }, 120_000);
 

@@ -223,7 +223,7 @@ class Cases:
     def deadline_bidi(self):
         call = self.stub.FullDuplexCall(
             iter([protos.StreamingOutputCallRequest(response_parameters=[protos.ResponseParameters(size=1)])]),
-            metadata=(("x-sleep-ms", "3000"),),
+            metadata=unique(("x-sleep-ms", "3000")),
             timeout=0.3,
         )
         try:
