@@ -62,6 +62,8 @@ class StubStream extends EventEmitter {
   constructor(private readonly silent: boolean) {
     super();
   }
+  pause(): void {}
+  resume(): void {}
   end(): void {
     if (this.silent) return;
     this.emit('response', responseHeaders, 0);

@@ -9,6 +9,7 @@ import { Front } from './server/front.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
 import { Router } from './route/router.js';
+import { MethodSet } from './collapse/method-set.js';
 import { Routing, type RoutingContext } from './route/routing.js';
 import { GrpcError, Status } from './wire/status.js';
 
@@ -45,6 +46,10 @@ export async function startCorral(config: Config): Promise<Corral> {
     verifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret }),
     ejection: config.ejection,
     retry: config.retry,
+    methods: {
+      only: config.collapser.onlyMethods === undefined ? null : new MethodSet(config.collapser.onlyMethods),
+      skip: config.collapser.skipMethods === undefined ? null : new MethodSet(config.collapser.skipMethods),
+    },
     defaults: {
       timeoutMs,
       cacheTtlMs: config.collapser.cacheTtlMs,
@@ -103,6 +108,11 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
     'corral listening',
   );
+  if (collapsesEverything(config)) {
+    logger.warn(
+      'every unary and server-streaming call is collapsed and cached, writes included: exempt them with COLLAPSER_SKIP_METHODS=/pkg.Service/Write,/pkg.Writes/ (or COLLAPSER_METHODS for the reads, or collapse: false on a route)',
+    );
+  }
   if (!nodeIsSupported()) {
     logger.warn(
       { node: BUILD.node, supported: `>=${MIN_NODE.join('.')}` },
@@ -160,4 +170,10 @@ export async function startCorral(config: Config): Promise<Corral> {
     })());
 
   return { grpcPort, metricsPort, logger, reload, shutdown };
+}
+
+/** No method list and no route with collapse: false: writes would be collapsed and cached too. */
+function collapsesEverything(config: Config): boolean {
+  const { onlyMethods, skipMethods } = config.collapser;
+  return onlyMethods === undefined && skipMethods === undefined && config.topology.routes.every((r) => r.collapse);
 }

@@ -29,6 +29,8 @@ export const ENTRY_OVERHEAD_BYTES = 1024;
 export class ResponseCache {
   private readonly lru: LRUCache<string, Recording>;
   private readonly sweeper: NodeJS.Timeout;
+  /** Keys by method, so a write can drop what it made stale; bounded by the entries. */
+  private readonly byMethod = new Map<string, Set<string>>();
 
   constructor(options: ResponseCacheOptions) {
     this.lru = new LRUCache<string, Recording>({
@@ -39,6 +41,7 @@ export class ResponseCache {
       ttlAutopurge: false,
       ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
       updateAgeOnGet: false,
+      dispose: (recording, key) => this.unindex(recording.method, key),
     });
     const sweepMs = Math.min(1000, Math.max(100, options.ttlMs));
     this.sweeper = setInterval(() => this.lru.purgeStale(), sweepMs).unref();
@@ -53,11 +56,33 @@ export class ResponseCache {
     return this.lru.get(key);
   }
 
-  /** Caches a response; `ttlMs` overrides the default TTL (a route's cache_ttl_ms). */
-  set(key: string, recording: Recording, ttlMs?: number): void {
+  /** Caches a response to `method`; `ttlMs` overrides the default TTL (a route's cache_ttl_ms). */
+  set(key: string, recording: Recording, ttlMs?: number, method = ''): void {
     recording.compact(ENTRY_OVERHEAD_BYTES);
+    recording.method = method;
     if (ttlMs === undefined) this.lru.set(key, recording);
     else this.lru.set(key, recording, { ttl: ttlMs });
+    if (!this.lru.has(key)) return; // larger than an entry may be
+    let keys = this.byMethod.get(method);
+    if (keys === undefined) this.byMethod.set(method, (keys = new Set()));
+    keys.add(key);
+  }
+
+  /** Drops every response to a method under one of the prefixes; returns how many. */
+  invalidate(prefixes: readonly string[]): number {
+    const stale: string[] = [];
+    for (const [method, keys] of this.byMethod) {
+      if (prefixes.some((p) => method.startsWith(p))) stale.push(...keys);
+    }
+    for (const key of stale) this.lru.delete(key);
+    return stale.length;
+  }
+
+  private unindex(method: string, key: string): void {
+    const keys = this.byMethod.get(method);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byMethod.delete(method);
   }
 
   get entries(): number {

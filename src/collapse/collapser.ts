@@ -81,15 +81,27 @@ export class Collapser implements Handler, FlightOwner {
   flightLanded(flight: Flight): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
     const recording = flight.recording;
-    if (this.cache !== null && this.options.cacheTtlMs > 0 && recording !== null && recording.status === '0') {
-      this.cache.set(flight.key, recording, this.options.cacheTtlMs);
+    if (this.cache !== null && this.options.cacheTtlMs > 0 && flight.cacheable && recording !== null && recording.status === '0') {
+      this.cache.set(flight.key, recording, this.options.cacheTtlMs, flight.method);
+    }
+  }
+
+  /**
+   * A write made answers to methods under these prefixes stale: flights under way for them
+   * take no new callers and are not cached (they may have read the old state).
+   */
+  invalidate(prefixes: readonly string[]): void {
+    for (const flight of this.flights.values()) {
+      if (!prefixes.some((p) => flight.method.startsWith(p))) continue;
+      flight.cacheable = false;
+      this.flights.delete(flight.key);
     }
   }
 
   private lead(key: string, call: Call, downstream: Downstream): void {
     downstream.outcome = 'leader';
     this.metrics.requests.leader.inc();
-    const flight = new Flight(key, this.options, this, this.metrics);
+    const flight = new Flight(key, call.method, this.options, this, this.metrics);
     this.flights.set(key, flight);
     flight.join(downstream);
     flight.start(this.upstream, this.upstreamHeaders(call), call.body!);

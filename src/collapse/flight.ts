@@ -48,8 +48,13 @@ export class Flight implements ResponseSink, DownstreamListener {
   private timer: NodeJS.Timeout | null = null;
   private startedAt = 0;
 
+  /** False once a write made the response stale before it landed: it is not cached. */
+  cacheable = true;
+
   constructor(
     readonly key: string,
+    /** The full method name, for invalidation. */
+    readonly method: string,
     private readonly options: FlightOptions,
     private readonly owner: FlightOwner,
     private readonly metrics: Metrics,

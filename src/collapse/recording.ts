@@ -33,6 +33,8 @@ function exactCopy(chunks: readonly Buffer[]): Buffer {
  * replayed to any sink, which is how followers that join late and cache hits are served.
  */
 export class Recording {
+  /** The method it answers, once cached (for invalidation). */
+  method = '';
   headers: Headers | null = null;
   endedByHeaders = false;
   chunks: Buffer[] = [];

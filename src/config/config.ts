@@ -3,6 +3,7 @@ import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { parseDuration } from './duration.js';
 import { HOST_PORT } from '../discovery/endpoint.js';
 import { ConfigError } from './errors.js';
+import { parseMethodList } from '../collapse/method-set.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
 
 export { ConfigError };
@@ -37,6 +38,20 @@ function integer(defaultValue: number, min: number, max: number, what: string) {
       return n;
     });
 }
+
+/** COLLAPSER_METHODS, COLLAPSER_SKIP_METHODS: full method names and service prefixes. */
+const methodList = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') return undefined;
+    const parsed = parseMethodList(text);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });
 
 const port = (defaultValue: number) => integer(defaultValue, 0, 65535, 'a TCP port (0 picks a free one)');
 const MiB = 1024 * 1024;
@@ -78,6 +93,8 @@ const schema = z.object({
         ? undefined
         : v.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''),
     ),
+  COLLAPSER_METHODS: methodList,
+  COLLAPSER_SKIP_METHODS: methodList,
   MAX_MESSAGE_BYTES: integer(4 * MiB, 0, 2 ** 31, 'a size in bytes'),
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
@@ -135,6 +152,10 @@ export interface Config {
     maxFollowers: number;
     /** When set, only these metadata names count in the key; otherwise all but transport and tracing headers. */
     keyMetadata: string[] | undefined;
+    /** COLLAPSER_METHODS: when set, only these methods (and service prefixes) are collapsed. */
+    onlyMethods: string[] | undefined;
+    /** COLLAPSER_SKIP_METHODS: never collapsed nor cached. */
+    skipMethods: string[] | undefined;
   };
 }
 
@@ -212,6 +233,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxResponseBytes: e.COLLAPSER_MAX_RESPONSE_BYTES,
       maxFollowers: e.COLLAPSER_MAX_FOLLOWERS,
       keyMetadata: e.COLLAPSER_KEY_METADATA,
+      onlyMethods: e.COLLAPSER_METHODS,
+      skipMethods: e.COLLAPSER_SKIP_METHODS,
     },
   };
 }

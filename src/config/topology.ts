@@ -30,6 +30,8 @@ export interface RouteSpec {
    * another endpoint and its client's stream goes on (resumable subscriptions).
    */
   sessionTransfer: boolean;
+  /** When a call on this route ends OK, cached responses of methods under these prefixes are dropped. */
+  invalidates: string[];
 }
 
 export type ClusterSpec =
@@ -74,6 +76,7 @@ const routeSchema = z.strictObject({
   timeout_ms: millis(1).optional(),
   key_metadata: z.array(metadataName).optional(),
   session_transfer: z.boolean().default(false),
+  invalidates: z.array(z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/Get')).default([]),
 });
 
 const clusterSchema = z.discriminatedUnion(
@@ -171,6 +174,7 @@ export function parseTopology(text: string, source: string): Topology {
       timeoutMs: r.timeout_ms,
       keyMetadata: r.key_metadata,
       sessionTransfer: r.session_transfer,
+      invalidates: r.invalidates,
     };
   });
   if (file.default.action === 'use_cluster' && !(file.default.use_cluster in clusters)) {

@@ -7,7 +7,10 @@ import type { EjectionOptions } from '../cluster/ejections.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { ResponseCache } from '../collapse/cache.js';
 import { Collapser } from '../collapse/collapser.js';
+import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
+import { MethodPolicy } from '../collapse/method-policy.js';
+import type { MethodSet } from '../collapse/method-set.js';
 import { authenticatedRoutes, type ClusterSpec, type RouteSpec, type Topology } from '../config/topology.js';
 import { DnsResolver } from '../discovery/dns.js';
 import type { Resolver } from '../discovery/endpoint.js';
@@ -39,6 +42,8 @@ export interface RoutingContext {
     maxResponseBytes: number;
     maxFollowers: number;
   };
+  /** COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS; null when unset. */
+  methods: { only: MethodSet | null; skip: MethodSet | null };
 }
 
 /**
@@ -48,7 +53,7 @@ export interface RoutingContext {
  * endpoint pools are shared through EndpointPools, so endpoints both list keep their
  * connections.
  */
-export class Routing {
+export class Routing implements Invalidation {
   readonly table: RouteTable;
   readonly clusters = new Map<string, Cluster>();
   private readonly collapsers: Collapser[] = [];
@@ -81,6 +86,7 @@ export class Routing {
               timeoutMs: undefined,
               keyMetadata: undefined,
               sessionTransfer: false,
+              invalidates: [],
             },
             'default',
           )
@@ -99,6 +105,12 @@ export class Routing {
   /** Ends every flight of this configuration's routes (shutdown, after the grace period). */
   abortFlights(error: GrpcError): void {
     for (const collapser of this.collapsers) collapser.abortAll(error);
+  }
+
+  /** A write on a route with `invalidates` ended OK: drop the answers it made stale. */
+  invalidate(prefixes: readonly string[]): void {
+    this.context.cache?.invalidate(prefixes);
+    for (const collapser of this.collapsers) collapser.invalidate(prefixes);
   }
 
   /** Endpoints sitting out after a failure, over every cluster. */
@@ -123,11 +135,13 @@ export class Routing {
 
   /**
    * A route's stages, each handing on to the next: authentication (or stripping identity
-   * metadata a client sent, when other routes authenticate), then its collapser (unless
-   * collapse: false), then the passthrough to its cluster.
+   * metadata a client sent, when other routes authenticate), then invalidation (routes with
+   * `invalidates`), then its collapser (unless collapse: false, or the method is not
+   * collapsed), then the passthrough to its cluster.
    */
   private stages(spec: RouteSpec, index: number | 'default'): Handler {
-    const forward = this.forward(spec, index);
+    let forward = this.forward(spec, index);
+    if (spec.invalidates.length > 0) forward = new Invalidate(spec.invalidates, this, forward);
     if (spec.authorization === 'required') {
       // checkAuthSecret refused a config like this before it got here.
       if (this.context.verifier === null) throw new Error('authorization: required without JWT_SECRET');
@@ -161,7 +175,8 @@ export class Routing {
       metrics,
     );
     this.collapsers.push(collapser);
-    return collapser;
+    const { only, skip } = this.context.methods;
+    return only === null && skip === null ? collapser : new MethodPolicy(only, skip, collapser, passthrough);
   }
 
   private resolver(spec: ClusterSpec): Resolver {

@@ -81,3 +81,29 @@ describe('ResponseCache', () => {
     expect(cache.bytes).toBe(0);
   });
 });
+
+describe('ResponseCache.invalidate', () => {
+  it('drops the responses of methods under the prefixes, and only those', () => {
+    const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
+    cache.set('a1', recording(10), undefined, '/shop.Cart/Get');
+    cache.set('a2', recording(10), undefined, '/shop.Cart/Get');
+    cache.set('b', recording(10), undefined, '/shop.Cart/List');
+    cache.set('c', recording(10), undefined, '/shop.Catalog/Get');
+    expect(cache.invalidate(['/shop.Cart/Get'])).toBe(2);
+    expect([cache.get('a1'), cache.get('a2')]).toEqual([undefined, undefined]);
+    expect(cache.invalidate(['/shop.Cart/'])).toBe(1);
+    expect(cache.get('c')).toBeDefined();
+    expect(cache.invalidate(['/shop.Cart/'])).toBe(0);
+    cache.close();
+  });
+
+  it('forgets entries the LRU evicted', () => {
+    const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 3 * (ENTRY_OVERHEAD_BYTES + 200), maxEntryBytes: 1 << 20 });
+    for (let i = 0; i < 10; i++) cache.set(`k${i}`, recording(10), undefined, '/a.B/C');
+    const live = cache.entries;
+    expect(live).toBeLessThan(10);
+    expect(cache.invalidate(['/a.B/'])).toBe(live); // the index held only what the cache still held
+    expect(cache.entries).toBe(0);
+    cache.close();
+  });
+});

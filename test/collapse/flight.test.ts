@@ -39,6 +39,7 @@ function flight(options: Partial<{ maxResponseBytes: number; maxFollowers: numbe
   const owner = { overflowed: 0, landed: 0 };
   const f = new Flight(
     'key',
+    '/test.Service/Method',
     { timeoutMs: 1000, maxResponseBytes: options.maxResponseBytes ?? 1000, maxFollowers: options.maxFollowers ?? 100 },
     {
       flightOverflowed: () => owner.overflowed++,

@@ -1,0 +1,88 @@
+import type { Call, Downstream, DownstreamListener, Handler, Headers } from '../call.js';
+import type { Outcome } from '../observe/metrics.js';
+import type { GrpcError } from '../wire/status.js';
+
+/** What a write's OK makes stale: cached answers and flights under way. */
+export interface Invalidation {
+  invalidate(prefixes: readonly string[]): void;
+}
+
+/**
+ * The stage of a route with `invalidates`: when one of its calls ends OK, answers to the
+ * methods under those prefixes are dropped before the client sees the OK, so a read made
+ * after a write through the same corral is fresh.
+ */
+export class Invalidate implements Handler {
+  constructor(
+    private readonly prefixes: readonly string[],
+    private readonly target: Invalidation,
+    private readonly next: Handler,
+  ) {}
+
+  handle(call: Call, downstream: Downstream): void {
+    this.next.handle(call, new InvalidatingDownstream(downstream, this.prefixes, this.target));
+  }
+}
+
+/** A client end that notices an OK status on its way out; everything else passes to the real one. */
+class InvalidatingDownstream implements Downstream, DownstreamListener {
+  private listener: DownstreamListener | null = null;
+
+  constructor(
+    private readonly inner: Downstream,
+    private readonly prefixes: readonly string[],
+    private readonly target: Invalidation,
+  ) {}
+
+  get bufferedBytes(): number {
+    return this.inner.bufferedBytes;
+  }
+
+  get open(): boolean {
+    return this.inner.open;
+  }
+
+  get outcome(): Outcome {
+    return this.inner.outcome;
+  }
+
+  set outcome(outcome: Outcome) {
+    this.inner.outcome = outcome;
+  }
+
+  watch(listener: DownstreamListener): void {
+    this.listener = listener;
+    this.inner.watch(this);
+  }
+
+  downstreamGone(): void {
+    this.listener?.downstreamGone(this);
+  }
+
+  downstreamDrained(): void {
+    this.listener?.downstreamDrained(this);
+  }
+
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    if (endsResponse) this.ended(headers);
+    this.inner.onHeaders(headers, endsResponse);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.inner.onData(chunk);
+  }
+
+  onTrailers(trailers: Headers): void {
+    this.ended(trailers);
+    this.inner.onTrailers(trailers);
+  }
+
+  onError(error: GrpcError): void {
+    this.inner.onError(error);
+  }
+
+  private ended(status: Headers): void {
+    // The backend applied the write whether or not its client is still there.
+    if (String(status['grpc-status']) === '0') this.target.invalidate(this.prefixes);
+  }
+}

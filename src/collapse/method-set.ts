@@ -1,0 +1,37 @@
+/**
+ * A set of gRPC methods as an operator writes it: full method names
+ * (`/shop.Cart/AddItem`) and service prefixes ending in `/` (`/shop.Cart/`).
+ */
+export class MethodSet {
+  private readonly exact: ReadonlySet<string>;
+  private readonly prefixes: readonly string[];
+
+  constructor(readonly entries: readonly string[]) {
+    this.exact = new Set(entries.filter((e) => !e.endsWith('/')));
+    this.prefixes = entries.filter((e) => e.endsWith('/'));
+  }
+
+  has(method: string): boolean {
+    if (this.exact.has(method)) return true;
+    for (const prefix of this.prefixes) if (method.startsWith(prefix)) return true;
+    return false;
+  }
+}
+
+/** A full method name or a service prefix: /pkg.Service/Method or /pkg.Service/. */
+const ENTRY = /^\/[^/\s,]+\/[^/\s,]*$/;
+
+/**
+ * Parses a comma-separated list; returns the entries, or the message that says what is wrong.
+ */
+export function parseMethodList(text: string): string[] | string {
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  const bad = entries.filter((e) => !ENTRY.test(e));
+  if (bad.length > 0) {
+    return `${bad.map((b) => `'${b}'`).join(', ')}: expected full method names (/pkg.Service/Method) or service prefixes ending in / (/pkg.Service/), comma-separated`;
+  }
+  return entries;
+}
