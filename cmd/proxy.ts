@@ -13,10 +13,17 @@ try {
 }
 
 const corral = await startCorral(config);
-const stop = (signal: string): void => {
+let signals = 0;
+// The first signal drains; a second one exits at once. Handled, not left to the default
+// action, which the kernel does not apply to PID 1 (node as a container's first process).
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (++signals > 1) {
+    corral.logger.warn({ signal }, 'second signal: exiting at once');
+    process.exit(1);
+  }
   corral.logger.info({ signal }, 'shutting down');
   void corral.shutdown().then(() => process.exit(0));
 };
-process.once('SIGTERM', () => stop('SIGTERM'));
-process.once('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
 process.on('SIGHUP', () => corral.reload());

@@ -149,6 +149,11 @@ export async function startCorral(config: Config): Promise<Corral> {
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
       draining = true;
+      if (config.shutdownDelayMs > 0) {
+        // Kubernetes removes the pod from Services asynchronously: keep serving what still arrives.
+        logger.info({ delayMs: config.shutdownDelayMs }, 'not ready; serving on for SHUTDOWN_DELAY before draining');
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+      }
       logger.info({ graceMs: config.shutdownGraceMs, calls: front.activeCalls }, 'draining');
       front.drain();
       const deadline = performance.now() + config.shutdownGraceMs;
@@ -158,8 +163,15 @@ export async function startCorral(config: Config): Promise<Corral> {
       const left = front.activeCalls;
       if (left > 0) {
         logger.warn({ calls: left }, 'grace period over: ending the calls still open');
-        const error = new GrpcError(Status.UNAVAILABLE, 'corral shut down before the backend answered');
+        const error = new GrpcError(
+          Status.UNAVAILABLE,
+          `corral shut down: the call was still open when SHUTDOWN_GRACE (${config.shutdownGraceMs}ms) ended`,
+        );
+        front.failOpenCalls(error);
         routing.abortFlights(error);
+        // Let those statuses reach the clients before the connections go.
+        const flushBy = performance.now() + STATUS_FLUSH_MS;
+        while (front.activeCalls > 0 && performance.now() < flushBy) await new Promise((resolve) => setTimeout(resolve, 10));
         front.destroy();
       }
       routing.stop();
@@ -171,6 +183,9 @@ export async function startCorral(config: Config): Promise<Corral> {
 
   return { grpcPort, metricsPort, logger, reload, shutdown };
 }
+
+/** How long statuses of calls ended at the end of the grace period may take to reach their clients. */
+const STATUS_FLUSH_MS = 1000;
 
 /** No method list and no route with collapse: false: writes would be collapsed and cached too. */
 function collapsesEverything(config: Config): boolean {

@@ -99,6 +99,7 @@ const schema = z.object({
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
   SHUTDOWN_GRACE: duration('20s'),
+  SHUTDOWN_DELAY: duration('0s'),
   // MyGateway's names and units (whole milliseconds), so its deployments carry over.
   RETRY_COUNT: integer(2, 0, 10, 'a retry count'),
   RETRY_TIMEOUT_MS: integer(0, 0, 2 ** 31 - 1, 'a timeout in milliseconds (0: none)'),
@@ -116,6 +117,8 @@ export interface Config {
   metricsPort: number;
   logLevel: Env['LOG_LEVEL'];
   shutdownGraceMs: number;
+  /** After SIGTERM: /ready is 503 at once, but calls are served as usual this long before draining. */
+  shutdownDelayMs: number;
   server: {
     maxMessageBytes: number;
     maxConcurrentStreams: number;
@@ -208,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE,
+    shutdownDelayMs: e.SHUTDOWN_DELAY,
     server: {
       maxMessageBytes: e.MAX_MESSAGE_BYTES,
       maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,

@@ -8,7 +8,7 @@ import { GrpcError, Status } from '../wire/status.js';
 import { Intake, type IntakeOptions, type IntakeWatch } from './intake.js';
 import { QuietWatch } from './quiet-watch.js';
 import { listen } from './listen.js';
-import { Reply, type CallTally } from './reply.js';
+import { Reply, type OpenCalls } from './reply.js';
 
 export interface FrontOptions extends IntakeOptions {
   host: string;
@@ -27,7 +27,7 @@ const METHOD_NAME = /^\/[^/]+\/[^/]+$/;
 export class Front {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Set<Http2Session>();
-  private readonly calls: CallTally = { open: 0 };
+  private readonly calls: OpenCalls = new Set();
   private readonly quietWatch: IntakeWatch;
 
   constructor(
@@ -56,13 +56,18 @@ export class Front {
 
   /** Client calls still open. */
   get activeCalls(): number {
-    return this.calls.open;
+    return this.calls.size;
   }
 
   /** Stops accepting connections and sends GOAWAY on every session; calls under way go on. */
   drain(): void {
     this.server.close();
     for (const session of this.sessions) session.close();
+  }
+
+  /** Ends every call still open with `error`, as a gRPC status its client can read. */
+  failOpenCalls(error: GrpcError): void {
+    for (const reply of [...this.calls]) reply.fail(error);
   }
 
   /** Ends every remaining session at once. */

@@ -9,10 +9,8 @@ type ReplyStream = ServerHttp2Stream & { [kReply]: Reply };
 const RESPOND_ENDING = { endStream: true, sendDate: false } as const;
 const RESPOND_OPEN = { waitForTrailers: true, sendDate: false } as const;
 
-/** The number of client calls open, kept by the front for graceful shutdown. */
-export interface CallTally {
-  open: number;
-}
+/** The client calls open, kept by the front for metrics and graceful shutdown. */
+export type OpenCalls = Set<Reply>;
 
 /** Trailers-only error response headers, as gRPC servers send them. */
 function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
@@ -45,9 +43,9 @@ export class Reply implements Downstream {
   constructor(
     readonly stream: ServerHttp2Stream,
     private readonly metrics: Metrics,
-    private readonly tally: CallTally,
+    private readonly openCalls: OpenCalls,
   ) {
-    tally.open++;
+    openCalls.add(this);
     (stream as ReplyStream)[kReply] = this;
     stream.on('close', onStreamClose);
     stream.on('error', ignoreStreamError);
@@ -136,7 +134,7 @@ export class Reply implements Downstream {
   closed(): void {
     if (this.deadline !== null) clearTimeout(this.deadline);
     this.ended = true;
-    this.tally.open--;
+    this.openCalls.delete(this);
     // Stages count the calls they take; a call no stage took was refused (bad input, limits).
     if (this.outcome === 'rejected') this.metrics.requests.rejected.inc();
     this.metrics.requestSeconds[this.outcome].observe((performance.now() - this.startedAt) / 1000);
