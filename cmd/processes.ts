@@ -156,18 +156,21 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
 }
 
 /**
- * Runs corral expecting it to refuse to start: resolves with its exit code and what it
- * wrote to stderr. Only the variables given (plus PATH and HOME) reach it.
+ * Runs corral (with `args`) expecting it to exit by itself: resolves with its exit code and
+ * what it wrote. Only the variables given (plus PATH and HOME) reach it.
  */
-export async function proxyExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn('/bin/sh', [launcher], {
+export async function proxyExit(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const child = spawn('/bin/sh', [launcher, ...args], {
     env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stderr };
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  // 'close' comes after the output streams are read to their end.
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stderr, stdout };
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it). */

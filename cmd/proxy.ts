@@ -1,18 +1,78 @@
 #!/usr/bin/env node
-/** corral's entry point: configuration from the environment, then run until SIGTERM or SIGINT. */
-import { ConfigError, loadConfig } from '../src/config/config.js';
+/**
+ * corral's entry point. Configuration comes from the environment (see --help).
+ *   corral             run until SIGTERM or SIGINT
+ *   corral validate    check the environment and CONFIG_PATH, as start-up would, and exit
+ *   corral --version | --help
+ */
+import { ConfigError, loadConfig, type Config } from '../src/config/config.js';
 import { startCorral } from '../src/main.js';
+import { BUILD } from '../src/observe/build-info.js';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`corral: ${err.message}\n`);
+const USAGE = `corral ${BUILD.version}: a gRPC sidecar that collapses identical in-flight calls
+
+Usage:
+  corral              run (configured by environment variables)
+  corral validate     check the environment and CONFIG_PATH like start-up does; exit 0, or 2 with the problem
+  corral --version    print the version
+  corral --help       this text
+
+Main variables (all of them: the README's Configuration table):
+  BACKEND_ADDRESS           host:port of the gRPC backend (cleartext HTTP/2), or
+  CONFIG_PATH               a YAML file of routes and clusters
+  GRPC_PORT, METRICS_PORT   where corral serves gRPC (50052) and /metrics, /health, /ready (2112)
+  COLLAPSER_SKIP_METHODS    methods never collapsed nor cached: your writes (/pkg.Service/Method, /pkg.Service/)
+  COLLAPSER_CACHE_DURATION  how long OK answers are cached (100ms)
+  SHUTDOWN_DELAY, SHUTDOWN_GRACE  serving on after SIGTERM (0s), then draining (20s)
+  CORRAL_V8_FLAGS           node's V8 flags when started by bin/corral (--max-semi-space-size=4 --no-maglev)
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`corral: ${message}\n`);
   process.exit(2);
 }
 
-const corral = await startCorral(config);
+function configured(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    fail(err.message);
+  }
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === '--help' || command === '-h' || command === 'help') {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (command === '--version' || command === '-v') {
+  process.stdout.write(`corral ${BUILD.version} (node ${BUILD.node})\n`);
+  process.exit(0);
+}
+if (command !== undefined && command !== 'validate') fail(`unknown argument '${command}'; try corral --help`);
+if (rest.length > 0) fail(`unexpected arguments after ${command}: ${rest.join(' ')}`);
+
+const config = configured();
+if (command === 'validate') {
+  const { topology, collapser } = config;
+  for (const warning of config.warnings) process.stdout.write(`warning: ${warning}\n`);
+  process.stdout.write(
+    `configuration OK: ${config.configPath ?? 'BACKEND_ADDRESS'}; ${topology.routes.length} route(s), clusters ${Object.keys(topology.clusters).join(', ')}; ` +
+      `gRPC on ${config.listenHost}:${config.grpcPort}, admin on ${config.listenHost}:${config.metricsPort}; ` +
+      `collapsing ${collapser.onlyMethods ? `only ${collapser.onlyMethods.join(',')}` : 'every single-message call'}` +
+      `${collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : ''}\n`,
+  );
+  process.exit(0);
+}
+
+let corral;
+try {
+  corral = await startCorral(config);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  fail(err.message);
+}
 let signals = 0;
 // The first signal drains; a second one exits at once. Handled, not left to the default
 // action, which the kernel does not apply to PID 1 (node as a container's first process).

@@ -1,5 +1,5 @@
 import { ResponseCache } from './collapse/cache.js';
-import { checkAuthSecret, type Config } from './config/config.js';
+import { ConfigError, checkAuthSecret, type Config } from './config/config.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { AdminServer } from './observe/admin.js';
 import { createLogger, type Logger } from './observe/logger.js';
@@ -91,8 +91,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   });
 
   routing.start();
-  const grpcPort = await front.listen();
-  const metricsPort = await admin.listen();
+  const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
+  const metricsPort = await bound(admin.listen(), 'METRICS_PORT', config.metricsPort, config.listenHost);
   logger.info(
     {
       grpcPort,
@@ -108,6 +108,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
     'corral listening',
   );
+  for (const warning of config.warnings) logger.warn(warning);
   if (collapsesEverything(config)) {
     logger.warn(
       'every unary and server-streaming call is collapsed and cached, writes included: exempt them with COLLAPSER_SKIP_METHODS=/pkg.Service/Write,/pkg.Writes/ (or COLLAPSER_METHODS for the reads, or collapse: false on a route)',
@@ -182,6 +183,22 @@ export async function startCorral(config: Config): Promise<Corral> {
     })());
 
   return { grpcPort, metricsPort, logger, reload, shutdown };
+}
+
+/** A port that cannot be bound is a configuration problem: it names the variable, not a stack. */
+async function bound(listening: Promise<number>, variable: string, port: number, host: string): Promise<number> {
+  try {
+    return await listening;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why: Record<string, string> = {
+      EADDRINUSE: 'address already in use',
+      EACCES: 'permission denied (ports below 1024 need privileges)',
+      EADDRNOTAVAIL: `no such address on this host (LISTEN_HOST=${host})`,
+    };
+    if (code === undefined || !(code in why)) throw err;
+    throw new ConfigError(`${variable}=${port}: ${why[code]}`);
+  }
 }
 
 /** How long statuses of calls ended at the end of the grace period may take to reach their clients. */

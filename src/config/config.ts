@@ -10,7 +10,8 @@ export { ConfigError };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function duration(defaultValue: string) {
+/** A Go-style duration; `positive` refuses 0 where 0 cannot work (a timer of 0 fires at once). */
+function duration(defaultValue: string, positive = false) {
   return z
     .string()
     .default(defaultValue)
@@ -18,6 +19,10 @@ function duration(defaultValue: string) {
       const ms = parseDuration(text.trim());
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: 'expected a duration such as 100ms, 10s, 1m or 1m30s' });
+        return z.NEVER;
+      }
+      if (positive && ms < 1) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration of at least 1ms (0 cannot work here)' });
         return z.NEVER;
       }
       return ms;
@@ -72,19 +77,19 @@ const schema = z.object({
       message: 'expected host:port, e.g. 127.0.0.1:50051 or [::1]:50051',
     })
     .transform((v) => v?.trim()),
-  BACKEND_TIMEOUT: duration('10s'),
-  BACKEND_CONNECT_TIMEOUT: duration('10s'),
-  BACKEND_RECONNECT_MIN: duration('200ms'),
-  BACKEND_RECONNECT_MAX: duration('5s'),
-  BACKEND_KEEPALIVE_TIME: duration('5m'),
-  BACKEND_KEEPALIVE_TIMEOUT: duration('20s'),
+  BACKEND_TIMEOUT: duration('10s', true),
+  BACKEND_CONNECT_TIMEOUT: duration('10s', true),
+  BACKEND_RECONNECT_MIN: duration('200ms', true),
+  BACKEND_RECONNECT_MAX: duration('5s', true),
+  BACKEND_KEEPALIVE_TIME: duration('5m', true),
+  BACKEND_KEEPALIVE_TIMEOUT: duration('20s', true),
   BACKEND_MAX_SESSIONS: integer(16, 1, 1024, 'a session count'),
   BACKEND_STREAMS_PER_SESSION: integer(32, 1, 2 ** 31 - 1, 'a stream count'),
   COLLAPSER_CACHE_DURATION: duration('100ms'),
   COLLAPSER_CACHE_MAX_BYTES: integer(64 * MiB, 0, 2 ** 40, 'a size in bytes'),
   COLLAPSER_MAX_RESPONSE_BYTES: integer(4 * MiB, 1024, 2 ** 32, 'a size in bytes'),
   COLLAPSER_MAX_FOLLOWERS: integer(10_000, 1, 10_000_000, 'a count'),
-  COLLAPSER_HALF_CLOSE_WAIT: duration('10ms'),
+  COLLAPSER_HALF_CLOSE_WAIT: duration('10ms', true),
   COLLAPSER_KEY_METADATA: z
     .string()
     .optional()
@@ -103,8 +108,8 @@ const schema = z.object({
   // MyGateway's names and units (whole milliseconds), so its deployments carry over.
   RETRY_COUNT: integer(2, 0, 10, 'a retry count'),
   RETRY_TIMEOUT_MS: integer(0, 0, 2 ** 31 - 1, 'a timeout in milliseconds (0: none)'),
-  EJECTION_BASE_TIME: duration('30s'),
-  EJECTION_MAX_TIME: duration('5m'),
+  EJECTION_BASE_TIME: duration('30s', true),
+  EJECTION_MAX_TIME: duration('5m', true),
   JWT_SECRET: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -112,6 +117,8 @@ const schema = z.object({
 type Env = z.output<typeof schema>;
 
 export interface Config {
+  /** Things start-up should warn about: variables that look like corral's but are not. */
+  warnings: string[];
   listenHost: string;
   grpcPort: number;
   metricsPort: number;
@@ -162,6 +169,36 @@ export interface Config {
   };
 }
 
+/** Prefixes of corral's variables: an unknown one with such a prefix is likely a typo. */
+const OUR_PREFIXES = ['COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
+/** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
+const ALSO_OURS = ['CORRAL_V8_FLAGS', 'SERVICE_PORT_GRPC'];
+
+/** Warnings for variables that look like corral's but are not, with the closest known name. */
+function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = [...Object.keys(schema.shape), ...ALSO_OURS];
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (known.includes(name) || !OUR_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const closest = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)[0]!;
+    warnings.push(closest.d <= 3 ? `unknown variable ${name}: did you mean ${closest.k}?` : `unknown variable ${name}: corral does not read it`);
+  }
+  return warnings;
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
 /** Reads and validates the environment; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input: Record<string, string | undefined> = {};
@@ -195,6 +232,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration: BACKEND_ADDRESS is required: the host:port of the gRPC backend, e.g. 127.0.0.1:50051 (or CONFIG_PATH, a YAML file of routes and clusters)',
     );
   }
+  if (e.GRPC_PORT !== 0 && e.GRPC_PORT === e.METRICS_PORT) {
+    throw new ConfigError(`invalid configuration: ${portName}=${e.GRPC_PORT} and METRICS_PORT=${e.METRICS_PORT} are the same port; give each its own`);
+  }
   if (e.EJECTION_BASE_TIME > e.EJECTION_MAX_TIME) {
     throw new ConfigError(
       `invalid configuration: EJECTION_BASE_TIME='${env.EJECTION_BASE_TIME ?? '30s'}' is above EJECTION_MAX_TIME='${env.EJECTION_MAX_TIME ?? '5m'}'`,
@@ -204,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const jwtSecret = e.JWT_SECRET === undefined || e.JWT_SECRET === '' ? undefined : e.JWT_SECRET;
   checkAuthSecret(topology, jwtSecret);
   return {
+    warnings: unknownVariables(env),
     configPath: e.CONFIG_PATH,
     topology,
     listenHost: e.LISTEN_HOST,

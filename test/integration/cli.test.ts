@@ -1,0 +1,81 @@
+/** The command line and start-up checks: --help, --version, validate, ports, unknown variables. */
+import net from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { proxyExit, startProxy } from '../../cmd/processes.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+describe('the command line', () => {
+  it('--version and --help answer and exit 0', async () => {
+    const version = await proxyExit({}, ['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe(`corral ${pkg.version} (node ${process.version})\n`);
+    const help = await proxyExit({}, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('corral validate');
+    expect(help.stdout).toContain('COLLAPSER_SKIP_METHODS');
+  });
+
+  it('refuses an unknown argument with one line', async () => {
+    const r = await proxyExit({}, ['--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("corral: unknown argument '--bogus'; try corral --help\n");
+  });
+
+  it('validate: exit 0 and a summary for a good configuration, with warnings for near-miss variables', async () => {
+    const r = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_CACHE_DURATON: '1s', COLLAPSER_SKIP_METHODS: '/shop.Cart/' }, ['validate']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('warning: unknown variable COLLAPSER_CACHE_DURATON: did you mean COLLAPSER_CACHE_DURATION?');
+    expect(r.stdout).toContain('configuration OK: BACKEND_ADDRESS; 0 route(s), clusters backend');
+    expect(r.stdout).toContain('except /shop.Cart/');
+  });
+
+  it('validate: exit 2 with the message start-up would give, for the environment and for CONFIG_PATH', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-validate-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'routes: [ { prefix: /a.B/, cluster: nowhere } ]\nclusters: {}\n');
+    const file = await proxyExit({ CONFIG_PATH: bad }, ['validate']);
+    expect(file.code).toBe(2);
+    expect(file.stderr).toContain(`${bad}: routes[0].cluster="nowhere": no such cluster`);
+    const started = await proxyExit({ CONFIG_PATH: bad });
+    expect(started.stderr).toBe(file.stderr);
+    const zero = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', BACKEND_TIMEOUT: '0' }, ['validate']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toBe("corral: invalid configuration: BACKEND_TIMEOUT='0': expected a duration of at least 1ms (0 cannot work here)\n");
+  });
+});
+
+describe('start-up', () => {
+  it('a port in use exits 2 naming the variable, not with a stack trace', async () => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => taken.once('listening', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const grpc = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', LISTEN_HOST: '127.0.0.1', GRPC_PORT: String(port) });
+      expect(grpc.code).toBe(2);
+      expect(grpc.stderr).toBe(`corral: GRPC_PORT=${port}: address already in use\n`);
+      const metrics = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', LISTEN_HOST: '127.0.0.1', METRICS_PORT: String(port) });
+      expect(metrics.stderr).toBe(`corral: METRICS_PORT=${port}: address already in use\n`);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('refuses GRPC_PORT equal to METRICS_PORT', async () => {
+    const r = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', GRPC_PORT: '50099', METRICS_PORT: '50099' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('corral: invalid configuration: GRPC_PORT=50099 and METRICS_PORT=50099 are the same port; give each its own\n');
+  });
+
+  it('logs a warning naming the closest variable for one that looks like corral\'s', async () => {
+    const p = await startProxy({ BACKEND_ADDRESS: '127.0.0.1:1', RETRY_CONT: '3' });
+    try {
+      expect(p.lines.some((l) => l.includes('unknown variable RETRY_CONT: did you mean RETRY_COUNT?'))).toBe(true);
+    } finally {
+      await p.stop();
+    }
+  });
+});
