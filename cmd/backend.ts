@@ -10,22 +10,24 @@
  *
  *   node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N] [--name example]
  */
-import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { parseDuration } from '../src/config/duration.js';
+import { commandLine, fail } from './command-line.js';
 import { exampleService, myService, myServiceHandlers } from './example-service.js';
 
-const { values: args } = parseArgs({
-  options: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '50051' },
-    delay: { type: 'string', default: '0' },
-    'max-streams': { type: 'string' },
-    name: { type: 'string', default: 'example' },
-  },
-});
+const USAGE = `The example backend: corral.example.v1.Example (cmd/proto/example.proto) on grpc-js.
+
+  node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N] [--name example]`;
+
+const args = commandLine('backend', USAGE, {
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '50051' },
+  delay: { type: 'string', default: '0' },
+  'max-streams': { type: 'string' },
+  name: { type: 'string', default: 'example' },
+}) as { host: string; port: string; delay: string; 'max-streams'?: string; name: string };
 const defaultDelayMs = parseDuration(args.delay);
-if (defaultDelayMs === undefined) throw new Error(`--delay '${args.delay}' is not a duration such as 200ms`);
+if (defaultDelayMs === undefined) fail('backend', `--delay '${args.delay}' is not a duration such as 200ms`);
 
 const calls: Record<string, number> = {};
 const peers = new Set<string>();

@@ -6,9 +6,9 @@
  *   node dist/cmd/client.js [--target 127.0.0.1:50052] [--requests 1000] [--delay 200ms] [--key demo]
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { parseDuration } from '../src/config/duration.js';
+import { commandLine, fail } from './command-line.js';
 import { ExampleClient } from './example-service.js';
 
 export interface HerdResult {
@@ -95,22 +95,27 @@ export function formatHerd(r: HerdResult): string {
   ].join('\n');
 }
 
+const USAGE = `The herd client: N concurrent identical Lookup calls, then how many reached the backend.
+
+  node dist/cmd/client.js [--target 127.0.0.1:50052] [--requests 1000] [--delay 200ms] [--key demo] [--json]`;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      target: { type: 'string', default: '127.0.0.1:50052' },
-      requests: { type: 'string', default: '1000' },
-      delay: { type: 'string', default: '200ms' },
-      key: { type: 'string', default: 'demo' },
-      json: { type: 'boolean', default: false },
-    },
+  const values = commandLine('client', USAGE, {
+    target: { type: 'string', default: '127.0.0.1:50052' },
+    requests: { type: 'string', default: '1000' },
+    delay: { type: 'string', default: '200ms' },
+    key: { type: 'string', default: 'demo' },
+    json: { type: 'boolean', default: false },
   });
-  const delayMs = parseDuration(values.delay);
+  const delayMs = parseDuration(values.delay as string);
   const requests = Number(values.requests);
   if (delayMs === undefined || !Number.isInteger(requests) || requests < 1) {
-    process.stderr.write('client: --delay takes a duration such as 200ms, --requests a positive whole number\n');
-    process.exit(2);
+    fail('client', '--delay takes a duration such as 200ms, --requests a positive whole number');
   }
-  const result = await runHerd(values.target, requests, delayMs, values.key);
-  process.stdout.write((values.json ? JSON.stringify(result) : formatHerd(result)) + '\n');
+  try {
+    const result = await runHerd(values.target as string, requests, delayMs, values.key as string);
+    process.stdout.write((values.json ? JSON.stringify(result) : formatHerd(result)) + '\n');
+  } catch (err) {
+    fail('client', `cannot run the herd against ${values.target}: ${(err as Error).message}`);
+  }
 }

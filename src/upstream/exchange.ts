@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ResponseSink } from '../call.js';
 import { restoreRepeatedFields } from '../wire/metadata.js';
 import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
-import { backendAddressOf, connectionLost } from './session-pool.js';
+import { NOT_HTTP2, backendAddressOf, connectionLost, spokeHttp2 } from './session-pool.js';
 
 const kExchange = Symbol('corral.exchange');
 type ExchangeStream = ClientHttp2Stream & { [kExchange]: Exchange };
@@ -147,6 +147,9 @@ export class Exchange {
     const rstCode = this.stream.rstCode ?? 0;
     const address = backendAddressOf(this.stream);
     const err = this.error as (Error & { code?: string }) | null;
+    if ((err !== null || connectionLost(this.stream)) && !spokeHttp2(this.stream)) {
+      return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${NOT_HTTP2}`);
+    }
     if (err !== null && err.code !== 'ERR_HTTP2_STREAM_ERROR') {
       return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${err.message}`);
     }

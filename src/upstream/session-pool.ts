@@ -40,6 +40,8 @@ type State = 'connecting' | 'ready' | 'closing';
 /** One HTTP/2 connection to the backend, with the count of streams it carries. */
 class PooledSession {
   state: State = 'connecting';
+  /** The peer's SETTINGS arrived: it speaks HTTP/2. */
+  spokeHttp2 = false;
   active = 0;
   keepalive: NodeJS.Timeout | null = null;
   constructor(
@@ -214,6 +216,7 @@ export class SessionPool {
       this.logger.info({ backend: this.options.address, sessions: this.sessions.length }, 'backend session connected');
     });
     session.on('remoteSettings', (settings) => {
+      pooled.spokeHttp2 = true;
       pooled.limit = settings.maxConcurrentStreams ?? NO_LIMIT;
       this.advertisedLimit = pooled.limit;
       pooled.headerListLimit = settings.maxHeaderListSize ?? NO_LIMIT;
@@ -227,6 +230,7 @@ export class SessionPool {
     });
     session.once('close', () => {
       clearTimeout(connectTimer);
+      if (pooled.state !== 'connecting' && !pooled.spokeHttp2) this.lastError = NOT_HTTP2;
       if (pooled.keepalive !== null) clearInterval(pooled.keepalive);
       const neverConnected = pooled.state === 'connecting';
       this.sessions.splice(this.sessions.indexOf(pooled), 1);
@@ -280,6 +284,15 @@ export class SessionPool {
 
 function onPooledStreamClose(this: PooledStream): void {
   this[kPooled].active--;
+}
+
+/** Why a connection that opened but never spoke HTTP/2 failed: the usual mistake is an HTTP/1.1 or TLS port. */
+export const NOT_HTTP2 =
+  'the backend closed the connection without an HTTP/2 SETTINGS frame: corral expects cleartext HTTP/2 (h2c), not HTTP/1.1 or TLS';
+
+/** False when a stream from a SessionPool ran on a connection whose peer never spoke HTTP/2. */
+export function spokeHttp2(stream: ClientHttp2Stream): boolean {
+  return (stream as Partial<PooledStream>)[kPooled]?.spokeHttp2 !== false;
 }
 
 /** True when the connection a stream from a SessionPool ran on is gone (node resets its streams with CANCEL). */

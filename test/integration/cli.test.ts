@@ -79,3 +79,28 @@ describe('start-up', () => {
     }
   });
 });
+
+describe('the example programs', () => {
+  const run = async (script: string, args: string[]) => {
+    const { spawnSync } = await import('node:child_process');
+    const path = new URL(`../../dist/cmd/${script}.js`, import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [path, ...args], { encoding: 'utf8', timeout: 15_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it.each([['backend'], ['client']])('%s takes --help, and a mistake is one line, not a stack trace', async (script) => {
+    const help = await run(script, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain(`node dist/cmd/${script}.js`);
+    const bad = await run(script, ['--bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`${script}: Unknown option '--bogus' (try --help)\n`);
+  });
+
+  it('the client says in one line when it cannot reach its target', async () => {
+    const r = await run('client', ['--target', '127.0.0.1:1', '--requests', '2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^client: cannot run the herd against 127\.0\.0\.1:1: 14 UNAVAILABLE/);
+  });
+});
