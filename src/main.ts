@@ -134,7 +134,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       logger.error({ err: (err as Error).message }, 'config reload failed: keeping the running config');
       return;
     }
-    const next = new Routing(topology, ++generation, context);
+    const next = new Routing(topology, ++generation, context, routing);
     next.start();
     const previous = routing;
     routing = next;

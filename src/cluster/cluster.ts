@@ -2,7 +2,7 @@ import type { Endpoint, Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { SessionPool } from '../upstream/session-pool.js';
-import type { GrpcError } from '../wire/status.js';
+import { GrpcError, Status } from '../wire/status.js';
 import type { ClusterView } from '../balance/balancer.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import { Ejections, type EjectionOptions } from './ejections.js';
@@ -60,7 +60,10 @@ export class Cluster implements ClusterView {
   }
 
   pool(endpoint: Endpoint): SessionPool {
-    return this.pools.get(endpoint.address)!;
+    const pool = this.pools.get(endpoint.address);
+    // A call of a replaced configuration may retry after its cluster stopped.
+    if (pool === undefined) throw new GrpcError(Status.UNAVAILABLE, `endpoint ${endpoint.address} is no longer in cluster ${this.name}`);
+    return pool;
   }
 
   load(endpoint: Endpoint): number {

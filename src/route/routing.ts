@@ -49,7 +49,9 @@ export interface RoutingContext {
 /**
  * One loaded configuration: its clusters (each with a resolver and a pool per endpoint)
  * and its route table, each route with its own collapser in front of its cluster.
- * A reload builds a new Routing, swaps it into the Router, then stops the old one;
+ * A reload builds a new Routing, swaps it into the Router, then stops the old one. A
+ * cluster whose definition did not change is taken over as it is (its resolver's
+ * endpoints, connections and ejections), so calls never wait for a first resolution;
  * endpoint pools are shared through EndpointPools, so endpoints both list keep their
  * connections.
  */
@@ -57,6 +59,8 @@ export class Routing implements Invalidation {
   readonly table: RouteTable;
   readonly clusters = new Map<string, Cluster>();
   private readonly collapsers: Collapser[] = [];
+  /** Clusters taken over from the previous configuration: already started. */
+  private readonly adopted = new Set<string>();
   /** When any route authenticates, corral owns the identity metadata on every route. */
   private readonly ownsIdentity: boolean;
 
@@ -65,10 +69,13 @@ export class Routing implements Invalidation {
     /** Counts reloads; part of every cache key, so no response outlives the routes that made it. */
     readonly generation: number,
     private readonly context: RoutingContext,
+    previous: Routing | null = null,
   ) {
     const { pools, logger, metrics, ejection } = context;
     for (const [name, spec] of Object.entries(topology.clusters)) {
-      this.clusters.set(name, new Cluster(name, this.resolver(spec), { pools, logger, metrics, ejection, warm: spec.type === 'static' }));
+      const kept = previous?.handOver(name, spec) ?? null;
+      if (kept !== null) this.adopted.add(name);
+      this.clusters.set(name, kept ?? new Cluster(name, this.resolver(spec), { pools, logger, metrics, ejection, warm: spec.type === 'static' }));
     }
     this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
@@ -95,7 +102,18 @@ export class Routing implements Invalidation {
   }
 
   start(): void {
-    for (const cluster of this.clusters.values()) cluster.start();
+    for (const [name, cluster] of this.clusters) if (!this.adopted.has(name)) cluster.start();
+  }
+
+  /**
+   * The next configuration defines cluster `name` as `spec`: when this one defines it the
+   * same way, the cluster moves to the next one as it is, and this one will not stop it.
+   */
+  private handOver(name: string, spec: ClusterSpec): Cluster | null {
+    const cluster = this.clusters.get(name);
+    if (cluster === undefined || JSON.stringify(this.topology.clusters[name]) !== JSON.stringify(spec)) return null;
+    this.clusters.delete(name);
+    return cluster;
   }
 
   stop(): void {
