@@ -21,7 +21,8 @@ COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/cmd/proto ./cmd/proto
 COPY --chown=node:node bin ./bin
-USER node
+# Numeric, so a kubelet can check runAsNonRoot: the "node" user of the node images.
+USER 1000:1000
 EXPOSE 50052 2112
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||2112)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
