@@ -59,7 +59,7 @@ if (command === 'validate') {
   for (const warning of config.warnings) process.stdout.write(`warning: ${warning}\n`);
   process.stdout.write(
     `configuration OK: ${config.configPath ?? 'BACKEND_ADDRESS'}; ${topology.routes.length} route(s), clusters ${Object.keys(topology.clusters).join(', ')}; ` +
-      `gRPC on ${config.listenHost}:${config.grpcPort}, admin on ${config.listenHost}:${config.metricsPort}; ` +
+      `gRPC on ${config.listenHost}:${config.grpcPort}, admin on ${config.metricsHost}:${config.metricsPort}; ` +
       `collapsing ${collapser.onlyMethods ? `only ${collapser.onlyMethods.join(',')}` : 'every single-message call'}` +
       `${collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : ''}\n`,
   );

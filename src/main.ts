@@ -80,7 +80,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   metrics.gaugeFrom('corral_calls_in_progress', 'Client calls open on the front', () => front.activeCalls);
   let draining = false;
   const admin = new AdminServer({
-    host: config.listenHost,
+    host: config.metricsHost,
     port: config.metricsPort,
     registry: metrics.registry,
     ready: () => {
@@ -92,7 +92,7 @@ export async function startCorral(config: Config): Promise<Corral> {
 
   routing.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
-  const metricsPort = await bound(admin.listen(), 'METRICS_PORT', config.metricsPort, config.listenHost);
+  const metricsPort = await bound(admin.listen(), 'METRICS_PORT', config.metricsPort, config.metricsHost);
   logger.info(
     {
       grpcPort,
@@ -194,7 +194,7 @@ async function bound(listening: Promise<number>, variable: string, port: number,
     const why: Record<string, string> = {
       EADDRINUSE: 'address already in use',
       EACCES: 'permission denied (ports below 1024 need privileges)',
-      EADDRNOTAVAIL: `no such address on this host (LISTEN_HOST=${host})`,
+      EADDRNOTAVAIL: `no such address on this host: ${host}`,
     };
     if (code === undefined || !(code in why)) throw err;
     throw new ConfigError(`${variable}=${port}: ${why[code]}`);

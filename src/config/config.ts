@@ -67,6 +67,8 @@ const MiB = 1024 * 1024;
  */
 const schema = z.object({
   LISTEN_HOST: z.string().default('0.0.0.0'),
+  // Unset: LISTEN_HOST. The kubelet's probes and Prometheus reach a pod on its IP.
+  METRICS_HOST: z.string().optional(),
   GRPC_PORT: port(50052),
   METRICS_PORT: port(2112),
   CONFIG_PATH: z.string().trim().min(1, 'expected a path to a YAML file').optional(),
@@ -120,6 +122,8 @@ export interface Config {
   /** Things start-up should warn about: variables that look like corral's but are not. */
   warnings: string[];
   listenHost: string;
+  /** Where /metrics, /health and /ready listen (METRICS_HOST, else LISTEN_HOST). */
+  metricsHost: string;
   grpcPort: number;
   metricsPort: number;
   logLevel: Env['LOG_LEVEL'];
@@ -248,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     configPath: e.CONFIG_PATH,
     topology,
     listenHost: e.LISTEN_HOST,
+    metricsHost: e.METRICS_HOST ?? e.LISTEN_HOST,
     grpcPort: e.GRPC_PORT,
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,

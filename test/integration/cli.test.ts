@@ -104,3 +104,21 @@ describe('the example programs', () => {
     expect(r.stderr).toMatch(/^client: cannot run the herd against 127\.0\.0\.1:1: 14 UNAVAILABLE/);
   });
 });
+
+describe('METRICS_HOST', () => {
+  it('binds the admin port to its own address', async () => {
+    const p = await startProxy({ BACKEND_ADDRESS: '127.0.0.1:1', LISTEN_HOST: '127.0.0.1', METRICS_HOST: '127.0.0.2' });
+    try {
+      const reach = (host: string) =>
+        new Promise<boolean>((resolve) => {
+          const s = net.connect(p.metricsPort, host);
+          s.on('connect', () => (s.destroy(), resolve(true)));
+          s.on('error', () => resolve(false));
+        });
+      expect(await reach('127.0.0.2')).toBe(true);
+      expect(await reach('127.0.0.1')).toBe(false);
+    } finally {
+      await p.stop();
+    }
+  });
+});
