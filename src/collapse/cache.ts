@@ -14,9 +14,8 @@ export interface ResponseCacheOptions {
 
 /**
  * Heap an entry costs beyond its header text and body: the Recording, node's header
- * objects, the key and lru-cache's slots. Measured with --expose-gc: 20,000 cached
- * 100-byte responses took 1,081 bytes each and are charged 1,413. Without this the
- * cache was charged ~300 bytes an entry and its bound did not bound memory.
+ * objects, the key and lru-cache's slots, measured with --expose-gc (docs/performance.md).
+ * Without it the cache's bound did not bound memory.
  */
 export const ENTRY_OVERHEAD_BYTES = 1024;
 

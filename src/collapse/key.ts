@@ -37,7 +37,7 @@ export const TRANSPORT_AND_TRACING_HEADERS: ReadonlySet<string> = new Set([
   'sentry-trace',
 ]);
 
-/** Bodies up to this size are hashed in one crypto.hash call (~3x faster than createHash for small inputs). */
+/** Bodies up to this size are hashed in one crypto.hash call, faster than createHash for small inputs. */
 const ONE_SHOT_HASH_MAX = 16 * 1024;
 
 export interface KeyOptions {

@@ -23,6 +23,7 @@ import type { Metrics } from '../observe/metrics.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import type { GrpcError } from '../wire/status.js';
 import { RouteTable, type Route } from './route-table.js';
+import { routeNamespace } from './route-namespace.js';
 import { RouteUpstream } from './route-upstream.js';
 
 /** What every route shares, and the defaults a route does not override. */
@@ -66,7 +67,7 @@ export class Routing implements Invalidation {
 
   constructor(
     readonly topology: Topology,
-    /** Counts reloads; part of every cache key, so no response outlives the routes that made it. */
+    /** Counts reloads, for logs. */
     readonly generation: number,
     private readonly context: RoutingContext,
     previous: Routing | null = null,
@@ -148,7 +149,7 @@ export class Routing implements Invalidation {
   }
 
   private route(spec: RouteSpec, index: number | 'default'): Route {
-    return { name: routeName(spec, index), prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec, index) };
+    return { name: routeName(spec, index), prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec) };
   }
 
   /**
@@ -157,8 +158,8 @@ export class Routing implements Invalidation {
    * `invalidates`), then its collapser (unless collapse: false, or the method is not
    * collapsed), then the passthrough to its cluster.
    */
-  private stages(spec: RouteSpec, index: number | 'default'): Handler {
-    let forward = this.forward(spec, index);
+  private stages(spec: RouteSpec): Handler {
+    let forward = this.forward(spec);
     if (spec.invalidates.length > 0) forward = new Invalidate(spec.invalidates, this, forward);
     if (spec.authorization === 'required') {
       // checkAuthSecret refused a config like this before it got here.
@@ -168,7 +169,7 @@ export class Routing implements Invalidation {
     return this.ownsIdentity ? new StripIdentity(forward) : forward;
   }
 
-  private forward(spec: RouteSpec, index: number | 'default'): Handler {
+  private forward(spec: RouteSpec): Handler {
     const { defaults: d, retry, metrics } = this.context;
     const upstream = new RouteUpstream(this.clusters.get(spec.cluster)!, spec.balancer, {
       ...retry,
@@ -182,7 +183,7 @@ export class Routing implements Invalidation {
     const collapser = new Collapser(
       passthrough,
       upstream,
-      new KeyMaker({ metadata: keyMetadata, namespace: `${this.generation}:${index}` }),
+      new KeyMaker({ metadata: keyMetadata, namespace: routeNamespace(spec, this.topology.clusters[spec.cluster]) }),
       this.context.cache,
       {
         timeoutMs: spec.timeoutMs ?? d.timeoutMs,

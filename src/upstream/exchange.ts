@@ -30,8 +30,8 @@ export class Exchange {
    * cancellation (streams): aborting its signal makes node reset the stream with a bare
    * RST_STREAM(CANCEL), whereas stream.close() would half-close first, which a backend
    * reads as "the client finished". Without one (a whole request sent at once) abort()
-   * resets the stream directly; that saves the signal plumbing node sets up per request
-   * (~6% of CPU under unique keys).
+   * resets the stream directly; that saves the signal plumbing node sets up per request,
+   * which showed in profiles (docs/performance.md).
    */
   constructor(
     private readonly stream: ClientHttp2Stream,

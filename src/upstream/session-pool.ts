@@ -19,8 +19,8 @@ export interface SessionPoolOptions {
   maxSessions: number;
   /**
    * A session counts as full at this many streams, or at the peer's limit if lower. Spreading
-   * calls over a few sessions measured 1-19% more unique-key throughput than one session
-   * (bench/streams-per-session.sh).
+   * calls over a few sessions gave more unique-key throughput than one session
+   * (bench/streams-per-session.sh; figures in docs/performance.md).
    */
   streamsPerSession: number;
 }

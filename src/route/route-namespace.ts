@@ -1,0 +1,13 @@
+import { createHash } from 'node:crypto';
+import type { ClusterSpec, RouteSpec } from '../config/topology.js';
+
+/**
+ * The part of every cache key that names the route a call took: a hash of the route's
+ * definition and its cluster's. Two sidecars with the same configuration agree on it (as
+ * collapsing across a fleet needs), a reload that leaves a route as it was keeps its
+ * cached answers, and a route or cluster that changes gets keys of its own, so no answer
+ * outlives the definitions that produced it.
+ */
+export function routeNamespace(route: RouteSpec, cluster: ClusterSpec | undefined): string {
+  return createHash('sha256').update(JSON.stringify({ route, cluster })).digest('base64url').slice(0, 22);
+}
