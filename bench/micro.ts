@@ -25,6 +25,7 @@ import { KeyMaker } from '../src/collapse/key.js';
 import { Metrics } from '../src/observe/metrics.js';
 import type { Upstream } from '../src/upstream/upstream.js';
 import { stubUpstream } from './stub-upstream.js';
+import { RetryingOrigin } from '../src/upstream/retrying-origin.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 const BATCH = 1000;
@@ -102,7 +103,7 @@ const call = (body: Buffer): Call => ({ method, headers, body, head: [], source:
 function collapser(pool: Upstream, cache: ResponseCache | null): Collapser {
   const metrics = new Metrics();
   const passthrough = { handle: () => undefined };
-  return new Collapser(passthrough, pool, new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9, cacheTtlMs: 3_600_000 }, metrics);
+  return new Collapser(passthrough, new RetryingOrigin(pool, metrics), new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9, cacheTtlMs: 3_600_000 }, metrics);
 }
 
 // cache hit: one leader fills the cache, then every call is a hit.

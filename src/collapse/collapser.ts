@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Upstream } from '../upstream/upstream.js';
+import type { Origin } from '../upstream/origin.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { ResponseCache } from './cache.js';
@@ -24,7 +24,7 @@ export class Collapser implements Handler, FlightOwner {
 
   constructor(
     private readonly next: Handler,
-    private readonly upstream: Upstream,
+    private readonly origin: Origin,
     private readonly keys: KeyMaker,
     private readonly cache: ResponseCache | null,
     private readonly options: CollapserOptions,
@@ -104,7 +104,7 @@ export class Collapser implements Handler, FlightOwner {
     const flight = new Flight(key, call.method, this.options, this, this.metrics);
     this.flights.set(key, flight);
     flight.join(downstream);
-    flight.start(this.upstream, this.upstreamHeaders(call), call.body!);
+    flight.start(this.origin, this.upstreamHeaders(call), call.body!);
   }
 
   /**

@@ -1,8 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Downstream, DownstreamListener, Headers, ResponseSink } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
-import { RetryingCall } from '../upstream/retrying-call.js';
-import type { Upstream } from '../upstream/upstream.js';
+import type { Origin, OriginCall } from '../upstream/origin.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Recording } from './recording.js';
 
@@ -39,7 +38,7 @@ export interface FlightOwner {
  */
 export class Flight implements ResponseSink, DownstreamListener {
   /** The one backend call; only the flight ends it (timeout, shutdown), never a client. */
-  private call: RetryingCall | null = null;
+  private call: OriginCall | null = null;
   /** The response so far; null once it outgrew the bound and stopped being recorded. */
   recording: Recording | null = new Recording();
   private readonly waiters = new Set<Downstream>();
@@ -61,13 +60,12 @@ export class Flight implements ResponseSink, DownstreamListener {
   ) {}
 
   /** Starts the backend call with the leader's request. */
-  start(upstream: Upstream, headers: OutgoingHttpHeaders, body: Buffer): void {
+  start(origin: Origin, headers: OutgoingHttpHeaders, body: Buffer): void {
     this.startedAt = performance.now();
     this.metrics.flightsInProgress.inc();
     this.metrics.backendCalls.inc({ kind: 'flight' });
     this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
-    this.call = new RetryingCall(upstream, headers, this, this.metrics, body);
-    this.call.start();
+    this.call = origin.start(headers, body, this);
   }
 
   /**
@@ -120,12 +118,12 @@ export class Flight implements ResponseSink, DownstreamListener {
   downstreamGone(downstream: Downstream): void {
     this.waiters.delete(downstream);
     // It may have been the last one the backend was paused for.
-    this.call?.downstreamDrained();
+    this.call?.downstreamDrained(downstream);
   }
 
   /** A waiter caught up: the backend is read again (it is paused only while all are behind). */
-  downstreamDrained(): void {
-    this.call?.downstreamDrained();
+  downstreamDrained(downstream: Downstream): void {
+    this.call?.downstreamDrained(downstream);
   }
 
   /** Ends the backend call; every waiter gets `reason`. */

@@ -21,6 +21,7 @@ import { StaticResolver } from '../discovery/static.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { Passthrough } from '../upstream/passthrough.js';
+import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
 import { RouteTable, type Route } from './route-table.js';
 import { routeNamespace } from './route-namespace.js';
@@ -175,14 +176,15 @@ export class Routing implements Invalidation {
       ...retry,
       sessionTransfer: spec.sessionTransfer,
     });
-    const passthrough = new Passthrough(upstream, metrics);
+    const origin = new RetryingOrigin(upstream, metrics);
+    const passthrough = new Passthrough(origin, metrics);
     if (!spec.collapse) return passthrough;
     // The verified identity is always in the key, even when key_metadata narrows it.
     let keyMetadata = spec.keyMetadata ?? d.keyMetadata;
     if (spec.authorization === 'required' && keyMetadata !== undefined) keyMetadata = [...keyMetadata, ...IDENTITY_METADATA];
     const collapser = new Collapser(
       passthrough,
-      upstream,
+      origin,
       new KeyMaker({ metadata: keyMetadata, namespace: routeNamespace(spec, this.topology.clusters[spec.cluster]) }),
       this.context.cache,
       {

@@ -1,7 +1,6 @@
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Metrics } from '../observe/metrics.js';
-import { RetryingCall } from './retrying-call.js';
-import type { Upstream } from './upstream.js';
+import type { Origin } from './origin.js';
 
 /**
  * Forwards a call to the backend as it is, one backend stream per client stream:
@@ -11,7 +10,7 @@ import type { Upstream } from './upstream.js';
  */
 export class Passthrough implements Handler {
   constructor(
-    private readonly upstream: Upstream,
+    private readonly origin: Origin,
     private readonly metrics: Metrics,
   ) {}
 
@@ -20,11 +19,7 @@ export class Passthrough implements Handler {
     this.metrics.requests.bypass.inc();
     this.metrics.backendCalls.inc({ kind: 'bypass' });
     // A route with collapsing off hands whole requests here too.
-    const forwarded =
-      call.body !== null
-        ? new RetryingCall(this.upstream, call.headers, downstream, this.metrics, call.body)
-        : new RetryingCall(this.upstream, call.headers, downstream, this.metrics, null, call.head, call.source);
+    const forwarded = this.origin.start(call.headers, call.body ?? { head: call.head, source: call.source }, downstream);
     downstream.watch(forwarded);
-    forwarded.start();
   }
 }

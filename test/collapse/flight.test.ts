@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { stubUpstream } from '../../bench/stub-upstream.js';
+import { RetryingOrigin } from '../../src/upstream/retrying-origin.js';
 import { Flight, type FlightOwner } from '../../src/collapse/flight.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
@@ -31,7 +32,7 @@ class StubStream extends EventEmitter {
 
 function started(f: Flight): StubStream {
   const stream = new StubStream();
-  f.start(stubUpstream(() => stream), {}, Buffer.alloc(5));
+  f.start(new RetryingOrigin(stubUpstream(() => stream), metrics), {}, Buffer.alloc(5));
   return stream;
 }
 
