@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Recording } from './recording.js';
+import type { ResponseStore } from './store.js';
 
 export interface ResponseCacheOptions {
   /** How long a response stays fresh, in ms, unless set() says otherwise; also paces the sweep of stale entries. */
@@ -25,7 +26,7 @@ export const ENTRY_OVERHEAD_BYTES = 1024;
  * per TTL (no timer per entry), so a stream of distinct keys does not fill the bound
  * with expired answers.
  */
-export class ResponseCache {
+export class ResponseCache implements ResponseStore {
   private readonly lru: LRUCache<string, Recording>;
   private readonly sweeper: NodeJS.Timeout;
   /** Keys by method, so a write can drop what it made stale; bounded by the entries. */

@@ -4,7 +4,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { Origin } from '../upstream/origin.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
-import type { ResponseCache } from './cache.js';
+import type { ResponseStore } from './store.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
 import type { KeyMaker } from './key.js';
 
@@ -26,7 +26,7 @@ export class Collapser implements Handler, FlightOwner {
     private readonly next: Handler,
     private readonly origin: Origin,
     private readonly keys: KeyMaker,
-    private readonly cache: ResponseCache | null,
+    private readonly cache: ResponseStore | null,
     private readonly options: CollapserOptions,
     private readonly metrics: Metrics,
   ) {

@@ -3,7 +3,6 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { BalancerSpec } from '../balance/balancer.js';
 import { HOST_PORT } from '../discovery/endpoint.js';
-import type { MetadataMatcher } from '../route/route-table.js';
 import { ConfigError } from './errors.js';
 
 /** Where calls go: MyGateway's YAML structure, plus corral's per-route policy. */
@@ -12,6 +11,9 @@ export interface Topology {
   routes: RouteSpec[];
   clusters: Record<string, ClusterSpec>;
 }
+
+/** A route's condition on one metadata entry: equal to a value, or present / absent. */
+export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
 
 export interface RouteSpec {
   prefix: string;

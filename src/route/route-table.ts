@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Handler } from '../call.js';
 
-/** A condition on one metadata entry: equal to a value, or present (or absent). */
-export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
+import type { MetadataMatcher } from '../config/topology.js';
+
+export type { MetadataMatcher };
 
 export interface Route {
   /** For logs and metrics: the prefix and matchers as written. */

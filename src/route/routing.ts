@@ -5,7 +5,7 @@ import type { Handler } from '../call.js';
 import { Cluster } from '../cluster/cluster.js';
 import type { EjectionOptions } from '../cluster/ejections.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
-import type { ResponseCache } from '../collapse/cache.js';
+import type { ResponseStore } from '../collapse/store.js';
 import { Collapser } from '../collapse/collapser.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
@@ -30,7 +30,7 @@ import { RouteUpstream } from './route-upstream.js';
 /** What every route shares, and the defaults a route does not override. */
 export interface RoutingContext {
   pools: EndpointPools;
-  cache: ResponseCache | null;
+  cache: ResponseStore | null;
   logger: Logger;
   metrics: Metrics;
   /** Checks tokens on routes with authorization: required; null without JWT_SECRET. */

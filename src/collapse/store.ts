@@ -1,0 +1,14 @@
+import type { Recording } from './recording.js';
+
+/**
+ * Where completed responses are kept for reuse: the collapser asks it before leading a
+ * flight. ResponseCache (an in-process, byte-bounded LRU) is the one store today; a store
+ * shared by a fleet of sidecars would be another.
+ */
+export interface ResponseStore {
+  get(key: string): Recording | undefined;
+  /** Keeps a response to `method` for `ttlMs` (the store's default when undefined). */
+  set(key: string, recording: Recording, ttlMs: number | undefined, method: string): void;
+  /** Drops every response to a method under one of the prefixes (a write made them stale). */
+  invalidate(prefixes: readonly string[]): void;
+}
