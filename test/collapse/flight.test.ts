@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { stubUpstream } from '../../bench/stub-upstream.js';
 import { RetryingOrigin } from '../../src/upstream/retrying-origin.js';
@@ -6,32 +5,12 @@ import { Flight, type FlightOwner } from '../../src/collapse/flight.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from './fakes.js';
+import { FakeBackendStream } from '../support/fake-backend-stream.js';
 
 const metrics = new Metrics();
 
-/** A backend stream that never answers by itself and records how it was reset. */
-class StubStream extends EventEmitter {
-  rstCode = 0;
-  destroyed = false;
-  resetWith: number | null = null;
-  paused = false;
-  end(): void {}
-  pause(): void {
-    this.paused = true;
-  }
-  resume(): void {
-    this.paused = false;
-  }
-  close(code: number): void {
-    this.resetWith = code;
-    this.rstCode = code;
-    this.destroyed = true;
-    this.emit('close');
-  }
-}
-
-function started(f: Flight): StubStream {
-  const stream = new StubStream();
+function started(f: Flight): FakeBackendStream {
+  const stream = new FakeBackendStream();
   f.start(new RetryingOrigin(stubUpstream(() => stream), metrics), {}, Buffer.alloc(5));
   return stream;
 }
