@@ -59,7 +59,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
   };
   let generation = 0;
-  let routing = new Routing(config.topology, generation, context);
+  let routing = new Routing(config.topology, context);
   const router = new Router(routing.table);
   metrics.gaugeFrom('corral_cache_entries', 'Responses in the cache', () => cache?.entries ?? 0);
   metrics.gaugeFrom('corral_cache_bytes', 'Bytes held by the cache', () => cache?.bytes ?? 0);
@@ -134,7 +134,8 @@ export async function startCorral(config: Config): Promise<Corral> {
       logger.error({ err: (err as Error).message }, 'config reload failed: keeping the running config');
       return;
     }
-    const next = new Routing(topology, ++generation, context, routing);
+    const next = new Routing(topology, context, routing);
+    generation++;
     next.start();
     const previous = routing;
     routing = next;
@@ -157,10 +158,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       }
       logger.info({ graceMs: config.shutdownGraceMs, calls: front.activeCalls }, 'draining');
       front.drain();
-      const deadline = performance.now() + config.shutdownGraceMs;
-      while (front.activeCalls > 0 && performance.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await callsEnded(front, config.shutdownGraceMs);
       const left = front.activeCalls;
       if (left > 0) {
         logger.warn({ calls: left }, 'grace period over: ending the calls still open');
@@ -171,8 +169,7 @@ export async function startCorral(config: Config): Promise<Corral> {
         front.failOpenCalls(error);
         routing.abortFlights(error);
         // Let those statuses reach the clients before the connections go.
-        const flushBy = performance.now() + STATUS_FLUSH_MS;
-        while (front.activeCalls > 0 && performance.now() < flushBy) await new Promise((resolve) => setTimeout(resolve, 10));
+        await callsEnded(front, STATUS_FLUSH_MS);
         front.destroy();
       }
       routing.stop();
@@ -199,6 +196,12 @@ async function bound(listening: Promise<number>, variable: string, port: number,
     if (code === undefined || !(code in why)) throw err;
     throw new ConfigError(`${variable}=${port}: ${why[code]}`);
   }
+}
+
+/** Waits until the front has no call open, or `ms` have passed. */
+async function callsEnded(front: Front, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (front.activeCalls > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** How long statuses of calls ended at the end of the grace period may take to reach their clients. */

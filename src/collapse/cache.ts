@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { underAny } from './method-set.js';
 import type { Recording } from './recording.js';
 import type { ResponseStore } from './store.js';
 
@@ -72,7 +73,7 @@ export class ResponseCache implements ResponseStore {
   invalidate(prefixes: readonly string[]): number {
     const stale: string[] = [];
     for (const [method, keys] of this.byMethod) {
-      if (prefixes.some((p) => method.startsWith(p))) stale.push(...keys);
+      if (underAny(method, prefixes)) stale.push(...keys);
     }
     for (const key of stale) this.lru.delete(key);
     return stale.length;

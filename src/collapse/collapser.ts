@@ -7,6 +7,7 @@ import { GrpcError, Status } from '../wire/status.js';
 import type { ResponseStore } from './store.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
 import type { KeyMaker } from './key.js';
+import { underAny } from './method-set.js';
 
 export interface CollapserOptions extends FlightOptions {
   /** How long an OK response is served from the cache; 0 turns caching off for this collapser. */
@@ -92,7 +93,7 @@ export class Collapser implements Handler, FlightOwner {
    */
   invalidate(prefixes: readonly string[]): void {
     for (const flight of this.flights.values()) {
-      if (!prefixes.some((p) => flight.method.startsWith(p))) continue;
+      if (!underAny(flight.method, prefixes)) continue;
       flight.cacheable = false;
       this.flights.delete(flight.key);
     }

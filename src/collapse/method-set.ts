@@ -12,10 +12,14 @@ export class MethodSet {
   }
 
   has(method: string): boolean {
-    if (this.exact.has(method)) return true;
-    for (const prefix of this.prefixes) if (method.startsWith(prefix)) return true;
-    return false;
+    return this.exact.has(method) || underAny(method, this.prefixes);
   }
+}
+
+/** True when `method` starts with one of `prefixes` (a route's `invalidates`). */
+export function underAny(method: string, prefixes: readonly string[]): boolean {
+  for (const prefix of prefixes) if (method.startsWith(prefix)) return true;
+  return false;
 }
 
 /** A full method name or a service prefix: /pkg.Service/Method or /pkg.Service/. */

@@ -36,6 +36,23 @@ export interface RouteSpec {
   invalidates: string[];
 }
 
+/** A route to `cluster` for calls under `prefix`, with every policy at its default. */
+export function defaultRoute(prefix: string, cluster: string): RouteSpec {
+  return {
+    prefix,
+    cluster,
+    authorization: 'none',
+    balancer: { type: 'round_robin' },
+    metadata: [],
+    collapse: true,
+    cacheTtlMs: undefined,
+    timeoutMs: undefined,
+    keyMetadata: undefined,
+    sessionTransfer: false,
+    invalidates: [],
+  };
+}
+
 export type ClusterSpec =
   | { type: 'static'; addresses: string[] }
   | { type: 'dynamic'; discovererUrl: string; intervalMs: number }

@@ -11,7 +11,7 @@ import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
-import { authenticatedRoutes, type ClusterSpec, type RouteSpec, type Topology } from '../config/topology.js';
+import { authenticatedRoutes, defaultRoute, type ClusterSpec, type RouteSpec, type Topology } from '../config/topology.js';
 import { DnsResolver } from '../discovery/dns.js';
 import type { Resolver } from '../discovery/endpoint.js';
 import { HttpDiscoverer } from '../discovery/http-discoverer.js';
@@ -68,8 +68,6 @@ export class Routing implements Invalidation {
 
   constructor(
     readonly topology: Topology,
-    /** Counts reloads, for logs. */
-    readonly generation: number,
     private readonly context: RoutingContext,
     previous: Routing | null = null,
   ) {
@@ -83,22 +81,7 @@ export class Routing implements Invalidation {
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
       topology.default.action === 'use_cluster'
-        ? this.route(
-            {
-              prefix: '/',
-              cluster: topology.default.cluster,
-              authorization: 'none',
-              balancer: { type: 'round_robin' },
-              metadata: [],
-              collapse: true,
-              cacheTtlMs: undefined,
-              timeoutMs: undefined,
-              keyMetadata: undefined,
-              sessionTransfer: false,
-              invalidates: [],
-            },
-            'default',
-          )
+        ? this.route(defaultRoute('/', topology.default.cluster), 'default')
         : null;
     this.table = new RouteTable(routes, fallback);
   }

@@ -79,22 +79,27 @@ describe('COLLAPSER_SKIP_METHODS and COLLAPSER_METHODS', () => {
   });
 });
 
-describe('invalidates', () => {
-  it('drops cached reads when a write on the route ends OK, so the next read is fresh', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'corral-invalidates-'));
-    const configPath = join(dir, 'corral.yaml');
-    writeFileSync(
-      configPath,
-      `default: { action: use_cluster, use_cluster: backend }
+/** A routes file: everything to the backend, plus one write route (`match`) that invalidates Lookup. */
+function writeRoute(match: string): string {
+  const configPath = join(mkdtempSync(join(tmpdir(), 'corral-invalidates-')), 'corral.yaml');
+  writeFileSync(
+    configPath,
+    `default: { action: use_cluster, use_cluster: backend }
 routes:
-  - prefix: ${EXAMPLE}Release
+  - ${match}
     cluster: backend
     collapse: false
     invalidates: [${EXAMPLE}Lookup]
 clusters:
   backend: { type: static, address: ${backend.address} }
 `,
-    );
+  );
+  return configPath;
+}
+
+describe('invalidates', () => {
+  it('drops cached reads when a write on the route ends OK, so the next read is fresh', async () => {
+    const configPath = writeRoute(`prefix: ${EXAMPLE}Release`);
     await withProxy({ CONFIG_PATH: configPath, COLLAPSER_CACHE_DURATION: '30s' }, async (proxy, c) => {
       const first = await unary(c, 'Lookup', { key: 'fresh-after-write' });
       const cached = await unary(c, 'Lookup', { key: 'fresh-after-write' });
@@ -108,21 +113,7 @@ clusters:
   });
 
   it('a write that fails invalidates nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'corral-invalidates-'));
-    const configPath = join(dir, 'corral.yaml');
-    writeFileSync(
-      configPath,
-      `default: { action: use_cluster, use_cluster: backend }
-routes:
-  - prefix: ${EXAMPLE}Lookup
-    metadata: [{ name: x-write, present: true }]
-    cluster: backend
-    collapse: false
-    invalidates: [${EXAMPLE}Lookup]
-clusters:
-  backend: { type: static, address: ${backend.address} }
-`,
-    );
+    const configPath = writeRoute(`prefix: ${EXAMPLE}Lookup\n    metadata: [{ name: x-write, present: true }]`);
     await withProxy({ CONFIG_PATH: configPath, COLLAPSER_CACHE_DURATION: '30s' }, async (_proxy, c) => {
       const { metadata } = await import('../support/grpc.js');
       const first = await unary(c, 'Lookup', { key: 'kept' });

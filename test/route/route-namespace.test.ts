@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterSpec, RouteSpec } from '../../src/config/topology.js';
+import { defaultRoute, type ClusterSpec } from '../../src/config/topology.js';
 import { routeNamespace } from '../../src/route/route-namespace.js';
 
-const route: RouteSpec = {
-  prefix: '/shop.Cart/',
-  cluster: 'cart',
-  authorization: 'none',
-  balancer: { type: 'round_robin' },
-  metadata: [],
-  collapse: true,
-  cacheTtlMs: undefined,
-  timeoutMs: undefined,
-  keyMetadata: undefined,
-  sessionTransfer: false,
-  invalidates: [],
-};
+const route = defaultRoute('/shop.Cart/', 'cart');
 const cluster: ClusterSpec = { type: 'static', addresses: ['10.0.0.1:50051'] };
 
 describe('routeNamespace', () => {

@@ -6,6 +6,7 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { encodeFrame } from '../../src/wire/frame.js';
+import { pairs } from './raw.js';
 
 export interface RawBackend {
   address: string;
@@ -16,12 +17,6 @@ export interface RawBackend {
   /** Trailer fields; grpc-status 0 unless given. */
   trailerFields: Array<[string, string]>;
   close(): Promise<void>;
-}
-
-function pairs(raw: string[]): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
-  return out;
 }
 
 /** A header object node sends field by field: a repeated name becomes an array, values in order. */

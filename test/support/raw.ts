@@ -82,7 +82,8 @@ export function rawCall(address: string, req: RawRequest = {}): Promise<RawRespo
   });
 }
 
-function pairs(raw: string[] | undefined): Array<[string, string]> {
+/** A raw field list, as node gives it, as [name, value] pairs. */
+export function pairs(raw: string[] | undefined): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (let i = 0; raw !== undefined && i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
   return out;
