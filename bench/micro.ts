@@ -13,9 +13,8 @@
  *   node --expose-gc dist/bench/micro.js [--json]
  */
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http2';
 import { Bench } from 'tinybench';
-import type { Call, Downstream, DownstreamListener } from '../src/call.js';
+import type { Call, CallControl, Downstream, Metadata } from '../src/call.js';
 import { ResponseCache } from '../src/collapse/cache.js';
 import { createSigner } from 'fast-jwt';
 import { Authenticate } from '../src/auth/authenticate.js';
@@ -27,8 +26,10 @@ import type { Upstream } from '../src/upstream/upstream.js';
 import { stubUpstream } from './stub-upstream.js';
 import { RetryingOrigin } from '../src/upstream/retrying-origin.js';
 import { encodeFrame } from '../src/wire/frame.js';
+import { GrpcError, Status } from '../src/wire/status.js';
 
 const BATCH = 1000;
+const GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the call');
 const WAITERS = 10_000;
 
 /** A client end that accepts everything and keeps nothing. */
@@ -36,19 +37,17 @@ class NullDownstream implements Downstream {
   outcome: Downstream['outcome'] = 'rejected';
   bufferedBytes = 0;
   open = true;
-  listener: DownstreamListener | null = null;
-  watch(listener: DownstreamListener): void {
-    this.listener = listener;
+  control: CallControl | null = null;
+  onStart(control: CallControl): void {
+    this.control = control;
   }
   onHeaders(): void {}
-  onData(): boolean {
-    return true;
-  }
+  onData(): void {}
   onTrailers(): void {}
   onError(): void {}
   leave(): void {
-    this.listener?.downstreamGone(this);
-    this.listener = null;
+    this.control?.abort(GONE);
+    this.control = null;
   }
 }
 
@@ -80,7 +79,7 @@ function stubPool(silent: boolean): Upstream {
   return stubUpstream(() => new StubStream(silent));
 }
 
-const headers: IncomingHttpHeaders = {
+const headers: Metadata = {
   ':method': 'POST',
   ':scheme': 'http',
   ':authority': '127.0.0.1:50052',
@@ -98,7 +97,7 @@ const payload = (seed: number) => {
   message.writeUInt32BE(seed, 0);
   return encodeFrame(message);
 };
-const call = (body: Buffer): Call => ({ method, headers, body, head: [], source: null as never });
+const call = (body: Buffer): Call => ({ method, metadata: headers, deadline: Infinity, body, head: [], source: null });
 
 function collapser(pool: Upstream, cache: ResponseCache | null): Collapser {
   const metrics = new Metrics();
@@ -119,8 +118,8 @@ for (let i = 0; i < WAITERS; i++) joinCollapser.handle(call(joinBody), new NullD
 // cache hit behind the auth stage: every call's token is checked (fast-jwt remembers it) before the key is made.
 const secret = 'bench-secret-of-32-bytes-or-more!';
 const sessionToken = createSigner({ key: secret, algorithm: 'HS256' })({ session_id: 'bench-session', sub: 'bench-user', exp: Math.floor(Date.now() / 1000) + 3600 });
-const authHeaders: IncomingHttpHeaders = { ...headers, 'session-id': 'bench-session', authorization: `Bearer ${sessionToken}` };
-const authCall = (body: Buffer): Call => ({ method, headers: authHeaders, body, head: [], source: null as never });
+const authHeaders: Metadata = { ...headers, 'session-id': 'bench-session', authorization: `Bearer ${sessionToken}` };
+const authCall = (body: Buffer): Call => ({ method, metadata: authHeaders, deadline: Infinity, body, head: [], source: null });
 const authHit = new Authenticate(
   new TokenVerifier({ secret }),
   collapser(stubPool(false), new ResponseCache({ ttlMs: 3_600_000, maxBytes: 64 << 20, maxEntryBytes: 4 << 20 })),

@@ -1,24 +1,36 @@
 /**
  * What flows between the stages of the request path:
  *
- *   server/ (front)  --Call + Downstream-->  collapse/ (collapser)  --headers + ResponseSink-->  upstream/
+ *   server/ (front) --Call + Downstream--> route/ → auth/ → collapse/ --Call + ResponseSink--> upstream/ (Origin)
  *
- * A stage either answers the call itself (a cache hit, an error) or hands it on.
- * Responses flow back through ResponseSink callbacks, in order: onHeaders, then
- * onData any number of times, then exactly one of onTrailers or onError. A response
- * whose headers end it (trailers-only) stops after onHeaders.
+ * A stage either answers the call itself (a cache hit, an error) or hands it on. The
+ * response flows back through a ResponseSink: first onStart, with the control that
+ * steers the call producing it, then onHeaders, onData any number of times, and exactly
+ * one of onTrailers or onError. A response whose headers end it (trailers-only) stops
+ * after onHeaders. Nothing here is tied to HTTP/2: a front that speaks another protocol
+ * produces the same Call and reads the same events.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
 import type { GrpcError } from './wire/status.js';
-import type { Outcome } from './observe/metrics.js';
 
-export type Headers = IncomingHttpHeaders | OutgoingHttpHeaders;
+/**
+ * gRPC metadata: lowercase names, values as on the wire (-bin values in base64), a name
+ * sent more than once as an array in order. Request metadata from the HTTP/2 front also
+ * holds its pseudo-headers (:path, :authority...): it is node's own object, not a copy,
+ * and the backend call sets the ones it needs itself.
+ */
+export type Metadata = { [name: string]: string | string[] | undefined };
+
+/** Response headers or trailers; `:status` may be a number. */
+export type Headers = { [name: string]: string | string[] | number | undefined };
 
 export interface Call {
-  /** The full method name, e.g. /pkg.Service/Method (the request's :path). */
+  /** The full method name, e.g. /pkg.Service/Method. */
   readonly method: string;
-  /** Request headers as received: pseudo-headers and all metadata, -bin values untouched. */
-  readonly headers: IncomingHttpHeaders;
+  /** The request metadata. Stages may change it in place (auth sets the caller's identity). */
+  readonly metadata: Metadata;
+  /** When the caller stops waiting, on performance.now()'s clock; Infinity when it set no deadline. */
+  readonly deadline: number;
   /**
    * The whole request body (every byte of its one framed message) when the client
    * half-closed after exactly one message; null when the call is a stream.
@@ -26,28 +38,43 @@ export interface Call {
   readonly body: Buffer | null;
   /** For a stream: the bytes read before it was known to be one. The rest flows from `source`. */
   readonly head: readonly Buffer[];
-  /** The client's request stream, for calls that stream. */
-  readonly source: ServerHttp2Stream;
+  /** For a stream: the rest of the request, gRPC-framed bytes as the client sends them. */
+  readonly source: Readable | null;
 }
 
-export interface ResponseSink {
+/**
+ * How a call's producer is steered by whoever receives its response; one per call,
+ * handed over in onStart (undici's dispatch controller is the model).
+ */
+export interface CallControl {
+  /** The receiver is gone, or corral ends the call: stop working for it. */
+  abort(reason: GrpcError): void;
+  /** The receiver cannot take more now: stop reading the response. */
+  pause(): void;
+  /** The receiver took what it had: read on. */
+  resume(): void;
+}
+
+/** A response as it arrives. */
+export interface ResponseListener {
   /** Response headers; `endsResponse` when they end it (trailers-only: the status is in them). */
   onHeaders(headers: Headers, endsResponse: boolean): void;
-  /** Some response bytes. Returns false when the receiver asks the sender to wait for it to drain. */
-  onData(chunk: Buffer): boolean;
+  /** Some response bytes. A receiver that cannot keep up says so through the call's control. */
+  onData(chunk: Buffer): void;
   /** Trailers, with grpc-status; the response is complete. */
   onTrailers(trailers: Headers): void;
   /** The call failed; the receiver turns this into a status for its client. */
   onError(error: GrpcError): void;
 }
 
-/** Told when the client of a Downstream goes away or can take more bytes. */
-export interface DownstreamListener {
-  /** The client cancelled, its deadline passed, or corral failed the call: stop working for it. */
-  downstreamGone(downstream: Downstream): void;
-  /** The client read what was buffered for it; a paused sender may go on. */
-  downstreamDrained(downstream: Downstream): void;
+/** Receives one call's response, and first the control to steer that call with. */
+export interface ResponseSink extends ResponseListener {
+  onStart(control: CallControl): void;
 }
+
+/** How a call was served. */
+export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected';
+export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected'];
 
 /** The client end of one call, as the stages see it. */
 export interface Downstream extends ResponseSink {
@@ -55,10 +82,8 @@ export interface Downstream extends ResponseSink {
   readonly bufferedBytes: number;
   /** False once the client is gone or the response has ended. */
   readonly open: boolean;
-  /** How the call is being served, for metrics; the stage that takes the call sets it. */
+  /** How the call is being served; the stage that takes the call sets it. */
   outcome: Outcome;
-  /** Sets the one listener for this call (the stage that serves it). */
-  watch(listener: DownstreamListener): void;
 }
 
 /** A stage of the request path. */

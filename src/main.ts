@@ -42,7 +42,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     pools,
     cache,
     logger,
-    metrics,
+    observer: metrics,
     verifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret }),
     ejection: config.ejection,
     retry: config.retry,

@@ -1,5 +1,5 @@
 import type { Call, Downstream, Handler } from '../call.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Observer } from '../observer.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { SESSION_HEADER, setIdentity } from './identity.js';
 import type { TokenVerifier } from './token-verifier.js';
@@ -22,22 +22,22 @@ export class Authenticate implements Handler {
   constructor(
     private readonly verifier: TokenVerifier,
     private readonly next: Handler,
-    private readonly metrics: Metrics,
+    private readonly observer: Observer,
   ) {}
 
   handle(call: Call, downstream: Downstream): void {
-    const headers = call.headers;
+    const headers = call.metadata;
     // Sent more than once counts as missing: the backend might read another value than the one checked.
     const session = headers[SESSION_HEADER];
     if (typeof session !== 'string' || session === '') {
-      this.metrics.authFailures.missing_session.inc();
+      this.observer.authFailed('missing_session');
       downstream.onError(MISSING_SESSION);
       return;
     }
     const authorization = headers.authorization;
     const claims = typeof authorization !== 'string' ? null : this.verifier.claims(authorization.replace(BEARER, ''));
     if (claims === null || claims.sessionId !== session) {
-      this.metrics.authFailures.invalid_token.inc();
+      this.observer.authFailed('invalid_token');
       downstream.onError(INVALID_TOKEN);
       return;
     }

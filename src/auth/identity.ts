@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 import type { Call, Downstream, Handler } from '../call.js';
 import type { Claims } from './token-verifier.js';
 
@@ -15,13 +15,13 @@ export const SESSION_HEADER = 'session-id';
 export const IDENTITY_METADATA: readonly string[] = [SESSION_HEADER, USER_ID_HEADER, USER_EMAIL_HEADER];
 
 /** Removes identity metadata the client sent itself. */
-export function stripIdentity(headers: IncomingHttpHeaders): void {
+export function stripIdentity(headers: Metadata): void {
   if (headers[USER_ID_HEADER] !== undefined) delete headers[USER_ID_HEADER];
   if (headers[USER_EMAIL_HEADER] !== undefined) delete headers[USER_EMAIL_HEADER];
 }
 
 /** Replaces identity metadata with what a verified token says. */
-export function setIdentity(headers: IncomingHttpHeaders, claims: Claims): void {
+export function setIdentity(headers: Metadata, claims: Claims): void {
   stripIdentity(headers);
   if (claims.subject !== undefined) headers[USER_ID_HEADER] = claims.subject;
   if (claims.email !== undefined) headers[USER_EMAIL_HEADER] = claims.email;
@@ -32,7 +32,7 @@ export class StripIdentity implements Handler {
   constructor(private readonly next: Handler) {}
 
   handle(call: Call, downstream: Downstream): void {
-    stripIdentity(call.headers);
+    stripIdentity(call.metadata);
     this.next.handle(call, downstream);
   }
 }

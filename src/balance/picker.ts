@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import { GrpcError, Status } from '../wire/status.js';
 
@@ -8,7 +8,7 @@ import { GrpcError, Status } from '../wire/status.js';
  * that cannot choose throws a GrpcError.
  */
 export interface Picker {
-  pick(headers: IncomingHttpHeaders): Endpoint;
+  pick(headers: Metadata): Endpoint;
 }
 
 /** The picker of a cluster with no endpoints; the error is worded as MyGateway words it. */

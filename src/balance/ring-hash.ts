@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import type { Picker } from './picker.js';
 import { RoundRobinPicker } from './round-robin.js';
@@ -48,7 +48,7 @@ export class RingHashPicker implements Picker {
     this.fallback = new RoundRobinPicker(endpoints);
   }
 
-  pick(headers: IncomingHttpHeaders): Endpoint {
+  pick(headers: Metadata): Endpoint {
     const value = headers[this.header];
     if (value === undefined) return this.fallback.pick();
     return this.owner(typeof value === 'string' ? value : value.join(','));

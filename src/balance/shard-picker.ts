@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 import type { Endpoint, Shard } from '../discovery/endpoint.js';
 import { firstValue } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
@@ -30,7 +30,7 @@ export class ShardPicker implements Picker {
     private readonly refresh: () => void,
   ) {}
 
-  pick(headers: IncomingHttpHeaders): Endpoint {
+  pick(headers: Metadata): Endpoint {
     const topic = firstValue(headers[TOPIC_HEADER]);
     const partition = firstValue(headers[PARTITION_HEADER]);
     const toLeader = firstValue(headers[TO_LEADER_HEADER])?.toLowerCase() === 'true';

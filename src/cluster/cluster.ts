@@ -1,6 +1,6 @@
 import type { Endpoint, Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../observe/logger.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Observer } from '../observer.js';
 import type { SessionPool } from '../upstream/session-pool.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { ClusterView } from '../balance/balancer.js';
@@ -10,7 +10,7 @@ import { Ejections, type EjectionOptions } from './ejections.js';
 export interface ClusterOptions {
   pools: EndpointPools;
   logger: Logger;
-  metrics: Metrics;
+  observer: Observer;
   ejection: EjectionOptions;
   /** Connect to each endpoint as soon as it appears (static clusters, so /ready reflects them). */
   warm: boolean;
@@ -79,7 +79,7 @@ export class Cluster implements ClusterView {
     if (this.stopped) return;
     const ms = this.ejections.eject(endpoint.id);
     if (ms === null) return; // ejected already, by an earlier failure
-    this.options.metrics.ejections.inc();
+    this.options.observer.endpointEjected();
     this.options.logger.warn(
       { cluster: this.name, endpoint: endpoint.id, backend: endpoint.address, err: error.message, ejectedForMs: ms },
       'backend failed: endpoint ejected',

@@ -1,6 +1,5 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Call, Downstream, Handler } from '../call.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Observer } from '../observer.js';
 import type { Origin } from '../upstream/origin.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
@@ -29,7 +28,7 @@ export class Collapser implements Handler, FlightOwner {
     private readonly keys: KeyMaker,
     private readonly cache: ResponseStore | null,
     private readonly options: CollapserOptions,
-    private readonly metrics: Metrics,
+    private readonly observer: Observer,
   ) {
     this.upstreamTimeout = formatGrpcTimeout(options.timeoutMs);
   }
@@ -39,11 +38,11 @@ export class Collapser implements Handler, FlightOwner {
       this.next.handle(call, downstream);
       return;
     }
-    const key = this.keys.key(call.method, call.headers, call.body);
+    const key = this.keys.key(call.method, call.metadata, call.body);
     const cached = this.cache?.get(key);
     if (cached !== undefined) {
       downstream.outcome = 'cache_hit';
-      this.metrics.requests.cache_hit.inc();
+      this.observer.served('cache_hit');
       cached.replay(downstream);
       return;
     }
@@ -51,7 +50,7 @@ export class Collapser implements Handler, FlightOwner {
     if (flight !== undefined) {
       if (flight.join(downstream)) {
         downstream.outcome = 'follower';
-        this.metrics.requests.follower.inc();
+        this.observer.served('follower');
       } else {
         downstream.onError(
           new GrpcError(
@@ -101,25 +100,25 @@ export class Collapser implements Handler, FlightOwner {
 
   private lead(key: string, call: Call, downstream: Downstream): void {
     downstream.outcome = 'leader';
-    this.metrics.requests.leader.inc();
-    const flight = new Flight(key, call.method, this.options, this, this.metrics);
+    this.observer.served('leader');
+    const flight = new Flight(key, call.method, this.options, this, this.observer);
     this.flights.set(key, flight);
     flight.join(downstream);
-    flight.start(this.origin, this.upstreamHeaders(call), call.body!);
+    this.prepareForAll(call);
+    flight.start(this.origin, call);
   }
 
   /**
-   * The leader's headers, with two changes that make the one response right for every
+   * Two changes to the leader's metadata that make the one response right for every
    * waiter: the deadline is BACKEND_TIMEOUT (callers' deadlines differ and are not in the
    * key), and the response is asked for uncompressed (grpc-accept-encoding is not in the
-   * key, so a waiter may not accept what the leader would). The object is node's, made
-   * for this stream and not read again once the key is made, so it is changed in place:
-   * a copy per flight showed in profiles (docs/performance.md).
+   * key, so a waiter may not accept what the leader would). The metadata is this call's
+   * own and not read again once the key is made, so it is changed in place: a copy per
+   * flight showed in profiles (docs/performance.md).
    */
-  private upstreamHeaders(call: Call): OutgoingHttpHeaders {
-    const headers: OutgoingHttpHeaders = call.headers;
-    headers['grpc-timeout'] = this.upstreamTimeout;
-    headers['grpc-accept-encoding'] = 'identity';
-    return headers;
+  private prepareForAll(call: Call): void {
+    const metadata = call.metadata;
+    metadata['grpc-timeout'] = this.upstreamTimeout;
+    metadata['grpc-accept-encoding'] = 'identity';
   }
 }

@@ -1,9 +1,9 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
-import type { Downstream, DownstreamListener, Headers, ResponseSink } from '../call.js';
-import type { Metrics } from '../observe/metrics.js';
-import type { Origin, OriginCall } from '../upstream/origin.js';
+import type { Call, CallControl, Downstream, Headers, ResponseSink } from '../call.js';
+import type { Observer } from '../observer.js';
+import type { Origin } from '../upstream/origin.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Recording } from './recording.js';
+import { Waiter } from './waiter.js';
 
 export interface FlightOptions {
   /** The backend call is aborted with DEADLINE_EXCEEDED after this long. */
@@ -36,12 +36,14 @@ export interface FlightOwner {
  * passed-through call would be, so no waiter is dropped for reading at its own
  * connection's pace.
  */
-export class Flight implements ResponseSink, DownstreamListener {
+export class Flight implements ResponseSink {
   /** The one backend call; only the flight ends it (timeout, shutdown), never a client. */
-  private call: OriginCall | null = null;
+  private call: CallControl | null = null;
   /** The response so far; null once it outgrew the bound and stopped being recorded. */
   recording: Recording | null = new Recording();
-  private readonly waiters = new Set<Downstream>();
+  private readonly waiters = new Set<Waiter>();
+  /** Waiters whose clients are not taking the response now. */
+  private behind = 0;
   private joined = 0;
   private landed = false;
   private timer: NodeJS.Timeout | null = null;
@@ -56,16 +58,19 @@ export class Flight implements ResponseSink, DownstreamListener {
     readonly method: string,
     private readonly options: FlightOptions,
     private readonly owner: FlightOwner,
-    private readonly metrics: Metrics,
+    private readonly observer: Observer,
   ) {}
 
   /** Starts the backend call with the leader's request. */
-  start(origin: Origin, headers: OutgoingHttpHeaders, body: Buffer): void {
+  start(origin: Origin, call: Call): void {
     this.startedAt = performance.now();
-    this.metrics.flightsInProgress.inc();
-    this.metrics.backendCalls.inc({ kind: 'flight' });
+    this.observer.backendCallStarted('flight');
     this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
-    this.call = origin.start(headers, body, this);
+    origin.start(call, this);
+  }
+
+  onStart(control: CallControl): void {
+    this.call = control;
   }
 
   /**
@@ -76,54 +81,65 @@ export class Flight implements ResponseSink, DownstreamListener {
     if (this.landed || this.recording === null) return false;
     if (this.waiters.size > this.options.maxFollowers) return false;
     this.joined++;
-    this.waiters.add(downstream);
-    downstream.watch(this);
+    const waiter = new Waiter(this, downstream);
+    this.waiters.add(waiter);
+    downstream.onStart(waiter);
     this.recording.replay(downstream);
     return true;
   }
 
   onHeaders(headers: Headers, endsResponse: boolean): void {
     this.recording?.setHeaders(headers, endsResponse);
-    for (const waiter of this.waiters) waiter.onHeaders(headers, endsResponse);
+    for (const waiter of this.waiters) waiter.downstream.onHeaders(headers, endsResponse);
     if (endsResponse) this.land();
   }
 
-  onData(chunk: Buffer): boolean {
+  onData(chunk: Buffer): void {
     const recording = this.recording;
     if (recording !== null) {
       recording.addChunk(chunk);
       if (recording.bytes > this.options.maxResponseBytes) this.overflow();
     }
-    let keepingUp = false;
     for (const waiter of this.waiters) {
-      if (waiter.onData(chunk)) keepingUp = true;
-      else if (waiter.bufferedBytes > this.options.maxResponseBytes) this.dropSlow(waiter);
+      waiter.downstream.onData(chunk);
+      if (waiter.behind && waiter.downstream.bufferedBytes > this.options.maxResponseBytes) this.dropSlow(waiter);
     }
-    // No waiter left: read on, to finish the call for the cache.
-    return keepingUp || this.waiters.size === 0;
   }
 
   onTrailers(trailers: Headers): void {
     this.recording?.setTrailers(trailers);
-    for (const waiter of this.waiters) waiter.onTrailers(trailers);
+    for (const waiter of this.waiters) waiter.downstream.onTrailers(trailers);
     this.land();
   }
 
   onError(error: GrpcError): void {
     if (this.recording !== null) this.recording.error = error;
-    for (const waiter of this.waiters) waiter.onError(error);
+    for (const waiter of this.waiters) waiter.downstream.onError(error);
     this.land();
   }
 
-  downstreamGone(downstream: Downstream): void {
-    this.waiters.delete(downstream);
-    // It may have been the last one the backend was paused for.
-    this.call?.downstreamDrained(downstream);
+  /** A waiter's client is gone: it leaves; the call goes on for the others and the cache. */
+  leave(waiter: Waiter): void {
+    if (!this.waiters.delete(waiter)) return;
+    if (waiter.behind) this.behind--;
+    // It may have been the one the backend was paused for; or the others are all behind.
+    if (this.behind > 0 && this.behind === this.waiters.size) this.call?.pause();
+    else this.call?.resume();
   }
 
-  /** A waiter caught up: the backend is read again (it is paused only while all are behind). */
-  downstreamDrained(downstream: Downstream): void {
-    this.call?.downstreamDrained(downstream);
+  /** A waiter's client stopped taking the response; the backend waits only once all have. */
+  fellBehind(waiter: Waiter): void {
+    if (waiter.behind || !this.waiters.has(waiter)) return;
+    waiter.behind = true;
+    if (++this.behind === this.waiters.size) this.call?.pause();
+  }
+
+  /** A waiter caught up: the backend is read again. */
+  caughtUp(waiter: Waiter): void {
+    if (!waiter.behind) return;
+    waiter.behind = false;
+    this.behind--;
+    this.call?.resume();
   }
 
   /** Ends the backend call; every waiter gets `reason`. */
@@ -143,14 +159,14 @@ export class Flight implements ResponseSink, DownstreamListener {
 
   private overflow(): void {
     this.recording = null;
-    this.metrics.flightsOverflowed.inc();
+    this.observer.flightOverflowed();
     this.owner.flightOverflowed(this);
   }
 
-  private dropSlow(waiter: Downstream): void {
-    this.waiters.delete(waiter);
-    this.metrics.slowCallersDropped.inc();
-    waiter.onError(
+  private dropSlow(waiter: Waiter): void {
+    this.leave(waiter);
+    this.observer.slowCallerDropped();
+    waiter.downstream.onError(
       new GrpcError(
         Status.RESOURCE_EXHAUSTED,
         `client read the shared response too slowly: more than ${this.options.maxResponseBytes} bytes unread (COLLAPSER_MAX_RESPONSE_BYTES)`,
@@ -163,9 +179,8 @@ export class Flight implements ResponseSink, DownstreamListener {
     this.landed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.waiters.clear();
-    this.metrics.flightsInProgress.dec();
-    this.metrics.followersPerFlight.observe(this.joined - 1);
-    this.metrics.backendSeconds.observe((performance.now() - this.startedAt) / 1000);
+    this.behind = 0;
+    this.observer.flightLanded(this.joined - 1, (performance.now() - this.startedAt) / 1000);
     this.owner.flightLanded(this);
   }
 }

@@ -1,5 +1,4 @@
-import type { Call, Downstream, DownstreamListener, Handler, Headers } from '../call.js';
-import type { Outcome } from '../observe/metrics.js';
+import type { Call, CallControl, Downstream, Handler, Headers, Outcome } from '../call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** What a write's OK makes stale: cached answers and flights under way. */
@@ -25,9 +24,7 @@ export class Invalidate implements Handler {
 }
 
 /** A client end that notices an OK status on its way out; everything else passes to the real one. */
-class InvalidatingDownstream implements Downstream, DownstreamListener {
-  private listener: DownstreamListener | null = null;
-
+class InvalidatingDownstream implements Downstream {
   constructor(
     private readonly inner: Downstream,
     private readonly prefixes: readonly string[],
@@ -50,17 +47,8 @@ class InvalidatingDownstream implements Downstream, DownstreamListener {
     this.inner.outcome = outcome;
   }
 
-  watch(listener: DownstreamListener): void {
-    this.listener = listener;
-    this.inner.watch(this);
-  }
-
-  downstreamGone(): void {
-    this.listener?.downstreamGone(this);
-  }
-
-  downstreamDrained(): void {
-    this.listener?.downstreamDrained(this);
+  onStart(control: CallControl): void {
+    this.inner.onStart(control);
   }
 
   onHeaders(headers: Headers, endsResponse: boolean): void {
@@ -68,8 +56,8 @@ class InvalidatingDownstream implements Downstream, DownstreamListener {
     this.inner.onHeaders(headers, endsResponse);
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.inner.onData(chunk);
+  onData(chunk: Buffer): void {
+    this.inner.onData(chunk);
   }
 
   onTrailers(trailers: Headers): void {

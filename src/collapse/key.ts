@@ -1,5 +1,5 @@
 import { createHash, hash } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 
 /**
  * Metadata that describes the transport or the trace, not the question: leaving it out
@@ -65,7 +65,7 @@ export class KeyMaker {
     this.prefix = options.namespace === undefined ? '' : options.namespace + '\n';
   }
 
-  key(method: string, headers: IncomingHttpHeaders, body: Buffer): string {
+  key(method: string, headers: Metadata, body: Buffer): string {
     const names: string[] = [];
     for (const name in headers) {
       if (this.counts(name, headers[name])) names.push(name);

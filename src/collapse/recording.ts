@@ -1,4 +1,4 @@
-import type { Headers, ResponseSink } from '../call.js';
+import type { Headers, ResponseListener } from '../call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** Rough cost of one header entry beyond its text, for byte accounting. */
@@ -79,7 +79,7 @@ export class Recording {
   }
 
   /** Plays what has been recorded so far into a sink. */
-  replay(sink: ResponseSink): void {
+  replay(sink: ResponseListener): void {
     if (this.headers !== null) {
       sink.onHeaders(this.headers, this.endedByHeaders);
       if (this.endedByHeaders) return;

@@ -1,9 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { OUTCOMES, type Outcome } from '../call.js';
+import type { AuthFailure, Observer } from '../observer.js';
 import { BUILD } from './build-info.js';
-
-/** How the collapser stage served a call. */
-export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected';
-const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected'];
 
 /**
  * A count kept as a plain number on the request path and handed to prom-client when
@@ -20,20 +18,22 @@ export class Tally {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * corral's Prometheus metrics. Children for each label value are made once here, so the
- * request path increments a prepared child instead of resolving labels per call.
+ * corral's Prometheus metrics, kept by observing the stages. Children for each label
+ * value are made once here, so the request path increments a prepared child instead of
+ * resolving labels per call.
  */
-export class Metrics {
+export class Metrics implements Observer {
   readonly registry = new Registry();
   readonly requests: Record<Outcome, Tally>;
   readonly requestSeconds: Record<Outcome, Histogram.Internal<'outcome'>>;
   readonly backendCalls: Counter<'kind'>;
+  private readonly backendCallsOf: Record<'flight' | 'bypass', Counter.Internal>;
   readonly backendSeconds: Histogram;
   readonly flightsInProgress: Gauge;
   readonly followersPerFlight: Histogram;
   readonly flightsOverflowed: Counter;
   readonly slowCallersDropped: Counter;
-  readonly authFailures: Record<'missing_session' | 'invalid_token', Counter.Internal>;
+  readonly authFailures: Record<AuthFailure, Counter.Internal>;
   readonly retries: Counter;
   readonly sessionTransfers: Counter;
   readonly ejections: Counter;
@@ -73,6 +73,7 @@ export class Metrics {
       labelNames: ['kind'],
       registers,
     });
+    this.backendCallsOf = { flight: this.backendCalls.labels('flight'), bypass: this.backendCalls.labels('bypass') };
     this.backendSeconds = new Histogram({
       name: 'corral_backend_call_duration_seconds',
       help: 'Duration of the backend call of each flight',
@@ -122,6 +123,51 @@ export class Metrics {
       help: 'Endpoints taken out of their cluster for a while after a backend failure',
       registers,
     });
+  }
+
+  served(outcome: Outcome): void {
+    this.requests[outcome].inc();
+  }
+
+  callEnded(outcome: Outcome, seconds: number): void {
+    // Stages count the calls they take; a call no stage took was refused (bad input, limits).
+    if (outcome === 'rejected') this.requests.rejected.inc();
+    this.requestSeconds[outcome].observe(seconds);
+  }
+
+  backendCallStarted(kind: 'flight' | 'bypass'): void {
+    this.backendCallsOf[kind].inc();
+    if (kind === 'flight') this.flightsInProgress.inc();
+  }
+
+  flightLanded(followers: number, seconds: number): void {
+    this.flightsInProgress.dec();
+    this.followersPerFlight.observe(followers);
+    this.backendSeconds.observe(seconds);
+  }
+
+  flightOverflowed(): void {
+    this.flightsOverflowed.inc();
+  }
+
+  slowCallerDropped(): void {
+    this.slowCallersDropped.inc();
+  }
+
+  retried(): void {
+    this.retries.inc();
+  }
+
+  sessionTransferred(): void {
+    this.sessionTransfers.inc();
+  }
+
+  authFailed(reason: AuthFailure): void {
+    this.authFailures[reason].inc();
+  }
+
+  endpointEjected(): void {
+    this.ejections.inc();
   }
 
   /** Adds gauges read at scrape time from a live object, e.g. the cache's size. */

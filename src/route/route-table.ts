@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 import type { Handler } from '../call.js';
 
 import type { MetadataMatcher } from '../config/topology.js';
@@ -15,7 +15,7 @@ export interface Route {
   readonly handler: Handler;
 }
 
-function matches(m: MetadataMatcher, headers: IncomingHttpHeaders): boolean {
+function matches(m: MetadataMatcher, headers: Metadata): boolean {
   const value = headers[m.name];
   if ('present' in m) return (value !== undefined) === m.present;
   if (value === undefined) return false;
@@ -41,7 +41,7 @@ export class RouteTable {
       .map((r) => r.route);
   }
 
-  match(method: string, headers: IncomingHttpHeaders): Route | null {
+  match(method: string, headers: Metadata): Route | null {
     for (const route of this.routes) {
       if (!method.startsWith(route.prefix)) continue;
       let ok = true;

@@ -1,4 +1,5 @@
-import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 import { buildPicker, type BalancerSpec } from '../balance/balancer.js';
 import type { Picker } from '../balance/picker.js';
 import type { Cluster } from '../cluster/cluster.js';
@@ -22,7 +23,7 @@ export class RouteUpstream implements Upstream {
     readonly retry: RetryPolicy,
   ) {}
 
-  pick(headers: IncomingHttpHeaders, tried: ReadonlySet<string> | null): Endpoint {
+  pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint {
     if (this.version !== this.cluster.version || this.picker === null) {
       this.picker = buildPicker(this.balancer, this.cluster.pickable, this.cluster);
       this.version = this.cluster.version;

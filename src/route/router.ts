@@ -10,7 +10,7 @@ export class Router implements Handler {
   constructor(public table: RouteTable) {}
 
   handle(call: Call, downstream: Downstream): void {
-    const route = this.table.match(call.method, call.headers);
+    const route = this.table.match(call.method, call.metadata);
     if (route === null) {
       downstream.onError(new GrpcError(Status.UNIMPLEMENTED, `no route for ${call.method} (default action: error)`));
       return;

@@ -19,7 +19,7 @@ import { DEFAULT_POLLING } from '../discovery/polling.js';
 import { ShardMapResolver } from '../discovery/shard-map.js';
 import { StaticResolver } from '../discovery/static.js';
 import type { Logger } from '../observe/logger.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Observer } from '../observer.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
@@ -32,7 +32,7 @@ export interface RoutingContext {
   pools: EndpointPools;
   cache: ResponseStore | null;
   logger: Logger;
-  metrics: Metrics;
+  observer: Observer;
   /** Checks tokens on routes with authorization: required; null without JWT_SECRET. */
   verifier: TokenVerifier | null;
   ejection: EjectionOptions;
@@ -71,11 +71,11 @@ export class Routing implements Invalidation {
     private readonly context: RoutingContext,
     previous: Routing | null = null,
   ) {
-    const { pools, logger, metrics, ejection } = context;
+    const { pools, logger, observer, ejection } = context;
     for (const [name, spec] of Object.entries(topology.clusters)) {
       const kept = previous?.handOver(name, spec) ?? null;
       if (kept !== null) this.adopted.add(name);
-      this.clusters.set(name, kept ?? new Cluster(name, this.resolver(spec), { pools, logger, metrics, ejection, warm: spec.type === 'static' }));
+      this.clusters.set(name, kept ?? new Cluster(name, this.resolver(spec), { pools, logger, observer, ejection, warm: spec.type === 'static' }));
     }
     this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
@@ -148,19 +148,19 @@ export class Routing implements Invalidation {
     if (spec.authorization === 'required') {
       // checkAuthSecret refused a config like this before it got here.
       if (this.context.verifier === null) throw new Error('authorization: required without JWT_SECRET');
-      return new Authenticate(this.context.verifier, forward, this.context.metrics);
+      return new Authenticate(this.context.verifier, forward, this.context.observer);
     }
     return this.ownsIdentity ? new StripIdentity(forward) : forward;
   }
 
   private forward(spec: RouteSpec): Handler {
-    const { defaults: d, retry, metrics } = this.context;
+    const { defaults: d, retry, observer } = this.context;
     const upstream = new RouteUpstream(this.clusters.get(spec.cluster)!, spec.balancer, {
       ...retry,
       sessionTransfer: spec.sessionTransfer,
     });
-    const origin = new RetryingOrigin(upstream, metrics);
-    const passthrough = new Passthrough(origin, metrics);
+    const origin = new RetryingOrigin(upstream, observer);
+    const passthrough = new Passthrough(origin, observer);
     if (!spec.collapse) return passthrough;
     // The verified identity is always in the key, even when key_metadata narrows it.
     let keyMetadata = spec.keyMetadata ?? d.keyMetadata;
@@ -176,7 +176,7 @@ export class Routing implements Invalidation {
         maxResponseBytes: d.maxResponseBytes,
         maxFollowers: d.maxFollowers,
       },
-      metrics,
+      observer,
     );
     this.collapsers.push(collapser);
     const { only, skip } = this.context.methods;

@@ -1,14 +1,14 @@
 import http2, { constants, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Handler } from '../call.js';
 import type { Logger } from '../observe/logger.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Observer } from '../observer.js';
 import { metadataProblem, restoreRepeatedFields } from '../wire/metadata.js';
 import { parseGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Intake, type IntakeOptions, type IntakeWatch } from './intake.js';
 import { QuietWatch } from './quiet-watch.js';
 import { listen } from './listen.js';
-import { Reply, type OpenCalls } from './reply.js';
+import { Reply, type ReplyOwner } from './reply.js';
 
 export interface FrontOptions extends IntakeOptions {
   host: string;
@@ -24,16 +24,16 @@ const METHOD_NAME = /^\/[^/]+\/[^/]+$/;
  * is reached inside its pod), checks that a request is gRPC, and turns each stream into
  * a Call for the handler. It knows nothing of collapsing.
  */
-export class Front {
+export class Front implements ReplyOwner {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Set<Http2Session>();
-  private readonly calls: OpenCalls = new Set();
+  private readonly calls = new Set<Reply>();
   private readonly quietWatch: IntakeWatch;
 
   constructor(
     private readonly handler: Handler,
     private readonly options: FrontOptions,
-    private readonly metrics: Metrics,
+    private readonly observer: Observer,
     private readonly logger: Logger,
   ) {
     this.server = http2.createServer({
@@ -75,6 +75,12 @@ export class Front {
     for (const session of this.sessions) session.destroy();
   }
 
+  /** @internal */
+  replyClosed(reply: Reply): void {
+    this.calls.delete(reply);
+    this.observer.callEnded(reply.outcome, (performance.now() - reply.startedAt) / 1000);
+  }
+
   private track(session: Http2Session): void {
     this.sessions.add(session);
     session.on('close', () => this.sessions.delete(session));
@@ -82,22 +88,26 @@ export class Front {
   }
 
   private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    const reply = new Reply(stream, this.metrics, this.calls);
+    const reply = new Reply(stream, this);
+    this.calls.add(reply);
     if (this.refusal(headers, reply)) {
       stream.resume();
       return;
     }
+    let deadline = Infinity;
     const timeout = headers['grpc-timeout'];
     if (timeout !== undefined) {
       try {
-        reply.expireAfter(parseGrpcTimeout(String(timeout)));
+        const ms = parseGrpcTimeout(String(timeout));
+        reply.expireAfter(ms);
+        deadline = reply.startedAt + ms;
       } catch (err) {
         reply.fail(err as GrpcError);
         stream.resume();
         return;
       }
     }
-    new Intake(stream, headers[':path']!, headers, reply, this.handler, this.options.maxMessageBytes, this.quietWatch);
+    new Intake(stream, headers[':path']!, headers, deadline, reply, this.handler, this.options.maxMessageBytes, this.quietWatch);
   }
 
   /** Answers a request that is not a well-formed gRPC call; returns true when it did. */

@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { Call, Handler } from '../call.js';
+import type { ServerHttp2Stream } from 'node:http2';
+import type { Call, Handler, Metadata } from '../call.js';
 import { FrameScanner } from '../wire/frame.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { QuietWatch, Quietable } from './quiet-watch.js';
@@ -46,13 +46,14 @@ export class Intake implements Quietable {
   constructor(
     private readonly stream: ServerHttp2Stream,
     private readonly method: string,
-    private readonly headers: IncomingHttpHeaders,
+    private readonly metadata: Metadata,
+    private readonly deadline: number,
     private readonly reply: Reply,
     private readonly handler: Handler,
     maxMessageBytes: number,
     private readonly watch: IntakeWatch,
   ) {
-    const encoding = headers['grpc-encoding'];
+    const encoding = metadata['grpc-encoding'];
     this.scanner = new FrameScanner(maxMessageBytes, encoding !== undefined && encoding !== 'identity');
     (stream as IntakeStream)[kIntake] = this;
     stream.on('data', onIntakeData);
@@ -123,10 +124,11 @@ export class Intake implements Quietable {
   private dispatch(body: Buffer | null): void {
     const call: Call = {
       method: this.method,
-      headers: this.headers,
+      metadata: this.metadata,
+      deadline: this.deadline,
       body,
       head: body === null ? this.chunks : [],
-      source: this.stream,
+      source: body === null ? this.stream : null,
     };
     this.handler.handle(call, this.reply);
   }

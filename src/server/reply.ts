@@ -1,6 +1,5 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { Downstream, DownstreamListener, Headers } from '../call.js';
-import type { Metrics, Outcome } from '../observe/metrics.js';
+import type { CallControl, Downstream, Headers, Outcome } from '../call.js';
 import { GrpcError, Status, encodeGrpcMessage } from '../wire/status.js';
 
 const kReply = Symbol('corral.reply');
@@ -9,8 +8,13 @@ type ReplyStream = ServerHttp2Stream & { [kReply]: Reply };
 const RESPOND_ENDING = { endStream: true, sendDate: false } as const;
 const RESPOND_OPEN = { waitForTrailers: true, sendDate: false } as const;
 
-/** The client calls open, kept by the front for metrics and graceful shutdown. */
-export type OpenCalls = Set<Reply>;
+/** Told when a client call's stream has closed: the front, which counts open calls and reports ended ones. */
+export interface ReplyOwner {
+  replyClosed(reply: Reply): void;
+}
+
+/** What the stage serving a call is told when its client goes away: nobody reads it (the call is over for that client). */
+const CLIENT_GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the call');
 
 /** Trailers-only error response headers, as gRPC servers send them. */
 function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
@@ -24,28 +28,27 @@ function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
 
 /**
  * Writes one call's response to its client stream: the front's Downstream. It keeps
- * the order headers, data, trailers; turns a failure into a gRPC status; and reports
- * when the client goes away, so the stage serving the call can stop working for it.
+ * the order headers, data, trailers; turns a failure into a gRPC status; and steers the
+ * call serving it through its control: pause while the client's buffer is full, resume
+ * on drain, abort when the client goes away.
  *
  * Stream listeners are shared functions that find their Reply on the stream, so a call
  * allocates no closures.
  */
 export class Reply implements Downstream {
   outcome: Outcome = 'rejected';
-  private listener: DownstreamListener | null = null;
+  readonly startedAt = performance.now();
+  private control: CallControl | null = null;
   private headersSent = false;
   private ended = false;
   private awaitingDrain = false;
   private trailers: Headers | null = null;
   private deadline: NodeJS.Timeout | null = null;
-  private readonly startedAt = performance.now();
 
   constructor(
     readonly stream: ServerHttp2Stream,
-    private readonly metrics: Metrics,
-    private readonly openCalls: OpenCalls,
+    private readonly owner: ReplyOwner,
   ) {
-    openCalls.add(this);
     (stream as ReplyStream)[kReply] = this;
     stream.on('close', onStreamClose);
     stream.on('error', ignoreStreamError);
@@ -60,8 +63,8 @@ export class Reply implements Downstream {
     return !this.ended && !this.stream.destroyed;
   }
 
-  watch(listener: DownstreamListener): void {
-    this.listener = listener;
+  onStart(control: CallControl): void {
+    this.control = control;
   }
 
   /** Ends the call with DEADLINE_EXCEEDED once the client's grpc-timeout has passed. */
@@ -82,14 +85,11 @@ export class Reply implements Downstream {
     }
   }
 
-  onData(chunk: Buffer): boolean {
-    if (!this.open) return true;
-    if (this.stream.write(chunk)) return true;
-    if (!this.awaitingDrain) {
-      this.awaitingDrain = true;
-      this.stream.once('drain', onStreamDrain);
-    }
-    return false;
+  onData(chunk: Buffer): void {
+    if (!this.open || this.stream.write(chunk) || this.awaitingDrain) return;
+    this.awaitingDrain = true;
+    this.stream.once('drain', onStreamDrain);
+    this.control?.pause();
   }
 
   onTrailers(trailers: Headers): void {
@@ -110,9 +110,9 @@ export class Reply implements Downstream {
 
   /** corral ends the call itself: the serving stage is told to stop, then the client gets the status. */
   fail(error: GrpcError): void {
-    const listener = this.listener;
-    this.listener = null;
-    listener?.downstreamGone(this);
+    const control = this.control;
+    this.control = null;
+    control?.abort(error);
     this.onError(error);
   }
 
@@ -134,19 +134,16 @@ export class Reply implements Downstream {
   closed(): void {
     if (this.deadline !== null) clearTimeout(this.deadline);
     this.ended = true;
-    this.openCalls.delete(this);
-    // Stages count the calls they take; a call no stage took was refused (bad input, limits).
-    if (this.outcome === 'rejected') this.metrics.requests.rejected.inc();
-    this.metrics.requestSeconds[this.outcome].observe((performance.now() - this.startedAt) / 1000);
-    const listener = this.listener;
-    this.listener = null;
-    listener?.downstreamGone(this);
+    const control = this.control;
+    this.control = null;
+    control?.abort(CLIENT_GONE);
+    this.owner.replyClosed(this);
   }
 
   /** @internal */
   drained(): void {
     this.awaitingDrain = false;
-    this.listener?.downstreamDrained(this);
+    this.control?.resume();
   }
 }
 

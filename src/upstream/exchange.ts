@@ -1,6 +1,6 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { ResponseSink } from '../call.js';
+import type { CallControl, ResponseListener } from '../call.js';
 import { restoreRepeatedFields } from '../wire/metadata.js';
 import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
 import { NOT_HTTP2, backendAddressOf, connectionLost, spokeHttp2 } from './session-pool.js';
@@ -16,7 +16,7 @@ type SourceStream = Readable & { [kExchange]: Exchange; aborted?: boolean };
  * UNAVAILABLE, a reset maps its RST_STREAM code as the gRPC spec says, an abort carries
  * its reason.
  */
-export class Exchange {
+export class Exchange implements CallControl {
   private settled = false;
   private error: Error | null = null;
   private abortReason: GrpcError | null = null;
@@ -35,7 +35,7 @@ export class Exchange {
    */
   constructor(
     private readonly stream: ClientHttp2Stream,
-    private readonly sink: ResponseSink,
+    private readonly sink: ResponseListener,
     private readonly controller: AbortController | null,
   ) {
     (stream as ExchangeStream)[kExchange] = this;
@@ -90,6 +90,11 @@ export class Exchange {
     else if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
   }
 
+  /** The receiver cannot take more now: stop reading from the backend. */
+  pause(): void {
+    this.stream.pause();
+  }
+
   /** The receiver took what was buffered: read from the backend again. */
   resume(): void {
     this.stream.resume();
@@ -108,7 +113,7 @@ export class Exchange {
   /** @internal */
   data(chunk: Buffer): void {
     if (this.abortReason !== null) return;
-    if (!this.sink.onData(chunk)) this.stream.pause();
+    this.sink.onData(chunk);
   }
 
   /**

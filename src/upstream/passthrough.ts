@@ -1,5 +1,5 @@
 import type { Call, Downstream, Handler } from '../call.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Observer } from '../observer.js';
 import type { Origin } from './origin.js';
 
 /**
@@ -11,15 +11,14 @@ import type { Origin } from './origin.js';
 export class Passthrough implements Handler {
   constructor(
     private readonly origin: Origin,
-    private readonly metrics: Metrics,
+    private readonly observer: Observer,
   ) {}
 
   handle(call: Call, downstream: Downstream): void {
     downstream.outcome = 'bypass';
-    this.metrics.requests.bypass.inc();
-    this.metrics.backendCalls.inc({ kind: 'bypass' });
+    this.observer.served('bypass');
+    this.observer.backendCallStarted('bypass');
     // A route with collapsing off hands whole requests here too.
-    const forwarded = this.origin.start(call.headers, call.body ?? { head: call.head, source: call.source }, downstream);
-    downstream.watch(forwarded);
+    this.origin.start(call, downstream);
   }
 }

@@ -1,9 +1,9 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import type { Readable } from 'node:stream';
-import type { DownstreamListener, Headers, ResponseSink } from '../call.js';
+import type { OutgoingHttpHeaders } from 'node:http2';
+import type { Call, CallControl, Headers, Metadata, ResponseListener, ResponseSink } from '../call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Observer } from '../observer.js';
 import { FrameScanner } from '../wire/frame.js';
+import { requestHeaders } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Exchange } from './exchange.js';
 import { UnforwardableRequest, type Upstream } from './upstream.js';
@@ -35,7 +35,7 @@ const ANY_MESSAGE_SIZE = 2 ** 32;
  * keeps the status its RST_STREAM code maps to). A backend's own grpc-status is an
  * answer, not a failure: it is never retried, so no call that was answered is made twice.
  */
-export class RetryingCall implements ResponseSink, DownstreamListener {
+export class RetryingCall implements ResponseListener, CallControl {
   private exchange: Exchange | null = null;
   private endpoint: Endpoint | null = null;
   private attempts = 0;
@@ -51,22 +51,26 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
   private timer: NodeJS.Timeout | null = null;
   /** Response framing so far, when a transfer may need to know it stopped between messages. */
   private frames: FrameScanner | null;
+  /** The receiver asked to wait; a new attempt starts paused too. */
+  private paused = false;
+  private readonly headers: Metadata;
+  /** The whole request, or null for a stream read from the call's source after its head. */
+  private readonly body: Buffer | null;
 
   constructor(
     private readonly upstream: Upstream,
-    private readonly headers: OutgoingHttpHeaders,
+    private readonly call: Call,
     private readonly sink: ResponseSink,
-    private readonly metrics: Metrics,
-    /** The whole request, or null for a stream read from `source` after `head`. */
-    private readonly body: Buffer | null,
-    private readonly head: readonly Buffer[] = [],
-    private readonly source: Readable | null = null,
+    private readonly observer: Observer,
   ) {
-    this.frames = body !== null && upstream.retry.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
+    this.body = call.body;
+    this.headers = requestHeaders(call.method, call.metadata);
+    this.frames = this.body !== null && upstream.retry.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
   }
 
-  /** Makes the first attempt. */
+  /** Hands the sink this call's control, then makes the first attempt. */
   start(): void {
+    this.sink.onStart(this);
     this.attempt();
   }
 
@@ -79,13 +83,13 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
     else this.finish(reason);
   }
 
-  /** The client went away: reset the backend stream. */
-  downstreamGone(): void {
-    this.abort(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
+  pause(): void {
+    this.paused = true;
+    this.exchange?.pause();
   }
 
-  /** The client took what was buffered: read from the backend again. */
-  downstreamDrained(): void {
+  resume(): void {
+    this.paused = false;
     this.exchange?.resume();
   }
 
@@ -104,7 +108,7 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
     }
   }
 
-  onData(chunk: Buffer): boolean {
+  onData(chunk: Buffer): void {
     if (this.frames !== null) {
       try {
         this.frames.push(chunk);
@@ -112,7 +116,7 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
         this.frames = null; // not gRPC framing the scanner follows: never resume it
       }
     }
-    return this.sink.onData(chunk);
+    this.sink.onData(chunk);
   }
 
   onTrailers(trailers: Headers): void {
@@ -146,7 +150,7 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
     this.attempts++;
     let endpoint: Endpoint;
     try {
-      endpoint = this.upstream.pick(this.headers as IncomingHttpHeaders, this.tried);
+      endpoint = this.upstream.pick(this.headers, this.tried);
     } catch (err) {
       // After a failure, "nowhere left to go" is that failure's doing: report it.
       this.finish(this.lastFailure === null ? asGrpcError(err) : unavailable(this.lastFailure));
@@ -156,7 +160,7 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
     const controller = this.body === null ? new AbortController() : null;
     let exchange: Exchange;
     try {
-      exchange = new Exchange(this.upstream.request(endpoint, this.headers, controller?.signal), this, controller);
+      exchange = new Exchange(this.upstream.request(endpoint, this.headers as OutgoingHttpHeaders, controller?.signal), this, controller);
     } catch (err) {
       // A request no endpoint could take is answered as it is; the endpoint is not to blame.
       if (err instanceof UnforwardableRequest) this.finish(err);
@@ -164,10 +168,11 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
       return;
     }
     this.exchange = exchange;
+    if (this.paused) exchange.pause();
     const timeoutMs = this.upstream.retry.attemptTimeoutMs;
     if (timeoutMs > 0) this.timer = setTimeout(onAttemptTimeout, timeoutMs, this);
     if (this.body !== null) exchange.send(this.body);
-    else exchange.pipeFrom(this.head, this.source!);
+    else exchange.pipeFrom(this.call.head, this.call.source!);
   }
 
   /** The current attempt failed: eject its endpoint, then try elsewhere or give up. */
@@ -181,10 +186,10 @@ export class RetryingCall implements ResponseSink, DownstreamListener {
       return;
     }
     (this.tried ??= new Set()).add(endpoint.id);
-    if (this.exchange !== null && this.source !== null) this.exchange.unpipe(this.source);
+    if (this.exchange !== null && this.call.source !== null) this.exchange.unpipe(this.call.source);
     this.exchange = null;
-    if (this.committed) this.metrics.sessionTransfers.inc();
-    else this.metrics.retries.inc();
+    if (this.committed) this.observer.sessionTransferred();
+    else this.observer.retried();
     this.attempt();
   }
 

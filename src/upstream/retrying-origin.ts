@@ -1,7 +1,6 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
-import type { ResponseSink } from '../call.js';
-import type { Metrics } from '../observe/metrics.js';
-import type { Origin, OriginCall, RequestBody } from './origin.js';
+import type { Call, ResponseSink } from '../call.js';
+import type { Observer } from '../observer.js';
+import type { Origin } from './origin.js';
 import { RetryingCall } from './retrying-call.js';
 import type { Upstream } from './upstream.js';
 
@@ -9,14 +8,10 @@ import type { Upstream } from './upstream.js';
 export class RetryingOrigin implements Origin {
   constructor(
     private readonly upstream: Upstream,
-    private readonly metrics: Metrics,
+    private readonly observer: Observer,
   ) {}
 
-  start(headers: OutgoingHttpHeaders, body: RequestBody, sink: ResponseSink): OriginCall {
-    const call = Buffer.isBuffer(body)
-      ? new RetryingCall(this.upstream, headers, sink, this.metrics, body)
-      : new RetryingCall(this.upstream, headers, sink, this.metrics, null, body.head, body.source);
-    call.start();
-    return call;
+  start(call: Call, sink: ResponseSink): void {
+    new RetryingCall(this.upstream, call, sink, this.observer).start();
   }
 }

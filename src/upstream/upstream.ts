@@ -1,4 +1,5 @@
-import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import type { Metadata } from '../call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import { GrpcError } from '../wire/status.js';
 
@@ -23,7 +24,7 @@ export interface Upstream {
    * The endpoint for a call's next attempt, avoiding the ids in `tried` (where it failed
    * already); throws a GrpcError when there is none.
    */
-  pick(headers: IncomingHttpHeaders, tried: ReadonlySet<string> | null): Endpoint;
+  pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint;
   /** Opens a stream to a picked endpoint; throws a GrpcError when it cannot now. */
   request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream;
   /** The endpoint answered: response headers arrived. */

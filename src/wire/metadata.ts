@@ -100,3 +100,19 @@ export function headerListSize(headers: HeaderMap): number {
   }
   return size;
 }
+
+/**
+ * The HTTP/2 request headers of a gRPC call (the spec's request-headers): its metadata,
+ * in place, with the fields HTTP/2 needs. Metadata from the HTTP/2 front has them
+ * already (:path is the method) and is left as it is; a call from another front gets
+ * them here. :authority is the caller's when it sent one.
+ */
+export function requestHeaders(method: string, metadata: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+  if (metadata[':path'] === method) return metadata;
+  metadata[':method'] = 'POST';
+  metadata[':scheme'] = 'http';
+  metadata[':path'] = method;
+  metadata['content-type'] ??= 'application/grpc';
+  metadata.te = 'trailers';
+  return metadata;
+}

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { Call, ResponseSink } from '../../src/call.js';
+import type { Call, Metadata, ResponseSink } from '../../src/call.js';
 import { ResponseCache } from '../../src/collapse/cache.js';
 import { Collapser } from '../../src/collapse/collapser.js';
 import { KeyMaker } from '../../src/collapse/key.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import type { Origin, OriginCall, RequestBody } from '../../src/upstream/origin.js';
+import type { Origin } from '../../src/upstream/origin.js';
 import { encodeFrame } from '../../src/wire/frame.js';
 import { RecordingDownstream } from './fakes.js';
 
 /** An Origin the test answers by hand: it records every call started on it. */
 class HandOrigin implements Origin {
-  started: Array<{ headers: Record<string, unknown>; body: RequestBody; sink: ResponseSink }> = [];
-  start(headers: Record<string, unknown>, body: RequestBody, sink: ResponseSink): OriginCall {
-    this.started.push({ headers, body, sink });
-    return { abort: () => undefined, downstreamGone: () => undefined, downstreamDrained: () => undefined };
+  started: Array<{ headers: Metadata; body: Buffer | null; sink: ResponseSink }> = [];
+  start(call: Call, sink: ResponseSink): void {
+    this.started.push({ headers: call.metadata, body: call.body, sink });
+    sink.onStart({ abort: () => undefined, pause: () => undefined, resume: () => undefined });
   }
   answer(i: number, text: string): void {
     const { sink } = this.started[i]!;
@@ -25,10 +25,11 @@ class HandOrigin implements Origin {
 
 const call = (text: string, headers: Record<string, string> = {}): Call => ({
   method: '/test.S/M',
-  headers: { ':path': '/test.S/M', ...headers },
+  metadata: { ':path': '/test.S/M', ...headers },
+  deadline: Infinity,
   body: encodeFrame(Buffer.from(text)),
   head: [],
-  source: null as never,
+  source: null,
 });
 
 function collapser(origin: Origin, next = { calls: [] as Call[], handle(c: Call) { this.calls.push(c); } }) {

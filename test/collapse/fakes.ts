@@ -1,8 +1,9 @@
-import type { Downstream, DownstreamListener, Headers } from '../../src/call.js';
-import type { Outcome } from '../../src/observe/metrics.js';
-import type { GrpcError } from '../../src/wire/status.js';
+import type { CallControl, Downstream, Headers, Outcome } from '../../src/call.js';
+import { GrpcError, Status } from '../../src/wire/status.js';
 
-/** A Downstream that records what it is sent. */
+const GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the call');
+
+/** A Downstream that records what it is sent, and steers its call as a client end would. */
 export class RecordingDownstream implements Downstream {
   outcome: Outcome = 'rejected';
   events: string[] = [];
@@ -10,24 +11,28 @@ export class RecordingDownstream implements Downstream {
   data: Buffer[] = [];
   trailers: Headers | null = null;
   error: GrpcError | null = null;
-  listener: DownstreamListener | null = null;
-  /** What onData answers: false simulates a client that is not reading. */
+  control: CallControl | null = null;
+  /** False simulates a client that is not reading: bytes pile up and the call is paused. */
   accepting = true;
   bufferedBytes = 0;
   open = true;
+  private waiting = false;
 
-  watch(listener: DownstreamListener): void {
-    this.listener = listener;
+  onStart(control: CallControl): void {
+    this.control = control;
   }
   onHeaders(headers: Headers, endsResponse: boolean): void {
     this.events.push(endsResponse ? 'headers(end)' : 'headers');
     this.headers = headers;
   }
-  onData(chunk: Buffer): boolean {
+  onData(chunk: Buffer): void {
     this.events.push(`data:${chunk.toString()}`);
     this.data.push(chunk);
-    if (!this.accepting) this.bufferedBytes += chunk.length;
-    return this.accepting;
+    if (this.accepting) return;
+    this.bufferedBytes += chunk.length;
+    if (this.waiting) return;
+    this.waiting = true;
+    this.control?.pause();
   }
   onTrailers(trailers: Headers): void {
     this.events.push('trailers');
@@ -37,9 +42,16 @@ export class RecordingDownstream implements Downstream {
     this.events.push(`error:${error.code}`);
     this.error = error;
   }
+  /** The client read what was buffered. */
+  drain(): void {
+    this.accepting = true;
+    this.bufferedBytes = 0;
+    this.waiting = false;
+    this.control?.resume();
+  }
   /** The client goes away. */
   leave(): void {
     this.open = false;
-    this.listener?.downstreamGone(this);
+    this.control?.abort(GONE);
   }
 }

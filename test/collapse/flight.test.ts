@@ -11,7 +11,7 @@ const metrics = new Metrics();
 
 function started(f: Flight): FakeBackendStream {
   const stream = new FakeBackendStream();
-  f.start(new RetryingOrigin(stubUpstream(() => stream), metrics), {}, Buffer.alloc(5));
+  f.start(new RetryingOrigin(stubUpstream(() => stream), metrics), { method: '/test.Service/Method', metadata: {}, deadline: Infinity, body: Buffer.alloc(5), head: [], source: null });
   return stream;
 }
 
@@ -138,8 +138,7 @@ describe('Flight', () => {
     stream.emit('data', Buffer.alloc(1000));
     expect(stream.paused).toBe(true); // the backend outruns both: wait, drop no one
     expect([a.error, b.error]).toEqual([null, null]);
-    b.accepting = true;
-    b.listener!.downstreamDrained(b);
+    b.drain();
     expect(stream.paused).toBe(false);
   });
 
@@ -153,6 +152,23 @@ describe('Flight', () => {
     stream.emit('data', Buffer.alloc(10));
     expect(stream.paused).toBe(true);
     a.leave();
+    expect(stream.paused).toBe(false);
+  });
+
+  it('pauses the backend when the one waiter keeping up leaves and every other is behind', () => {
+    const { f } = flight({ maxResponseBytes: 100_000 });
+    const stream = started(f);
+    const behind = new RecordingDownstream();
+    const reading = new RecordingDownstream();
+    f.join(behind);
+    f.join(reading);
+    stream.emit('response', { ':status': 200 }, 0);
+    behind.accepting = false;
+    stream.emit('data', Buffer.alloc(10));
+    expect(stream.paused).toBe(false);
+    reading.leave();
+    expect(stream.paused).toBe(true);
+    behind.drain();
     expect(stream.paused).toBe(false);
   });
 

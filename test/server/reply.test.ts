@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerHttp2Stream } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import { Metrics } from '../../src/observe/metrics.js';
-import { Reply, type OpenCalls } from '../../src/server/reply.js';
+import { Reply } from '../../src/server/reply.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 
 /** A client stream that records what the Reply does to it, as node's would take it. */
@@ -28,8 +27,9 @@ class FakeClientStream extends EventEmitter {
 
 function reply() {
   const stream = new FakeClientStream();
-  const open: OpenCalls = new Set();
-  const r = new Reply(stream as unknown as ServerHttp2Stream, new Metrics(), open);
+  const open = new Set<Reply>();
+  const r = new Reply(stream as unknown as ServerHttp2Stream, { replyClosed: (closed) => open.delete(closed) });
+  open.add(r);
   return { stream, open, r };
 }
 
@@ -51,7 +51,7 @@ describe('Reply', () => {
   it('turns a failure before headers into a trailers-only status, and tells the serving stage to stop', () => {
     const { stream, r } = reply();
     const told: string[] = [];
-    r.watch({ downstreamGone: () => told.push('gone'), downstreamDrained: () => told.push('drained') });
+    r.onStart({ abort: () => told.push('gone'), pause: () => told.push('paused'), resume: () => told.push('drained') });
     r.fail(new GrpcError(Status.UNAVAILABLE, 'going away 100%'));
     expect(told).toEqual(['gone']);
     expect(stream.log).toEqual([

@@ -9,6 +9,7 @@ function exchange() {
   const stream = new FakeBackendStream();
   const sink = new RecordingDownstream();
   const ex = new Exchange(stream as unknown as ClientHttp2Stream, sink, null);
+  sink.onStart(ex); // the receiver steers the exchange directly, as RetryingCall passes it on
   return { stream, sink, ex };
 }
 

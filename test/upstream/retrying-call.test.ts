@@ -78,7 +78,12 @@ function upstream(retry: Partial<RetryPolicy> = {}) {
 }
 
 function start(up: Upstream, sink: RecordingDownstream): RetryingCall {
-  const call = new RetryingCall(up, {}, sink, metrics, encodeFrame(Buffer.from('request')));
+  const call = new RetryingCall(
+    up,
+    { method: '/test.S/M', metadata: {}, deadline: Infinity, body: encodeFrame(Buffer.from('request')), head: [], source: null },
+    sink,
+    metrics,
+  );
   call.start();
   return call;
 }
@@ -127,8 +132,8 @@ describe('RetryingCall', () => {
   it('never retries a call the client cancelled, nor blames the endpoint for it', () => {
     const { u, asUpstream } = upstream();
     const sink = new RecordingDownstream();
-    const call = start(asUpstream, sink);
-    call.downstreamGone();
+    start(asUpstream, sink);
+    sink.leave();
     expect(u.streams[0]!.rstCode).toBe(8);
     expect(u.streams).toHaveLength(1);
     expect(u.failed).toEqual([]);

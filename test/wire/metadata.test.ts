@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headerListSize, metadataProblem, restoreRepeatedFields } from '../../src/wire/metadata.js';
+import { headerListSize, metadataProblem, requestHeaders, restoreRepeatedFields } from '../../src/wire/metadata.js';
 import { Status } from '../../src/wire/status.js';
 
 describe('restoreRepeatedFields', () => {
@@ -48,5 +48,24 @@ describe('metadataProblem', () => {
 describe('headerListSize', () => {
   it('counts name, value and 32 bytes per field, each value of a repeated name', () => {
     expect(headerListSize({ ':path': '/a', 'x-r': ['1', '22'] })).toBe(5 + 2 + 32 + (3 + 1 + 32) + (3 + 2 + 32));
+  });
+});
+
+describe('requestHeaders', () => {
+  it("adds HTTP/2's request fields to metadata from a front that is not HTTP/2", () => {
+    const metadata = { 'x-k': 'v' };
+    expect(requestHeaders('/p.S/M', metadata)).toEqual({
+      'x-k': 'v',
+      ':method': 'POST',
+      ':scheme': 'http',
+      ':path': '/p.S/M',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+  });
+
+  it("leaves the HTTP/2 front's request as the client sent it", () => {
+    const metadata = { ':method': 'POST', ':scheme': 'https', ':path': '/p.S/M', ':authority': 'a', 'content-type': 'application/grpc+proto', te: 'trailers' };
+    expect(requestHeaders('/p.S/M', { ...metadata })).toEqual(metadata);
   });
 });

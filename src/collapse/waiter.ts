@@ -1,0 +1,36 @@
+import type { CallControl, Downstream } from '../call.js';
+import type { GrpcError } from '../wire/status.js';
+
+/** The part of a Flight its waiters steer. */
+export interface WaitedFlight {
+  leave(waiter: Waiter): void;
+  fellBehind(waiter: Waiter): void;
+  caughtUp(waiter: Waiter): void;
+}
+
+/**
+ * One caller waiting on a flight (its leader or a follower): the control its client end
+ * steers the flight with. Leaving or pausing is this caller's alone; the flight decides
+ * what it means for the backend call the others share.
+ */
+export class Waiter implements CallControl {
+  /** Its client is not taking the response now. */
+  behind = false;
+
+  constructor(
+    private readonly flight: WaitedFlight,
+    readonly downstream: Downstream,
+  ) {}
+
+  abort(_reason: GrpcError): void {
+    this.flight.leave(this);
+  }
+
+  pause(): void {
+    this.flight.fellBehind(this);
+  }
+
+  resume(): void {
+    this.flight.caughtUp(this);
+  }
+}
