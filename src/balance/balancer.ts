@@ -1,35 +1,45 @@
+import type { Metadata } from '../call.js';
 import type { Endpoint, Resolution } from '../discovery/endpoint.js';
-import { LeastRequestPicker } from './least-request.js';
 import { EMPTY_PICKER, type Picker } from './picker.js';
-import { RingHashPicker } from './ring-hash.js';
-import { RoundRobinPicker } from './round-robin.js';
 import { ShardPicker } from './shard-picker.js';
 
-export type BalancerSpec =
-  | { type: 'round_robin' }
-  | { type: 'least_request' }
-  | { type: 'sticky_sessions'; header: string };
-
-/** What a picker may read of the cluster: the calls open on each endpoint, and a way to ask for fresh data. */
+/** What a balancer may read of the cluster: the calls open on each endpoint, and a way to ask for fresh data. */
 export interface ClusterView {
   load(endpoint: Endpoint): number;
   refresh(): void;
 }
 
 /**
- * Builds the picker for a route over its cluster's current endpoints. A cluster with a
- * shard map picks by the call's topic/partition/to-leader metadata instead.
+ * A route's balancer over its cluster, for as long as the route lives (grpc-js's load
+ * balancer is the model): told every new set of endpoints the route may pick from, and
+ * asked for one endpoint per attempt, synchronously. A balancer with state of its own
+ * keeps it across updates.
  */
-export function buildPicker(spec: BalancerSpec, resolution: Resolution, cluster: ClusterView): Picker {
-  const { endpoints } = resolution;
-  if (resolution.shards !== undefined) return new ShardPicker(resolution.shards, endpoints, () => cluster.refresh());
-  if (endpoints.length === 0) return EMPTY_PICKER;
-  switch (spec.type) {
-    case 'round_robin':
-      return new RoundRobinPicker(endpoints);
-    case 'least_request':
-      return new LeastRequestPicker(endpoints, (e) => cluster.load(e));
-    case 'sticky_sessions':
-      return new RingHashPicker(endpoints, spec.header);
+export interface Balancer {
+  update(resolution: Resolution): void;
+  /** Throws a GrpcError when it cannot choose. */
+  pick(metadata: Metadata): Endpoint;
+}
+
+/**
+ * A balancer without state of its own: a new Picker for each set of endpoints. A cluster
+ * with a shard map picks by the call's topic/partition/to-leader metadata instead.
+ */
+export class PickerBalancer implements Balancer {
+  private picker: Picker = EMPTY_PICKER;
+
+  constructor(
+    private readonly build: (endpoints: readonly Endpoint[]) => Picker,
+    private readonly cluster: ClusterView,
+  ) {}
+
+  update(resolution: Resolution): void {
+    const { endpoints, shards } = resolution;
+    if (shards !== undefined) this.picker = new ShardPicker(shards, endpoints, () => this.cluster.refresh());
+    else this.picker = endpoints.length === 0 ? EMPTY_PICKER : this.build(endpoints);
+  }
+
+  pick(metadata: Metadata): Endpoint {
+    return this.picker.pick(metadata);
   }
 }

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { BalancerSpec } from '../balance/balancer.js';
-import { HOST_PORT } from '../discovery/endpoint.js';
+import { balancerSchema, type BalancerSpec } from './balancer-types.js';
+import { clusterSchema, type ClusterSpec } from './cluster-types.js';
 import { ConfigError } from './errors.js';
+import { metadataName, millis } from './fields.js';
+
+export type { BalancerSpec, ClusterSpec };
 
 /** Where calls go: MyGateway's YAML structure, plus corral's per-route policy. */
 export interface Topology {
@@ -53,29 +56,6 @@ export function defaultRoute(prefix: string, cluster: string): RouteSpec {
   };
 }
 
-export type ClusterSpec =
-  | { type: 'static'; addresses: string[] }
-  | { type: 'dynamic'; discovererUrl: string; intervalMs: number }
-  | { type: 'dns'; host: string; port: number; intervalMs: number }
-  | { type: 'shard_map'; url: string; intervalMs: number };
-
-const hostPort = z.string().regex(HOST_PORT, 'expected host:port, e.g. 10.0.0.7:5001 or myauth:5001');
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-const millis = (min: number) => z.number().int().min(min, `expected a whole number of milliseconds, at least ${min}`);
-const metadataName = z
-  .string()
-  .regex(/^[0-9a-z_.-]+$/, 'expected a metadata name in lower case (letters, digits, _ . -)');
-
-const balancerSchema = z.discriminatedUnion(
-  'type',
-  [
-    z.strictObject({ type: z.literal('round_robin') }),
-    z.strictObject({ type: z.literal('least_request') }),
-    z.strictObject({ type: z.literal('sticky_sessions'), header: metadataName }),
-  ],
-  { error: 'expected type round_robin, least_request or sticky_sessions (with header)' },
-);
-
 const matcherSchema = z.union(
   [
     z.strictObject({ name: metadataName, equals: z.string() }),
@@ -97,17 +77,6 @@ const routeSchema = z.strictObject({
   session_transfer: z.boolean().default(false),
   invalidates: z.array(z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/Get')).default([]),
 });
-
-const clusterSchema = z.discriminatedUnion(
-  'type',
-  [
-    z.strictObject({ type: z.literal('static'), address: hostPort.optional(), addresses: z.array(hostPort).min(1).optional() }),
-    z.strictObject({ type: z.literal('dynamic'), discoverer_url: httpUrl, discoverer_interval_ms: millis(100).default(5000) }),
-    z.strictObject({ type: z.literal('dns'), address: hostPort, dns_interval_ms: millis(100).default(5000) }),
-    z.strictObject({ type: z.literal('shard_map'), shard_map_url: httpUrl, shard_map_interval_ms: millis(100).default(5000) }),
-  ],
-  { error: 'expected type static, dynamic, dns or shard_map' },
-);
 
 const fileSchema = z.strictObject({
   default: z
@@ -149,7 +118,7 @@ export function parseTopology(text: string, source: string): Topology {
     const problems = parsed.error.issues.map((issue) => {
       const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
       const value = valueAt(raw, at);
-      const shown = value === undefined ? '' : `=${JSON.stringify(value)}`;
+      const shown = value === undefined || (typeof value === 'object' && value !== null) ? '' : `=${JSON.stringify(value)}`;
       const message = issue.code === 'unrecognized_keys' ? `unknown field (${issue.keys.join(', ')})` : issue.message;
       return `${pathText(at)}${shown}: ${message}`;
     });
@@ -157,28 +126,7 @@ export function parseTopology(text: string, source: string): Topology {
   }
   const file = parsed.data;
   const problems: string[] = [];
-  const clusters: Record<string, ClusterSpec> = {};
-  for (const [name, c] of Object.entries(file.clusters)) {
-    switch (c.type) {
-      case 'static': {
-        const addresses = [...(c.address ? [c.address] : []), ...(c.addresses ?? [])];
-        if (addresses.length === 0) problems.push(`clusters.${name}: a static cluster needs address or addresses`);
-        clusters[name] = { type: 'static', addresses };
-        break;
-      }
-      case 'dynamic':
-        clusters[name] = { type: 'dynamic', discovererUrl: c.discoverer_url, intervalMs: c.discoverer_interval_ms };
-        break;
-      case 'dns': {
-        const [, host, port] = HOST_PORT.exec(c.address)!;
-        clusters[name] = { type: 'dns', host: host!.replace(/^\[|\]$/g, ''), port: Number(port), intervalMs: c.dns_interval_ms };
-        break;
-      }
-      case 'shard_map':
-        clusters[name] = { type: 'shard_map', url: c.shard_map_url, intervalMs: c.shard_map_interval_ms };
-        break;
-    }
-  }
+  const clusters: Record<string, ClusterSpec> = file.clusters;
   const known = Object.keys(clusters).join(', ') || 'none';
   const routes = file.routes.map((r, i): RouteSpec => {
     if (!(r.cluster in clusters)) problems.push(`routes[${i}].cluster=${JSON.stringify(r.cluster)}: no such cluster (known: ${known})`);

@@ -20,14 +20,24 @@ export interface Resolution {
   readonly shards?: readonly Shard[];
 }
 
+/** How a resolver's source is doing. */
+export interface ResolverHealth {
+  /** When the last good list arrived (Date.now()); null before the first. */
+  readonly lastUpdateAt: number | null;
+  /** Why the latest lookup failed; null while lookups succeed. */
+  readonly lastError: string | null;
+}
+
 /**
  * A source of endpoints for one cluster, in the spirit of grpc-js's resolvers: it
- * reports every good list it finds and keeps quiet on failure, so the cluster keeps
- * the last good list.
+ * reports every good list it finds and, on failure, says so in its health while the
+ * cluster keeps the last good list.
  */
 export interface Resolver {
   /** What kind of source, for logs. */
   readonly kind: string;
+  /** For metrics, logs and the admin endpoints: "etcd unreachable" shows here. */
+  readonly health: ResolverHealth;
   /** Starts resolving; `update` gets every new good Resolution. */
   start(update: (resolution: Resolution) => void): void;
   /** Asks for a new lookup soon (a shard-map miss); the resolver rate-limits it. */

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../observe/logger.js';
-import type { Resolution, Resolver } from './endpoint.js';
+import type { Resolution, Resolver, ResolverHealth } from './endpoint.js';
 
 export interface PollingOptions {
   /** Time between lookups while they succeed. */
@@ -26,6 +26,7 @@ export const DEFAULT_POLLING: Omit<PollingOptions, 'intervalMs'> = {
  */
 export abstract class PollingResolver implements Resolver {
   abstract readonly kind: string;
+  health: ResolverHealth = { lastUpdateAt: null, lastError: null };
   private update: ((resolution: Resolution) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: AbortController | null = null;
@@ -88,6 +89,7 @@ export abstract class PollingResolver implements Resolver {
       if (this.failures > 0) this.logger.info({ source: this.kind, target: this.target }, 'endpoint lookup recovered');
       this.failures = 0;
       this.notBefore = 0;
+      this.health = { lastUpdateAt: Date.now(), lastError: null };
       this.update?.(resolution);
     } catch (err) {
       if (this.stopped) return;
@@ -95,6 +97,7 @@ export abstract class PollingResolver implements Resolver {
       wait = Math.min(this.options.maxBackoffMs, (this.options.intervalMs / 4) * 2 ** (this.failures - 1));
       this.notBefore = performance.now() + wait;
       const reason = controller.signal.aborted ? (controller.signal.reason as Error).message : (err as Error).message;
+      this.health = { lastUpdateAt: this.health.lastUpdateAt, lastError: `${this.target}: ${reason}` };
       this.logger.warn(
         { source: this.kind, target: this.target, err: reason, failures: this.failures, retryInMs: Math.round(wait) },
         'endpoint lookup failed; keeping the last good list',

@@ -170,6 +170,20 @@ export class Metrics implements Observer {
     this.ejections.inc();
   }
 
+  /** Adds a gauge with one label, its series read at scrape time (so series of things gone go with them). */
+  labelledGaugeFrom(name: string, help: string, label: string, read: () => Iterable<readonly [string, number]>): void {
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of read()) this.set({ [label]: value }, n);
+      },
+    });
+  }
+
   /** Adds gauges read at scrape time from a live object, e.g. the cache's size. */
   gaugeFrom(name: string, help: string, read: () => number): void {
     new Gauge({

@@ -1,7 +1,6 @@
 import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { Metadata } from '../call.js';
-import { buildPicker, type BalancerSpec } from '../balance/balancer.js';
-import type { Picker } from '../balance/picker.js';
+import type { Balancer } from '../balance/balancer.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import type { RetryPolicy, Upstream } from '../upstream/upstream.js';
@@ -10,25 +9,24 @@ import { GrpcError, Status } from '../wire/status.js';
 /**
  * A route's way to its cluster: picks an endpoint per attempt with the route's balancer,
  * opens the stream on that endpoint's pool, and reports failures to the cluster, which
- * ejects the endpoint. The picker is rebuilt only when the cluster's pickable endpoints
+ * ejects the endpoint. The balancer is told the cluster's pickable endpoints when they
  * changed since the last call (a new list, an ejection, a re-admission).
  */
 export class RouteUpstream implements Upstream {
-  private picker: Picker | null = null;
   private version = -1;
 
   constructor(
     readonly cluster: Cluster,
-    private readonly balancer: BalancerSpec,
+    private readonly balancer: Balancer,
     readonly retry: RetryPolicy,
   ) {}
 
   pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint {
-    if (this.version !== this.cluster.version || this.picker === null) {
-      this.picker = buildPicker(this.balancer, this.cluster.pickable, this.cluster);
+    if (this.version !== this.cluster.version) {
+      this.balancer.update(this.cluster.pickable);
       this.version = this.cluster.version;
     }
-    const endpoint = this.picker.pick(headers);
+    const endpoint = this.balancer.pick(headers);
     if (tried === null || !tried.has(endpoint.id)) return endpoint;
     return this.untried(tried);
   }

@@ -12,12 +12,8 @@ import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
 import { authenticatedRoutes, defaultRoute, type ClusterSpec, type RouteSpec, type Topology } from '../config/topology.js';
-import { DnsResolver } from '../discovery/dns.js';
-import type { Resolver } from '../discovery/endpoint.js';
-import { HttpDiscoverer } from '../discovery/http-discoverer.js';
-import { DEFAULT_POLLING } from '../discovery/polling.js';
-import { ShardMapResolver } from '../discovery/shard-map.js';
-import { StaticResolver } from '../discovery/static.js';
+import { createBalancer } from '../config/balancer-types.js';
+import { createResolver, isFixed } from '../config/cluster-types.js';
 import type { Logger } from '../observe/logger.js';
 import type { Observer } from '../observer.js';
 import { Passthrough } from '../upstream/passthrough.js';
@@ -75,7 +71,7 @@ export class Routing implements Invalidation {
     for (const [name, spec] of Object.entries(topology.clusters)) {
       const kept = previous?.handOver(name, spec) ?? null;
       if (kept !== null) this.adopted.add(name);
-      this.clusters.set(name, kept ?? new Cluster(name, this.resolver(spec), { pools, logger, observer, ejection, warm: spec.type === 'static' }));
+      this.clusters.set(name, kept ?? new Cluster(name, createResolver(spec, context), { pools, logger, observer, ejection, warm: isFixed(spec) }));
     }
     this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
@@ -123,11 +119,16 @@ export class Routing implements Invalidation {
     return n;
   }
 
-  /** Why corral is not ready: a static cluster with no connected endpoint. Null when ready. */
+  /** Per cluster: 1 while its resolver's lookups succeed, 0 after one failed. */
+  *resolversUp(): Iterable<readonly [string, number]> {
+    for (const [name, cluster] of this.clusters) yield [name, cluster.resolver.health.lastError === null ? 1 : 0];
+  }
+
+  /** Why corral is not ready: a cluster with a fixed list and no connected endpoint. Null when ready. */
   notReady(): string | null {
     for (const [name, spec] of Object.entries(this.topology.clusters)) {
       const cluster = this.clusters.get(name)!;
-      if (spec.type === 'static' && !cluster.connected) return `cluster ${name} not connected: ${cluster.lastFailure}`;
+      if (isFixed(spec) && !cluster.connected) return `cluster ${name} not connected: ${cluster.lastFailure}`;
     }
     return null;
   }
@@ -155,7 +156,8 @@ export class Routing implements Invalidation {
 
   private forward(spec: RouteSpec): Handler {
     const { defaults: d, retry, observer } = this.context;
-    const upstream = new RouteUpstream(this.clusters.get(spec.cluster)!, spec.balancer, {
+    const cluster = this.clusters.get(spec.cluster)!;
+    const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster), {
       ...retry,
       sessionTransfer: spec.sessionTransfer,
     });
@@ -181,20 +183,6 @@ export class Routing implements Invalidation {
     this.collapsers.push(collapser);
     const { only, skip } = this.context.methods;
     return only === null && skip === null ? collapser : new MethodPolicy(only, skip, collapser, passthrough);
-  }
-
-  private resolver(spec: ClusterSpec): Resolver {
-    const { logger } = this.context;
-    switch (spec.type) {
-      case 'static':
-        return new StaticResolver(spec.addresses);
-      case 'dynamic':
-        return new HttpDiscoverer(spec.discovererUrl, { ...DEFAULT_POLLING, intervalMs: spec.intervalMs }, logger);
-      case 'dns':
-        return new DnsResolver(spec.host, spec.port, { ...DEFAULT_POLLING, intervalMs: spec.intervalMs }, logger);
-      case 'shard_map':
-        return new ShardMapResolver(spec.url, { ...DEFAULT_POLLING, intervalMs: spec.intervalMs }, logger);
-    }
   }
 }
 

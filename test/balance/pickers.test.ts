@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildPicker } from '../../src/balance/balancer.js';
 import { LeastRequestPicker } from '../../src/balance/least-request.js';
 import { RingHashPicker } from '../../src/balance/ring-hash.js';
 import { RoundRobinPicker } from '../../src/balance/round-robin.js';
 import { ShardPicker } from '../../src/balance/shard-picker.js';
 import type { Endpoint } from '../../src/discovery/endpoint.js';
 import { sanitizeShardMap } from '../../src/discovery/shard-map.js';
+import { createBalancer } from '../../src/config/balancer-types.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 
 const endpoints = (n: number): Endpoint[] => Array.from({ length: n }, (_, i) => ({ id: `i${i}`, address: `10.0.0.${i}:50051` }));
@@ -124,7 +124,8 @@ describe('shard picker', () => {
 describe('no endpoints', () => {
   it('answers RESOURCE_EXHAUSTED "all instances are busy", whatever the balancer', () => {
     for (const spec of [{ type: 'round_robin' }, { type: 'least_request' }, { type: 'sticky_sessions', header: 's' }] as const) {
-      const picker = buildPicker(spec, { endpoints: [] }, { load: () => 0, refresh: () => {} });
+      const picker = createBalancer(spec, { load: () => 0, refresh: () => {} });
+      picker.update({ endpoints: [] });
       expect(() => picker.pick({})).toThrowError(expect.objectContaining({ code: Status.RESOURCE_EXHAUSTED, message: 'all instances are busy' }));
     }
   });

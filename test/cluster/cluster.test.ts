@@ -3,12 +3,14 @@ import { Cluster } from '../../src/cluster/cluster.js';
 import { EndpointPools } from '../../src/cluster/endpoint-pools.js';
 import type { Endpoint, Resolution, Resolver } from '../../src/discovery/endpoint.js';
 import { createLogger } from '../../src/observe/logger.js';
+import { createBalancer } from '../../src/config/balancer-types.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { RouteUpstream } from '../../src/route/route-upstream.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 
 /** A resolver the test feeds by hand; it records unregistered ids. */
 class HandResolver implements Resolver {
+  health = { lastUpdateAt: null, lastError: null };
   readonly kind = 'hand';
   update: ((r: Resolution) => void) | null = null;
   unregistered: string[] = [];
@@ -67,7 +69,7 @@ describe('RouteUpstream', () => {
   it('picks with the route balancer, avoiding the endpoints a call failed on', () => {
     const { c, resolver } = cluster();
     resolver.update!({ endpoints: [endpoint('a', 1), endpoint('b', 2), endpoint('c', 3)] });
-    const u = new RouteUpstream(c, { type: 'round_robin' }, { retries: 2, attemptTimeoutMs: 0, sessionTransfer: false });
+    const u = new RouteUpstream(c, createBalancer({ type: 'round_robin' }, c), { retries: 2, attemptTimeoutMs: 0, sessionTransfer: false });
     const picks = Array.from({ length: 6 }, () => u.pick({}, null).id);
     expect(new Set(picks)).toEqual(new Set(['a', 'b', 'c']));
     for (let i = 0; i < 6; i++) expect(u.pick({}, new Set(['a', 'b'])).id).toBe('c');

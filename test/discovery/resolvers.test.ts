@@ -58,11 +58,14 @@ describe('HTTP discoverer (MyGateway contract)', () => {
       source.failWith = 503;
       await new Promise((r) => setTimeout(r, 300));
       expect(w.seen.length).toBe(reports); // nothing reported while failing: the cluster keeps the list
+      expect(d.health.lastError).toMatch(/answered HTTP 503/); // but its health says why
+      expect(d.health.lastUpdateAt).not.toBeNull();
 
       source.failWith = null;
       expect(await d.unregister('a')).toBe(true);
       expect(source.requests).toContain('POST /v1/unregister/a');
       await w.until((r) => ids(r).join() === 'b@127.0.0.2:7002');
+      expect(d.health.lastError).toBeNull();
     } finally {
       d.stop();
     }

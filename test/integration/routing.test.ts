@@ -159,6 +159,18 @@ describe('a dynamic cluster', () => {
     source.instances = all;
   });
 
+  it('keeps serving the last list while the discoverer fails, and says so in corral_resolver_up', async () => {
+    expect(await proxy.metric('corral_resolver_up{cluster="discovered"}')).toBe(1);
+    source.failWith = 503;
+    try {
+      await until('the failure shows', async () => (await proxy.metric('corral_resolver_up{cluster="discovered"}')) === 0);
+      expect((await unary(myService, 'MyServiceEcho', { key: 'while-down' })).error).toBeNull();
+    } finally {
+      source.failWith = null;
+    }
+    await until('the discoverer answers again', async () => (await proxy.metric('corral_resolver_up{cluster="discovered"}')) === 1);
+  });
+
   it('collapses a herd in front of it: one backend call', async () => {
     await until('all instances known', async () => {
       const seen = new Set<string>();

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { PickerBalancer, type Balancer, type ClusterView } from '../balance/balancer.js';
+import { LeastRequestPicker } from '../balance/least-request.js';
+import { RingHashPicker } from '../balance/ring-hash.js';
+import { RoundRobinPicker } from '../balance/round-robin.js';
+import { metadataName } from './fields.js';
+
+/**
+ * One `type` of a route's balancer: the YAML fields it takes and the Balancer it makes.
+ * A new balancer is a Balancer and an entry in BALANCER_TYPES.
+ */
+export interface BalancerType<Spec extends { type: string }> {
+  readonly schema: z.ZodType<Spec>;
+  create(spec: Spec, cluster: ClusterView): Balancer;
+}
+
+function balancerType<Spec extends { type: string }>(type: BalancerType<Spec>): BalancerType<Spec> {
+  return type;
+}
+
+export const BALANCER_TYPES = {
+  round_robin: balancerType({
+    schema: z.strictObject({ type: z.literal('round_robin') }),
+    create: (_spec, cluster) => new PickerBalancer((endpoints) => new RoundRobinPicker(endpoints), cluster),
+  }),
+  least_request: balancerType({
+    schema: z.strictObject({ type: z.literal('least_request') }),
+    create: (_spec, cluster) => new PickerBalancer((endpoints) => new LeastRequestPicker(endpoints, (e) => cluster.load(e)), cluster),
+  }),
+  sticky_sessions: balancerType({
+    schema: z.strictObject({ type: z.literal('sticky_sessions'), header: metadataName }),
+    create: (spec, cluster) => new PickerBalancer((endpoints) => new RingHashPicker(endpoints, spec.header), cluster),
+  }),
+};
+
+type Types = typeof BALANCER_TYPES;
+/** A route's balancer as configured, one of the registered types. */
+export type BalancerSpec = { [K in keyof Types]: Types[K] extends BalancerType<infer S> ? S : never }[keyof Types];
+
+const names = Object.keys(BALANCER_TYPES);
+
+export const balancerSchema = z.discriminatedUnion(
+  'type',
+  Object.values(BALANCER_TYPES).map((t) => t.schema) as never,
+  { error: `expected type ${names.slice(0, -1).join(', ')} or ${names.at(-1)}` },
+) as unknown as z.ZodType<BalancerSpec>;
+
+/** The balancer for a route of any registered type. */
+export function createBalancer(spec: BalancerSpec, cluster: ClusterView): Balancer {
+  return (BALANCER_TYPES[spec.type] as unknown as BalancerType<BalancerSpec>).create(spec, cluster);
+}

@@ -1,0 +1,10 @@
+import { z } from 'zod';
+import { HOST_PORT } from '../discovery/endpoint.js';
+
+/** Field schemas shared by the topology and the cluster and balancer types; each error says what was expected. */
+export const hostPort = z.string().regex(HOST_PORT, 'expected host:port, e.g. 10.0.0.7:5001 or myauth:5001');
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+export const millis = (min: number) => z.number().int().min(min, `expected a whole number of milliseconds, at least ${min}`);
+export const metadataName = z
+  .string()
+  .regex(/^[0-9a-z_.-]+$/, 'expected a metadata name in lower case (letters, digits, _ . -)');
