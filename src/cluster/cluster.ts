@@ -1,41 +1,33 @@
+import type { ClusterView } from '../balance/balancer.js';
 import type { Endpoint, Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../observe/logger.js';
 import type { Observer } from '../observer.js';
 import type { SessionPool } from '../upstream/session-pool.js';
 import { GrpcError, Status } from '../wire/status.js';
-import type { ClusterView } from '../balance/balancer.js';
+import type { EjectionOptions } from './ejections.js';
 import type { EndpointPools } from './endpoint-pools.js';
-import { Ejections, type EjectionOptions } from './ejections.js';
+import { OutlierDetection } from './outlier-detection.js';
 
 export interface ClusterOptions {
   pools: EndpointPools;
   logger: Logger;
   observer: Observer;
   ejection: EjectionOptions;
-  /** Connect to each endpoint as soon as it appears (static clusters, so /ready reflects them). */
+  /** Connect to each endpoint as soon as it appears (fixed lists, so /ready reflects them). */
   warm: boolean;
 }
 
 /**
  * A named set of endpoints kept current by its Resolver, with a connection pool taken
- * for each. Routes pick among `pickable`: the resolved endpoints less those ejected after
- * a failure. `version` changes with each new pickable set, so a route rebuilds its
- * picker only then.
+ * for each. Routes pick among `endpoints.pickable` (see OutlierDetection).
  *
  * A failed endpoint (MyGateway's OnBackendFailure) is ejected for a while, which moves
- * its sticky keys to other endpoints; its connections are closed gracefully; and a
- * discoverer is asked to unregister it. When every endpoint is ejected, all of them are
- * pickable again (Envoy's panic mode): ejection must never leave a cluster with less
- * than it had without it.
+ * its sticky keys to other endpoints; on that event its connections are closed
+ * gracefully and a discoverer is asked to unregister it.
  */
 export class Cluster implements ClusterView {
-  /** The endpoints as resolved. */
-  resolution: Resolution = { endpoints: [] };
-  /** What routes pick from. */
-  pickable: Resolution = this.resolution;
-  version = 0;
+  readonly endpoints: OutlierDetection;
   private readonly pools = new Map<string, SessionPool>();
-  private readonly ejections: Ejections;
   private stopped = false;
 
   constructor(
@@ -43,7 +35,32 @@ export class Cluster implements ClusterView {
     readonly resolver: Resolver,
     private readonly options: ClusterOptions,
   ) {
-    this.ejections = new Ejections(options.ejection, () => this.repick());
+    const { observer, logger } = options;
+    this.endpoints = new OutlierDetection(options.ejection);
+    this.endpoints.on('ejected', (endpoint, ms, cause) => {
+      observer.endpointEjected();
+      logger.warn(
+        { cluster: name, endpoint: endpoint.id, backend: endpoint.address, err: cause.message, ejectedForMs: ms },
+        'backend failed: endpoint ejected',
+      );
+    });
+    this.endpoints.on('ejected', (endpoint) => this.pools.get(endpoint.address)?.recycle());
+    if (resolver.unregister !== undefined) this.endpoints.on('ejected', (endpoint) => void resolver.unregister!(endpoint.id));
+  }
+
+  /** The endpoints as resolved. */
+  get resolution(): Resolution {
+    return this.endpoints.resolved;
+  }
+
+  /** What routes pick from. */
+  get pickable(): Resolution {
+    return this.endpoints.pickable;
+  }
+
+  /** Changes with each new pickable set. */
+  get version(): number {
+    return this.endpoints.version;
   }
 
   start(): void {
@@ -54,7 +71,7 @@ export class Cluster implements ClusterView {
   stop(): void {
     this.stopped = true;
     this.resolver.stop();
-    this.ejections.clear();
+    this.endpoints.clear();
     for (const address of this.pools.keys()) this.options.pools.release(address);
     this.pools.clear();
   }
@@ -74,31 +91,22 @@ export class Cluster implements ClusterView {
     this.resolver.refresh();
   }
 
-  /** An attempt on `endpoint` failed: eject it, close its connections, unregister it. */
+  /** An attempt on `endpoint` failed. */
   failed(endpoint: Endpoint, error: GrpcError): void {
-    if (this.stopped) return;
-    const ms = this.ejections.eject(endpoint.id);
-    if (ms === null) return; // ejected already, by an earlier failure
-    this.options.observer.endpointEjected();
-    this.options.logger.warn(
-      { cluster: this.name, endpoint: endpoint.id, backend: endpoint.address, err: error.message, ejectedForMs: ms },
-      'backend failed: endpoint ejected',
-    );
-    this.pools.get(endpoint.address)?.recycle();
-    void this.resolver.unregister?.(endpoint.id);
+    if (!this.stopped) this.endpoints.failed(endpoint, error);
   }
 
   /** `endpoint` answered a call. */
   succeeded(endpoint: Endpoint): void {
-    this.ejections.succeeded(endpoint.id);
+    this.endpoints.succeeded(endpoint);
   }
 
   /** Endpoints sitting out, for tests and logs. */
   get ejected(): number {
-    return this.ejections.size;
+    return this.endpoints.ejected;
   }
 
-  /** True when a static cluster has a connected endpoint; dynamic clusters may be empty and still be healthy. */
+  /** True when the cluster has a connected endpoint; clusters fed by a discoverer may be empty and still be healthy. */
   get connected(): boolean {
     for (const pool of this.pools.values()) if (pool.ready) return true;
     return false;
@@ -129,23 +137,9 @@ export class Cluster implements ClusterView {
       pools.release(address);
       removed.push(address);
     }
-    this.resolution = resolution;
-    this.ejections.keepOnly(new Set(resolution.endpoints.map((e) => e.id)));
-    this.repick();
+    this.endpoints.update(resolution);
     if (added.length > 0 || removed.length > 0) {
       logger.info({ cluster: this.name, source: this.resolver.kind, endpoints: next.size, added, removed }, 'cluster endpoints changed');
     }
-  }
-
-  /** Recomputes what routes pick from. Shard maps keep every broker: a shard's data lives only there. */
-  private repick(): void {
-    const { endpoints, shards } = this.resolution;
-    let pickable = this.resolution;
-    if (this.ejections.size > 0 && shards === undefined) {
-      const admitted = endpoints.filter((e) => !this.ejections.has(e.id));
-      if (admitted.length > 0) pickable = { endpoints: admitted };
-    }
-    this.pickable = pickable;
-    this.version++;
   }
 }
