@@ -23,7 +23,7 @@ import { Collapser } from '../src/collapse/collapser.js';
 import { KeyMaker } from '../src/collapse/key.js';
 import { Metrics } from '../src/observe/metrics.js';
 import type { Upstream } from '../src/upstream/upstream.js';
-import { stubUpstream } from './stub-upstream.js';
+import { NO_RETRY, stubUpstream } from './stub-upstream.js';
 import { RetryingOrigin } from '../src/upstream/retrying-origin.js';
 import { encodeFrame } from '../src/wire/frame.js';
 import { GrpcError, Status } from '../src/wire/status.js';
@@ -102,7 +102,7 @@ const call = (body: Buffer): Call => ({ method, metadata: headers, deadline: Inf
 function collapser(pool: Upstream, cache: ResponseCache | null): Collapser {
   const metrics = new Metrics();
   const passthrough = { handle: () => undefined };
-  return new Collapser(passthrough, new RetryingOrigin(pool, metrics), new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9, cacheTtlMs: 3_600_000 }, metrics);
+  return new Collapser(passthrough, new RetryingOrigin(pool, NO_RETRY, metrics), new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9, cacheTtlMs: 3_600_000 }, metrics);
 }
 
 // cache hit: one leader fills the cache, then every call is a hit.

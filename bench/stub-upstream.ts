@@ -1,14 +1,14 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Endpoint } from '../src/discovery/endpoint.js';
-import type { RetryPolicy, Upstream } from '../src/upstream/upstream.js';
+import type { RetryPolicy } from '../src/upstream/retrying-call.js';
+import type { Upstream } from '../src/upstream/upstream.js';
 
 const STUB_ENDPOINT: Endpoint = { id: 'stub', address: '127.0.0.1:1' };
-const NO_RETRY: RetryPolicy = { retries: 0, attemptTimeoutMs: 0, sessionTransfer: false };
+export const NO_RETRY: RetryPolicy = { retries: 0, attemptTimeoutMs: 0, sessionTransfer: false };
 
 /** An Upstream of one endpoint whose streams `open` makes: for micro benchmarks and unit tests. */
-export function stubUpstream(open: () => unknown, retry: RetryPolicy = NO_RETRY): Upstream & { failures: number } {
+export function stubUpstream(open: () => unknown): Upstream & { failures: number } {
   return {
-    retry,
     failures: 0,
     pick: () => STUB_ENDPOINT,
     request: () => open() as ClientHttp2Stream,

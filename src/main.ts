@@ -65,12 +65,12 @@ export async function startCorral(config: Config): Promise<Corral> {
   metrics.gaugeFrom('corral_cache_bytes', 'Bytes held by the cache', () => cache?.bytes ?? 0);
   metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
   metrics.gaugeFrom('corral_upstream_sessions', 'HTTP/2 sessions open to backends, over every endpoint', () => pools.sessions);
-  metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => routing.ejected);
+  metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => routing.clusters.ejected);
   metrics.labelledGaugeFrom(
     'corral_resolver_up',
     "Per cluster: 1 while its endpoint source (discoverer, DNS, shard map) answers, 0 after a lookup failed (the last good list is kept)",
     'cluster',
-    () => routing.resolversUp(),
+    () => routing.clusters.resolversUp(),
   );
 
   const front = new Front(
@@ -91,7 +91,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     registry: metrics.registry,
     ready: () => {
       if (draining) return { ok: false, reason: 'draining' };
-      const why = routing.notReady();
+      const why = routing.clusters.notReady();
       return why === null ? { ok: true, reason: 'ready' } : { ok: false, reason: why };
     },
   });

@@ -1,9 +1,9 @@
-import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Metadata } from '../call.js';
 import type { Balancer } from '../balance/balancer.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Endpoint } from '../discovery/endpoint.js';
-import type { RetryPolicy, Upstream } from '../upstream/upstream.js';
+import type { BackendStream, Upstream } from '../upstream/upstream.js';
 import { GrpcError, Status } from '../wire/status.js';
 
 /**
@@ -18,7 +18,6 @@ export class RouteUpstream implements Upstream {
   constructor(
     readonly cluster: Cluster,
     private readonly balancer: Balancer,
-    readonly retry: RetryPolicy,
   ) {}
 
   pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint {
@@ -31,7 +30,7 @@ export class RouteUpstream implements Upstream {
     return this.untried(tried);
   }
 
-  request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream {
+  request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): BackendStream {
     return this.cluster.pool(endpoint).request(headers, signal);
   }
 

@@ -2,20 +2,15 @@ import { Authenticate } from '../auth/authenticate.js';
 import { IDENTITY_METADATA, StripIdentity } from '../auth/identity.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Handler } from '../call.js';
-import { Cluster } from '../cluster/cluster.js';
-import type { EjectionOptions } from '../cluster/ejections.js';
-import type { EndpointPools } from '../cluster/endpoint-pools.js';
+import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
 import type { ResponseStore } from '../collapse/store.js';
 import { Collapser } from '../collapse/collapser.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
-import { authenticatedRoutes, defaultRoute, type ClusterSpec, type RouteSpec, type Topology } from '../config/topology.js';
+import { authenticatedRoutes, defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
 import { createBalancer } from '../config/balancer-types.js';
-import { createResolver, isFixed } from '../config/cluster-types.js';
-import type { Logger } from '../observe/logger.js';
-import type { Observer } from '../observer.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
@@ -24,14 +19,10 @@ import { routeNamespace } from './route-namespace.js';
 import { RouteUpstream } from './route-upstream.js';
 
 /** What every route shares, and the defaults a route does not override. */
-export interface RoutingContext {
-  pools: EndpointPools;
+export interface RoutingContext extends ClusterSetContext {
   cache: ResponseStore | null;
-  logger: Logger;
-  observer: Observer;
   /** Checks tokens on routes with authorization: required; null without JWT_SECRET. */
   verifier: TokenVerifier | null;
-  ejection: EjectionOptions;
   retry: { retries: number; attemptTimeoutMs: number };
   defaults: {
     timeoutMs: number;
@@ -45,20 +36,16 @@ export interface RoutingContext {
 }
 
 /**
- * One loaded configuration: its clusters (each with a resolver and a pool per endpoint)
- * and its route table, each route with its own collapser in front of its cluster.
- * A reload builds a new Routing, swaps it into the Router, then stops the old one. A
- * cluster whose definition did not change is taken over as it is (its resolver's
- * endpoints, connections and ejections), so calls never wait for a first resolution;
- * endpoint pools are shared through EndpointPools, so endpoints both list keep their
+ * One loaded configuration: its clusters (ClusterSet) and its route table, each route's
+ * stages assembled here, with its own collapser in front of its cluster. A reload builds
+ * a new Routing, swaps it into the Router, then stops the old one; endpoint pools are
+ * shared through EndpointPools, so endpoints both configurations list keep their
  * connections.
  */
 export class Routing implements Invalidation {
   readonly table: RouteTable;
-  readonly clusters = new Map<string, Cluster>();
+  readonly clusters: ClusterSet;
   private readonly collapsers: Collapser[] = [];
-  /** Clusters taken over from the previous configuration: already started. */
-  private readonly adopted = new Set<string>();
   /** When any route authenticates, corral owns the identity metadata on every route. */
   private readonly ownsIdentity: boolean;
 
@@ -67,12 +54,7 @@ export class Routing implements Invalidation {
     private readonly context: RoutingContext,
     previous: Routing | null = null,
   ) {
-    const { pools, logger, observer, ejection } = context;
-    for (const [name, spec] of Object.entries(topology.clusters)) {
-      const kept = previous?.handOver(name, spec) ?? null;
-      if (kept !== null) this.adopted.add(name);
-      this.clusters.set(name, kept ?? new Cluster(name, createResolver(spec, context), { pools, logger, observer, ejection, warm: isFixed(spec) }));
-    }
+    this.clusters = new ClusterSet(topology.clusters, context, previous?.clusters ?? null);
     this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
@@ -83,22 +65,11 @@ export class Routing implements Invalidation {
   }
 
   start(): void {
-    for (const [name, cluster] of this.clusters) if (!this.adopted.has(name)) cluster.start();
-  }
-
-  /**
-   * The next configuration defines cluster `name` as `spec`: when this one defines it the
-   * same way, the cluster moves to the next one as it is, and this one will not stop it.
-   */
-  private handOver(name: string, spec: ClusterSpec): Cluster | null {
-    const cluster = this.clusters.get(name);
-    if (cluster === undefined || JSON.stringify(this.topology.clusters[name]) !== JSON.stringify(spec)) return null;
-    this.clusters.delete(name);
-    return cluster;
+    this.clusters.start();
   }
 
   stop(): void {
-    for (const cluster of this.clusters.values()) cluster.stop();
+    this.clusters.stop();
   }
 
   /** Ends every flight of this configuration's routes (shutdown, after the grace period). */
@@ -110,27 +81,6 @@ export class Routing implements Invalidation {
   invalidate(prefixes: readonly string[]): void {
     this.context.cache?.invalidate(prefixes);
     for (const collapser of this.collapsers) collapser.invalidate(prefixes);
-  }
-
-  /** Endpoints sitting out after a failure, over every cluster. */
-  get ejected(): number {
-    let n = 0;
-    for (const cluster of this.clusters.values()) n += cluster.ejected;
-    return n;
-  }
-
-  /** Per cluster: 1 while its resolver's lookups succeed, 0 after one failed. */
-  *resolversUp(): Iterable<readonly [string, number]> {
-    for (const [name, cluster] of this.clusters) yield [name, cluster.resolver.health.lastError === null ? 1 : 0];
-  }
-
-  /** Why corral is not ready: a cluster with a fixed list and no connected endpoint. Null when ready. */
-  notReady(): string | null {
-    for (const [name, spec] of Object.entries(this.topology.clusters)) {
-      const cluster = this.clusters.get(name)!;
-      if (isFixed(spec) && !cluster.connected) return `cluster ${name} not connected: ${cluster.lastFailure}`;
-    }
-    return null;
   }
 
   private route(spec: RouteSpec, index: number | 'default'): Route {
@@ -156,12 +106,9 @@ export class Routing implements Invalidation {
 
   private forward(spec: RouteSpec): Handler {
     const { defaults: d, retry, observer } = this.context;
-    const cluster = this.clusters.get(spec.cluster)!;
-    const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster), {
-      ...retry,
-      sessionTransfer: spec.sessionTransfer,
-    });
-    const origin = new RetryingOrigin(upstream, observer);
+    const cluster = this.clusters.get(spec.cluster);
+    const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster));
+    const origin = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
     const passthrough = new Passthrough(origin, observer);
     if (!spec.collapse) return passthrough;
     // The verified identity is always in the key, even when key_metadata narrows it.

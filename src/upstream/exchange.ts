@@ -1,12 +1,12 @@
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { constants, type IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { CallControl, ResponseListener } from '../call.js';
 import { restoreRepeatedFields } from '../wire/metadata.js';
 import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
-import { NOT_HTTP2, backendAddressOf, connectionLost, spokeHttp2 } from './session-pool.js';
+import { NOT_HTTP2, kConnection, type BackendStream } from './upstream.js';
 
 const kExchange = Symbol('corral.exchange');
-type ExchangeStream = ClientHttp2Stream & { [kExchange]: Exchange };
+type ExchangeStream = BackendStream & { [kExchange]: Exchange };
 type SourceStream = Readable & { [kExchange]: Exchange; aborted?: boolean };
 
 /**
@@ -34,7 +34,7 @@ export class Exchange implements CallControl {
    * which showed in profiles (docs/performance.md).
    */
   constructor(
-    private readonly stream: ClientHttp2Stream,
+    private readonly stream: BackendStream,
     private readonly sink: ResponseListener,
     private readonly controller: AbortController | null,
   ) {
@@ -150,15 +150,17 @@ export class Exchange implements CallControl {
   private closeError(): GrpcError {
     if (this.abortReason !== null) return this.abortReason;
     const rstCode = this.stream.rstCode ?? 0;
-    const address = backendAddressOf(this.stream);
+    const connection = this.stream[kConnection];
+    const address = connection?.address ?? 'unknown';
+    const lost = connection?.lost === true;
     const err = this.error as (Error & { code?: string }) | null;
-    if ((err !== null || connectionLost(this.stream)) && !spokeHttp2(this.stream)) {
+    if ((err !== null || lost) && connection?.spokeHttp2 === false) {
       return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${NOT_HTTP2}`);
     }
     if (err !== null && err.code !== 'ERR_HTTP2_STREAM_ERROR') {
       return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${err.message}`);
     }
-    if (rstCode === constants.NGHTTP2_CANCEL && connectionLost(this.stream)) {
+    if (rstCode === constants.NGHTTP2_CANCEL && lost) {
       // Not our cancel (that has an abortReason): node cancels every stream of a connection that died.
       return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: the connection was lost`);
     }

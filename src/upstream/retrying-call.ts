@@ -8,6 +8,16 @@ import { GrpcError, Status } from '../wire/status.js';
 import { Exchange } from './exchange.js';
 import { UnforwardableRequest, type Upstream } from './upstream.js';
 
+/** What a route allows after a backend failure. */
+export interface RetryPolicy {
+  /** Attempts after the first, each on an endpoint the call has not failed on (RETRY_COUNT). */
+  readonly retries: number;
+  /** An attempt without response headers after this long has failed (RETRY_TIMEOUT_MS); 0: no limit. */
+  readonly attemptTimeoutMs: number;
+  /** A single-message call is replayed on another endpoint even after its response started (session_transfer). */
+  readonly sessionTransfer: boolean;
+}
+
 /** MyGateway's words for a backend failure that outlived the retries; the cause follows them. */
 export const BACKEND_UNAVAILABLE = 'backend service unavailable';
 
@@ -59,13 +69,14 @@ export class RetryingCall implements ResponseListener, CallControl {
 
   constructor(
     private readonly upstream: Upstream,
+    private readonly policy: RetryPolicy,
     private readonly call: Call,
     private readonly sink: ResponseSink,
     private readonly observer: Observer,
   ) {
     this.body = call.body;
     this.headers = requestHeaders(call.method, call.metadata);
-    this.frames = this.body !== null && upstream.retry.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
+    this.frames = this.body !== null && policy.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
   }
 
   /** Hands the sink this call's control, then makes the first attempt. */
@@ -141,7 +152,7 @@ export class RetryingCall implements ResponseListener, CallControl {
     this.exchange?.abort(
       new GrpcError(
         Status.UNAVAILABLE,
-        `backend ${this.endpoint!.address} sent no response headers within RETRY_TIMEOUT_MS (${this.upstream.retry.attemptTimeoutMs}ms)`,
+        `backend ${this.endpoint!.address} sent no response headers within RETRY_TIMEOUT_MS (${this.policy.attemptTimeoutMs}ms)`,
       ),
     );
   }
@@ -169,7 +180,7 @@ export class RetryingCall implements ResponseListener, CallControl {
     }
     this.exchange = exchange;
     if (this.paused) exchange.pause();
-    const timeoutMs = this.upstream.retry.attemptTimeoutMs;
+    const timeoutMs = this.policy.attemptTimeoutMs;
     if (timeoutMs > 0) this.timer = setTimeout(onAttemptTimeout, timeoutMs, this);
     if (this.body !== null) exchange.send(this.body);
     else exchange.pipeFrom(this.call.head, this.call.source!);
@@ -194,7 +205,7 @@ export class RetryingCall implements ResponseListener, CallControl {
   }
 
   private mayRetry(): boolean {
-    if (this.attempts > this.upstream.retry.retries) return false;
+    if (this.attempts > this.policy.retries) return false;
     if (this.committed) return this.frames !== null && this.frames.atBoundary;
     return this.body !== null || this.exchange === null || !this.exchange.sentFromSource;
   }

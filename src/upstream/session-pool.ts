@@ -2,7 +2,7 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHt
 import type { Logger } from '../observe/logger.js';
 import { headerListSize } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
-import { UnforwardableRequest } from './upstream.js';
+import { NOT_HTTP2, UnforwardableRequest, kConnection, type BackendConnection, type BackendStream } from './upstream.js';
 
 export interface SessionPoolOptions {
   /** host:port of the backend. */
@@ -25,8 +25,7 @@ export interface SessionPoolOptions {
   streamsPerSession: number;
 }
 
-const kPooled = Symbol('corral.pooled');
-type PooledStream = ClientHttp2Stream & { [kPooled]: PooledSession };
+type PooledStream = ClientHttp2Stream & { [kConnection]: PooledSession };
 
 const BACKOFF_MULTIPLIER = 1.6;
 const BACKOFF_JITTER = 0.2;
@@ -38,7 +37,7 @@ const NO_LIMIT = 2 ** 32 - 1;
 type State = 'connecting' | 'ready' | 'closing';
 
 /** One HTTP/2 connection to the backend, with the count of streams it carries. */
-class PooledSession {
+class PooledSession implements BackendConnection {
   state: State = 'connecting';
   /** The peer's SETTINGS arrived: it speaks HTTP/2. */
   spokeHttp2 = false;
@@ -52,6 +51,14 @@ class PooledSession {
     /** The peer's SETTINGS_MAX_HEADER_LIST_SIZE, likewise. */
     public headerListLimit: number,
   ) {}
+
+  get address(): string {
+    return this.pool.address;
+  }
+
+  get lost(): boolean {
+    return this.session.destroyed;
+  }
 }
 
 /**
@@ -107,12 +114,12 @@ export class SessionPool {
    * there is none, and UnforwardableRequest when the metadata is larger than the backend
    * accepts: grpc-core closes the whole connection on such a request, failing every call on it.
    */
-  request(headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream {
+  request(headers: OutgoingHttpHeaders, signal?: AbortSignal): BackendStream {
     const pooled = this.pick();
     if (pooled.headerListLimit < NO_LIMIT) this.checkHeaderList(headers, pooled.headerListLimit);
     const stream = (signal ? pooled.session.request(headers, { signal }) : pooled.session.request(headers)) as PooledStream;
     pooled.active++;
-    stream[kPooled] = pooled;
+    stream[kConnection] = pooled;
     stream.on('close', onPooledStreamClose);
     return stream;
   }
@@ -283,24 +290,5 @@ export class SessionPool {
 }
 
 function onPooledStreamClose(this: PooledStream): void {
-  this[kPooled].active--;
-}
-
-/** Why a connection that opened but never spoke HTTP/2 failed: the usual mistake is an HTTP/1.1 or TLS port. */
-export const NOT_HTTP2 =
-  'the backend closed the connection without an HTTP/2 SETTINGS frame: corral expects cleartext HTTP/2 (h2c), not HTTP/1.1 or TLS';
-
-/** False when a stream from a SessionPool ran on a connection whose peer never spoke HTTP/2. */
-export function spokeHttp2(stream: ClientHttp2Stream): boolean {
-  return (stream as Partial<PooledStream>)[kPooled]?.spokeHttp2 !== false;
-}
-
-/** True when the connection a stream from a SessionPool ran on is gone (node resets its streams with CANCEL). */
-export function connectionLost(stream: ClientHttp2Stream): boolean {
-  return (stream as Partial<PooledStream>)[kPooled]?.session.destroyed === true;
-}
-
-/** The backend address a stream from a SessionPool goes to, for error messages. */
-export function backendAddressOf(stream: ClientHttp2Stream): string {
-  return (stream as Partial<PooledStream>)[kPooled]?.pool.address ?? 'unknown';
+  this[kConnection].active--;
 }

@@ -3,15 +3,25 @@ import type { Metadata } from '../call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import { GrpcError } from '../wire/status.js';
 
-/** What a route allows after a backend failure. */
-export interface RetryPolicy {
-  /** Attempts after the first, each on an endpoint the call has not failed on (RETRY_COUNT). */
-  readonly retries: number;
-  /** An attempt without response headers after this long has failed (RETRY_TIMEOUT_MS); 0: no limit. */
-  readonly attemptTimeoutMs: number;
-  /** A single-message call is replayed on another endpoint even after its response started (session_transfer). */
-  readonly sessionTransfer: boolean;
+/** The connection a backend stream runs on, as a failed attempt's status needs to describe it. */
+export interface BackendConnection {
+  /** host:port of the backend. */
+  readonly address: string;
+  /** The connection is gone (node then cancels every stream it carried). */
+  readonly lost: boolean;
+  /** The peer sent its HTTP/2 SETTINGS. */
+  readonly spokeHttp2: boolean;
 }
+
+/** Where a stream from an Upstream keeps its connection (a symbol, so a stream costs no extra object). */
+export const kConnection = Symbol('corral.connection');
+
+/** A stream to a backend, with the connection it runs on. */
+export type BackendStream = ClientHttp2Stream & { readonly [kConnection]?: BackendConnection };
+
+/** Why a connection that opened but never spoke HTTP/2 failed: the usual mistake is an HTTP/1.1 or TLS port. */
+export const NOT_HTTP2 =
+  'the backend closed the connection without an HTTP/2 SETTINGS frame: corral expects cleartext HTTP/2 (h2c), not HTTP/1.1 or TLS';
 
 /**
  * Where a call's backend attempts go: a route's cluster, as the stages above it see it.
@@ -19,14 +29,13 @@ export interface RetryPolicy {
  * it how the attempt went; choosing, connecting and ejecting stay below.
  */
 export interface Upstream {
-  readonly retry: RetryPolicy;
   /**
    * The endpoint for a call's next attempt, avoiding the ids in `tried` (where it failed
    * already); throws a GrpcError when there is none.
    */
   pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint;
   /** Opens a stream to a picked endpoint; throws a GrpcError when it cannot now. */
-  request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): ClientHttp2Stream;
+  request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): BackendStream;
   /** The endpoint answered: response headers arrived. */
   succeeded(endpoint: Endpoint): void;
   /** The endpoint failed an attempt: the connection or stream broke, or it did not answer in time. */

@@ -69,7 +69,7 @@ describe('RouteUpstream', () => {
   it('picks with the route balancer, avoiding the endpoints a call failed on', () => {
     const { c, resolver } = cluster();
     resolver.update!({ endpoints: [endpoint('a', 1), endpoint('b', 2), endpoint('c', 3)] });
-    const u = new RouteUpstream(c, createBalancer({ type: 'round_robin' }, c), { retries: 2, attemptTimeoutMs: 0, sessionTransfer: false });
+    const u = new RouteUpstream(c, createBalancer({ type: 'round_robin' }, c));
     const picks = Array.from({ length: 6 }, () => u.pick({}, null).id);
     expect(new Set(picks)).toEqual(new Set(['a', 'b', 'c']));
     for (let i = 0; i < 6; i++) expect(u.pick({}, new Set(['a', 'b'])).id).toBe('c');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stubUpstream } from '../../bench/stub-upstream.js';
+import { NO_RETRY, stubUpstream } from '../../bench/stub-upstream.js';
 import { RetryingOrigin } from '../../src/upstream/retrying-origin.js';
 import { Flight, type FlightOwner } from '../../src/collapse/flight.js';
 import { Metrics } from '../../src/observe/metrics.js';
@@ -11,7 +11,7 @@ const metrics = new Metrics();
 
 function started(f: Flight): FakeBackendStream {
   const stream = new FakeBackendStream();
-  f.start(new RetryingOrigin(stubUpstream(() => stream), metrics), { method: '/test.Service/Method', metadata: {}, deadline: Infinity, body: Buffer.alloc(5), head: [], source: null });
+  f.start(new RetryingOrigin(stubUpstream(() => stream), NO_RETRY, metrics), { method: '/test.Service/Method', metadata: {}, deadline: Infinity, body: Buffer.alloc(5), head: [], source: null });
   return stream;
 }
 

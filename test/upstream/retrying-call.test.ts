@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../src/discovery/endpoint.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { RetryingCall } from '../../src/upstream/retrying-call.js';
-import type { RetryPolicy, Upstream } from '../../src/upstream/upstream.js';
+import type { RetryPolicy } from '../../src/upstream/retrying-call.js';
+import type { Upstream } from '../../src/upstream/upstream.js';
 import { encodeFrame } from '../../src/wire/frame.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from '../collapse/fakes.js';
@@ -65,7 +66,7 @@ function upstream(retry: Partial<RetryPolicy> = {}) {
       return s as never;
     },
   };
-  const asUpstream: Upstream = {
+  const asUpstream: Upstream & { retry: RetryPolicy } = {
     retry: u.retry,
     pick: u.pick,
     request: u.request,
@@ -77,9 +78,10 @@ function upstream(retry: Partial<RetryPolicy> = {}) {
   return { u, asUpstream };
 }
 
-function start(up: Upstream, sink: RecordingDownstream): RetryingCall {
+function start(up: Upstream & { retry: RetryPolicy }, sink: RecordingDownstream): RetryingCall {
   const call = new RetryingCall(
     up,
+    up.retry,
     { method: '/test.S/M', metadata: {}, deadline: Infinity, body: encodeFrame(Buffer.from('request')), head: [], source: null },
     sink,
     metrics,

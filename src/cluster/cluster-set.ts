@@ -1,0 +1,84 @@
+import { createResolver, isFixed, type ClusterSpec } from '../config/cluster-types.js';
+import type { Logger } from '../observe/logger.js';
+import type { Observer } from '../observer.js';
+import { Cluster } from './cluster.js';
+import type { EjectionOptions } from './ejections.js';
+import type { EndpointPools } from './endpoint-pools.js';
+
+export interface ClusterSetContext {
+  pools: EndpointPools;
+  logger: Logger;
+  observer: Observer;
+  ejection: EjectionOptions;
+}
+
+/**
+ * The clusters of one configuration. A cluster the next configuration defines the same
+ * way is handed over to it as it is (its resolver's endpoints, connections and
+ * ejections), so calls never wait for a first resolution after a reload.
+ */
+export class ClusterSet {
+  private readonly clusters = new Map<string, Cluster>();
+  /** Clusters taken over from the previous configuration: already started. */
+  private readonly adopted = new Set<string>();
+
+  constructor(
+    private readonly specs: Readonly<Record<string, ClusterSpec>>,
+    context: ClusterSetContext,
+    previous: ClusterSet | null,
+  ) {
+    const { pools, logger, observer, ejection } = context;
+    for (const [name, spec] of Object.entries(specs)) {
+      const kept = previous?.handOver(name, spec) ?? null;
+      if (kept !== null) this.adopted.add(name);
+      this.clusters.set(name, kept ?? new Cluster(name, createResolver(spec, context), { pools, logger, observer, ejection, warm: isFixed(spec) }));
+    }
+  }
+
+  get(name: string): Cluster {
+    const cluster = this.clusters.get(name);
+    // The topology checked every cluster a route names.
+    if (cluster === undefined) throw new Error(`no cluster ${name}`);
+    return cluster;
+  }
+
+  start(): void {
+    for (const [name, cluster] of this.clusters) if (!this.adopted.has(name)) cluster.start();
+  }
+
+  /** Stops every cluster not handed over to a newer configuration. */
+  stop(): void {
+    for (const cluster of this.clusters.values()) cluster.stop();
+  }
+
+  /** Endpoints sitting out after a failure, over every cluster. */
+  get ejected(): number {
+    let n = 0;
+    for (const cluster of this.clusters.values()) n += cluster.ejected;
+    return n;
+  }
+
+  /** Per cluster: 1 while its resolver's lookups succeed, 0 after one failed. */
+  *resolversUp(): Iterable<readonly [string, number]> {
+    for (const [name, cluster] of this.clusters) yield [name, cluster.resolver.health.lastError === null ? 1 : 0];
+  }
+
+  /** Why corral is not ready: a cluster with a fixed list and no connected endpoint. Null when ready. */
+  notReady(): string | null {
+    for (const [name, cluster] of this.clusters) {
+      if (isFixed(this.specs[name]!) && !cluster.connected) return `cluster ${name} not connected: ${cluster.lastFailure}`;
+    }
+    return null;
+  }
+
+  /**
+   * The next configuration defines cluster `name` as `spec`: when this one defines it the
+   * same way, the cluster moves to the next one as it is, and this one will not stop it.
+   */
+  private handOver(name: string, spec: ClusterSpec): Cluster | null {
+    const cluster = this.clusters.get(name);
+    if (cluster === undefined || JSON.stringify(this.specs[name]) !== JSON.stringify(spec)) return null;
+    this.clusters.delete(name);
+    return cluster;
+  }
+}
