@@ -40,6 +40,10 @@ export class Front implements ReplyOwner {
       settings: { maxConcurrentStreams: options.maxConcurrentStreams },
       // gRPC allows metadata values with leading or trailing spaces; RFC 9113's check would drop them.
       strictFieldWhitespaceValidation: false,
+      // node refuses new streams (ENHANCE_YOUR_CALM) while a session's unsent data exceeds this
+      // (10 MB by default): a client reading large answers slowly would have its other calls
+      // fail. grpc-js lifts it too; what a connection holds is bounded by its streams instead.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
     } as http2.ServerOptions);
     this.server.maxConnections = options.maxConnections;
     this.quietWatch = new QuietWatch(options.halfCloseWaitMs);

@@ -206,6 +206,8 @@ export class SessionPool {
       settings: { enablePush: false },
       // gRPC allows metadata values with leading or trailing spaces; RFC 9113's check would drop them.
       strictFieldWhitespaceValidation: false,
+      // As on the front (and as grpc-js does): no node cap that refuses streams on a busy session.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
     } as http2.SecureClientSessionOptions);
     const pooled = new PooledSession(this, session, this.advertisedLimit, this.advertisedHeaderListLimit);
     this.sessions.push(pooled);

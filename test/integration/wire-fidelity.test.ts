@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, Proxy } from '../../cmd/processes.js';
 import { encodeFrame } from '../../src/wire/frame.js';
+import { lookupRequest } from '../support/lookup-request.js';
 import { rawCall } from '../support/raw.js';
 import { startRawBackend, type RawBackend } from '../support/raw-backend.js';
 
@@ -24,19 +25,6 @@ afterAll(async () => {
   await proxy?.stop();
   await backend?.stop();
 });
-
-/** LookupRequest{key, reply_bytes}: field 1 (string), field 6 (varint). */
-function lookupRequest(key: string, replyBytes: number): Buffer {
-  const varint: number[] = [];
-  for (let v = replyBytes; ; v >>>= 7) {
-    if (v < 0x80) {
-      varint.push(v);
-      break;
-    }
-    varint.push((v & 0x7f) | 0x80);
-  }
-  return encodeFrame(Buffer.from([0x0a, key.length, ...Buffer.from(key), 0x30, ...varint]));
-}
 
 describe('a passed-through response larger than the flow-control window', () => {
   it('arrives whole before its OK status, passed through, call after call', async () => {
