@@ -35,6 +35,7 @@ const WAITERS = 10_000;
 /** A client end that accepts everything and keeps nothing. */
 class NullDownstream implements Downstream {
   outcome: Downstream['outcome'] = 'rejected';
+  route: Downstream['route'] = null;
   bufferedBytes = 0;
   open = true;
   control: CallControl | null = null;

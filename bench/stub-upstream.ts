@@ -9,6 +9,7 @@ export const NO_RETRY: RetryPolicy = { retries: 0, attemptTimeoutMs: 0, sessionT
 /** An Upstream of one endpoint whose streams `open` makes: for micro benchmarks and unit tests. */
 export function stubUpstream(open: () => unknown): Upstream & { failures: number } {
   return {
+    clusterName: 'stub',
     failures: 0,
     pick: () => STUB_ENDPOINT,
     request: () => open() as ClientHttp2Stream,

@@ -149,10 +149,29 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
     admin,
     async metric(series: string) {
       const { body } = await admin('/metrics');
-      const line = body.split('\n').find((l) => l.startsWith(series + ' '));
-      return line === undefined ? 0 : Number(line.slice(series.length + 1));
+      return sumOfSeries(body, series);
     },
   };
+}
+
+/**
+ * The sum of every series of a metric whose labels include the ones asked for, as
+ * PromQL's sum() would give: `corral_requests_total{outcome="leader"}` counts leaders on
+ * every route. 0 when none.
+ */
+export function sumOfSeries(body: string, series: string): number {
+  const brace = series.indexOf('{');
+  const name = brace < 0 ? series : series.slice(0, brace);
+  const wanted = brace < 0 ? [] : series.slice(brace + 1, -1).split(/,(?=[a-z_]+=")/).filter((l) => l !== '');
+  let sum = 0;
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    const space = line.lastIndexOf(' ');
+    const labels = line[name.length] === '{' ? line.slice(name.length + 1, line.lastIndexOf('}')) : '';
+    const have = labels.split(/,(?=[a-z_]+=")/);
+    if (wanted.every((l) => have.includes(l))) sum += Number(line.slice(space + 1));
+  }
+  return sum;
 }
 
 /**

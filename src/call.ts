@@ -42,11 +42,23 @@ export interface Call {
   readonly source: Readable | null;
 }
 
+/** What is known of the backend call that answers a call, for logs, metrics and traces. */
+export interface BackendCall {
+  /** host:port of the endpoint of the latest attempt; '' before the first. */
+  readonly endpoint: string;
+  /** Attempts made after the first (retries and session transfers). */
+  readonly retries: number;
+  /** The W3C traceparent the backend was sent, when the call is traced; null otherwise. */
+  readonly traceparent: string | null;
+}
+
 /**
  * How a call's producer is steered by whoever receives its response; one per call,
  * handed over in onStart (undici's dispatch controller is the model).
  */
 export interface CallControl {
+  /** The backend call behind this response; null when there is none (an answer corral made itself). */
+  readonly backend: BackendCall | null;
   /** The receiver is gone, or corral ends the call: stop working for it. */
   abort(reason: GrpcError): void;
   /** The receiver cannot take more now: stop reading the response. */
@@ -76,6 +88,13 @@ export interface ResponseSink extends ResponseListener {
 export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected';
 export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected'];
 
+/** What a route is known by in metrics and logs: bounded by the configuration, never by what clients send. */
+export interface RouteLabel {
+  /** The route's `name`, or its prefix and matchers as written; `default` for the default route. */
+  readonly name: string;
+  readonly cluster: string;
+}
+
 /** The client end of one call, as the stages see it. */
 export interface Downstream extends ResponseSink {
   /** Bytes written but not yet taken by the client. */
@@ -84,6 +103,8 @@ export interface Downstream extends ResponseSink {
   readonly open: boolean;
   /** How the call is being served; the stage that takes the call sets it. */
   outcome: Outcome;
+  /** The route that took the call; the router sets it. Null for a call no route took. */
+  route: RouteLabel | null;
 }
 
 /** A stage of the request path. */

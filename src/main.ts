@@ -3,6 +3,7 @@ import { ConfigError, checkAuthSecret, type Config } from './config/config.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { AdminServer } from './observe/admin.js';
 import { createLogger, type Logger } from './observe/logger.js';
+import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
 import { BUILD, MIN_NODE, nodeIsSupported } from './observe/build-info.js';
 import { Front } from './server/front.js';
@@ -61,18 +62,6 @@ export async function startCorral(config: Config): Promise<Corral> {
   let generation = 0;
   let routing = new Routing(config.topology, context);
   const router = new Router(routing.table);
-  metrics.gaugeFrom('corral_cache_entries', 'Responses in the cache', () => cache?.entries ?? 0);
-  metrics.gaugeFrom('corral_cache_bytes', 'Bytes held by the cache', () => cache?.bytes ?? 0);
-  metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
-  metrics.gaugeFrom('corral_upstream_sessions', 'HTTP/2 sessions open to backends, over every endpoint', () => pools.sessions);
-  metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => routing.clusters.ejected);
-  metrics.labelledGaugeFrom(
-    'corral_resolver_up',
-    "Per cluster: 1 while its endpoint source (discoverer, DNS, shard map) answers, 0 after a lookup failed (the last good list is kept)",
-    'cluster',
-    () => routing.clusters.resolversUp(),
-  );
-
   const front = new Front(
     router,
     {
@@ -83,7 +72,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     metrics,
     logger,
   );
-  metrics.gaugeFrom('corral_calls_in_progress', 'Client calls open on the front', () => front.activeCalls);
+  registerLiveGauges(metrics, { cache, pools, clusters: () => routing.clusters, callsInProgress: () => front.activeCalls });
   let draining = false;
   const admin = new AdminServer({
     host: config.metricsHost,

@@ -1,21 +1,42 @@
-import type { Outcome } from './call.js';
+import type { BackendCall, Outcome, RouteLabel } from './call.js';
 
 /** Why a call was refused on a route that requires authorization. */
 export type AuthFailure = 'missing_session' | 'invalid_token';
 
+/** A client call as it ended, read by observers when its stream closes. */
+export interface FinishedCall {
+  /** The full method name as the client sent it (logs only: never a metric label). */
+  readonly method: string;
+  readonly outcome: Outcome;
+  readonly route: RouteLabel | null;
+  /** The grpc-status the client got; CANCELLED when it went away before one. */
+  readonly code: number;
+  /** The grpc-message it got, decoded; '' when none. */
+  readonly message: string;
+  /** When its request headers arrived, on performance.now()'s clock. */
+  readonly startedAt: number;
+  /** Bytes of gRPC frames read from the client, and written to it. */
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** The backend call that answered it; null when none did. */
+  readonly backend: BackendCall | null;
+}
+
 /**
  * What the stages of the request path report as they work. They report and go on; what
- * is kept (metrics today; an access log or traces next) is the observer's business, so a
- * stage never knows how it is measured. Calls are made on the request path: an
- * implementation must be cheap and must not throw.
+ * is kept (metrics, an access log, traces) is the observer's business, so a stage never
+ * knows how it is measured. Calls are made on the request path: an implementation must
+ * be cheap and must not throw.
  */
 export interface Observer {
   /** A stage took a call and serves it this way. */
-  served(outcome: Outcome): void;
-  /** A client call ended (its stream closed), `seconds` after its request headers arrived. */
-  callEnded(outcome: Outcome, seconds: number): void;
+  served(outcome: Outcome, route: RouteLabel | null): void;
+  /** A client call ended (its stream closed). */
+  callEnded(call: FinishedCall): void;
   /** corral started a backend call: a flight (collapsed) or one call passed through. */
-  backendCallStarted(kind: 'flight' | 'bypass'): void;
+  backendCallStarted(kind: 'flight' | 'bypass', route: RouteLabel | null): void;
+  /** A backend call (all its attempts) ended with this status. */
+  backendCallEnded(cluster: string, code: number): void;
   /** A flight's backend call finished, with this many followers beside its leader. */
   flightLanded(followers: number, seconds: number): void;
   /** A flight's response outgrew the recording bound; it takes no more followers. */
@@ -28,6 +49,6 @@ export interface Observer {
   sessionTransferred(): void;
   /** A call was refused UNAUTHENTICATED. */
   authFailed(reason: AuthFailure): void;
-  /** An endpoint was taken out of its cluster after a failure. */
-  endpointEjected(): void;
+  /** An endpoint of `cluster` was taken out after a failure. */
+  endpointEjected(cluster: string): void;
 }

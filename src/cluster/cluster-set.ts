@@ -58,9 +58,9 @@ export class ClusterSet {
     return n;
   }
 
-  /** Per cluster: 1 while its resolver's lookups succeed, 0 after one failed. */
-  *resolversUp(): Iterable<readonly [string, number]> {
-    for (const [name, cluster] of this.clusters) yield [name, cluster.resolver.health.lastError === null ? 1 : 0];
+  /** The clusters by name. */
+  entries(): IterableIterator<[string, Cluster]> {
+    return this.clusters.entries();
   }
 
   /** Why corral is not ready: a cluster with a fixed list and no connected endpoint. Null when ready. */

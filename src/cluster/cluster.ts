@@ -8,6 +8,19 @@ import type { EjectionOptions } from './ejections.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import { OutlierDetection } from './outlier-detection.js';
 
+/** One endpoint as the admin endpoints and metrics show it. */
+export interface EndpointState {
+  readonly id: string;
+  readonly address: string;
+  /** `ejected` while it sits out after a failure (it still finishes the calls it has). */
+  readonly state: 'serving' | 'ejected';
+  /** When its ejection ends (ISO time); null when it is not ejected. */
+  readonly ejectedUntil: string | null;
+  /** Streams open to it now, and HTTP/2 sessions. */
+  readonly callsInProgress: number;
+  readonly sessions: number;
+}
+
 export interface ClusterOptions {
   pools: EndpointPools;
   logger: Logger;
@@ -38,7 +51,7 @@ export class Cluster implements ClusterView {
     const { observer, logger } = options;
     this.endpoints = new OutlierDetection(options.ejection);
     this.endpoints.on('ejected', (endpoint, ms, cause) => {
-      observer.endpointEjected();
+      observer.endpointEjected(name);
       logger.warn(
         { cluster: name, endpoint: endpoint.id, backend: endpoint.address, err: cause.message, ejectedForMs: ms },
         'backend failed: endpoint ejected',
@@ -104,6 +117,22 @@ export class Cluster implements ClusterView {
   /** Endpoints sitting out, for tests and logs. */
   get ejected(): number {
     return this.endpoints.ejected;
+  }
+
+  /** Every endpoint the resolver lists, with its state. */
+  *endpointStates(): Iterable<EndpointState> {
+    for (const endpoint of this.endpoints.resolved.endpoints) {
+      const until = this.endpoints.ejectedUntil(endpoint);
+      const pool = this.pools.get(endpoint.address);
+      yield {
+        id: endpoint.id,
+        address: endpoint.address,
+        state: until === null ? 'serving' : 'ejected',
+        ejectedUntil: until === null ? null : new Date(until).toISOString(),
+        callsInProgress: pool?.activeStreams ?? 0,
+        sessions: pool?.sessionCount ?? 0,
+      };
+    }
   }
 
   /** True when the cluster has a connected endpoint; clusters fed by a discoverer may be empty and still be healthy. */

@@ -9,6 +9,8 @@ interface Ejection {
   /** Ejections in a row: reset by a call the endpoint answers. */
   count: number;
   timer: NodeJS.Timeout | null;
+  /** When the current ejection ends (Date.now()). */
+  until: number;
 }
 
 /**
@@ -32,6 +34,12 @@ export class Ejections {
     return this.records.get(id)?.timer != null;
   }
 
+  /** When `id`'s ejection ends (Date.now()), or null when it is not out. */
+  until(id: string): number | null {
+    const record = this.records.get(id);
+    return record?.timer != null ? record.until : null;
+  }
+
   /** Ejected endpoints right now. */
   get size(): number {
     let n = 0;
@@ -42,10 +50,11 @@ export class Ejections {
   /** Takes `id` out; returns how long for, or null when it is out already. */
   eject(id: string): number | null {
     let record = this.records.get(id);
-    if (record === undefined) this.records.set(id, (record = { count: 0, timer: null }));
+    if (record === undefined) this.records.set(id, (record = { count: 0, timer: null, until: 0 }));
     if (record.timer !== null) return null;
     const ms = Math.min(this.options.maxMs, this.options.baseMs * 2 ** record.count);
     record.count++;
+    record.until = Date.now() + ms;
     record.timer = setTimeout(() => {
       record.timer = null;
       this.changed();

@@ -14,6 +14,8 @@ interface Held {
  */
 export class EndpointPools {
   private readonly pools = new Map<string, Held>();
+  /** Pools no cluster holds, until their last session closes. */
+  private readonly leaving = new Set<SessionPool>();
 
   constructor(
     private readonly options: Omit<SessionPoolOptions, 'address'>,
@@ -37,6 +39,17 @@ export class EndpointPools {
     this.pools.delete(address);
     this.logger.info({ backend: address }, 'endpoint left: draining its connections');
     held.pool.drain();
+    // Forget the ones done draining as others start, so the set stays as small as what drains.
+    for (const pool of this.leaving) if (pool.sessionCount === 0) this.leaving.delete(pool);
+    this.leaving.add(held.pool);
+  }
+
+  /** Pools of endpoints that left every cluster and still have sessions open. */
+  *draining(): Iterable<SessionPool> {
+    for (const pool of this.leaving) {
+      if (pool.sessionCount === 0) this.leaving.delete(pool);
+      else yield pool;
+    }
   }
 
   get size(): number {
@@ -53,6 +66,8 @@ export class EndpointPools {
   /** Ends every session at once (shutdown, after the front drained). */
   destroy(): void {
     for (const { pool } of this.pools.values()) pool.destroy();
+    for (const pool of this.leaving) pool.destroy();
     this.pools.clear();
+    this.leaving.clear();
   }
 }

@@ -50,6 +50,11 @@ export class OutlierDetection extends EventEmitter<OutlierEvents> {
     this.ejections.succeeded(endpoint.id);
   }
 
+  /** When `endpoint`'s ejection ends (Date.now()), or null when it is not ejected. */
+  ejectedUntil(endpoint: Endpoint): number | null {
+    return this.ejections.until(endpoint.id);
+  }
+
   /** Endpoints sitting out. */
   get ejected(): number {
     return this.ejections.size;

@@ -42,7 +42,8 @@ export class Collapser implements Handler, FlightOwner {
     const cached = this.cache?.get(key);
     if (cached !== undefined) {
       downstream.outcome = 'cache_hit';
-      this.observer.served('cache_hit');
+      this.observer.served('cache_hit', downstream.route);
+      downstream.onStart(cached);
       cached.replay(downstream);
       return;
     }
@@ -50,7 +51,7 @@ export class Collapser implements Handler, FlightOwner {
     if (flight !== undefined) {
       if (flight.join(downstream)) {
         downstream.outcome = 'follower';
-        this.observer.served('follower');
+        this.observer.served('follower', downstream.route);
       } else {
         downstream.onError(
           new GrpcError(
@@ -82,6 +83,7 @@ export class Collapser implements Handler, FlightOwner {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
     const recording = flight.recording;
     if (this.cache !== null && this.options.cacheTtlMs > 0 && flight.cacheable && recording !== null && recording.status === '0') {
+      recording.producedBy(flight.backend);
       this.cache.set(flight.key, recording, this.options.cacheTtlMs, flight.method);
     }
   }
@@ -100,8 +102,9 @@ export class Collapser implements Handler, FlightOwner {
 
   private lead(key: string, call: Call, downstream: Downstream): void {
     downstream.outcome = 'leader';
-    this.observer.served('leader');
+    this.observer.served('leader', downstream.route);
     const flight = new Flight(key, call.method, this.options, this, this.observer);
+    flight.route = downstream.route;
     this.flights.set(key, flight);
     flight.join(downstream);
     this.prepareForAll(call);

@@ -1,4 +1,4 @@
-import type { Call, CallControl, Downstream, Headers, ResponseSink } from '../call.js';
+import type { BackendCall, Call, CallControl, Downstream, Headers, ResponseSink, RouteLabel } from '../call.js';
 import type { Observer } from '../observer.js';
 import type { Origin } from '../upstream/origin.js';
 import { GrpcError, Status } from '../wire/status.js';
@@ -49,6 +49,9 @@ export class Flight implements ResponseSink {
   private timer: NodeJS.Timeout | null = null;
   private startedAt = 0;
 
+  /** The route of the call that started it, for the admin endpoints. */
+  route: RouteLabel | null = null;
+
   /** False once a write made the response stale before it landed: it is not cached. */
   cacheable = true;
 
@@ -64,13 +67,28 @@ export class Flight implements ResponseSink {
   /** Starts the backend call with the leader's request. */
   start(origin: Origin, call: Call): void {
     this.startedAt = performance.now();
-    this.observer.backendCallStarted('flight');
+    this.observer.backendCallStarted('flight', this.route);
     this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
     origin.start(call, this);
   }
 
   onStart(control: CallControl): void {
     this.call = control;
+  }
+
+  /** The backend call, for logs and traces of every waiter. */
+  get backend(): BackendCall | null {
+    return this.call?.backend ?? null;
+  }
+
+  /** Callers waiting now. */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  /** When the backend call started, on performance.now()'s clock. */
+  get started(): number {
+    return this.startedAt;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Call, CallControl, Downstream, Handler, Headers, Outcome } from '../call.js';
+import type { Call, CallControl, Downstream, Handler, Headers, Outcome, RouteLabel } from '../call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** What a write's OK makes stale: cached answers and flights under way. */
@@ -45,6 +45,14 @@ class InvalidatingDownstream implements Downstream {
 
   set outcome(outcome: Outcome) {
     this.inner.outcome = outcome;
+  }
+
+  get route(): RouteLabel | null {
+    return this.inner.route;
+  }
+
+  set route(route: RouteLabel | null) {
+    this.inner.route = route;
   }
 
   onStart(control: CallControl): void {

@@ -1,8 +1,9 @@
-import type { CallControl, Downstream } from '../call.js';
+import type { BackendCall, CallControl, Downstream } from '../call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** The part of a Flight its waiters steer. */
 export interface WaitedFlight {
+  readonly backend: BackendCall | null;
   leave(waiter: Waiter): void;
   fellBehind(waiter: Waiter): void;
   caughtUp(waiter: Waiter): void;
@@ -21,6 +22,10 @@ export class Waiter implements CallControl {
     private readonly flight: WaitedFlight,
     readonly downstream: Downstream,
   ) {}
+
+  get backend(): BackendCall | null {
+    return this.flight.backend;
+  }
 
   abort(_reason: GrpcError): void {
     this.flight.leave(this);

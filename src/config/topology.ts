@@ -19,6 +19,8 @@ export interface Topology {
 export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
 
 export interface RouteSpec {
+  /** What metrics and logs call it; unset: its prefix and matchers as written. */
+  name: string | undefined;
   prefix: string;
   cluster: string;
   authorization: 'none' | 'required';
@@ -42,6 +44,7 @@ export interface RouteSpec {
 /** A route to `cluster` for calls under `prefix`, with every policy at its default. */
 export function defaultRoute(prefix: string, cluster: string): RouteSpec {
   return {
+    name: undefined,
     prefix,
     cluster,
     authorization: 'none',
@@ -65,6 +68,11 @@ const matcherSchema = z.union(
 );
 
 const routeSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:/-]+$/, 'expected a route name of letters, digits and _ . : / -')
+    .refine((n) => n !== 'default' && n !== 'unrouted', 'default and unrouted are names corral gives; choose another')
+    .optional(),
   prefix: z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/'),
   cluster: z.string().min(1),
   authorization: z.enum(['none', 'required'], { error: 'expected none or required' }).default('none'),
@@ -131,6 +139,7 @@ export function parseTopology(text: string, source: string): Topology {
   const routes = file.routes.map((r, i): RouteSpec => {
     if (!(r.cluster in clusters)) problems.push(`routes[${i}].cluster=${JSON.stringify(r.cluster)}: no such cluster (known: ${known})`);
     return {
+      name: r.name,
       prefix: r.prefix,
       cluster: r.cluster,
       authorization: r.authorization,
@@ -144,6 +153,10 @@ export function parseTopology(text: string, source: string): Topology {
       invalidates: r.invalidates,
     };
   });
+  const named = file.routes.map((r) => r.name).filter((n) => n !== undefined);
+  for (const n of new Set(named)) {
+    if (named.indexOf(n) !== named.lastIndexOf(n)) problems.push(`routes: the name ${JSON.stringify(n)} is given to more than one route`);
+  }
   if (file.default.action === 'use_cluster' && !(file.default.use_cluster in clusters)) {
     problems.push(`default.use_cluster=${JSON.stringify(file.default.use_cluster)}: no such cluster (known: ${known})`);
   }

@@ -1,90 +1,147 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { OUTCOMES, type Outcome } from '../call.js';
-import type { AuthFailure, Observer } from '../observer.js';
+import { OUTCOMES, type Outcome, type RouteLabel } from '../call.js';
+import type { AuthFailure, FinishedCall, Observer } from '../observer.js';
+import { statusName } from '../wire/status.js';
 import { BUILD } from './build-info.js';
 
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** gRPC's status codes, 0 to 16; any other reads as UNKNOWN. */
+const CODES = 17;
+const OUTCOME_INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<Outcome, number>;
+const KINDS = ['flight', 'bypass'] as const;
+/** The route label of a call no route took (refused before routing, or no route matched). */
+const UNROUTED: RouteLabel = { name: 'unrouted', cluster: '' };
+
 /**
- * A count kept as a plain number on the request path and handed to prom-client when
- * scraped: Counter.inc() resolves labels and validates on every call, which the
- * cache-hit path cannot afford (docs/performance.md).
+ * One route's counts, kept as plain numbers on the request path and handed to
+ * prom-client when scraped: Counter.inc() resolves labels and validates on every call,
+ * which the cache-hit path cannot afford (docs/performance.md). Series are labelled by
+ * route and cluster names from the configuration, never by anything a client sends.
  */
-export class Tally {
-  value = 0;
-  inc(): void {
-    this.value++;
-  }
+class RouteSeries {
+  readonly served = new Float64Array(OUTCOMES.length);
+  readonly handled = new Float64Array(OUTCOMES.length * CODES);
+  readonly backendCalls = new Float64Array(KINDS.length);
+  readonly durations: Array<Histogram.Internal<'route' | 'outcome'> | undefined> = [];
+  constructor(readonly label: RouteLabel) {}
 }
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** One cluster's backend answers by status, and its ejections. */
+class ClusterSeries {
+  readonly handled = new Float64Array(CODES);
+  ejections = 0;
+}
+
+/** Emits every non-zero count of `counts` as a series at scrape time. */
+function emit(counter: Counter<string>, counts: ArrayLike<number>, labels: (i: number) => Record<string, string>): void {
+  for (let i = 0; i < counts.length; i++) if (counts[i]! > 0) counter.inc(labels(i), counts[i]!);
+}
 
 /**
- * corral's Prometheus metrics, kept by observing the stages. Children for each label
- * value are made once here, so the request path increments a prepared child instead of
- * resolving labels per call.
+ * corral's Prometheus metrics, kept by observing the stages. Labels: `route` (the
+ * route's name from the configuration, `default`, or `unrouted`), `cluster`, `outcome`
+ * and `grpc_code` (the code's name, as go-grpc-prometheus labels it).
  */
 export class Metrics implements Observer {
   readonly registry = new Registry();
-  readonly requests: Record<Outcome, Tally>;
-  readonly requestSeconds: Record<Outcome, Histogram.Internal<'outcome'>>;
-  readonly backendCalls: Counter<'kind'>;
-  private readonly backendCallsOf: Record<'flight' | 'bypass', Counter.Internal>;
-  readonly backendSeconds: Histogram;
-  readonly flightsInProgress: Gauge;
-  readonly followersPerFlight: Histogram;
-  readonly flightsOverflowed: Counter;
-  readonly slowCallersDropped: Counter;
-  readonly authFailures: Record<AuthFailure, Counter.Internal>;
-  readonly retries: Counter;
-  readonly sessionTransfers: Counter;
-  readonly ejections: Counter;
+  private readonly routes = new Map<string, RouteSeries>();
+  private readonly clusters = new Map<string, ClusterSeries>();
+  private readonly requestSeconds: Histogram<'route' | 'outcome'>;
+  private readonly backendSeconds: Histogram;
+  private readonly flightsInProgress: Gauge;
+  private readonly followersPerFlight: Histogram;
+  private readonly flightsOverflowed: Counter;
+  private readonly slowCallersDropped: Counter;
+  private readonly authFailures: Record<AuthFailure, Counter.Internal>;
+  private readonly retries: Counter;
+  private readonly sessionTransfers: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
     new Gauge({
       name: 'corral_build_info',
       help: "corral's version and the node runtime it runs on; always 1",
       labelNames: ['version', 'node'],
-      registers: [this.registry],
+      registers,
     }).set(BUILD, 1);
-    const registers = [this.registry];
-    const requests = Object.fromEntries(OUTCOMES.map((o) => [o, new Tally()])) as Record<Outcome, Tally>;
-    this.requests = requests;
+    const routes = this.routes;
+    const clusters = this.clusters;
     new Counter({
       name: 'corral_requests_total',
-      help: 'Calls received, by how the collapser stage served them',
-      labelNames: ['outcome'],
+      help: 'Calls received, by route and how they were served (counted when served; rejected ones when they end)',
+      labelNames: ['route', 'cluster', 'outcome'],
       registers,
       collect() {
         this.reset();
-        for (const outcome of OUTCOMES) this.inc({ outcome }, requests[outcome].value);
+        for (const s of routes.values()) {
+          emit(this, s.served, (i) => ({ route: s.label.name, cluster: s.label.cluster, outcome: OUTCOMES[i]! }));
+        }
       },
     });
-    const requestSeconds = new Histogram({
+    new Counter({
+      name: 'corral_calls_handled_total',
+      help: 'Calls ended, by route, how they were served and the gRPC status their client got',
+      labelNames: ['route', 'cluster', 'outcome', 'grpc_code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of routes.values()) {
+          emit(this, s.handled, (i) => ({
+            route: s.label.name,
+            cluster: s.label.cluster,
+            outcome: OUTCOMES[Math.floor(i / CODES)]!,
+            grpc_code: statusName(i % CODES),
+          }));
+        }
+      },
+    });
+    new Counter({
+      name: 'corral_backend_calls_total',
+      help: 'Backend calls corral started, by route: one per flight (collapsed) or per call passed through (bypass)',
+      labelNames: ['route', 'cluster', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of routes.values()) {
+          emit(this, s.backendCalls, (i) => ({ route: s.label.name, cluster: s.label.cluster, kind: KINDS[i]! }));
+        }
+      },
+    });
+    new Counter({
+      name: 'corral_backend_handled_total',
+      help: 'Backend calls ended, by cluster and the gRPC status they ended with (after retries)',
+      labelNames: ['cluster', 'grpc_code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [cluster, s] of clusters) emit(this, s.handled, (i) => ({ cluster, grpc_code: statusName(i) }));
+      },
+    });
+    new Counter({
+      name: 'corral_endpoint_ejections_total',
+      help: 'Endpoints taken out of their cluster for a while after a backend failure, by cluster',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [cluster, s] of clusters) if (s.ejections > 0) this.inc({ cluster }, s.ejections);
+      },
+    });
+    this.requestSeconds = new Histogram({
       name: 'corral_request_duration_seconds',
-      help: 'Time from request headers to the end of the response, by outcome',
-      labelNames: ['outcome'],
+      help: 'Time from request headers to the end of the response, by route and outcome',
+      labelNames: ['route', 'outcome'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.requestSeconds = Object.fromEntries(OUTCOMES.map((o) => [o, requestSeconds.labels(o)])) as Record<Outcome, Histogram.Internal<'outcome'>>;
-    this.backendCalls = new Counter({
-      name: 'corral_backend_calls_total',
-      help: 'Calls corral started on the backend: one per flight (collapsed) or per bypassed stream',
-      labelNames: ['kind'],
-      registers,
-    });
-    this.backendCallsOf = { flight: this.backendCalls.labels('flight'), bypass: this.backendCalls.labels('bypass') };
     this.backendSeconds = new Histogram({
       name: 'corral_backend_call_duration_seconds',
       help: 'Duration of the backend call of each flight',
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.flightsInProgress = new Gauge({
-      name: 'corral_flights_in_progress',
-      help: 'Collapsed backend calls under way',
-      registers,
-    });
+    this.flightsInProgress = new Gauge({ name: 'corral_flights_in_progress', help: 'Collapsed backend calls under way', registers });
     this.followersPerFlight = new Histogram({
       name: 'corral_flight_followers',
       help: 'Followers that joined each flight',
@@ -118,26 +175,29 @@ export class Metrics implements Observer {
       help: 'Responses continued on another endpoint after their backend failed mid-response (session_transfer)',
       registers,
     });
-    this.ejections = new Counter({
-      name: 'corral_endpoint_ejections_total',
-      help: 'Endpoints taken out of their cluster for a while after a backend failure',
-      registers,
-    });
   }
 
-  served(outcome: Outcome): void {
-    this.requests[outcome].inc();
+  served(outcome: Outcome, route: RouteLabel | null): void {
+    this.route(route).served[OUTCOME_INDEX[outcome]]!++;
   }
 
-  callEnded(outcome: Outcome, seconds: number): void {
+  callEnded(call: FinishedCall): void {
+    const series = this.route(call.route);
+    const outcome = OUTCOME_INDEX[call.outcome];
     // Stages count the calls they take; a call no stage took was refused (bad input, limits).
-    if (outcome === 'rejected') this.requests.rejected.inc();
-    this.requestSeconds[outcome].observe(seconds);
+    if (call.outcome === 'rejected') series.served[outcome]!++;
+    series.handled[outcome * CODES + call.code]!++;
+    const histogram = (series.durations[outcome] ??= this.requestSeconds.labels(series.label.name, call.outcome));
+    histogram.observe((performance.now() - call.startedAt) / 1000);
   }
 
-  backendCallStarted(kind: 'flight' | 'bypass'): void {
-    this.backendCallsOf[kind].inc();
+  backendCallStarted(kind: 'flight' | 'bypass', route: RouteLabel | null): void {
+    this.route(route).backendCalls[kind === 'flight' ? 0 : 1]!++;
     if (kind === 'flight') this.flightsInProgress.inc();
+  }
+
+  backendCallEnded(cluster: string, code: number): void {
+    this.cluster(cluster).handled[code]!++;
   }
 
   flightLanded(followers: number, seconds: number): void {
@@ -166,22 +226,8 @@ export class Metrics implements Observer {
     this.authFailures[reason].inc();
   }
 
-  endpointEjected(): void {
-    this.ejections.inc();
-  }
-
-  /** Adds a gauge with one label, its series read at scrape time (so series of things gone go with them). */
-  labelledGaugeFrom(name: string, help: string, label: string, read: () => Iterable<readonly [string, number]>): void {
-    new Gauge({
-      name,
-      help,
-      labelNames: [label],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [value, n] of read()) this.set({ [label]: value }, n);
-      },
-    });
+  endpointEjected(cluster: string): void {
+    this.cluster(cluster).ejections++;
   }
 
   /** Adds gauges read at scrape time from a live object, e.g. the cache's size. */
@@ -194,5 +240,39 @@ export class Metrics implements Observer {
         this.set(read());
       },
     });
+  }
+
+  /**
+   * Adds a gauge whose series are read at scrape time, so series of things gone (an
+   * endpoint that left, a cluster of an old configuration) go with them.
+   */
+  labelledGaugeFrom<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Iterable<readonly [Record<L, string>, number]>): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.set(labels, value);
+      },
+    });
+  }
+
+  private route(label: RouteLabel | null): RouteSeries {
+    const route = label ?? UNROUTED;
+    let series = this.routes.get(route.name);
+    if (series === undefined || series.label.cluster !== route.cluster) {
+      // A reload may point a route of the same name at another cluster: its series start anew.
+      series = new RouteSeries(route);
+      this.routes.set(route.name, series);
+    }
+    return series;
+  }
+
+  private cluster(name: string): ClusterSeries {
+    let series = this.clusters.get(name);
+    if (series === undefined) this.clusters.set(name, (series = new ClusterSeries()));
+    return series;
   }
 }

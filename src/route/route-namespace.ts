@@ -9,5 +9,6 @@ import type { ClusterSpec, RouteSpec } from '../config/topology.js';
  * outlives the definitions that produced it.
  */
 export function routeNamespace(route: RouteSpec, cluster: ClusterSpec | undefined): string {
-  return createHash('sha256').update(JSON.stringify({ route, cluster })).digest('base64url').slice(0, 22);
+  // The name is only a label: renaming a route keeps its cached answers.
+  return createHash('sha256').update(JSON.stringify({ route: { ...route, name: undefined }, cluster })).digest('base64url').slice(0, 22);
 }

@@ -1,13 +1,9 @@
-import type { Metadata } from '../call.js';
-import type { Handler } from '../call.js';
-
+import type { Handler, Metadata, RouteLabel } from '../call.js';
 import type { MetadataMatcher } from '../config/topology.js';
 
 export type { MetadataMatcher };
 
-export interface Route {
-  /** For logs and metrics: the prefix and matchers as written. */
-  readonly name: string;
+export interface Route extends RouteLabel {
   /** Matched against the start of the full method name, e.g. /pkg.Service/ or /pkg.Service/Method. */
   readonly prefix: string;
   readonly metadata: readonly MetadataMatcher[];

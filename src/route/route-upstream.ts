@@ -20,6 +20,10 @@ export class RouteUpstream implements Upstream {
     private readonly balancer: Balancer,
   ) {}
 
+  get clusterName(): string {
+    return this.cluster.name;
+  }
+
   pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint {
     if (this.version !== this.cluster.version) {
       this.balancer.update(this.cluster.pickable);

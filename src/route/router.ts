@@ -15,6 +15,7 @@ export class Router implements Handler {
       downstream.onError(new GrpcError(Status.UNIMPLEMENTED, `no route for ${call.method} (default action: error)`));
       return;
     }
+    downstream.route = route;
     route.handler.handle(call, downstream);
   }
 }

@@ -84,7 +84,7 @@ export class Routing implements Invalidation {
   }
 
   private route(spec: RouteSpec, index: number | 'default'): Route {
-    return { name: routeName(spec, index), prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec) };
+    return { name: routeName(spec, index), cluster: spec.cluster, prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec) };
   }
 
   /**
@@ -133,9 +133,10 @@ export class Routing implements Invalidation {
   }
 }
 
-/** For logs: the prefix and matchers as written. */
+/** For metrics and logs: the route's name, or its prefix and matchers as written. */
 function routeName(spec: RouteSpec, index: number | 'default'): string {
   if (index === 'default') return 'default';
+  if (spec.name !== undefined) return spec.name;
   const matchers = spec.metadata.map((m) => ('equals' in m ? `${m.name}=${m.equals}` : `${m.name}${m.present ? '' : ' absent'}`));
   return [spec.prefix, ...matchers].join(' ');
 }

@@ -82,7 +82,7 @@ export class Front implements ReplyOwner {
   /** @internal */
   replyClosed(reply: Reply): void {
     this.calls.delete(reply);
-    this.observer.callEnded(reply.outcome, (performance.now() - reply.startedAt) / 1000);
+    this.observer.callEnded(reply);
   }
 
   private track(session: Http2Session): void {
@@ -92,7 +92,7 @@ export class Front implements ReplyOwner {
   }
 
   private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    const reply = new Reply(stream, this);
+    const reply = new Reply(stream, this, typeof headers[':path'] === 'string' ? headers[':path'] : '');
     this.calls.add(reply);
     if (this.refusal(headers, reply)) {
       stream.resume();

@@ -64,6 +64,7 @@ export class Intake implements Quietable {
   /** @internal */
   data(chunk: Buffer): void {
     if (this.phase === Phase.Done) return;
+    this.reply.requestBytes += chunk.length;
     try {
       this.scanner.push(chunk);
     } catch (err) {

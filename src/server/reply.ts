@@ -1,6 +1,7 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { CallControl, Downstream, Headers, Outcome } from '../call.js';
-import { GrpcError, Status, encodeGrpcMessage } from '../wire/status.js';
+import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
+import type { FinishedCall } from '../observer.js';
+import { GrpcError, Status, decodeGrpcMessage, encodeGrpcMessage, statusCode } from '../wire/status.js';
 
 const kReply = Symbol('corral.reply');
 type ReplyStream = ServerHttp2Stream & { [kReply]: Reply };
@@ -35,10 +36,19 @@ function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
  * Stream listeners are shared functions that find their Reply on the stream, so a call
  * allocates no closures.
  */
-export class Reply implements Downstream {
+export class Reply implements Downstream, FinishedCall {
   outcome: Outcome = 'rejected';
+  route: RouteLabel | null = null;
   readonly startedAt = performance.now();
+  /** Counted by the intake as the client's frames arrive. */
+  requestBytes = 0;
+  responseBytes = 0;
+  /** Steers the call serving this one until the client is gone. */
   private control: CallControl | null = null;
+  /** The call that served this one, kept for what observers read at the end. */
+  private servedBy: CallControl | null = null;
+  /** The headers or trailers that carried the status to the client. */
+  private statusFields: Headers | null = null;
   private headersSent = false;
   private ended = false;
   private awaitingDrain = false;
@@ -48,6 +58,7 @@ export class Reply implements Downstream {
   constructor(
     readonly stream: ServerHttp2Stream,
     private readonly owner: ReplyOwner,
+    readonly method: string,
   ) {
     (stream as ReplyStream)[kReply] = this;
     stream.on('close', onStreamClose);
@@ -65,6 +76,20 @@ export class Reply implements Downstream {
 
   onStart(control: CallControl): void {
     this.control = control;
+    this.servedBy = control;
+  }
+
+  get backend(): BackendCall | null {
+    return this.servedBy?.backend ?? null;
+  }
+
+  /** The status the client got; CANCELLED when it went away before one. */
+  get code(): number {
+    return this.statusFields === null ? Status.CANCELLED : statusCode(this.statusFields['grpc-status']);
+  }
+
+  get message(): string {
+    return this.statusFields === null ? 'the client cancelled the call' : decodeGrpcMessage(this.statusFields['grpc-message']);
   }
 
   /** Ends the call with DEADLINE_EXCEEDED once the client's grpc-timeout has passed. */
@@ -75,7 +100,10 @@ export class Reply implements Downstream {
   onHeaders(headers: Headers, endsResponse: boolean): void {
     if (!this.open || this.headersSent) return;
     this.headersSent = true;
-    if (endsResponse) this.ended = true;
+    if (endsResponse) {
+      this.ended = true;
+      this.statusFields = headers;
+    }
     try {
       // No date of corral's own: the response headers are the backend's, as it sent them.
       this.stream.respond(headers, endsResponse ? RESPOND_ENDING : RESPOND_OPEN);
@@ -86,7 +114,9 @@ export class Reply implements Downstream {
   }
 
   onData(chunk: Buffer): void {
-    if (!this.open || this.stream.write(chunk) || this.awaitingDrain) return;
+    if (!this.open) return;
+    this.responseBytes += chunk.length;
+    if (this.stream.write(chunk) || this.awaitingDrain) return;
     this.awaitingDrain = true;
     this.stream.once('drain', onStreamDrain);
     this.control?.pause();
@@ -96,6 +126,7 @@ export class Reply implements Downstream {
     if (!this.open) return;
     this.ended = true;
     this.trailers = trailers;
+    this.statusFields = trailers;
     this.stream.end();
   }
 

@@ -17,6 +17,7 @@ type SourceStream = Readable & { [kExchange]: Exchange; aborted?: boolean };
  * its reason.
  */
 export class Exchange implements CallControl {
+  readonly backend = null;
   private settled = false;
   private error: Error | null = null;
   private abortReason: GrpcError | null = null;

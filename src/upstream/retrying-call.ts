@@ -1,10 +1,10 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
-import type { Call, CallControl, Headers, Metadata, ResponseListener, ResponseSink } from '../call.js';
+import type { BackendCall, Call, CallControl, Headers, Metadata, ResponseListener, ResponseSink } from '../call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import type { Observer } from '../observer.js';
 import { FrameScanner } from '../wire/frame.js';
-import { requestHeaders } from '../wire/metadata.js';
-import { GrpcError, Status } from '../wire/status.js';
+import { firstValue, requestHeaders } from '../wire/metadata.js';
+import { GrpcError, Status, statusCode } from '../wire/status.js';
 import { Exchange } from './exchange.js';
 import { UnforwardableRequest, type Upstream } from './upstream.js';
 
@@ -45,9 +45,9 @@ const ANY_MESSAGE_SIZE = 2 ** 32;
  * keeps the status its RST_STREAM code maps to). A backend's own grpc-status is an
  * answer, not a failure: it is never retried, so no call that was answered is made twice.
  */
-export class RetryingCall implements ResponseListener, CallControl {
+export class RetryingCall implements ResponseListener, CallControl, BackendCall {
   private exchange: Exchange | null = null;
-  private endpoint: Endpoint | null = null;
+  private picked: Endpoint | null = null;
   private attempts = 0;
   /** Ids of endpoints this call failed on; made at the first failure. */
   private tried: Set<string> | null = null;
@@ -79,6 +79,22 @@ export class RetryingCall implements ResponseListener, CallControl {
     this.frames = this.body !== null && policy.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
   }
 
+  get backend(): BackendCall {
+    return this;
+  }
+
+  get endpoint(): string {
+    return this.picked?.address ?? '';
+  }
+
+  get retries(): number {
+    return this.attempts > 0 ? this.attempts - 1 : 0;
+  }
+
+  get traceparent(): string | null {
+    return firstValue(this.headers.traceparent) ?? null;
+  }
+
   /** Hands the sink this call's control, then makes the first attempt. */
   start(): void {
     this.sink.onStart(this);
@@ -107,8 +123,8 @@ export class RetryingCall implements ResponseListener, CallControl {
   onHeaders(headers: Headers, endsResponse: boolean): void {
     if (this.done) return;
     this.clearTimer();
-    this.upstream.succeeded(this.endpoint!);
-    if (endsResponse) this.done = true;
+    this.upstream.succeeded(this.picked!);
+    if (endsResponse) this.ended(headers['grpc-status']);
     if (!this.committed) {
       this.committed = true;
       this.sink.onHeaders(headers, endsResponse);
@@ -132,7 +148,7 @@ export class RetryingCall implements ResponseListener, CallControl {
 
   onTrailers(trailers: Headers): void {
     if (this.done) return;
-    this.done = true;
+    this.ended(trailers['grpc-status']);
     this.sink.onTrailers(trailers);
   }
 
@@ -152,7 +168,7 @@ export class RetryingCall implements ResponseListener, CallControl {
     this.exchange?.abort(
       new GrpcError(
         Status.UNAVAILABLE,
-        `backend ${this.endpoint!.address} sent no response headers within RETRY_TIMEOUT_MS (${this.policy.attemptTimeoutMs}ms)`,
+        `backend ${this.picked!.address} sent no response headers within RETRY_TIMEOUT_MS (${this.policy.attemptTimeoutMs}ms)`,
       ),
     );
   }
@@ -167,7 +183,7 @@ export class RetryingCall implements ResponseListener, CallControl {
       this.finish(this.lastFailure === null ? asGrpcError(err) : unavailable(this.lastFailure));
       return;
     }
-    this.endpoint = endpoint;
+    this.picked = endpoint;
     const controller = this.body === null ? new AbortController() : null;
     let exchange: Exchange;
     try {
@@ -188,7 +204,7 @@ export class RetryingCall implements ResponseListener, CallControl {
 
   /** The current attempt failed: eject its endpoint, then try elsewhere or give up. */
   private failed(error: GrpcError): void {
-    const endpoint = this.endpoint!;
+    const endpoint = this.picked!;
     this.lastFailure = error;
     this.upstream.failed(endpoint, error);
     if (!this.mayRetry()) {
@@ -211,8 +227,13 @@ export class RetryingCall implements ResponseListener, CallControl {
   }
 
   private finish(error: GrpcError): void {
-    this.done = true;
+    this.ended(error.code);
     this.sink.onError(error);
+  }
+
+  private ended(status: unknown): void {
+    this.done = true;
+    this.observer.backendCallEnded(this.upstream.clusterName, statusCode(status));
   }
 
   private clearTimer(): void {

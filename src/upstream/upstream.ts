@@ -29,6 +29,8 @@ export const NOT_HTTP2 =
  * it how the attempt went; choosing, connecting and ejecting stay below.
  */
 export interface Upstream {
+  /** The cluster's name, for metrics. */
+  readonly clusterName: string;
   /**
    * The endpoint for a call's next attempt, avoiding the ids in `tried` (where it failed
    * already); throws a GrpcError when there is none.

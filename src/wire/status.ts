@@ -21,6 +21,31 @@ export const Status = {
 
 export type StatusCode = (typeof Status)[keyof typeof Status];
 
+const NAMES: readonly string[] = Object.keys(Status);
+
+/** A status code's name, as metrics label it (OK, NOT_FOUND, ...); a code outside the spec is UNKNOWN, as gRPC reads it. */
+export function statusName(code: number): string {
+  return NAMES[code] ?? 'UNKNOWN';
+}
+
+/** A status code from a grpc-status value; an unreadable one is UNKNOWN. */
+export function statusCode(value: unknown): number {
+  const code = Number(value);
+  return Number.isInteger(code) && code >= 0 && code <= 16 ? code : Status.UNKNOWN;
+}
+
+/** grpc-message as text: percent-decoded (its bytes are UTF-8); kept as sent when it does not decode. */
+export function decodeGrpcMessage(value: unknown): string {
+  if (value === undefined) return '';
+  const text = String(value);
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /**
  * Every failure corral produces itself is one of these: a gRPC code the caller can
  * act on and a message that says what went wrong and, where it helps, what to change.

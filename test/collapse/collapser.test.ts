@@ -13,7 +13,7 @@ class HandOrigin implements Origin {
   started: Array<{ headers: Metadata; body: Buffer | null; sink: ResponseSink }> = [];
   start(call: Call, sink: ResponseSink): void {
     this.started.push({ headers: call.metadata, body: call.body, sink });
-    sink.onStart({ abort: () => undefined, pause: () => undefined, resume: () => undefined });
+    sink.onStart({ backend: null, abort: () => undefined, pause: () => undefined, resume: () => undefined });
   }
   answer(i: number, text: string): void {
     const { sink } = this.started[i]!;

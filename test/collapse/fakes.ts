@@ -1,4 +1,4 @@
-import type { CallControl, Downstream, Headers, Outcome } from '../../src/call.js';
+import type { CallControl, Downstream, Headers, Outcome, RouteLabel } from '../../src/call.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 
 const GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the call');
@@ -6,6 +6,7 @@ const GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the call');
 /** A Downstream that records what it is sent, and steers its call as a client end would. */
 export class RecordingDownstream implements Downstream {
   outcome: Outcome = 'rejected';
+  route: RouteLabel | null = null;
   events: string[] = [];
   headers: Headers | null = null;
   data: Buffer[] = [];

@@ -3,7 +3,7 @@ import type { Handler } from '../../src/call.js';
 import { RouteTable, type MetadataMatcher, type Route } from '../../src/route/route-table.js';
 
 const noop: Handler = { handle() {} };
-const route = (name: string, prefix: string, metadata: MetadataMatcher[] = []): Route => ({ name, prefix, metadata, handler: noop });
+const route = (name: string, prefix: string, metadata: MetadataMatcher[] = []): Route => ({ name, cluster: 'c', prefix, metadata, handler: noop });
 
 describe('route table', () => {
   const table = new RouteTable(

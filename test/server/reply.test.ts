@@ -28,7 +28,7 @@ class FakeClientStream extends EventEmitter {
 function reply() {
   const stream = new FakeClientStream();
   const open = new Set<Reply>();
-  const r = new Reply(stream as unknown as ServerHttp2Stream, { replyClosed: (closed) => open.delete(closed) });
+  const r = new Reply(stream as unknown as ServerHttp2Stream, { replyClosed: (closed) => open.delete(closed) }, '/p.S/M');
   open.add(r);
   return { stream, open, r };
 }
@@ -51,7 +51,7 @@ describe('Reply', () => {
   it('turns a failure before headers into a trailers-only status, and tells the serving stage to stop', () => {
     const { stream, r } = reply();
     const told: string[] = [];
-    r.onStart({ abort: () => told.push('gone'), pause: () => told.push('paused'), resume: () => told.push('drained') });
+    r.onStart({ backend: null, abort: () => told.push('gone'), pause: () => told.push('paused'), resume: () => told.push('drained') });
     r.fail(new GrpcError(Status.UNAVAILABLE, 'going away 100%'));
     expect(told).toEqual(['gone']);
     expect(stream.log).toEqual([

@@ -67,6 +67,7 @@ function upstream(retry: Partial<RetryPolicy> = {}) {
     },
   };
   const asUpstream: Upstream & { retry: RetryPolicy } = {
+    clusterName: 'test',
     retry: u.retry,
     pick: u.pick,
     request: u.request,
