@@ -1,7 +1,10 @@
 import { ResponseCache } from './collapse/cache.js';
-import { ConfigError, checkAuthSecret, type Config } from './config/config.js';
+import { ConfigError, LOG_LEVELS, checkAuthSecret, type Config } from './config/config.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import { AccessLog } from './observe/access-log.js';
 import { AdminServer } from './observe/admin.js';
+import { clustersView, configDump, flightsView, type AdminState } from './observe/admin-views.js';
+import { combineObservers } from './observe/observers.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
@@ -29,6 +32,10 @@ export interface Corral {
 export async function startCorral(config: Config): Promise<Corral> {
   const logger = createLogger(config.logLevel);
   const metrics = new Metrics();
+  const accessLog = openAccessLog(config.accessLog);
+  // Loaded only when asked for: with tracing off, the OpenTelemetry SDK is not even in memory.
+  const tracing = config.tracing === null ? null : await import('./trace/index.js').then((t) => t.startTracing(config.tracing!));
+  const observer = accessLog === null ? metrics : combineObservers(metrics, accessLog);
   const { timeoutMs, ...poolOptions } = config.backend;
   const pools = new EndpointPools(poolOptions, logger);
   const cache =
@@ -43,10 +50,11 @@ export async function startCorral(config: Config): Promise<Corral> {
     pools,
     cache,
     logger,
-    observer: metrics,
+    observer,
     verifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret }),
     ejection: config.ejection,
     retry: config.retry,
+    wrapOrigin: tracing === null ? null : (origin) => tracing.clientSpans(origin),
     methods: {
       only: config.collapser.onlyMethods === undefined ? null : new MethodSet(config.collapser.onlyMethods),
       skip: config.collapser.skipMethods === undefined ? null : new MethodSet(config.collapser.skipMethods),
@@ -63,17 +71,19 @@ export async function startCorral(config: Config): Promise<Corral> {
   let routing = new Routing(config.topology, context);
   const router = new Router(routing.table);
   const front = new Front(
-    router,
+    tracing === null ? router : tracing.serverSpans(router),
     {
       host: config.listenHost,
       port: config.grpcPort,
       ...config.server,
+      outcomeHeader: config.outcomeHeader,
     },
-    metrics,
+    observer,
     logger,
   );
   registerLiveGauges(metrics, { cache, pools, clusters: () => routing.clusters, callsInProgress: () => front.activeCalls });
   let draining = false;
+  const state: AdminState = { config, routing: () => routing, generation: () => generation, pools };
   const admin = new AdminServer({
     host: config.metricsHost,
     port: config.metricsPort,
@@ -82,6 +92,18 @@ export async function startCorral(config: Config): Promise<Corral> {
       if (draining) return { ok: false, reason: 'draining' };
       const why = routing.clusters.notReady();
       return why === null ? { ok: true, reason: 'ready' } : { ok: false, reason: why };
+    },
+    views: {
+      '/config_dump': { describe: 'the configuration in effect: environment and topology, defaults filled in, secrets redacted', read: () => configDump(state) },
+      '/clusters': { describe: "each cluster, its resolver's health, and each endpoint's state", read: () => clustersView(state) },
+      '/flights': { describe: 'flights under way: method, route, waiters, age', read: () => flightsView(state) },
+    },
+    logLevel: () => logger.level,
+    setLogLevel: (level) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`expected level= one of ${LOG_LEVELS.join(', ')}`);
+      logger.level = level;
+      logger.info({ level }, 'log level changed');
+      return level;
     },
   });
 
@@ -170,11 +192,23 @@ export async function startCorral(config: Config): Promise<Corral> {
       routing.stop();
       pools.destroy();
       cache?.close();
+      accessLog?.close();
+      await tracing?.shutdown();
       await admin.close();
       logger.info('stopped');
     })());
 
   return { grpcPort, metricsPort, logger, reload, shutdown };
+}
+
+/** ACCESS_LOG's target, opened at start so that one corral cannot write is a configuration error. */
+function openAccessLog(target: Config['accessLog']): AccessLog | null {
+  if (target === null) return null;
+  try {
+    return new AccessLog(target);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ACCESS_LOG='${target}': cannot write it: ${(err as Error).message}`);
+  }
 }
 
 /** A port that cannot be bound is a configuration problem: it names the variable, not a stack. */

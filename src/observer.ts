@@ -20,6 +20,8 @@ export interface FinishedCall {
   readonly responseBytes: number;
   /** The backend call that answered it; null when none did. */
   readonly backend: BackendCall | null;
+  /** The W3C traceparent the call came with (or its server span's, when corral traces). */
+  readonly traceparent: string | string[] | undefined;
 }
 
 /**

@@ -58,6 +58,11 @@ export class ClusterSet {
     return n;
   }
 
+  /** How cluster `name` is defined. */
+  spec(name: string): ClusterSpec | undefined {
+    return this.specs[name];
+  }
+
   /** The clusters by name. */
   entries(): IterableIterator<[string, Cluster]> {
     return this.clusters.entries();

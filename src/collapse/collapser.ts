@@ -49,10 +49,12 @@ export class Collapser implements Handler, FlightOwner {
     }
     const flight = this.flights.get(key);
     if (flight !== undefined) {
+      // Set first: joining replays what arrived, and the client's headers say how it was served.
+      downstream.outcome = 'follower';
       if (flight.join(downstream)) {
-        downstream.outcome = 'follower';
         this.observer.served('follower', downstream.route);
       } else {
+        downstream.outcome = 'rejected';
         downstream.onError(
           new GrpcError(
             Status.RESOURCE_EXHAUSTED,
@@ -68,6 +70,11 @@ export class Collapser implements Handler, FlightOwner {
   /** Flights under way. */
   get inFlight(): number {
     return this.flights.size;
+  }
+
+  /** The flights under way, for the admin endpoints. */
+  underWay(): IterableIterator<Flight> {
+    return this.flights.values();
   }
 
   /** Aborts every flight, e.g. when the shutdown grace period is over. */

@@ -1,5 +1,5 @@
-import type { Call, CallControl, Downstream, Handler, Headers, Outcome, RouteLabel } from '../call.js';
-import type { GrpcError } from '../wire/status.js';
+import type { Call, Downstream, Handler, Headers } from '../call.js';
+import { ForwardingDownstream } from '../forwarding-downstream.js';
 
 /** What a write's OK makes stale: cached answers and flights under way. */
 export interface Invalidation {
@@ -24,61 +24,17 @@ export class Invalidate implements Handler {
 }
 
 /** A client end that notices an OK status on its way out; everything else passes to the real one. */
-class InvalidatingDownstream implements Downstream {
+class InvalidatingDownstream extends ForwardingDownstream {
   constructor(
-    private readonly inner: Downstream,
+    inner: Downstream,
     private readonly prefixes: readonly string[],
     private readonly target: Invalidation,
-  ) {}
-
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes;
+  ) {
+    super(inner);
   }
 
-  get open(): boolean {
-    return this.inner.open;
-  }
-
-  get outcome(): Outcome {
-    return this.inner.outcome;
-  }
-
-  set outcome(outcome: Outcome) {
-    this.inner.outcome = outcome;
-  }
-
-  get route(): RouteLabel | null {
-    return this.inner.route;
-  }
-
-  set route(route: RouteLabel | null) {
-    this.inner.route = route;
-  }
-
-  onStart(control: CallControl): void {
-    this.inner.onStart(control);
-  }
-
-  onHeaders(headers: Headers, endsResponse: boolean): void {
-    if (endsResponse) this.ended(headers);
-    this.inner.onHeaders(headers, endsResponse);
-  }
-
-  onData(chunk: Buffer): void {
-    this.inner.onData(chunk);
-  }
-
-  onTrailers(trailers: Headers): void {
-    this.ended(trailers);
-    this.inner.onTrailers(trailers);
-  }
-
-  onError(error: GrpcError): void {
-    this.inner.onError(error);
-  }
-
-  private ended(status: Headers): void {
+  protected override ending(status: Headers | null): void {
     // The backend applied the write whether or not its client is still there.
-    if (String(status['grpc-status']) === '0') this.target.invalidate(this.prefixes);
+    if (status !== null && String(status['grpc-status']) === '0') this.target.invalidate(this.prefixes);
   }
 }

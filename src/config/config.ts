@@ -3,12 +3,13 @@ import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { parseDuration } from './duration.js';
 import { HOST_PORT } from '../discovery/endpoint.js';
 import { ConfigError } from './errors.js';
+import { otelSettings, type OtelSettings } from './otel.js';
 import { parseMethodList } from '../collapse/method-set.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
 
 export { ConfigError };
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** A Go-style duration; `positive` refuses 0 where 0 cannot work (a timer of 0 fires at once). */
 function duration(defaultValue: string, positive = false) {
@@ -114,9 +115,20 @@ const schema = z.object({
   EJECTION_MAX_TIME: duration('5m', true),
   JWT_SECRET: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  ACCESS_LOG: z.string().trim().min(1, 'expected off, stdout or a file path').default('off'),
+  RESPONSE_OUTCOME_HEADER: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[0-9a-z_.-]+$/, 'expected a metadata name in lower case, e.g. x-corral-outcome')
+    .refine((n) => !n.startsWith('grpc-'), 'grpc- names are reserved by gRPC')
+    .optional(),
 });
 
 type Env = z.output<typeof schema>;
+
+/** What /config_dump shows in place of a secret. */
+export const REDACTED = '[redacted]';
 
 export interface Config {
   /** Things start-up should warn about: variables that look like corral's but are not. */
@@ -159,6 +171,14 @@ export interface Config {
   };
   /** HMAC secret for routes with `authorization: required`; undefined when unset. */
   jwtSecret: string | undefined;
+  /** ACCESS_LOG: a file path, 1 for stdout, or null when off. */
+  accessLog: string | 1 | null;
+  /** RESPONSE_OUTCOME_HEADER: response metadata telling how a call was served; null when off. */
+  outcomeHeader: string | null;
+  /** OpenTelemetry tracing from the OTEL_* variables; null when they do not ask for it. */
+  tracing: OtelSettings | null;
+  /** Every variable corral reads, with defaults filled in and secrets redacted: for /config_dump. */
+  environment: Record<string, unknown>;
   collapser: {
     cacheTtlMs: number;
     cacheMaxBytes: number;
@@ -277,6 +297,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retry: { retries: e.RETRY_COUNT, attemptTimeoutMs: e.RETRY_TIMEOUT_MS },
     ejection: { baseMs: e.EJECTION_BASE_TIME, maxMs: e.EJECTION_MAX_TIME },
     jwtSecret,
+    accessLog: e.ACCESS_LOG === 'off' ? null : e.ACCESS_LOG === 'stdout' ? 1 : e.ACCESS_LOG,
+    outcomeHeader: e.RESPONSE_OUTCOME_HEADER ?? null,
+    tracing: otelSettings(env),
+    environment: { ...e, JWT_SECRET: e.JWT_SECRET === undefined ? undefined : REDACTED },
     collapser: {
       cacheTtlMs: e.COLLAPSER_CACHE_DURATION,
       cacheMaxBytes: e.COLLAPSER_CACHE_MAX_BYTES,

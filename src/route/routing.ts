@@ -5,12 +5,14 @@ import type { Handler } from '../call.js';
 import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
 import type { ResponseStore } from '../collapse/store.js';
 import { Collapser } from '../collapse/collapser.js';
+import type { Flight } from '../collapse/flight.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
 import { authenticatedRoutes, defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
 import { createBalancer } from '../config/balancer-types.js';
+import type { Origin } from '../upstream/origin.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
@@ -31,6 +33,8 @@ export interface RoutingContext extends ClusterSetContext {
     maxResponseBytes: number;
     maxFollowers: number;
   };
+  /** A step around every route's backend calls (tracing's client spans); null for none. */
+  wrapOrigin: ((origin: Origin) => Origin) | null;
   /** COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS; null when unset. */
   methods: { only: MethodSet | null; skip: MethodSet | null };
 }
@@ -72,6 +76,11 @@ export class Routing implements Invalidation {
     this.clusters.stop();
   }
 
+  /** The flights under way on this configuration's routes. */
+  *flights(): Iterable<Flight> {
+    for (const collapser of this.collapsers) yield* collapser.underWay();
+  }
+
   /** Ends every flight of this configuration's routes (shutdown, after the grace period). */
   abortFlights(error: GrpcError): void {
     for (const collapser of this.collapsers) collapser.abortAll(error);
@@ -108,7 +117,8 @@ export class Routing implements Invalidation {
     const { defaults: d, retry, observer } = this.context;
     const cluster = this.clusters.get(spec.cluster);
     const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster));
-    const origin = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
+    const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
+    const origin = this.context.wrapOrigin?.(retrying) ?? retrying;
     const passthrough = new Passthrough(origin, observer);
     if (!spec.collapse) return passthrough;
     // The verified identity is always in the key, even when key_metadata narrows it.

@@ -11,6 +11,8 @@ import { listen } from './listen.js';
 import { Reply, type ReplyOwner } from './reply.js';
 
 export interface FrontOptions extends IntakeOptions {
+  /** RESPONSE_OUTCOME_HEADER: response metadata that tells the client how its call was served; null when off. */
+  outcomeHeader: string | null;
   host: string;
   port: number;
   maxConcurrentStreams: number;
@@ -25,6 +27,7 @@ const METHOD_NAME = /^\/[^/]+\/[^/]+$/;
  * a Call for the handler. It knows nothing of collapsing.
  */
 export class Front implements ReplyOwner {
+  readonly outcomeHeader: string | null;
   private readonly server: http2.Http2Server;
   private readonly sessions = new Set<Http2Session>();
   private readonly calls = new Set<Reply>();
@@ -46,6 +49,7 @@ export class Front implements ReplyOwner {
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     } as http2.ServerOptions);
     this.server.maxConnections = options.maxConnections;
+    this.outcomeHeader = options.outcomeHeader;
     this.quietWatch = new QuietWatch(options.halfCloseWaitMs);
     this.server.on('stream', (stream, headers, _flags, raw: string[] | undefined) =>
       this.accept(stream, restoreRepeatedFields(headers, raw)),
@@ -92,7 +96,7 @@ export class Front implements ReplyOwner {
   }
 
   private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    const reply = new Reply(stream, this, typeof headers[':path'] === 'string' ? headers[':path'] : '');
+    const reply = new Reply(stream, this, typeof headers[':path'] === 'string' ? headers[':path'] : '', headers);
     this.calls.add(reply);
     if (this.refusal(headers, reply)) {
       stream.resume();

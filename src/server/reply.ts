@@ -1,5 +1,5 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
+import type { BackendCall, CallControl, Downstream, Headers, Metadata, Outcome, RouteLabel } from '../call.js';
 import type { FinishedCall } from '../observer.js';
 import { GrpcError, Status, decodeGrpcMessage, encodeGrpcMessage, statusCode } from '../wire/status.js';
 
@@ -12,6 +12,8 @@ const RESPOND_OPEN = { waitForTrailers: true, sendDate: false } as const;
 /** Told when a client call's stream has closed: the front, which counts open calls and reports ended ones. */
 export interface ReplyOwner {
   replyClosed(reply: Reply): void;
+  /** Response metadata naming the call's outcome (RESPONSE_OUTCOME_HEADER); null when off. */
+  readonly outcomeHeader: string | null;
 }
 
 /** What the stage serving a call is told when its client goes away: nobody reads it (the call is over for that client). */
@@ -59,6 +61,8 @@ export class Reply implements Downstream, FinishedCall {
     readonly stream: ServerHttp2Stream,
     private readonly owner: ReplyOwner,
     readonly method: string,
+    /** The request's metadata, read for its traceparent once the call ended. */
+    private readonly metadata: Metadata,
   ) {
     (stream as ReplyStream)[kReply] = this;
     stream.on('close', onStreamClose);
@@ -77,6 +81,10 @@ export class Reply implements Downstream, FinishedCall {
   onStart(control: CallControl): void {
     this.control = control;
     this.servedBy = control;
+  }
+
+  get traceparent(): string | string[] | undefined {
+    return this.metadata.traceparent;
   }
 
   get backend(): BackendCall | null {
@@ -100,6 +108,9 @@ export class Reply implements Downstream, FinishedCall {
   onHeaders(headers: Headers, endsResponse: boolean): void {
     if (!this.open || this.headersSent) return;
     this.headersSent = true;
+    const outcomeHeader = this.owner.outcomeHeader;
+    // A copy: the headers may be a recording's, shared by every caller of a flight.
+    if (outcomeHeader !== null) headers = { ...headers, [outcomeHeader]: this.outcome };
     if (endsResponse) {
       this.ended = true;
       this.statusFields = headers;

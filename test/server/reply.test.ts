@@ -28,7 +28,7 @@ class FakeClientStream extends EventEmitter {
 function reply() {
   const stream = new FakeClientStream();
   const open = new Set<Reply>();
-  const r = new Reply(stream as unknown as ServerHttp2Stream, { replyClosed: (closed) => open.delete(closed) }, '/p.S/M');
+  const r = new Reply(stream as unknown as ServerHttp2Stream, { replyClosed: (closed) => open.delete(closed), outcomeHeader: null }, '/p.S/M', {});
   open.add(r);
   return { stream, open, r };
 }

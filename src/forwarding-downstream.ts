@@ -1,0 +1,52 @@
+import type { CallControl, Downstream, Headers, Outcome, RouteLabel } from './call.js';
+import type { GrpcError } from './wire/status.js';
+
+/**
+ * A client end that passes everything on to another. A stage that needs to watch a
+ * call's response (invalidation, tracing) wraps the Downstream in a subclass and
+ * overrides what it watches; `ending` sees the status on its way out.
+ */
+export class ForwardingDownstream implements Downstream {
+  constructor(protected readonly inner: Downstream) {}
+
+  get bufferedBytes(): number {
+    return this.inner.bufferedBytes;
+  }
+  get open(): boolean {
+    return this.inner.open;
+  }
+  get outcome(): Outcome {
+    return this.inner.outcome;
+  }
+  set outcome(outcome: Outcome) {
+    this.inner.outcome = outcome;
+  }
+  get route(): RouteLabel | null {
+    return this.inner.route;
+  }
+  set route(route: RouteLabel | null) {
+    this.inner.route = route;
+  }
+
+  onStart(control: CallControl): void {
+    this.inner.onStart(control);
+  }
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    if (endsResponse) this.ending(headers, null);
+    this.inner.onHeaders(headers, endsResponse);
+  }
+  onData(chunk: Buffer): void {
+    this.inner.onData(chunk);
+  }
+  onTrailers(trailers: Headers): void {
+    this.ending(trailers, null);
+    this.inner.onTrailers(trailers);
+  }
+  onError(error: GrpcError): void {
+    this.ending(null, error);
+    this.inner.onError(error);
+  }
+
+  /** The response is about to end with these status fields (trailers, or trailers-only headers), or with `error`. */
+  protected ending(_status: Headers | null, _error: GrpcError | null): void {}
+}

@@ -1,0 +1,64 @@
+import type { EndpointPools } from '../cluster/endpoint-pools.js';
+import type { Config } from '../config/config.js';
+import type { Routing } from '../route/routing.js';
+
+/** What the admin endpoints read: the configuration and the routing in effect. */
+export interface AdminState {
+  config: Config;
+  routing(): Routing;
+  generation(): number;
+  pools: EndpointPools;
+}
+
+/** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
+export function configDump(state: AdminState): unknown {
+  const { config } = state;
+  const routing = state.routing();
+  return {
+    generation: state.generation(),
+    configPath: config.configPath ?? null,
+    environment: config.environment,
+    topology: routing.topology,
+  };
+}
+
+/** GET /clusters: each cluster, its resolver's health, and each endpoint's state; then endpoints draining away. */
+export function clustersView(state: AdminState): unknown {
+  const clusters = [];
+  for (const [name, cluster] of state.routing().clusters.entries()) {
+    const { lastUpdateAt, lastError } = cluster.resolver.health;
+    clusters.push({
+      name,
+      type: state.routing().clusters.spec(name)?.type ?? null,
+      resolver: {
+        kind: cluster.resolver.kind,
+        lastUpdate: lastUpdateAt === null ? null : new Date(lastUpdateAt).toISOString(),
+        lastError,
+      },
+      endpoints: [...cluster.endpointStates()],
+    });
+  }
+  const draining = [...state.pools.draining()].map((pool) => ({
+    address: pool.address,
+    state: 'draining',
+    callsInProgress: pool.activeStreams,
+    sessions: pool.sessionCount,
+  }));
+  return { clusters, draining };
+}
+
+/** GET /flights: flights under way; never their keys or payloads. */
+export function flightsView(state: AdminState): unknown {
+  const now = performance.now();
+  const flights = [];
+  for (const flight of state.routing().flights()) {
+    flights.push({
+      method: flight.method,
+      route: flight.route?.name ?? null,
+      cluster: flight.route?.cluster ?? null,
+      waiters: flight.waiting,
+      ageMs: Math.round(now - flight.started),
+    });
+  }
+  return { flights };
+}

@@ -1,0 +1,67 @@
+import { SpanKind, type Span } from '@opentelemetry/api';
+import type { Call, CallControl, Headers, ResponseSink } from '../call.js';
+import type { Origin } from '../upstream/origin.js';
+import type { GrpcError } from '../wire/status.js';
+import { endSpan, rpcAttributes, type Tracing } from './tracing.js';
+
+/**
+ * An Origin that wraps another with a client span per backend call (a flight's, or a
+ * call passed through). Its context is the traceparent the backend receives, and what a
+ * follower's or a cache hit's span links to.
+ */
+export class ClientSpans implements Origin {
+  constructor(
+    private readonly tracing: Tracing,
+    private readonly inner: Origin,
+  ) {}
+
+  start(call: Call, sink: ResponseSink): void {
+    const span = this.tracing.startSpan(call.method.slice(1), SpanKind.CLIENT, call.metadata, rpcAttributes(call.method));
+    this.tracing.inject(span, call.metadata);
+    this.inner.start(call, new SpanSink(sink, span));
+  }
+}
+
+/** Passes the response on and ends the span with its status and the endpoint that gave it. */
+class SpanSink implements ResponseSink {
+  private control: CallControl | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly sink: ResponseSink,
+    private readonly span: Span,
+  ) {}
+
+  onStart(control: CallControl): void {
+    this.control = control;
+    this.sink.onStart(control);
+  }
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    if (endsResponse) this.end(headers, null);
+    this.sink.onHeaders(headers, endsResponse);
+  }
+  onData(chunk: Buffer): void {
+    this.sink.onData(chunk);
+  }
+  onTrailers(trailers: Headers): void {
+    this.end(trailers, null);
+    this.sink.onTrailers(trailers);
+  }
+  onError(error: GrpcError): void {
+    this.end(null, error);
+    this.sink.onError(error);
+  }
+
+  private end(status: Headers | null, error: GrpcError | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    const backend = this.control?.backend;
+    if (backend != null && backend.endpoint !== '') {
+      const colon = backend.endpoint.lastIndexOf(':');
+      this.span.setAttribute('server.address', backend.endpoint.slice(0, colon).replace(/^\[|\]$/g, ''));
+      this.span.setAttribute('server.port', Number(backend.endpoint.slice(colon + 1)));
+      this.span.setAttribute('corral.retries', backend.retries);
+    }
+    endSpan(this.span, status, error);
+  }
+}

@@ -1,0 +1,119 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+} from '@opentelemetry/sdk-trace';
+import type { Headers, Metadata } from '../call.js';
+import { decodeGrpcMessage, statusCode, type GrpcError } from '../wire/status.js';
+import type { OtelSettings } from '../config/otel.js';
+import { BUILD } from '../observe/build-info.js';
+
+const metadataGetter: TextMapGetter<Metadata> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+};
+const metadataSetter: TextMapSetter<Metadata> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+
+/** The sampler OTEL_TRACES_SAMPLER names. */
+function samplerOf(settings: OtelSettings): Sampler {
+  const ratio = () => new TraceIdRatioBasedSampler(settings.ratio);
+  switch (settings.sampler) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio();
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio() });
+  }
+}
+
+/** A span's context as the W3C traceparent of a backend call gives it, for links. */
+function linkTo(traceparent: string | null): Link | null {
+  if (traceparent === null) return null;
+  const parsed = trace.getSpanContext(new W3CTraceContextPropagator().extract(ROOT_CONTEXT, { traceparent }, metadataGetter));
+  return parsed === undefined ? null : { context: parsed };
+}
+
+/**
+ * OpenTelemetry tracing, set up from the standard OTEL_* variables (config/otel.ts):
+ * spans go to an OTLP exporter over HTTP (which reads OTEL_EXPORTER_OTLP_ENDPOINT,
+ * ..._HEADERS, ...), batched, sampled per OTEL_TRACES_SAMPLER; the resource from
+ * OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. corral makes a server span per call and a client span per
+ * backend call (see ServerSpans and ClientSpans).
+ */
+export class Tracing {
+  readonly tracer: Tracer;
+  private readonly provider: TracerProvider;
+  private readonly propagator = new W3CTraceContextPropagator();
+
+  constructor(settings: OtelSettings) {
+    const sampler = samplerOf(settings);
+    const resource = resourceFromAttributes({ 'service.name': 'corral', 'service.version': BUILD.version }).merge(
+      detectResources({ detectors: [envDetector] }),
+    );
+    this.provider = new TracerProvider({
+      sampler,
+      resource,
+      spanProcessors: [
+        new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...settings.batch }),
+      ],
+    });
+    this.tracer = this.provider.getTracer('corral', BUILD.version);
+  }
+
+  /** Starts a span whose parent is the one in `metadata`'s traceparent, if any. */
+  startSpan(name: string, kind: SpanKind, metadata: Metadata, attributes: Record<string, string>): Span {
+    const parent = metadata.traceparent === undefined ? ROOT_CONTEXT : this.propagator.extract(ROOT_CONTEXT, metadata, metadataGetter);
+    return this.tracer.startSpan(name, { kind, attributes }, parent);
+  }
+
+  /** Puts `span`'s context in `metadata` (traceparent, tracestate): what the next hop receives. */
+  inject(span: Span, metadata: Metadata): void {
+    const context: Context = trace.setSpan(ROOT_CONTEXT, span);
+    this.propagator.inject(context, metadata, metadataSetter);
+  }
+
+  /** Links `span` to the span of a backend call, given by the traceparent it was sent. */
+  link(span: Span, traceparent: string | null): void {
+    const link = linkTo(traceparent);
+    if (link !== null) span.addLink(link);
+  }
+
+  /** Sends what is buffered and stops; at shutdown. */
+  async shutdown(): Promise<void> {
+    await this.provider.shutdown();
+  }
+}
+
+/** Ends `span` with the status of its call: the status fields that ended it, or its error. */
+export function endSpan(span: Span, status: Headers | null, error: GrpcError | null): void {
+  const code = error !== null ? error.code : statusCode(status?.['grpc-status']);
+  span.setAttribute('rpc.grpc.status_code', code);
+  if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: error !== null ? error.message : decodeGrpcMessage(status?.['grpc-message']) });
+  span.end();
+}
+
+/** rpc.service and rpc.method of a full method name /pkg.Service/Method. */
+export function rpcAttributes(method: string): Record<string, string> {
+  const slash = method.lastIndexOf('/');
+  return { 'rpc.system': 'grpc', 'rpc.service': method.slice(1, slash), 'rpc.method': method.slice(slash + 1) };
+}
+
