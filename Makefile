@@ -30,9 +30,9 @@ demo: build
 
 # The interop tests use Debian's Python grpcio, an independent gRPC implementation (needs root or sudo).
 interop-deps:
-	@/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null || { \
+	@{ /usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null && command -v promtool >/dev/null; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-grpcio python3-grpc-tools; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends python3-grpcio python3-grpc-tools prometheus; }
 
 # The last line is the plain 'tests: N passed, N failed' summary CI reads.
 test: build typecheck interop-deps

@@ -81,18 +81,25 @@ export async function startCorral(config: Config): Promise<Corral> {
     observer,
     logger,
   );
-  registerLiveGauges(metrics, { cache, pools, clusters: () => routing.clusters, callsInProgress: () => front.activeCalls });
   let draining = false;
+  const readiness = (): { ok: boolean; reason: string } => {
+    if (draining) return { ok: false, reason: 'draining' };
+    const why = routing.clusters.notReady();
+    return why === null ? { ok: true, reason: 'ready' } : { ok: false, reason: why };
+  };
+  registerLiveGauges(metrics, {
+    cache,
+    pools,
+    ready: () => readiness().ok,
+    clusters: () => routing.clusters,
+    callsInProgress: () => front.activeCalls,
+  });
   const state: AdminState = { config, routing: () => routing, generation: () => generation, pools };
   const admin = new AdminServer({
     host: config.metricsHost,
     port: config.metricsPort,
     registry: metrics.registry,
-    ready: () => {
-      if (draining) return { ok: false, reason: 'draining' };
-      const why = routing.clusters.notReady();
-      return why === null ? { ok: true, reason: 'ready' } : { ok: false, reason: why };
-    },
+    ready: readiness,
     views: {
       '/config_dump': { describe: 'the configuration in effect: environment and topology, defaults filled in, secrets redacted', read: () => configDump(state) },
       '/clusters': { describe: "each cluster, its resolver's health, and each endpoint's state", read: () => clustersView(state) },

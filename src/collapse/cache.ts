@@ -93,4 +93,9 @@ export class ResponseCache implements ResponseStore {
   get bytes(): number {
     return this.lru.calculatedSize;
   }
+
+  /** The byte bound. */
+  get maxBytes(): number {
+    return this.lru.maxSize;
+  }
 }

@@ -4,7 +4,9 @@ import type { Metrics } from './metrics.js';
 
 /** What the gauges read at scrape time. */
 export interface LiveState {
-  cache: { readonly entries: number; readonly bytes: number } | null;
+  cache: { readonly entries: number; readonly bytes: number; readonly maxBytes: number } | null;
+  /** 1 while /ready answers 200. */
+  ready(): boolean;
   pools: EndpointPools;
   /** The clusters of the configuration in effect (a reload replaces them). */
   clusters(): ClusterSet;
@@ -16,6 +18,8 @@ export function registerLiveGauges(metrics: Metrics, live: LiveState): void {
   const { cache, pools } = live;
   metrics.gaugeFrom('corral_cache_entries', 'Responses in the cache', () => cache?.entries ?? 0);
   metrics.gaugeFrom('corral_cache_bytes', 'Bytes held by the cache', () => cache?.bytes ?? 0);
+  metrics.gaugeFrom('corral_cache_max_bytes', "The cache's byte bound (COLLAPSER_CACHE_MAX_BYTES)", () => cache?.maxBytes ?? 0);
+  metrics.gaugeFrom('corral_ready', '1 while /ready answers 200 (a backend connected, not draining), else 0', () => (live.ready() ? 1 : 0));
   metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
   metrics.gaugeFrom('corral_upstream_sessions', 'HTTP/2 sessions open to backends, over every endpoint', () => pools.sessions);
   metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => live.clusters().ejected);
