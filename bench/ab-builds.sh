@@ -6,6 +6,10 @@
 #   git worktree add /tmp/base <commit> && (cd /tmp/base && npm ci && npm run build)
 #   bash bench/ab-builds.sh /tmp/base
 # Both run on the first node on PATH with the same V8 flags, CORRAL_V8_FLAGS or corral's own.
+# A_ENV and B_ENV add variables to one side, to compare a setting on one build:
+#   B_ENV='ACCESS_LOG=/tmp/access.log' bash bench/ab-builds.sh .
+# After the rounds: each side's peak RSS and CPU time per call (from /proc), since both
+# served the same calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:?usage: bench/ab-builds.sh <checkout of the baseline, built>}
@@ -13,9 +17,12 @@ ROUNDS=${ROUNDS:-5}
 flags=${CORRAL_V8_FLAGS---max-semi-space-size=4 --no-maglev}
 source bench/side-by-side.sh
 builds=("$BASE" ".")
+side_env=("${A_ENV:-}" "${B_ENV:-}")
+corral=()
 for i in 0 1; do
-  GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn \
-    node $flags "${builds[$i]}/dist/cmd/proxy.js" >/dev/null & pids+=($!)
+  # shellcheck disable=SC2086 # A_ENV and B_ENV are words
+  env ${side_env[$i]} GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn \
+    node $flags "${builds[$i]}/dist/cmd/proxy.js" >/dev/null & pids+=($!); corral+=($!)
   seq 0 19999 | sed "s|^|http://127.0.0.1:$((41100 + i))/bench.Echo/M|" > "$work/unique.$i"
   echo "http://127.0.0.1:$((41100 + i))/bench.Echo/Hot" > "$work/hot.$i"
 done
@@ -36,4 +43,11 @@ done
 for load in unique hot; do
   a=$(median "${results[$load.0]}"); b=$(median "${results[$load.1]}")
   echo "$load keys: A $a req/s, B $b req/s, B/A $(node -e "console.log(($b/$a).toFixed(2))")"
+done
+calls=$((ROUNDS * 2 * 20000))
+for i in 0 1; do
+  rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/${corral[$i]}/status")
+  # utime + stime, in clock ticks
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" -v n="$calls" '{printf "%.1f", ($14 + $15) / hz * 1e6 / n}' "/proc/${corral[$i]}/stat")
+  echo "$([ "$i" = 0 ] && echo A || echo B): peak RSS $rss MiB, CPU $cpu us/call"
 done

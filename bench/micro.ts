@@ -21,7 +21,9 @@ import { Authenticate } from '../src/auth/authenticate.js';
 import { TokenVerifier } from '../src/auth/token-verifier.js';
 import { Collapser } from '../src/collapse/collapser.js';
 import { KeyMaker } from '../src/collapse/key.js';
+import { AccessLog } from '../src/observe/access-log.js';
 import { Metrics } from '../src/observe/metrics.js';
+import type { FinishedCall } from '../src/observer.js';
 import type { Upstream } from '../src/upstream/upstream.js';
 import { NO_RETRY, stubUpstream } from './stub-upstream.js';
 import { RetryingOrigin } from '../src/upstream/retrying-origin.js';
@@ -134,6 +136,21 @@ const authOnly = new Authenticate(new TokenVerifier({ secret }), { handle: () =>
 const leadCollapser = collapser(stubPool(false), null);
 const leaderBodies = Array.from({ length: BATCH }, (_, i) => payload(1000 + i));
 
+// one access log line, written to /dev/null: the line, its JSON and the batched write.
+const accessLog = new AccessLog('/dev/null');
+const finished: FinishedCall = {
+  method,
+  outcome: 'leader',
+  route: { name: 'default', cluster: 'backend' },
+  code: 0,
+  message: '',
+  startedAt: performance.now(),
+  requestBytes: 105,
+  responseBytes: 110,
+  backend: { endpoint: '127.0.0.1:50051', retries: 0, traceparent: null },
+  traceparent: undefined,
+};
+
 const scenarios: Record<string, () => void> = {
   'cache hit (key + lookup + replay)': () => {
     for (let i = 0; i < BATCH; i++) hitCollapser.handle(call(hitBody), new NullDownstream());
@@ -153,6 +170,9 @@ const scenarios: Record<string, () => void> = {
   },
   'leader starts a flight (stub upstream)': () => {
     for (let i = 0; i < BATCH; i++) leadCollapser.handle(call(leaderBodies[i]!), new NullDownstream());
+  },
+  'access log line (ACCESS_LOG=/dev/null)': () => {
+    for (let i = 0; i < BATCH; i++) accessLog.callEnded(finished);
   },
 };
 

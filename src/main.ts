@@ -87,6 +87,9 @@ export async function startCorral(config: Config): Promise<Corral> {
     const why = routing.clusters.notReady();
     return why === null ? { ok: true, reason: 'ready' } : { ok: false, reason: why };
   };
+  if (accessLog !== null) {
+    metrics.counterFrom('corral_access_log_dropped_total', 'Access log lines dropped because the destination fell 16 MiB behind', () => accessLog.dropped);
+  }
   registerLiveGauges(metrics, {
     cache,
     pools,

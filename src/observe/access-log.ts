@@ -4,6 +4,22 @@ import type { FinishedCall, Observer } from '../observer.js';
 import { statusName } from '../wire/status.js';
 import { firstValue } from '../wire/metadata.js';
 
+type Destination = ReturnType<typeof pino.destination>;
+const FLUSH_INTERVAL_MS = 1000;
+const BATCH_BYTES = 16 * 1024;
+/** What may wait for a slow disk or a blocked stdout before lines are dropped (and counted). */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function flushLines(log: AccessLog): void {
+  log.flush();
+}
+
 /** Where access log lines go: a file path, or fd 1 for stdout. */
 export type AccessLogTarget = string | 1;
 
@@ -20,12 +36,22 @@ function traceIdOf(traceparent: string | string[] | undefined): string | null {
  * still buffered is flushed at shutdown.
  */
 export class AccessLog implements Pick<Observer, 'callEnded'> {
-  private readonly out: ReturnType<typeof pino.destination>;
+  private readonly out: Destination;
+  private readonly flusher: NodeJS.Timeout;
+  private batch: string[] = [];
+  private batchBytes = 0;
+  /** Lines dropped because the destination could not keep up (MAX_PENDING_BYTES waiting). */
+  dropped = 0;
 
   constructor(target: AccessLogTarget) {
     // Opened here, synchronously, so that a path corral cannot write is a start-up error.
     const fd = typeof target === 'string' ? openSync(target, 'a') : target;
-    this.out = pino.destination({ dest: fd, sync: false, minLength: 0 });
+    // Lines are joined into writes of BATCH_BYTES here, and what is gathered goes out every
+    // second (Envoy's access_log_flush_interval): handing SonicBoom a line at a time cost
+    // 5 µs per line (it measures its whole pending string on each write).
+    this.out = pino.destination({ dest: fd, sync: false, minLength: 0, maxLength: MAX_PENDING_BYTES });
+    this.out.on('drop', (data: string) => (this.dropped += countLines(data)));
+    this.flusher = setInterval(flushLines, FLUSH_INTERVAL_MS, this).unref();
   }
 
   callEnded(call: FinishedCall): void {
@@ -46,11 +72,25 @@ export class AccessLog implements Pick<Observer, 'callEnded'> {
       retries: backend?.retries ?? 0,
       trace_id: traceIdOf(call.traceparent),
     };
-    this.out.write(JSON.stringify(line) + '\n');
+    const text = JSON.stringify(line) + '\n';
+    this.batch.push(text);
+    this.batchBytes += text.length;
+    if (this.batchBytes >= BATCH_BYTES) this.flush();
+  }
+
+  /** @internal Hands what was gathered to the destination, which writes it in the background. */
+  flush(): void {
+    if (this.batch.length === 0) return;
+    const text = this.batch.length === 1 ? this.batch[0]! : this.batch.join('');
+    this.batch = [];
+    this.batchBytes = 0;
+    this.out.write(text);
   }
 
   /** Writes what is buffered; at shutdown. */
   close(): void {
+    clearInterval(this.flusher);
+    this.flush();
     try {
       this.out.flushSync();
     } catch {

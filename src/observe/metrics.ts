@@ -242,6 +242,19 @@ export class Metrics implements Observer {
     });
   }
 
+  /** Adds a counter read at scrape time from a live count that only grows. */
+  counterFrom(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /**
    * Adds a gauge whose series are read at scrape time, so series of things gone (an
    * endpoint that left, a cluster of an old configuration) go with them.

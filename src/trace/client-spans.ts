@@ -2,7 +2,7 @@ import { SpanKind, type Span } from '@opentelemetry/api';
 import type { Call, CallControl, Headers, ResponseSink } from '../call.js';
 import type { Origin } from '../upstream/origin.js';
 import type { GrpcError } from '../wire/status.js';
-import { endSpan, rpcAttributes, type Tracing } from './tracing.js';
+import { endSpan, type Tracing } from './tracing.js';
 
 /**
  * An Origin that wraps another with a client span per backend call (a flight's, or a
@@ -16,9 +16,9 @@ export class ClientSpans implements Origin {
   ) {}
 
   start(call: Call, sink: ResponseSink): void {
-    const span = this.tracing.startSpan(call.method.slice(1), SpanKind.CLIENT, call.metadata, rpcAttributes(call.method));
+    const span = this.tracing.startSpan(call.method, SpanKind.CLIENT, call.metadata);
     this.tracing.inject(span, call.metadata);
-    this.inner.start(call, new SpanSink(sink, span));
+    this.inner.start(call, span.isRecording() ? new SpanSink(sink, span) : sink);
   }
 }
 

@@ -2,7 +2,7 @@ import { SpanKind, type Span } from '@opentelemetry/api';
 import type { BackendCall, Call, CallControl, Downstream, Handler, Headers } from '../call.js';
 import { ForwardingDownstream } from '../forwarding-downstream.js';
 import type { GrpcError } from '../wire/status.js';
-import { endSpan, rpcAttributes, type Tracing } from './tracing.js';
+import { endSpan, type Tracing } from './tracing.js';
 
 /**
  * The first stage when tracing is on: a server span per call, child of the caller's
@@ -15,9 +15,10 @@ export class ServerSpans implements Handler {
   ) {}
 
   handle(call: Call, downstream: Downstream): void {
-    const span = this.tracing.startSpan(call.method.slice(1), SpanKind.SERVER, call.metadata, rpcAttributes(call.method));
+    const span = this.tracing.startSpan(call.method, SpanKind.SERVER, call.metadata);
+    // The next hops see corral's span as parent, and the sampling decision with it.
     this.tracing.inject(span, call.metadata);
-    this.next.handle(call, new SpanDownstream(downstream, span, this.tracing));
+    this.next.handle(call, span.isRecording() ? new SpanDownstream(downstream, span, this.tracing) : downstream);
   }
 }
 

@@ -79,10 +79,16 @@ export class Tracing {
     this.tracer = this.provider.getTracer('corral', BUILD.version);
   }
 
-  /** Starts a span whose parent is the one in `metadata`'s traceparent, if any. */
-  startSpan(name: string, kind: SpanKind, metadata: Metadata, attributes: Record<string, string>): Span {
+  /**
+   * Starts the span of a call to `method`, whose parent is the one in `metadata`'s
+   * traceparent, if any. Attributes are set only on a span that records (one the sampler
+   * kept): an unsampled call costs no more than the decision.
+   */
+  startSpan(method: string, kind: SpanKind, metadata: Metadata): Span {
     const parent = metadata.traceparent === undefined ? ROOT_CONTEXT : this.propagator.extract(ROOT_CONTEXT, metadata, metadataGetter);
-    return this.tracer.startSpan(name, { kind, attributes }, parent);
+    const span = this.tracer.startSpan(method.slice(1), { kind }, parent);
+    if (span.isRecording()) span.setAttributes(rpcAttributes(method));
+    return span;
   }
 
   /** Puts `span`'s context in `metadata` (traceparent, tracestate): what the next hop receives. */
