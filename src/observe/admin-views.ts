@@ -13,12 +13,20 @@ export interface AdminState {
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
 export function configDump(state: AdminState): unknown {
   const { config } = state;
-  const routing = state.routing();
+  const { topology } = state.routing();
+  // What a route leaves unset takes the environment's value: shown as it applies.
+  const routes = topology.routes.map((route) => ({
+    ...route,
+    name: route.name ?? null,
+    cacheTtlMs: route.cacheTtlMs ?? config.collapser.cacheTtlMs,
+    timeoutMs: route.timeoutMs ?? config.backend.timeoutMs,
+    keyMetadata: route.keyMetadata ?? config.collapser.keyMetadata ?? 'all but transport and tracing headers',
+  }));
   return {
     generation: state.generation(),
     configPath: config.configPath ?? null,
     environment: config.environment,
-    topology: routing.topology,
+    topology: { ...topology, routes },
   };
 }
 
