@@ -30,9 +30,9 @@ demo: build
 
 # The interop tests use Debian's Python grpcio, an independent gRPC implementation (needs root or sudo).
 interop-deps:
-	@{ /usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null && command -v promtool >/dev/null; } || { \
+	@{ /usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null && command -v promtool >/dev/null && command -v etcd >/dev/null && command -v etcdctl >/dev/null; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends python3-grpcio python3-grpc-tools prometheus; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends python3-grpcio python3-grpc-tools prometheus etcd-server etcd-client; }
 
 # The last line is the plain 'tests: N passed, N failed' summary CI reads.
 test: build typecheck interop-deps

@@ -5,6 +5,7 @@ import { AccessLog } from './observe/access-log.js';
 import { AdminServer } from './observe/admin.js';
 import { clustersView, configDump, flightsView, type AdminState } from './observe/admin-views.js';
 import { combineObservers } from './observe/observers.js';
+import { RegistryAgent } from './registry/agent.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
@@ -82,11 +83,19 @@ export async function startCorral(config: Config): Promise<Corral> {
     logger,
   );
   let draining = false;
+  const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
+  // Not being registered does not make this sidecar unready: /ready only says so.
+  const registration = () => (agent === null ? '' : `; registry: ${agent.state}${agent.lastError === null ? '' : ` (${agent.lastError})`}`);
   const readiness = (): { ok: boolean; reason: string } => {
-    if (draining) return { ok: false, reason: 'draining' };
+    if (draining) return { ok: false, reason: `draining${registration()}` };
     const why = routing.clusters.notReady();
-    return why === null ? { ok: true, reason: 'ready' } : { ok: false, reason: why };
+    return why === null ? { ok: true, reason: `ready${registration()}` } : { ok: false, reason: `${why}${registration()}` };
   };
+  if (agent !== null) {
+    metrics.gaugeFrom('corral_registry_registered', '1 while this corral is registered in etcd (REGISTRY_*), DRAINING included', () =>
+      agent.state === 'registered' || agent.state === 'draining' ? 1 : 0,
+    );
+  }
   if (accessLog !== null) {
     metrics.counterFrom('corral_access_log_dropped_total', 'Access log lines dropped because the destination fell 16 MiB behind', () => accessLog.dropped);
   }
@@ -136,6 +145,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     'corral listening',
   );
   for (const warning of config.warnings) logger.warn(warning);
+  if (agent !== null) registerWhenReady(agent, () => readiness().ok && !draining);
   if (collapsesEverything(config)) {
     logger.warn(
       'every unary and server-streaming call is collapsed and cached, writes included: exempt them with COLLAPSER_SKIP_METHODS=/pkg.Service/Write,/pkg.Writes/ (or COLLAPSER_METHODS for the reads, or collapse: false on a route)',
@@ -178,6 +188,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
       draining = true;
+      // The drain notice goes out first, so callers move away during SHUTDOWN_DELAY.
+      await agent?.drain();
       if (config.shutdownDelayMs > 0) {
         // Kubernetes removes the pod from Services asynchronously: keep serving what still arrives.
         logger.info({ delayMs: config.shutdownDelayMs }, 'not ready; serving on for SHUTDOWN_DELAY before draining');
@@ -203,12 +215,25 @@ export async function startCorral(config: Config): Promise<Corral> {
       pools.destroy();
       cache?.close();
       accessLog?.close();
+      await agent?.stop();
       await tracing?.shutdown();
       await admin.close();
       logger.info('stopped');
     })());
 
   return { grpcPort, metricsPort, logger, reload, shutdown };
+}
+
+/** Registers once /ready would say ready, so callers find an instance that can serve. */
+function registerWhenReady(agent: RegistryAgent, ready: () => boolean): void {
+  const check = setInterval(() => {
+    if (agent.state === 'stopped') clearInterval(check);
+    else if (ready()) {
+      clearInterval(check);
+      agent.start();
+    }
+  }, 100);
+  check.unref();
 }
 
 /** ACCESS_LOG's target, opened at start so that one corral cannot write is a configuration error. */

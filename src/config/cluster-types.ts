@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { DnsResolver } from '../discovery/dns.js';
+import { EtcdResolver } from '../discovery/etcd.js';
+import { DEFAULT_PREFIX } from '../registry/contract.js';
 import { HOST_PORT, type Resolver } from '../discovery/endpoint.js';
 import { HttpDiscoverer } from '../discovery/http-discoverer.js';
 import { DEFAULT_POLLING } from '../discovery/polling.js';
@@ -51,6 +53,18 @@ export const CLUSTER_TYPES = {
       return { type: 'dns' as const, host: host!.replace(/^\[|\]$/g, ''), port: Number(port), intervalMs: c.dns_interval_ms };
     }),
     create: (spec, { logger }) => new DnsResolver(spec.host, spec.port, { ...DEFAULT_POLLING, intervalMs: spec.intervalMs }, logger),
+    fixed: false,
+  }),
+  etcd: clusterType({
+    schema: z
+      .strictObject({
+        type: z.literal('etcd'),
+        etcd_endpoints: z.array(hostPort).min(1),
+        service: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a service name of letters, digits and _ . -'),
+        prefix: z.string().startsWith('/').endsWith('/').default(DEFAULT_PREFIX),
+      })
+      .transform((c) => ({ type: 'etcd' as const, endpoints: c.etcd_endpoints, service: c.service, prefix: c.prefix })),
+    create: (spec, { logger }) => new EtcdResolver(spec, logger),
     fixed: false,
   }),
   shard_map: clusterType({

@@ -115,6 +115,19 @@ const schema = z.object({
   EJECTION_MAX_TIME: duration('5m', true),
   JWT_SECRET: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  REGISTRY_ETCD_ENDPOINTS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.split(',').map((e) => e.trim()).filter((e) => e !== '')))
+    .refine((list) => list === undefined || list.every((e) => HOST_PORT.test(e)), 'expected host:port of etcd members, comma-separated'),
+  REGISTRY_SERVICE: z.string().trim().regex(/^[A-Za-z0-9_.-]+$/, 'expected a service name of letters, digits and _ . -').optional(),
+  REGISTRY_ADVERTISE_ADDRESS: z
+    .string()
+    .trim()
+    .refine((v) => HOST_PORT.test(v), 'expected the host:port callers dial to reach this corral, e.g. 10.0.0.7:50052')
+    .optional(),
+  REGISTRY_TTL: duration('10s', true).refine((ms) => ms >= 2000, 'expected at least 2s'),
+  REGISTRY_PREFIX: z.string().trim().startsWith('/', "expected a key prefix starting and ending with '/'").endsWith('/', "expected a key prefix starting and ending with '/'").default('/corral/v1/'),
   ACCESS_LOG: z.string().trim().min(1, 'expected off, stdout or a file path').default('off'),
   RESPONSE_OUTCOME_HEADER: z
     .string()
@@ -175,6 +188,8 @@ export interface Config {
   accessLog: string | 1 | null;
   /** RESPONSE_OUTCOME_HEADER: response metadata telling how a call was served; null when off. */
   outcomeHeader: string | null;
+  /** Registration of this corral in etcd (REGISTRY_*); null when REGISTRY_ETCD_ENDPOINTS is unset. */
+  registry: { endpoints: string[]; service: string; address: string; ttlSeconds: number; prefix: string } | null;
   /** OpenTelemetry tracing from the OTEL_* variables; null when they do not ask for it. */
   tracing: OtelSettings | null;
   /** Every variable corral reads, with defaults filled in and secrets redacted: for /config_dump. */
@@ -194,7 +209,7 @@ export interface Config {
 }
 
 /** Prefixes of corral's variables: an unknown one with such a prefix is likely a typo. */
-const OUR_PREFIXES = ['COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
+const OUR_PREFIXES = ['REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
 /** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
 const ALSO_OURS = ['CORRAL_V8_FLAGS', 'SERVICE_PORT_GRPC'];
 
@@ -300,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessLog: e.ACCESS_LOG === 'off' ? null : e.ACCESS_LOG === 'stdout' ? 1 : e.ACCESS_LOG,
     outcomeHeader: e.RESPONSE_OUTCOME_HEADER ?? null,
     tracing: otelSettings(env),
+    registry: registryOf(e),
     environment: { ...e, JWT_SECRET: e.JWT_SECRET === undefined ? undefined : REDACTED },
     collapser: {
       cacheTtlMs: e.COLLAPSER_CACHE_DURATION,
@@ -310,6 +326,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       onlyMethods: e.COLLAPSER_METHODS,
       skipMethods: e.COLLAPSER_SKIP_METHODS,
     },
+  };
+}
+
+/** REGISTRY_*: all of service and advertised address once etcd endpoints are given. */
+function registryOf(e: Env): Config['registry'] {
+  if (e.REGISTRY_ETCD_ENDPOINTS === undefined) return null;
+  const missing = [
+    e.REGISTRY_SERVICE === undefined ? 'REGISTRY_SERVICE (the name callers look this service up by)' : null,
+    e.REGISTRY_ADVERTISE_ADDRESS === undefined ? "REGISTRY_ADVERTISE_ADDRESS (the host:port callers dial: this corral's gRPC port)" : null,
+  ].filter((m) => m !== null);
+  if (missing.length > 0) throw new ConfigError(`invalid configuration: REGISTRY_ETCD_ENDPOINTS is set, so ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required`);
+  return {
+    endpoints: e.REGISTRY_ETCD_ENDPOINTS,
+    service: e.REGISTRY_SERVICE!,
+    address: e.REGISTRY_ADVERTISE_ADDRESS!,
+    ttlSeconds: Math.ceil(e.REGISTRY_TTL / 1000),
+    prefix: e.REGISTRY_PREFIX,
   };
 }
 

@@ -87,6 +87,12 @@ clusters:
     expect(message).toMatch(/clusters\.b\.discoverer_interval_ms=5: expected a whole number of milliseconds, at least 100/);
   });
 
+  it('reads a cluster of type etcd, with the registry prefix by default', () => {
+    const t = parseTopology('clusters: { orders: { type: etcd, etcd_endpoints: ["10.0.0.1:2379"], service: orders } }', 'f');
+    expect(t.clusters.orders).toEqual({ type: 'etcd', endpoints: ['10.0.0.1:2379'], service: 'orders', prefix: '/corral/v1/' });
+    expect(() => parseTopology('clusters: { orders: { type: etcd, etcd_endpoints: [], service: orders } }', 'f')).toThrowError(/clusters\.orders\.etcd_endpoints/);
+  });
+
   it('checks that routes and the default name clusters that exist', () => {
     expect(() =>
       parseTopology('default: { action: use_cluster, use_cluster: nowhere }\nroutes: [{ prefix: /a, cluster: ghost }]\nclusters: { a: { type: static, address: "h:1" } }', 'f'),
