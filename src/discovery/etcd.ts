@@ -37,8 +37,9 @@ export class EtcdResolver implements Resolver {
   constructor(
     private readonly options: EtcdResolverOptions,
     private readonly logger: Logger,
+    client?: Etcd3,
   ) {
-    this.client = connectEtcd(options.endpoints);
+    this.client = client ?? connectEtcd(options.endpoints);
     this.prefix = instancesPrefix(options.prefix, options.service);
   }
 
