@@ -14,6 +14,9 @@ export interface AgentOptions {
   version: string;
 }
 
+const REVOKE_ATTEMPTS = 4;
+const REVOKE_RETRY_MS = 500;
+
 /** Where the registration stands, for /ready's reason and metrics. */
 export type RegistrationState = 'unregistered' | 'registered' | 'draining' | 'stopped';
 
@@ -40,6 +43,8 @@ export class RegistryAgent {
   private retry: NodeJS.Timeout | null = null;
   private failures = 0;
   private draining = false;
+  /** A registration under way: drain() and stop() wait for it, so they act on its lease. */
+  private registering: Promise<void> | null = null;
 
   constructor(
     private readonly options: AgentOptions,
@@ -54,13 +59,14 @@ export class RegistryAgent {
 
   /** Registers; keeps trying in the background until it has, and again whenever the lease is lost. */
   start(): void {
-    void this.register();
+    this.registerNow();
     this.watchdog = setInterval(() => this.checkLease(), (this.options.ttlSeconds * 1000) / 3).unref();
   }
 
   /** The drain notice: DRAINING under the same lease, naming entry removed; callers move to other instances. */
   async drain(): Promise<void> {
     this.draining = true;
+    await this.registering;
     if (this.lease === null || this.state !== 'registered') return;
     try {
       await this.client
@@ -77,17 +83,34 @@ export class RegistryAgent {
 
   /** Revokes the lease (the keys go at once) and closes the client. */
   async stop(): Promise<void> {
-    this.state = 'stopped';
     if (this.watchdog !== null) clearInterval(this.watchdog);
+    if (this.retry !== null) clearTimeout(this.retry);
+    await this.registering;
+    this.state = 'stopped';
     if (this.retry !== null) clearTimeout(this.retry);
     const lease = this.lease;
     this.lease = null;
-    try {
-      await lease?.revoke();
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'registry: could not revoke the lease; the keys expire after the TTL');
-    }
+    if (lease !== null) await this.revoke(lease);
     this.client.close();
+  }
+
+  /**
+   * Revokes the lease, trying again briefly: after an etcd outage the client may refuse
+   * calls to a member for a few seconds. If it cannot, the keys expire after the TTL.
+   */
+  private async revoke(lease: Lease): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await lease.revoke();
+        return;
+      } catch (err) {
+        if (attempt === REVOKE_ATTEMPTS) {
+          this.logger.warn({ err: (err as Error).message }, 'registry: could not revoke the lease; the keys expire after the TTL');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, REVOKE_RETRY_MS));
+      }
+    }
   }
 
   private namingKey(): string {
@@ -105,8 +128,12 @@ export class RegistryAgent {
     return JSON.stringify(record);
   }
 
-  private async register(): Promise<void> {
+  private registerNow(): void {
     this.retry = null;
+    this.registering = this.register().finally(() => (this.registering = null));
+  }
+
+  private async register(): Promise<void> {
     if (this.state === 'stopped') return;
     const lease = this.client.lease(this.options.ttlSeconds, { autoKeepAlive: true });
     lease.on('lost', (err) => this.lost(lease, err.message));
@@ -117,10 +144,6 @@ export class RegistryAgent {
       const puts = [this.client.put(this.key).value(this.record(state)).lease(id)];
       if (!this.draining) puts.push(this.client.put(this.namingKey()).value(namingValue(this.options.address)).lease(id));
       await this.client.if(this.key, 'Version', '>', -1).then(...puts).commit();
-      if ((this.state as RegistrationState) === 'stopped') {
-        await lease.revoke().catch(() => undefined);
-        return;
-      }
       this.lease = lease;
       this.lastKeepalive = Date.now();
       this.state = this.draining ? 'draining' : 'registered';
@@ -154,6 +177,6 @@ export class RegistryAgent {
     this.lastError = why;
     const wait = Math.min(5000, 250 * 2 ** (this.failures - 1));
     this.logger.warn({ err: why, retryInMs: wait }, 'registry: not registered; retrying');
-    this.retry = setTimeout(() => void this.register(), wait).unref();
+    this.retry = setTimeout(() => this.registerNow(), wait).unref();
   }
 }

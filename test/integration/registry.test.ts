@@ -198,4 +198,16 @@ describe('corral registering in etcd, and a client corral discovering from it', 
     await until('the client watches again', async () => (await front.metric('corral_resolver_up{cluster="orders"}')) === 1, 20_000);
     expect(await answering(8)).toEqual(new Set(['a', 'b']));
   });
+
+  it('an empty registry is an empty cluster: RESOURCE_EXHAUSTED "all instances are busy"', async () => {
+    for (const name of ['a', 'b']) {
+      await agents[name]!.stop('SIGTERM');
+      delete agents[name];
+    }
+    // Revoked at exit; at worst (etcd still recovering from the outage above) expired after the TTL.
+    await until('no instance is registered', async () => registered().length === 0, (TTL_SECONDS + 1) * 1000);
+    await until('the client has no instance', async () => (await unary(c, 'Lookup', { key: `empty-${Date.now()}` })).error?.code === grpc.status.RESOURCE_EXHAUSTED);
+    const r = await unary(c, 'Lookup', { key: 'empty' });
+    expect(r.error?.details).toBe('all instances are busy');
+  });
 });
