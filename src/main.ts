@@ -85,7 +85,11 @@ export async function startCorral(config: Config): Promise<Corral> {
   let draining = false;
   const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
   // Not being registered does not make this sidecar unready: /ready only says so.
-  const registration = () => (agent === null ? '' : `; registry: ${agent.state}${agent.lastError === null ? '' : ` (${agent.lastError})`}`);
+  const registration = () => {
+    const failing = routing.clusters.sourcesFailing();
+    const sources = failing === null ? '' : `; endpoint sources failing, last lists kept: ${failing}`;
+    return agent === null ? sources : `${sources}; registry: ${agent.state}${agent.lastError === null ? '' : ` (${agent.lastError})`}`;
+  };
   const readiness = (): { ok: boolean; reason: string } => {
     if (draining) return { ok: false, reason: `draining${registration()}` };
     const why = routing.clusters.notReady();

@@ -68,6 +68,16 @@ export class ClusterSet {
     return this.clusters.entries();
   }
 
+  /** Clusters whose endpoint source fails (they keep their last list), for /ready's reason; null when none. */
+  sourcesFailing(): string | null {
+    const failing: string[] = [];
+    for (const [name, cluster] of this.clusters) {
+      const error = cluster.resolver.health.lastError;
+      if (error !== null) failing.push(`cluster ${name}: ${error}`);
+    }
+    return failing.length === 0 ? null : failing.join('; ');
+  }
+
   /** Why corral is not ready: a cluster with a fixed list and no connected endpoint. Null when ready. */
   notReady(): string | null {
     for (const [name, cluster] of this.clusters) {

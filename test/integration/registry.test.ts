@@ -191,6 +191,9 @@ describe('corral registering in etcd, and a client corral discovering from it', 
     await new Promise((r) => setTimeout(r, (TTL_SECONDS + 1) * 1000));
     expect(await answering(6)).toEqual(new Set(['a', 'b']));
     await until('the client reports etcd unreachable', async () => (await front.metric('corral_resolver_up{cluster="orders"}')) === 0);
+    const ready = await front.admin('/ready');
+    expect(ready.status).toBe(200); // it still serves its last list
+    expect(ready.body).toMatch(/^ready; endpoint sources failing, last lists kept: cluster orders: etcd/);
     for (let i = 0; i < 3; i++) etcd.startMember(i);
     await etcd.healthy();
     await until('both agents registered again', async () => registered().filter((r) => r.record.state === 'SERVING').length === 2, 20_000);
