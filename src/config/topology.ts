@@ -5,6 +5,7 @@ import { balancerSchema, type BalancerSpec } from './balancer-types.js';
 import { clusterSchema, type ClusterSpec } from './cluster-types.js';
 import { ConfigError } from './errors.js';
 import { metadataName, millis } from './fields.js';
+import { httpSchema, httpSpecOf, type HttpSpec } from './http-spec.js';
 
 export type { BalancerSpec, ClusterSpec };
 
@@ -13,6 +14,8 @@ export interface Topology {
   default: { action: 'error' } | { action: 'use_cluster'; cluster: string };
   routes: RouteSpec[];
   clusters: Record<string, ClusterSpec>;
+  /** The HTTP/JSON gateway's routes and descriptors; null when the file has no http section. */
+  http: HttpSpec | null;
 }
 
 /** A route's condition on one metadata entry: equal to a value, or present / absent. */
@@ -96,6 +99,7 @@ const fileSchema = z.strictObject({
     .default({ action: 'error' }),
   routes: z.array(routeSchema).default([]),
   clusters: z.record(z.string().min(1), clusterSchema),
+  http: httpSchema.optional(),
 });
 
 function pathText(path: ReadonlyArray<PropertyKey>): string {
@@ -160,8 +164,14 @@ export function parseTopology(text: string, source: string): Topology {
   if (file.default.action === 'use_cluster' && !(file.default.use_cluster in clusters)) {
     problems.push(`default.use_cluster=${JSON.stringify(file.default.use_cluster)}: no such cluster (known: ${known})`);
   }
+  const http = file.http === undefined ? null : httpSpecOf(file.http);
+  for (const [i, r] of (http?.routes ?? []).entries()) {
+    if (!(r.cluster in clusters)) problems.push(`http.routes[${i}].service=${JSON.stringify(r.cluster)}: no such cluster (known: ${known})`);
+    if (http!.routes.findIndex((o) => o.name === r.name) !== i) problems.push(`http.routes[${i}].name=${JSON.stringify(r.name)}: given to more than one route`);
+  }
   if (problems.length > 0) throw new ConfigError(`${source}: ${problems.join('; ')}`);
   return {
+    http,
     default: file.default.action === 'use_cluster' ? { action: 'use_cluster', cluster: file.default.use_cluster } : { action: 'error' },
     routes,
     clusters,
@@ -186,5 +196,5 @@ export function loadTopology(path: string): Topology {
 
 /** Without CONFIG_PATH: every call goes to BACKEND_ADDRESS, as before routing existed. */
 export function singleBackendTopology(address: string): Topology {
-  return { default: { action: 'use_cluster', cluster: 'backend' }, routes: [], clusters: { backend: { type: 'static', addresses: [address] } } };
+  return { default: { action: 'use_cluster', cluster: 'backend' }, routes: [], clusters: { backend: { type: 'static', addresses: [address] } }, http: null };
 }

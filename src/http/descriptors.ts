@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createFileRegistry, fromBinary, type DescMethod, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { ConfigError } from '../config/errors.js';
+
+/** Descriptors that cannot be read, or that lack what a route names; the configuration names the route. */
+export class DescriptorError extends Error {}
 
 /**
  * The message types the HTTP gateway transcodes, from a binary FileDescriptorSet (what
@@ -19,12 +21,12 @@ export class Descriptors {
     try {
       bytes = readFileSync(path);
     } catch (err) {
-      throw new ConfigError(`http.descriptor_set '${path}': cannot read it: ${(err as Error).message}`);
+      throw new DescriptorError(`http.descriptor_set '${path}': cannot read it: ${(err as Error).message}`);
     }
     try {
       return new Descriptors(createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes)));
     } catch (err) {
-      throw new ConfigError(`http.descriptor_set '${path}': not a FileDescriptorSet: ${(err as Error).message}`);
+      throw new DescriptorError(`http.descriptor_set '${path}': not a FileDescriptorSet: ${(err as Error).message}`);
     }
   }
 
@@ -43,17 +45,17 @@ export class Descriptors {
       });
     } catch (err) {
       const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-      throw new ConfigError(`http.proto_files: ${stderr || (err as Error).message}`);
+      throw new DescriptorError(`http.proto_files: ${stderr || (err as Error).message}`);
     }
     return new Descriptors(createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes)));
   }
 
-  /** The method `service`/`method` (e.g. trading.v1.OrderService / GetOrder); a ConfigError naming what is missing. */
+  /** The method `service`/`method` (e.g. trading.v1.OrderService / GetOrder); a DescriptorError naming what is missing. */
   method(service: string, method: string): DescMethod {
     const desc = this.registry.getService(service);
-    if (desc === undefined) throw new ConfigError(`no service ${service} in the descriptors`);
+    if (desc === undefined) throw new DescriptorError(`no service ${service} in the descriptors`);
     const found = desc.methods.find((m) => m.name === method);
-    if (found === undefined) throw new ConfigError(`service ${service} has no method ${method} (it has ${desc.methods.map((m) => m.name).join(', ')})`);
+    if (found === undefined) throw new DescriptorError(`service ${service} has no method ${method} (it has ${desc.methods.map((m) => m.name).join(', ')})`);
     return found;
   }
 }

@@ -1,9 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
-import { Descriptors } from '../../src/http/descriptors.js';
+import { DescriptorError, Descriptors } from '../../src/http/descriptors.js';
 import { BadRequest, requestMessage, responseJson } from '../../src/http/transcode.js';
-import { ConfigError } from '../../src/config/errors.js';
 import { fromBinary, toJson } from '@bufbuild/protobuf';
 
 const root = fileURLToPath(new URL('./protos', import.meta.url));
@@ -20,7 +19,7 @@ describe('descriptors', () => {
     expect(list.methodKind).toBe('server_streaming');
     expect(() => descriptors.method('shop.v1.Nope', 'GetOrder')).toThrowError(/no service shop\.v1\.Nope/);
     expect(() => descriptors.method('shop.v1.OrderService', 'Nope')).toThrowError(/has no method Nope \(it has GetOrder, ListOrders, CreateOrder\)/);
-    expect(() => Descriptors.fromProtoFiles(root, [`${root}/missing.proto`])).toThrowError(ConfigError);
+    expect(() => Descriptors.fromProtoFiles(root, [`${root}/missing.proto`])).toThrowError(DescriptorError);
   });
 });
 

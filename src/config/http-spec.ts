@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { PathTemplate, TemplateError } from '../http/path-template.js';
+import { parseDuration } from './duration.js';
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** One HTTP/JSON route, in the gateway's YAML shape (MyGateway's HTTP gateway). */
+export interface HttpRouteSpec {
+  name: string;
+  path: string;
+  method: HttpMethod;
+  /** The cluster of this configuration that serves it. */
+  cluster: string;
+  grpcService: string;
+  grpcMethod: string;
+  authRequired: boolean;
+  timeoutMs: number;
+  /** google.api.http's body: "*" (the whole message), a field name, or null (none). */
+  body: string | null;
+  /** Unset: GET routes are collapsed, others are not. */
+  collapse: boolean | undefined;
+}
+
+export interface CorsSpec {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  maxAgeSeconds: number;
+}
+
+export interface HttpSpec {
+  protoFiles: string[];
+  protoPaths: string[];
+  descriptorSet: string | undefined;
+  annotations: boolean;
+  routes: HttpRouteSpec[];
+  cors: CorsSpec | null;
+}
+
+const durationText = z.string().refine((v) => (parseDuration(v) ?? 0) > 0, 'expected a duration such as 10s or 500ms');
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+export const httpSchema = z
+  .strictObject({
+    proto_files: z.array(z.string().min(1)).default([]),
+    proto_paths: z.array(z.string().min(1)).default([]),
+    descriptor_set: z.string().min(1).optional(),
+    annotations: z.boolean().default(false),
+    routes: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[A-Za-z0-9_.:/-]+$/, 'expected a route name of letters, digits and _ . : / -'),
+          path: z.string().superRefine((path, ctx) => {
+            try {
+              new PathTemplate(path);
+            } catch (err) {
+              if (err instanceof TemplateError) ctx.addIssue({ code: 'custom', message: err.message });
+              else throw err;
+            }
+          }),
+          method: z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` }),
+          service: z.string().min(1),
+          grpc_service: z.string().regex(identifier, 'expected a full service name, e.g. trading.v1.OrderService'),
+          grpc_method: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a method name, e.g. GetOrder'),
+          auth_required: z.boolean().default(false),
+          timeout: durationText.default('30s'),
+          body: z.string().regex(/^(\*|[A-Za-z_][A-Za-z0-9_]*)$/, 'expected "*" or a field name').optional(),
+          collapse: z.boolean().optional(),
+        }),
+      )
+      .default([]),
+    cors: z
+      .strictObject({
+        allowed_origins: z.array(z.string().min(1)).min(1),
+        allowed_methods: z.array(z.enum(HTTP_METHODS)).default([...HTTP_METHODS]),
+        allowed_headers: z.array(z.string().min(1)).default(['authorization', 'content-type']),
+        max_age: durationText.default('10m'),
+      })
+      .optional(),
+  })
+  .refine((h) => h.routes.length === 0 || h.annotations || h.proto_files.length > 0 || h.descriptor_set !== undefined, {
+    message: 'routes need descriptors: give proto_files (with proto_paths) or descriptor_set',
+  });
+
+/** The parsed `http` section, with defaults and durations resolved. */
+export function httpSpecOf(raw: z.output<typeof httpSchema>): HttpSpec {
+  return {
+    protoFiles: raw.proto_files,
+    protoPaths: raw.proto_paths,
+    descriptorSet: raw.descriptor_set,
+    annotations: raw.annotations,
+    routes: raw.routes.map((r) => ({
+      name: r.name,
+      path: r.path,
+      method: r.method,
+      cluster: r.service,
+      grpcService: r.grpc_service,
+      grpcMethod: r.grpc_method,
+      authRequired: r.auth_required,
+      timeoutMs: parseDuration(r.timeout)!,
+      body: r.body ?? null,
+      collapse: r.collapse,
+    })),
+    cors:
+      raw.cors === undefined
+        ? null
+        : {
+            allowedOrigins: raw.cors.allowed_origins,
+            allowedMethods: raw.cors.allowed_methods,
+            allowedHeaders: raw.cors.allowed_headers.map((h) => h.toLowerCase()),
+            maxAgeSeconds: Math.round(parseDuration(raw.cors.max_age)! / 1000),
+          },
+  };
+}

@@ -1,0 +1,66 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseTopology } from '../../src/config/topology.js';
+import { DescriptorError } from '../../src/http/descriptors.js';
+import { HttpRouteTable, loadDescriptors } from '../../src/http/http-routes.js';
+
+const root = fileURLToPath(new URL('./protos', import.meta.url));
+
+function topology(routes: string): ReturnType<typeof parseTopology> {
+  return parseTopology(
+    `clusters: { orders: { type: static, address: "127.0.0.1:1" } }
+http:
+  proto_files: [${root}/shop/v1/orders.proto]
+  proto_paths: [${root}]
+  routes:
+${routes}`,
+    'gateway.yaml',
+  );
+}
+
+const ROUTES = `    - { name: get-order, path: "/api/v1/orders/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, auth_required: true }
+    - { name: create-order, path: /api/v1/orders, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: "*" }
+    - { name: list-orders, path: /api/v1/orders, method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: ListOrders, timeout: 5s }
+    - { name: recent, path: /api/v1/orders/recent, method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: ListOrders }`;
+
+describe('the http section and its route table', () => {
+  it("reads the routes in the gateway's YAML shape, with defaults", () => {
+    const http = topology(ROUTES).http!;
+    expect(http.routes[0]).toEqual({
+      name: 'get-order',
+      path: '/api/v1/orders/{id}',
+      method: 'GET',
+      cluster: 'orders',
+      grpcService: 'shop.v1.OrderService',
+      grpcMethod: 'GetOrder',
+      authRequired: true,
+      timeoutMs: 30_000,
+      body: null,
+      collapse: undefined,
+    });
+    expect(http.routes[2]!.timeoutMs).toBe(5000);
+  });
+
+  it('matches by method and path, literals before variables, and says which methods a path allows', () => {
+    const spec = topology(ROUTES).http!;
+    const table = HttpRouteTable.build(spec, loadDescriptors(spec));
+    const get = table.match('GET', '/api/v1/orders/o-7');
+    expect(get?.route?.spec.name).toBe('get-order');
+    expect(get?.route?.grpcPath).toBe('/shop.v1.OrderService/GetOrder');
+    expect(get && 'variables' in get ? Object.fromEntries(get.variables) : null).toEqual({ id: 'o-7' });
+    expect(table.match('GET', '/api/v1/orders/recent')?.route?.spec.name).toBe('recent');
+    expect(table.match('POST', '/api/v1/orders')?.route?.spec.name).toBe('create-order');
+    expect(table.match('DELETE', '/api/v1/orders')).toEqual({ route: null, allow: ['POST', 'GET'] });
+    expect(table.match('GET', '/api/v2/orders')).toBeNull();
+  });
+
+  it('names the route whose method, body field or cluster does not exist, and bad templates', () => {
+    const missing = topology(`    - { name: ghost, path: /x, method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: Ghost }`).http!;
+    expect(() => HttpRouteTable.build(missing, loadDescriptors(missing))).toThrowError(DescriptorError);
+    expect(() => HttpRouteTable.build(missing, loadDescriptors(missing))).toThrowError(/http\.routes\[ghost\]: service shop\.v1\.OrderService has no method Ghost/);
+    const body = topology(`    - { name: b, path: /x, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: nope }`).http!;
+    expect(() => HttpRouteTable.build(body, loadDescriptors(body))).toThrowError(/body 'nope' is not a field of shop\.v1\.CreateOrderRequest/);
+    expect(() => topology(`    - { name: c, path: /x, method: GET, service: nowhere, grpc_service: a.B, grpc_method: C }`)).toThrowError(/http\.routes\[0\]\.service="nowhere": no such cluster/);
+    expect(() => topology(`    - { name: d, path: "/a/**/b", method: GET, service: orders, grpc_service: a.B, grpc_method: C }`)).toThrowError(/'\*\*' must be the last segment/);
+  });
+});
