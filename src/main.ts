@@ -6,6 +6,8 @@ import { AdminServer } from './observe/admin.js';
 import { clustersView, configDump, flightsView, type AdminState } from './observe/admin-views.js';
 import { combineObservers } from './observe/observers.js';
 import { RegistryAgent } from './registry/agent.js';
+import { HttpGateway } from './http/gateway.js';
+import { gatewayRoutes } from './http/gateway-routes.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
@@ -53,6 +55,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     logger,
     observer,
     verifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret }),
+    bearerVerifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret, requireSession: false }),
     ejection: config.ejection,
     retry: config.retry,
     wrapOrigin: tracing === null ? null : (origin) => tracing.clientSpans(origin),
@@ -130,13 +133,24 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
   });
 
+  const gateway =
+    config.http === null
+      ? null
+      : new HttpGateway(
+          { ...gatewayRoutes(config.topology, config.configPath ?? 'BACKEND_ADDRESS'), handlers: routing.httpHandlers },
+          { host: config.listenHost, ...config.http },
+          logger,
+        );
+
   routing.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
+  const httpPort = gateway === null ? null : await bound(gateway.listen(), 'HTTP_PORT', config.http!.port, config.listenHost);
   const metricsPort = await bound(admin.listen(), 'METRICS_PORT', config.metricsPort, config.metricsHost);
   logger.info(
     {
       grpcPort,
       metricsPort,
+      httpPort,
       version: BUILD.version,
       node: BUILD.node,
       config: config.configPath ?? 'BACKEND_ADDRESS',
@@ -168,9 +182,11 @@ export async function startCorral(config: Config): Promise<Corral> {
       return;
     }
     let topology;
+    let nextHttp = null;
     try {
       topology = loadTopology(config.configPath);
       checkAuthSecret(topology, config.jwtSecret);
+      if (gateway !== null) nextHttp = gatewayRoutes(topology, config.configPath);
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'config reload failed: keeping the running config');
       return;
@@ -181,6 +197,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     const previous = routing;
     routing = next;
     router.table = next.table;
+    if (gateway !== null && nextHttp !== null) gateway.state = { ...nextHttp, handlers: next.httpHandlers };
     previous.stop();
     logger.info(
       { generation, routes: topology.routes.length, clusters: Object.keys(topology.clusters), authenticated: authenticatedRoutes(topology) },
@@ -201,6 +218,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       }
       logger.info({ graceMs: config.shutdownGraceMs, calls: front.activeCalls }, 'draining');
       front.drain();
+      await gateway?.close();
       await callsEnded(front, config.shutdownGraceMs);
       const left = front.activeCalls;
       if (left > 0) {

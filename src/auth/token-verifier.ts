@@ -4,7 +4,8 @@ import { LRUCache } from 'lru-cache';
 /** What corral reads from a verified token. */
 export interface Claims {
   /** The `session_id` claim, which must equal the call's `session-id` metadata. */
-  readonly sessionId: string;
+  /** The session_id claim; always there when the verifier requires sessions (MyGateway's gRPC routes). */
+  readonly sessionId: string | undefined;
   /** `sub`, forwarded to the backend as x-user-id. */
   readonly subject: string | undefined;
   /** `email`, forwarded as x-user-email. */
@@ -21,6 +22,8 @@ export interface TokenVerifierOptions {
   secret: string;
   /** Bytes of tokens remembered as verified (token text plus a per-entry allowance). */
   cacheBytes?: number;
+  /** A token must carry session_id (MyGateway's gRPC routes); true unless false. HTTP routes have no session. */
+  requireSession?: boolean;
 }
 
 /** Per remembered token beyond its text: the claims object and the cache's own entry. */
@@ -40,12 +43,14 @@ const ENTRY_OVERHEAD = 200;
 export class TokenVerifier {
   private readonly verify: (token: string) => Record<string, unknown>;
   private readonly verified: LRUCache<string, Verified>;
+  private readonly requireSession: boolean;
 
   constructor(options: TokenVerifierOptions) {
+    this.requireSession = options.requireSession !== false;
     this.verify = createVerifier({
       key: options.secret,
       algorithms: ['HS256'],
-      requiredClaims: ['exp', 'session_id'],
+      requiredClaims: options.requireSession === false ? ['exp'] : ['exp', 'session_id'],
     }) as (token: string) => Record<string, unknown>;
     this.verified = new LRUCache({
       maxSize: options.cacheBytes ?? 4 * 1024 * 1024,
@@ -67,7 +72,8 @@ export class TokenVerifier {
       return null;
     }
     const { session_id: sessionId, sub, email, exp } = payload;
-    if (typeof sessionId !== 'string' || typeof exp !== 'number') return null;
+    if (typeof exp !== 'number' || (sessionId !== undefined && typeof sessionId !== 'string')) return null;
+    if (this.requireSession && sessionId === undefined) return null;
     const claims: Verified = {
       sessionId,
       subject: typeof sub === 'string' ? sub : undefined,

@@ -59,6 +59,16 @@ const methodList = z
     return parsed;
   });
 
+/** A whole number up to `max`, or undefined when the variable is unset. */
+const optionalWhole = (max: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected ${what}`)
+    .transform(Number)
+    .refine((n) => n <= max, `expected ${what}`)
+    .optional();
+
 const port = (defaultValue: number) => integer(defaultValue, 0, 65535, 'a TCP port (0 picks a free one)');
 const MiB = 1024 * 1024;
 
@@ -128,6 +138,9 @@ const schema = z.object({
     .optional(),
   REGISTRY_TTL: duration('10s', true).refine((ms) => ms >= 2000, 'expected at least 2s'),
   REGISTRY_PREFIX: z.string().trim().startsWith('/', "expected a key prefix starting and ending with '/'").endsWith('/', "expected a key prefix starting and ending with '/'").default('/corral/v1/'),
+  // Unset: no HTTP gateway (a default would turn it on).
+  HTTP_PORT: optionalWhole(65535, 'a TCP port (0 picks a free one)'),
+  HTTP_MAX_BODY_BYTES: optionalWhole(2 ** 31, 'a size in bytes'),
   ACCESS_LOG: z.string().trim().min(1, 'expected off, stdout or a file path').default('off'),
   RESPONSE_OUTCOME_HEADER: z
     .string()
@@ -184,6 +197,8 @@ export interface Config {
   };
   /** HMAC secret for routes with `authorization: required`; undefined when unset. */
   jwtSecret: string | undefined;
+  /** HTTP_PORT: where the HTTP/JSON gateway listens; null when off. */
+  http: { port: number; maxBodyBytes: number } | null;
   /** ACCESS_LOG: a file path, 1 for stdout, or null when off. */
   accessLog: string | 1 | null;
   /** RESPONSE_OUTCOME_HEADER: response metadata telling how a call was served; null when off. */
@@ -209,7 +224,7 @@ export interface Config {
 }
 
 /** Prefixes of corral's variables: an unknown one with such a prefix is likely a typo. */
-const OUR_PREFIXES = ['REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
+const OUR_PREFIXES = ['HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
 /** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
 const ALSO_OURS = ['CORRAL_V8_FLAGS', 'SERVICE_PORT_GRPC'];
 
@@ -312,6 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retry: { retries: e.RETRY_COUNT, attemptTimeoutMs: e.RETRY_TIMEOUT_MS },
     ejection: { baseMs: e.EJECTION_BASE_TIME, maxMs: e.EJECTION_MAX_TIME },
     jwtSecret,
+    http: e.HTTP_PORT === undefined ? null : { port: e.HTTP_PORT, maxBodyBytes: e.HTTP_MAX_BODY_BYTES ?? e.MAX_MESSAGE_BYTES },
     accessLog: e.ACCESS_LOG === 'off' ? null : e.ACCESS_LOG === 'stdout' ? 1 : e.ACCESS_LOG,
     outcomeHeader: e.RESPONSE_OUTCOME_HEADER ?? null,
     tracing: otelSettings(env),

@@ -33,7 +33,6 @@ export interface HttpSpec {
   protoFiles: string[];
   protoPaths: string[];
   descriptorSet: string | undefined;
-  annotations: boolean;
   routes: HttpRouteSpec[];
   cors: CorsSpec | null;
 }
@@ -46,7 +45,6 @@ export const httpSchema = z
     proto_files: z.array(z.string().min(1)).default([]),
     proto_paths: z.array(z.string().min(1)).default([]),
     descriptor_set: z.string().min(1).optional(),
-    annotations: z.boolean().default(false),
     routes: z
       .array(
         z.strictObject({
@@ -79,7 +77,7 @@ export const httpSchema = z
       })
       .optional(),
   })
-  .refine((h) => h.routes.length === 0 || h.annotations || h.proto_files.length > 0 || h.descriptor_set !== undefined, {
+  .refine((h) => h.routes.length === 0 || h.proto_files.length > 0 || h.descriptor_set !== undefined, {
     message: 'routes need descriptors: give proto_files (with proto_paths) or descriptor_set',
   });
 
@@ -89,7 +87,6 @@ export function httpSpecOf(raw: z.output<typeof httpSchema>): HttpSpec {
     protoFiles: raw.proto_files,
     protoPaths: raw.proto_paths,
     descriptorSet: raw.descriptor_set,
-    annotations: raw.annotations,
     routes: raw.routes.map((r) => ({
       name: r.name,
       path: r.path,

@@ -180,7 +180,8 @@ export function parseTopology(text: string, source: string): Topology {
 
 /** The prefixes of routes with `authorization: required`. */
 export function authenticatedRoutes(topology: Topology): string[] {
-  return topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix);
+  const http = (topology.http?.routes ?? []).filter((r) => r.authRequired).map((r) => `http route ${r.name}`);
+  return [...topology.routes.filter((r) => r.authorization === 'required').map((r) => r.prefix), ...http];
 }
 
 /** Reads CONFIG_PATH. */

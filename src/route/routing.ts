@@ -1,4 +1,6 @@
 import { Authenticate } from '../auth/authenticate.js';
+import { BearerAuthenticate } from '../auth/bearer.js';
+import type { HttpRouteSpec } from '../config/http-spec.js';
 import { IDENTITY_METADATA, StripIdentity } from '../auth/identity.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Handler } from '../call.js';
@@ -25,6 +27,8 @@ export interface RoutingContext extends ClusterSetContext {
   cache: ResponseStore | null;
   /** Checks tokens on routes with authorization: required; null without JWT_SECRET. */
   verifier: TokenVerifier | null;
+  /** Checks bearer tokens on HTTP routes with auth_required (no session_id claim needed); null without JWT_SECRET. */
+  bearerVerifier: TokenVerifier | null;
   retry: { retries: number; attemptTimeoutMs: number };
   defaults: {
     timeoutMs: number;
@@ -49,6 +53,8 @@ export interface RoutingContext extends ClusterSetContext {
 export class Routing implements Invalidation {
   readonly table: RouteTable;
   readonly clusters: ClusterSet;
+  /** Each HTTP/JSON route's stages, by route name: the same collapser and upstream as gRPC routes. */
+  readonly httpHandlers = new Map<string, Handler>();
   private readonly collapsers: Collapser[] = [];
   /** When any route authenticates, corral owns the identity metadata on every route. */
   private readonly ownsIdentity: boolean;
@@ -66,6 +72,7 @@ export class Routing implements Invalidation {
         ? this.route(defaultRoute('/', topology.default.cluster), 'default')
         : null;
     this.table = new RouteTable(routes, fallback);
+    for (const route of topology.http?.routes ?? []) this.httpHandlers.set(route.name, this.httpStages(route));
   }
 
   start(): void {
@@ -94,6 +101,24 @@ export class Routing implements Invalidation {
 
   private route(spec: RouteSpec, index: number | 'default'): Route {
     return { name: routeName(spec, index), cluster: spec.cluster, prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec) };
+  }
+
+  /**
+   * An HTTP route's stages: bearer authentication when it requires it, then the stages of
+   * a gRPC route for its method and cluster. GET routes are collapsed; other methods only
+   * with collapse: true.
+   */
+  private httpStages(route: HttpRouteSpec): Handler {
+    const spec: RouteSpec = {
+      ...defaultRoute(`/${route.grpcService}/${route.grpcMethod}`, route.cluster),
+      name: `http:${route.name}`,
+      collapse: route.collapse ?? route.method === 'GET',
+      timeoutMs: route.timeoutMs,
+    };
+    const forward = this.forward(spec);
+    if (!route.authRequired) return forward;
+    if (this.context.bearerVerifier === null) throw new Error('auth_required without JWT_SECRET');
+    return new BearerAuthenticate(this.context.bearerVerifier, forward, this.context.observer);
   }
 
   /**

@@ -1,0 +1,180 @@
+import type { JsonValue } from '@bufbuild/protobuf';
+import type { CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
+import { FrameScanner } from '../wire/frame.js';
+import { GrpcError, Status, decodeGrpcMessage, statusCode } from '../wire/status.js';
+import { httpError } from './http-errors.js';
+
+/** What the gateway writes to: node's HTTP/1.1 response and its HTTP/2 compatibility response both have it. */
+export interface HttpResponse {
+  readonly writableLength: number;
+  writeHead(status: number, headers: Record<string, string | string[]>): unknown;
+  write(chunk: string): boolean;
+  end(chunk?: string): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/** Turns one response message (its bytes, without the gRPC frame prefix) into JSON. */
+export type MessageToJson = (message: Uint8Array) => JsonValue;
+
+const NO_LIMIT = 2 ** 32;
+/** Response metadata that is HTTP/2 or gRPC's own, not the backend's: never a Grpc-Metadata- header. */
+const NOT_METADATA = /^(:|content-type$|grpc-status$|grpc-message$|grpc-status-details-bin$|grpc-encoding$|grpc-accept-encoding$|date$|te$)/;
+
+/**
+ * The client end of a call that came in as HTTP/JSON: the gateway's Downstream. A unary
+ * call's answer is written whole at the end, as JSON with 200, or as an error body with
+ * the status the gRPC code maps to. A server-streaming call's messages go out as they
+ * come, one `{"result": ...}` line each (newline-delimited JSON, grpc-gateway's format),
+ * and a failure after the first as an `{"error": ...}` line. Response metadata goes out as
+ * `Grpc-Metadata-*` headers.
+ */
+export class JsonReply implements Downstream {
+  outcome: Outcome = 'rejected';
+  route: RouteLabel | null = null;
+  private control: CallControl | null = null;
+  private metadata: Headers | null = null;
+  private readonly frames = new FrameScanner(NO_LIMIT, true);
+  private readonly messages: Buffer[] = [];
+  private pending: Buffer[] = [];
+  private started = false;
+  private done = false;
+  private awaitingDrain = false;
+
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly toJson: MessageToJson,
+    private readonly streaming: boolean,
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {
+    res.on('close', () => {
+      if (this.done) return;
+      this.done = true;
+      this.control?.abort(new GrpcError(Status.CANCELLED, 'the HTTP client went away'));
+    });
+  }
+
+  get bufferedBytes(): number {
+    return this.res.writableLength;
+  }
+
+  get open(): boolean {
+    return !this.done;
+  }
+
+  onStart(control: CallControl): void {
+    this.control = control;
+  }
+
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    this.metadata = headers;
+    if (endsResponse) this.finish(statusCode(headers['grpc-status']), decodeGrpcMessage(headers['grpc-message']));
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.done) return;
+    this.pending.push(chunk);
+    try {
+      this.frames.push(chunk);
+    } catch (err) {
+      this.fail(Status.INTERNAL, `the backend's response is not gRPC framing: ${(err as Error).message}`);
+      return;
+    }
+    this.takeMessages();
+  }
+
+  onTrailers(trailers: Headers): void {
+    this.finish(statusCode(trailers['grpc-status']), decodeGrpcMessage(trailers['grpc-message']));
+  }
+
+  onError(error: GrpcError): void {
+    this.finish(error.code, error.message);
+  }
+
+  /** The gateway itself refuses the request (no route, bad JSON, ...). */
+  fail(grpcCode: number, message: string, headers: Record<string, string> = {}): void {
+    if (this.done) return;
+    this.done = true;
+    this.control?.abort(new GrpcError(Status.CANCELLED, message));
+    if (this.started) {
+      this.res.end(JSON.stringify({ error: httpError(grpcCode, message).body }) + '\n');
+      return;
+    }
+    const { status, body } = httpError(grpcCode, message);
+    this.writeHead(status, { ...headers, ...(grpcCode === Status.UNAUTHENTICATED ? { 'www-authenticate': 'Bearer' } : {}) });
+    this.res.end(JSON.stringify(body));
+  }
+
+  /** An HTTP-level refusal with its own status (405 with Allow, 413), before any call was made. */
+  refuse(httpStatus: number, code: string, grpcCode: number, message: string, headers: Record<string, string> = {}): void {
+    if (this.done) return;
+    this.done = true;
+    this.writeHead(httpStatus, headers);
+    this.res.end(JSON.stringify({ code, message, grpc_code: grpcCode }));
+  }
+
+  /** Splits what arrived into whole messages (the scanner has followed their frames). */
+  private takeMessages(): void {
+    let buffered = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    while (buffered.length >= 5) {
+      const length = buffered.readUInt32BE(1);
+      if (buffered.length < 5 + length) break;
+      const message = buffered.subarray(5, 5 + length);
+      buffered = buffered.subarray(5 + length);
+      if (this.streaming) this.writeLine({ result: this.toJson(message) });
+      else this.messages.push(message);
+    }
+    this.pending = buffered.length === 0 ? [] : [buffered];
+  }
+
+  private writeLine(line: unknown): void {
+    if (!this.started) this.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    if (!this.res.write(JSON.stringify(line) + '\n') && !this.awaitingDrain) {
+      this.awaitingDrain = true;
+      this.control?.pause();
+      this.res.once('drain', () => {
+        this.awaitingDrain = false;
+        this.control?.resume();
+      });
+    }
+  }
+
+  private finish(code: number, message: string): void {
+    if (this.done) return;
+    if (code !== Status.OK) {
+      this.fail(code, message);
+      return;
+    }
+    this.done = true;
+    if (this.streaming) {
+      if (!this.started) this.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      this.res.end();
+      return;
+    }
+    if (this.messages.length !== 1) {
+      this.done = false;
+      this.fail(Status.INTERNAL, `a unary method answered ${this.messages.length} messages`);
+      return;
+    }
+    let body: string;
+    try {
+      body = JSON.stringify(this.toJson(this.messages[0]!));
+    } catch (err) {
+      this.done = false;
+      this.fail(Status.INTERNAL, `the backend's answer does not decode as its method's message: ${(err as Error).message}`);
+      return;
+    }
+    this.writeHead(200, { 'content-type': 'application/json' });
+    this.res.end(body);
+  }
+
+  private writeHead(status: number, headers: Record<string, string>): void {
+    this.started = true;
+    const out: Record<string, string | string[]> = { 'content-type': 'application/json', ...this.extraHeaders, ...headers };
+    for (const [name, value] of Object.entries(this.metadata ?? {})) {
+      if (value === undefined || NOT_METADATA.test(name)) continue;
+      out[`grpc-metadata-${name}`] = Array.isArray(value) ? value : String(value);
+    }
+    this.res.writeHead(status, out);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The HTTP/JSON gateway through real processes: a grpc-js order service (a real .proto with
+ * int64, an enum, a Timestamp, bytes, nested and repeated fields, a server-streaming method),
+ * corral with HTTP_PORT, and plain fetch and node:http2 clients.
+ */
+import http2 from 'node:http2';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Proxy } from '../../cmd/processes.js';
+import { startOrdersBackend, type OrdersBackend } from '../http/orders-backend.js';
+import { freePort } from '../support/etcd.js';
+import { JWT_SECRET, token } from '../support/tokens.js';
+
+let backend: OrdersBackend;
+let proxy: Proxy;
+let base: string;
+const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
+
+beforeAll(async () => {
+  const { startProxy } = await import('../../cmd/processes.js');
+  backend = await startOrdersBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'corral-gateway-'));
+  const config = join(dir, 'gateway.yaml');
+  writeFileSync(
+    config,
+    `clusters:
+  orders: { type: static, address: "${backend.address}" }
+http:
+  proto_files: [${protos}/shop/v1/orders.proto]
+  proto_paths: [${protos}]
+  cors: { allowed_origins: ["https://shop.example"] }
+  routes:
+    - { name: get-order, path: "/api/v1/orders/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder }
+    - { name: my-order, path: "/api/v1/me/orders/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, auth_required: true }
+    - { name: create-order, path: /api/v1/orders, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: "*" }
+    - { name: list-orders, path: /api/v1/orders, method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: ListOrders }
+`,
+  );
+  const port = await freePort();
+  proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), JWT_SECRET, COLLAPSER_CACHE_DURATION: '0' });
+  base = `http://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await backend?.close();
+});
+
+const ORDER = {
+  totalCents: '9007199254740993',
+  status: 'STATUS_OPEN',
+  created: '2026-11-24T01:22:03Z',
+  items: [{ sku: 'a', quantity: '2' }],
+  note: 'aGk=',
+};
+
+describe('HTTP/JSON to gRPC', () => {
+  it('answers a GET with the message in canonical proto3 JSON, path variables in the request and as metadata', async () => {
+    const res = await fetch(`${base}/api/v1/orders/o-1?with_items=true`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({ id: 'o-1', ...ORDER });
+    expect(res.headers.get('grpc-metadata-seen-x-path-id')).toBe('o-1');
+    expect(res.headers.get('grpc-metadata-seen-x-forwarded-method')).toBe('GET');
+    expect(res.headers.get('grpc-metadata-seen-x-forwarded-path')).toBe('/api/v1/orders/o-1');
+  });
+
+  it('takes a POST body as the message, and passes Grpc-Metadata- headers as metadata', async () => {
+    const res = await fetch(`${base}/api/v1/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'grpc-metadata-x-client-note': 'hello' },
+      body: JSON.stringify({ order: { id: 'ignored', ...ORDER }, requestId: 'r1' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: 'new-r1', ...ORDER });
+    expect(res.headers.get('grpc-metadata-seen-x-client-note')).toBe('hello');
+  });
+
+  it('maps gRPC errors and its own refusals to HTTP statuses with a JSON error body', async () => {
+    const notFound = await fetch(`${base}/api/v1/orders/missing`);
+    expect(notFound.status).toBe(404);
+    expect(await notFound.json()).toEqual({ code: 'NOT_FOUND', message: 'no order missing', grpc_code: 5 });
+    const unknownField = await fetch(`${base}/api/v1/orders/o-1?colour=red`);
+    expect(unknownField.status).toBe(400);
+    expect((await unknownField.json()).message).toMatch(/colour/);
+    const malformed = await fetch(`${base}/api/v1/orders`, { method: 'POST', body: '{"order":' });
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json()).message).toMatch(/malformed JSON/);
+    const noRoute = await fetch(`${base}/api/v2/orders`);
+    expect(noRoute.status).toBe(404);
+    expect((await noRoute.json()).code).toBe('NOT_FOUND');
+    const wrongMethod = await fetch(`${base}/api/v1/orders/o-1`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET');
+  });
+
+  it('requires a bearer token on auth_required routes, and sends the verified identity, never a forged one', async () => {
+    const missing = await fetch(`${base}/api/v1/me/orders/o-2`);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await missing.json()).code).toBe('UNAUTHENTICATED');
+    const forged = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: 'Bearer not-a-jwt' } });
+    expect(forged.status).toBe(401);
+    const ok = await fetch(`${base}/api/v1/me/orders/o-2`, {
+      headers: { authorization: `Bearer ${token({ sub: 'alice' })}`, 'grpc-metadata-x-user-id': 'mallory' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('grpc-metadata-seen-x-user-id')).toBe('alice');
+  });
+
+  it('collapses a herd of identical GETs into one backend call, and never shares between two users', async () => {
+    const before = backend.calls.GetOrder ?? 0;
+    const herd = await Promise.all(Array.from({ length: 200 }, () => fetch(`${base}/api/v1/orders/slow-herd`)));
+    expect(herd.map((r) => r.status)).toEqual(herd.map(() => 200));
+    expect((backend.calls.GetOrder ?? 0) - before).toBe(1);
+    const mid = backend.calls.GetOrder ?? 0;
+    const as = (sub: string) => fetch(`${base}/api/v1/me/orders/slow-users`, { headers: { authorization: `Bearer ${token({ sub })}` } });
+    const users = await Promise.all([as('alice'), as('bob'), as('alice'), as('bob')]);
+    expect(users.map((r) => r.headers.get('grpc-metadata-seen-x-user-id'))).toEqual(['alice', 'bob', 'alice', 'bob']);
+    expect((backend.calls.GetOrder ?? 0) - mid).toBe(2);
+  });
+
+  it('streams a server-streaming method as newline-delimited JSON, with an error line when it fails after starting', async () => {
+    const res = await fetch(`${base}/api/v1/orders`);
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.result.id)).toEqual(['o-1', 'o-2', 'o-3']);
+    const failing = (await (await fetch(`${base}/api/v1/orders?page_size=99`)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(failing.at(-1)).toEqual({ error: { code: 'INTERNAL_ERROR', message: 'the store broke', grpc_code: 13 } });
+  });
+
+  it('answers CORS preflight for allowed origins', async () => {
+    const res = await fetch(`${base}/api/v1/orders/o-1`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect(res.headers.get('access-control-allow-methods')).toMatch(/GET/);
+    const other = await fetch(`${base}/api/v1/orders/o-1`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+    expect(other.status).toBe(403);
+  });
+
+  it('speaks h2c on the same port', async () => {
+    const session = http2.connect(base);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = session.request({ ':method': 'GET', ':path': '/api/v1/orders/h2' });
+        let text = '';
+        req.on('data', (d: Buffer) => (text += d.toString()));
+        req.on('end', () => resolve(text));
+        req.on('error', reject);
+        req.end();
+      });
+      expect(JSON.parse(body)).toMatchObject({ id: 'h2' });
+    } finally {
+      session.close();
+    }
+  });
+});
