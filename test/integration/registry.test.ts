@@ -199,7 +199,8 @@ describe('corral registering in etcd, and a client corral discovering from it', 
     await until('both agents registered again', async () => registered().filter((r) => r.record.state === 'SERVING').length === 2, 20_000);
     expect(registered().map((r) => r.record.instance_id).sort()).toEqual(before.map((r) => r.record.instance_id).sort());
     await until('the client watches again', async () => (await front.metric('corral_resolver_up{cluster="orders"}')) === 1, 20_000);
-    expect(await answering(8)).toEqual(new Set(['a', 'b']));
+    // The watch catches up with what happened while it was away (leases expired, agents registered again).
+    await until('the client uses both instances again', async () => (await answering(8)).size === 2 && (await answering(8)).has('a'), 20_000);
   });
 
   it('an empty registry is an empty cluster: RESOURCE_EXHAUSTED "all instances are busy"', async () => {
