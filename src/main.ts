@@ -140,6 +140,7 @@ export async function startCorral(config: Config): Promise<Corral> {
           { ...gatewayRoutes(config.topology, config.configPath ?? 'BACKEND_ADDRESS'), handlers: routing.httpHandlers },
           { host: config.listenHost, ...config.http },
           logger,
+          observer,
         );
 
   routing.start();

@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { Handler } from '../call.js';
 import type { CorsSpec } from '../config/http-spec.js';
 import type { Logger } from '../observe/logger.js';
+import type { Observer } from '../observer.js';
 import { Status } from '../wire/status.js';
 import { httpCall } from './http-call.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
@@ -47,6 +48,7 @@ export class HttpGateway {
     public state: GatewayState,
     private readonly options: GatewayOptions,
     private readonly logger: Logger,
+    private readonly observer: Observer,
   ) {
     const handle = (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res);
     this.h1 = http.createServer({ keepAlive: true }, handle);
@@ -95,7 +97,8 @@ export class HttpGateway {
       return;
     }
     const match = table.match(req.method ?? 'GET', url.pathname);
-    const early = new JsonReply(res as HttpResponse, () => null, false, corsHeaders ?? {});
+    const ended = (reply: JsonReply) => this.observer.callEnded(reply);
+    const early = new JsonReply(res as HttpResponse, () => null, false, corsHeaders ?? {}, ended);
     if (match === null) return early.fail(Status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
     if (match.route === null) {
       const allow = match.allow.join(', ');
@@ -117,8 +120,14 @@ export class HttpGateway {
       return early.fail(Status.INVALID_ARGUMENT, err instanceof BadRequest ? err.message : String(err));
     }
     const streaming = route.method.methodKind === 'server_streaming';
-    const reply = new JsonReply(res as HttpResponse, (bytes) => responseJson(route.method, registry, bytes), streaming, corsHeaders ?? {});
+    // The refusal reply was never written to: the call's own reply takes over the response.
+    early.detach();
+    const reply = new JsonReply(res as HttpResponse, (bytes) => responseJson(route.method, registry, bytes), streaming, corsHeaders ?? {}, ended);
     const call = httpCall(route, req.method!, url.pathname, req.headers, variables, message);
+    reply.method = route.grpcPath;
+    reply.route = { name: `http:${route.spec.name}`, cluster: route.spec.cluster };
+    reply.requestBytes = call.body!.length;
+    reply.traceparent = call.metadata.traceparent;
     handlers.get(route.spec.name)!.handle(call, reply);
   }
 

@@ -1,5 +1,6 @@
 import type { JsonValue } from '@bufbuild/protobuf';
-import type { CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
+import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
+import type { FinishedCall } from '../observer.js';
 import { FrameScanner } from '../wire/frame.js';
 import { GrpcError, Status, decodeGrpcMessage, statusCode } from '../wire/status.js';
 import { httpError } from './http-errors.js';
@@ -29,10 +30,20 @@ const NOT_METADATA = /^(:|content-type$|grpc-status$|grpc-message$|grpc-status-d
  * and a failure after the first as an `{"error": ...}` line. Response metadata goes out as
  * `Grpc-Metadata-*` headers.
  */
-export class JsonReply implements Downstream {
+export class JsonReply implements Downstream, FinishedCall {
   outcome: Outcome = 'rejected';
   route: RouteLabel | null = null;
+  readonly startedAt = performance.now();
+  /** The gRPC method called; '' when no route took the request. */
+  method = '';
+  requestBytes = 0;
+  responseBytes = 0;
+  traceparent: string | string[] | undefined = undefined;
+  /** The status the client was given, as a gRPC code; CANCELLED until one was. */
+  code: number = Status.CANCELLED;
+  message = 'the HTTP client went away';
   private control: CallControl | null = null;
+  private servedBy: CallControl | null = null;
   private metadata: Headers | null = null;
   private readonly frames = new FrameScanner(NO_LIMIT, true);
   private readonly messages: Buffer[] = [];
@@ -46,12 +57,20 @@ export class JsonReply implements Downstream {
     private readonly toJson: MessageToJson,
     private readonly streaming: boolean,
     private readonly extraHeaders: Record<string, string> = {},
+    /** Told once the HTTP response has closed (metrics, access log). */
+    private closed: ((reply: JsonReply) => void) | null = null,
   ) {
     res.on('close', () => {
-      if (this.done) return;
-      this.done = true;
-      this.control?.abort(new GrpcError(Status.CANCELLED, 'the HTTP client went away'));
+      if (!this.done) {
+        this.done = true;
+        this.control?.abort(new GrpcError(Status.CANCELLED, 'the HTTP client went away'));
+      }
+      this.closed?.(this);
     });
+  }
+
+  get backend(): BackendCall | null {
+    return this.servedBy?.backend ?? null;
   }
 
   get bufferedBytes(): number {
@@ -64,6 +83,7 @@ export class JsonReply implements Downstream {
 
   onStart(control: CallControl): void {
     this.control = control;
+    this.servedBy = control;
   }
 
   onHeaders(headers: Headers, endsResponse: boolean): void {
@@ -73,6 +93,7 @@ export class JsonReply implements Downstream {
 
   onData(chunk: Buffer): void {
     if (this.done) return;
+    this.responseBytes += chunk.length;
     this.pending.push(chunk);
     try {
       this.frames.push(chunk);
@@ -95,6 +116,8 @@ export class JsonReply implements Downstream {
   fail(grpcCode: number, message: string, headers: Record<string, string> = {}): void {
     if (this.done) return;
     this.done = true;
+    this.code = grpcCode;
+    this.message = message;
     this.control?.abort(new GrpcError(Status.CANCELLED, message));
     if (this.started) {
       this.res.end(JSON.stringify({ error: httpError(grpcCode, message).body }) + '\n');
@@ -105,10 +128,18 @@ export class JsonReply implements Downstream {
     this.res.end(JSON.stringify(body));
   }
 
+  /** Stops answering for this response: another reply took it over; nothing is reported for this one. */
+  detach(): void {
+    this.done = true;
+    this.closed = null;
+  }
+
   /** An HTTP-level refusal with its own status (405 with Allow, 413), before any call was made. */
   refuse(httpStatus: number, code: string, grpcCode: number, message: string, headers: Record<string, string> = {}): void {
     if (this.done) return;
     this.done = true;
+    this.code = grpcCode;
+    this.message = message;
     this.writeHead(httpStatus, headers);
     this.res.end(JSON.stringify({ code, message, grpc_code: grpcCode }));
   }
@@ -146,6 +177,8 @@ export class JsonReply implements Downstream {
       return;
     }
     this.done = true;
+    this.code = Status.OK;
+    this.message = '';
     if (this.streaming) {
       if (!this.started) this.writeHead(200, { 'content-type': 'application/x-ndjson' });
       this.res.end();

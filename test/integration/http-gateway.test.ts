@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../../cmd/processes.js';
 import { startOrdersBackend, type OrdersBackend } from '../http/orders-backend.js';
 import { freePort } from '../support/etcd.js';
+import { until } from '../support/grpc.js';
 import { JWT_SECRET, token } from '../support/tokens.js';
 
 let backend: OrdersBackend;
@@ -159,5 +160,12 @@ describe('HTTP/JSON to gRPC', () => {
     } finally {
       session.close();
     }
+  });
+
+  it('reports each HTTP call to the metrics by its route and status', async () => {
+    await until('the calls are counted', async () => (await proxy.metric('corral_calls_handled_total{route="http:get-order",grpc_code="NOT_FOUND"}')) >= 1);
+    expect(await proxy.metric('corral_calls_handled_total{route="http:get-order",cluster="orders",grpc_code="OK"}')).toBeGreaterThanOrEqual(2);
+    expect(await proxy.metric('corral_calls_handled_total{route="http:my-order",outcome="rejected",grpc_code="UNAUTHENTICATED"}')).toBe(2);
+    expect(await proxy.metric('corral_requests_total{route="http:get-order",outcome="follower"}')).toBeGreaterThanOrEqual(199);
   });
 });
