@@ -50,3 +50,20 @@ describe('request and response mapping (proto3 canonical JSON)', () => {
     expect(responseJson(get, registry, bytes)).toEqual({ id: 'o', totalCents: '5', status: 'STATUS_SHIPPED' });
   });
 });
+
+describe('descriptors from a FileDescriptorSet', () => {
+  it('reads what buf build (or protoc --include_imports --descriptor_set_out) writes', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createRequire } = await import('node:module');
+    const out = join(mkdtempSync(join(tmpdir(), 'corral-fds-')), 'orders.binpb');
+    const buf = createRequire(import.meta.url).resolve('@bufbuild/buf/bin/buf');
+    execFileSync(buf, ['build', root, '--as-file-descriptor-set', '-o', out]);
+    const fromSet = Descriptors.fromDescriptorSet(out);
+    expect(fromSet.method('shop.v1.OrderService', 'ListOrders').methodKind).toBe('server_streaming');
+    expect(() => Descriptors.fromDescriptorSet(join(root, 'shop/v1/orders.proto'))).toThrowError(/not a FileDescriptorSet/);
+    expect(() => Descriptors.fromDescriptorSet('/nowhere.binpb')).toThrowError(/cannot read it/);
+  });
+});

@@ -3,6 +3,8 @@
  * int64, an enum, a Timestamp, bytes, nested and repeated fields, a server-streaming method),
  * corral with HTTP_PORT, and plain fetch and node:http2 clients.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import http2 from 'node:http2';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,8 @@ import { JWT_SECRET, token } from '../support/tokens.js';
 let backend: OrdersBackend;
 let proxy: Proxy;
 let base: string;
+let configPath: string;
+let configText: string;
 const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
 
 beforeAll(async () => {
@@ -25,9 +29,8 @@ beforeAll(async () => {
   backend = await startOrdersBackend();
   const dir = mkdtempSync(join(tmpdir(), 'corral-gateway-'));
   const config = join(dir, 'gateway.yaml');
-  writeFileSync(
-    config,
-    `clusters:
+  configPath = config;
+  configText = `clusters:
   orders: { type: static, address: "${backend.address}" }
 http:
   proto_files: [${protos}/shop/v1/orders.proto]
@@ -38,8 +41,8 @@ http:
     - { name: my-order, path: "/api/v1/me/orders/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, auth_required: true }
     - { name: create-order, path: /api/v1/orders, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: "*" }
     - { name: list-orders, path: /api/v1/orders, method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: ListOrders }
-`,
-  );
+`;
+  writeFileSync(config, configText);
   const port = await freePort();
   proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), JWT_SECRET, COLLAPSER_CACHE_DURATION: '0' });
   base = `http://127.0.0.1:${port}`;
@@ -167,5 +170,23 @@ describe('HTTP/JSON to gRPC', () => {
     expect(await proxy.metric('corral_calls_handled_total{route="http:get-order",cluster="orders",grpc_code="OK"}')).toBeGreaterThanOrEqual(2);
     expect(await proxy.metric('corral_calls_handled_total{route="http:my-order",outcome="rejected",grpc_code="UNAUTHENTICATED"}')).toBe(2);
     expect(await proxy.metric('corral_requests_total{route="http:get-order",outcome="follower"}')).toBeGreaterThanOrEqual(199);
+  });
+
+  it('answers curl as it answers fetch', async () => {
+    // Not execFileSync: the backend runs in this process and must go on answering.
+    const { stdout: out } = await promisify(execFile)('curl', ['-sS', '-i', '-m', '10', `${base}/api/v1/orders/curl-1`], { encoding: 'utf8' });
+    expect(out).toMatch(/^HTTP\/1\.1 200/);
+    expect(JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4))).toMatchObject({ id: 'curl-1', status: 'STATUS_OPEN' });
+  });
+
+  it('takes a changed route on SIGHUP, and keeps the running routes when the new file names a method that does not exist', async () => {
+    writeFileSync(configPath, configText.replace('/api/v1/orders/{id}', '/api/v2/orders/{id}'));
+    proxy.child.kill('SIGHUP');
+    await until('the new route answers', async () => (await fetch(`${base}/api/v2/orders/o-9`)).status === 200);
+    expect((await fetch(`${base}/api/v1/orders/o-9`)).status).toBe(404);
+    writeFileSync(configPath, configText.replace('grpc_method: GetOrder }', 'grpc_method: GetOrderz }'));
+    proxy.child.kill('SIGHUP');
+    await until('the reload is refused', async () => proxy.lines.some((l) => l.includes('config reload failed') && l.includes('GetOrderz')));
+    expect((await fetch(`${base}/api/v2/orders/o-9`)).status).toBe(200);
   });
 });
