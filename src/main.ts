@@ -72,6 +72,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
   };
   let generation = 0;
+  const httpRoutes = config.http === null ? null : gatewayRoutes(config.topology, config.configPath ?? 'BACKEND_ADDRESS');
   let routing = new Routing(config.topology, context);
   const router = new Router(routing.table);
   const front = new Front(
@@ -137,7 +138,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     config.http === null
       ? null
       : new HttpGateway(
-          { ...gatewayRoutes(config.topology, config.configPath ?? 'BACKEND_ADDRESS'), handlers: routing.httpHandlers },
+          { ...httpRoutes!, handlers: routing.httpHandlers },
           { host: config.listenHost, ...config.http },
           logger,
           observer,

@@ -18,7 +18,7 @@ export interface HttpRouteSpec {
   timeoutMs: number;
   /** google.api.http's body: "*" (the whole message), a field name, or null (none). */
   body: string | null;
-  /** Unset: GET routes are collapsed, others are not. */
+  /** Unset: GET routes, and methods whose descriptor says idempotency_level NO_SIDE_EFFECTS, are collapsed. */
   collapse: boolean | undefined;
 }
 

@@ -55,6 +55,10 @@ export class HttpRouteTable {
     );
   }
 
+  all(): readonly HttpRoute[] {
+    return this.routes;
+  }
+
   /** The route for a request, the methods its path allows (405), or null (404). */
   match(method: string, path: string): HttpMatch | null {
     const allow = new Set<HttpMethod>();

@@ -41,6 +41,11 @@ export async function startOrdersBackend(): Promise<OrdersBackend> {
       if (id === 'missing') return callback({ code: grpc.status.NOT_FOUND, details: 'no order missing' });
       setTimeout(() => callback(null, order(id)), id.startsWith('slow') ? 300 : 0);
     },
+    SearchOrders(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      count('SearchOrders');
+      call.sendMetadata(seen(call));
+      setTimeout(() => callback(null, order(call.request.id)), 300);
+    },
     CreateOrder(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
       count('CreateOrder');
       call.sendMetadata(seen(call));

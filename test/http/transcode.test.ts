@@ -18,7 +18,7 @@ describe('descriptors', () => {
     expect(get.methodKind).toBe('unary');
     expect(list.methodKind).toBe('server_streaming');
     expect(() => descriptors.method('shop.v1.Nope', 'GetOrder')).toThrowError(/no service shop\.v1\.Nope/);
-    expect(() => descriptors.method('shop.v1.OrderService', 'Nope')).toThrowError(/has no method Nope \(it has GetOrder, ListOrders, CreateOrder\)/);
+    expect(() => descriptors.method('shop.v1.OrderService', 'Nope')).toThrowError(/has no method Nope \(it has GetOrder, ListOrders, CreateOrder, SearchOrders\)/);
     expect(() => Descriptors.fromProtoFiles(root, [`${root}/missing.proto`])).toThrowError(DescriptorError);
   });
 });

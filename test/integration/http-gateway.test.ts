@@ -41,6 +41,7 @@ http:
     - { name: my-order, path: "/api/v1/me/orders/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, auth_required: true }
     - { name: create-order, path: /api/v1/orders, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: "*" }
     - { name: list-orders, path: /api/v1/orders, method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: ListOrders }
+    - { name: search, path: "/api/v1/orders:search", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: SearchOrders, body: "*" }
 `;
   writeFileSync(config, configText);
   const port = await freePort();
@@ -125,6 +126,17 @@ describe('HTTP/JSON to gRPC', () => {
     const users = await Promise.all([as('alice'), as('bob'), as('alice'), as('bob')]);
     expect(users.map((r) => r.headers.get('grpc-metadata-seen-x-user-id'))).toEqual(['alice', 'bob', 'alice', 'bob']);
     expect((backend.calls.GetOrder ?? 0) - mid).toBe(2);
+  });
+
+  it('collapses a POST whose method is declared NO_SIDE_EFFECTS, and never a plain POST', async () => {
+    const searches = backend.calls.SearchOrders ?? 0;
+    const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const herd = await Promise.all(Array.from({ length: 20 }, () => post('/api/v1/orders:search', { id: 'found' })));
+    expect(herd.map((r) => r.status)).toEqual(herd.map(() => 200));
+    expect((backend.calls.SearchOrders ?? 0) - searches).toBe(1);
+    const creates = backend.calls.CreateOrder ?? 0;
+    await Promise.all(Array.from({ length: 5 }, () => post('/api/v1/orders', { order: { id: 'x' }, requestId: 'same' })));
+    expect((backend.calls.CreateOrder ?? 0) - creates).toBe(5);
   });
 
   it('streams a server-streaming method as newline-delimited JSON, with an error line when it fails after starting', async () => {
