@@ -109,6 +109,10 @@ describe('HTTP/JSON to gRPC', () => {
     expect((await missing.json()).code).toBe('UNAUTHENTICATED');
     const forged = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: 'Bearer not-a-jwt' } });
     expect(forged.status).toBe(401);
+    const expired = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: `Bearer ${token({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 1 })}` } });
+    expect(expired.status).toBe(401);
+    const otherSecret = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: `Bearer ${token({ sub: 'alice' }, 'another-secret-of-32-bytes-or-more')}` } });
+    expect(otherSecret.status).toBe(401);
     const ok = await fetch(`${base}/api/v1/me/orders/o-2`, {
       headers: { authorization: `Bearer ${token({ sub: 'alice' })}`, 'grpc-metadata-x-user-id': 'mallory' },
     });
@@ -180,7 +184,7 @@ describe('HTTP/JSON to gRPC', () => {
   it('reports each HTTP call to the metrics by its route and status', async () => {
     await until('the calls are counted', async () => (await proxy.metric('corral_calls_handled_total{route="http:get-order",grpc_code="NOT_FOUND"}')) >= 1);
     expect(await proxy.metric('corral_calls_handled_total{route="http:get-order",cluster="orders",grpc_code="OK"}')).toBeGreaterThanOrEqual(2);
-    expect(await proxy.metric('corral_calls_handled_total{route="http:my-order",outcome="rejected",grpc_code="UNAUTHENTICATED"}')).toBe(2);
+    expect(await proxy.metric('corral_calls_handled_total{route="http:my-order",outcome="rejected",grpc_code="UNAUTHENTICATED"}')).toBe(4);
     expect(await proxy.metric('corral_requests_total{route="http:get-order",outcome="follower"}')).toBeGreaterThanOrEqual(199);
   });
 
