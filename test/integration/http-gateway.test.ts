@@ -94,6 +94,9 @@ describe('HTTP/JSON to gRPC', () => {
     const malformed = await fetch(`${base}/api/v1/orders`, { method: 'POST', body: '{"order":' });
     expect(malformed.status).toBe(400);
     expect((await malformed.json()).message).toMatch(/malformed JSON/);
+    const tooLarge = await fetch(`${base}/api/v1/orders`, { method: 'POST', body: JSON.stringify({ requestId: 'x'.repeat(5 * 1024 * 1024) }) });
+    expect(tooLarge.status).toBe(413);
+    expect((await tooLarge.json()).code).toBe('PAYLOAD_TOO_LARGE');
     const noRoute = await fetch(`${base}/api/v2/orders`);
     expect(noRoute.status).toBe(404);
     expect((await noRoute.json()).code).toBe('NOT_FOUND');
