@@ -89,15 +89,15 @@ export async function startCorral(config: Config): Promise<Corral> {
   let draining = false;
   const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
   // Not being registered does not make this sidecar unready: /ready only says so.
-  const registration = () => {
+  const readinessNotes = () => {
     const failing = routing.clusters.sourcesFailing();
     const sources = failing === null ? '' : `; endpoint sources failing, last lists kept: ${failing}`;
     return agent === null ? sources : `${sources}; registry: ${agent.state}${agent.lastError === null ? '' : ` (${agent.lastError})`}`;
   };
   const readiness = (): { ok: boolean; reason: string } => {
-    if (draining) return { ok: false, reason: `draining${registration()}` };
+    if (draining) return { ok: false, reason: `draining${readinessNotes()}` };
     const why = routing.clusters.notReady();
-    return why === null ? { ok: true, reason: `ready${registration()}` } : { ok: false, reason: `${why}${registration()}` };
+    return why === null ? { ok: true, reason: `ready${readinessNotes()}` } : { ok: false, reason: `${why}${readinessNotes()}` };
   };
   if (agent !== null) {
     metrics.gaugeFrom('corral_registry_registered', '1 while this corral is registered in etcd (REGISTRY_*), DRAINING included', () =>

@@ -9,11 +9,12 @@ import { Status } from '../wire/status.js';
 import { httpCall } from './http-call.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
 import { JsonReply, type HttpResponse } from './json-reply.js';
-import { BadRequest, requestMessage, responseJson } from './transcode.js';
+import { BadRequest, requestMessage } from './transcode.js';
 import type { JsonValue, Registry } from '@bufbuild/protobuf';
 
 /** The HTTP/2 connection preface: a client speaking h2c with prior knowledge starts with it. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const NO_HEADERS: Record<string, string> = {};
 
 /** What the gateway serves; replaced whole on reload. */
 export interface GatewayState {
@@ -68,13 +69,19 @@ export class HttpGateway {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  /** @internal The response of a call has closed. */
+  replyClosed(reply: JsonReply): void {
+    this.observer.callEnded(reply);
+  }
+
+  /** Hands a connection to the HTTP/2 server when its first bytes are the start of the preface, else to HTTP/1.1. */
   private sniff(socket: net.Socket): void {
     socket.once('readable', () => {
-      const head: Buffer | null = socket.read(Math.min(PREFACE.length, socket.readableLength)) ?? socket.read();
+      const head: Buffer | null = socket.read();
       if (head === null) return socket.destroy();
       socket.unshift(head);
-      const server = head.length >= 3 && PREFACE.subarray(0, head.length).equals(head.subarray(0, Math.min(head.length, PREFACE.length))) ? this.h2 : this.h1;
-      server.emit('connection', socket);
+      const n = Math.min(head.length, PREFACE.length);
+      (n >= 3 && head.subarray(0, n).equals(PREFACE.subarray(0, n)) ? this.h2 : this.h1).emit('connection', socket);
     });
     socket.on('error', (err) => {
       this.logger.debug({ err: err.message }, 'gateway connection error');
@@ -97,12 +104,11 @@ export class HttpGateway {
       return;
     }
     const match = table.match(req.method ?? 'GET', url.pathname);
-    const ended = (reply: JsonReply) => this.observer.callEnded(reply);
-    const early = new JsonReply(res as HttpResponse, () => null, false, corsHeaders ?? {}, ended);
-    if (match === null) return early.fail(Status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
+    const reply = new JsonReply(res as HttpResponse, corsHeaders ?? NO_HEADERS, this);
+    if (match === null) return reply.fail(Status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
     if (match.route === null) {
       const allow = match.allow.join(', ');
-      return early.refuse(405, 'METHOD_NOT_ALLOWED', Status.UNIMPLEMENTED, `${req.method} is not allowed on ${url.pathname}; allowed: ${allow}`, { allow });
+      return reply.refuse(405, 'METHOD_NOT_ALLOWED', Status.UNIMPLEMENTED, `${req.method} is not allowed on ${url.pathname}; allowed: ${allow}`, { allow });
     }
     const { route, variables } = match;
     let body: JsonValue | undefined;
@@ -110,22 +116,17 @@ export class HttpGateway {
       body = await this.readJson(req, route);
     } catch (err) {
       const tooLarge = (err as { tooLarge?: boolean }).tooLarge === true;
-      if (tooLarge) return early.refuse(413, 'PAYLOAD_TOO_LARGE', Status.RESOURCE_EXHAUSTED, (err as Error).message);
-      return early.fail(Status.INVALID_ARGUMENT, (err as Error).message);
+      if (tooLarge) return reply.refuse(413, 'PAYLOAD_TOO_LARGE', Status.RESOURCE_EXHAUSTED, (err as Error).message);
+      return reply.fail(Status.INVALID_ARGUMENT, (err as Error).message);
     }
     let message: Uint8Array;
     try {
       message = requestMessage(route.method, registry, variables, url.searchParams, body, route.spec.body);
     } catch (err) {
-      return early.fail(Status.INVALID_ARGUMENT, err instanceof BadRequest ? err.message : String(err));
+      return reply.fail(Status.INVALID_ARGUMENT, err instanceof BadRequest ? err.message : String(err));
     }
-    const streaming = route.method.methodKind === 'server_streaming';
-    // The refusal reply was never written to: the call's own reply takes over the response.
-    early.detach();
-    const reply = new JsonReply(res as HttpResponse, (bytes) => responseJson(route.method, registry, bytes), streaming, corsHeaders ?? {}, ended);
     const call = httpCall(route, req.method!, url.pathname, req.headers, variables, message);
-    reply.method = route.grpcPath;
-    reply.route = { name: `http:${route.spec.name}`, cluster: route.spec.cluster };
+    reply.answers(route, registry);
     reply.requestBytes = call.body!.length;
     reply.traceparent = call.metadata.traceparent;
     handlers.get(route.spec.name)!.handle(call, reply);

@@ -1,4 +1,5 @@
 import type { DescMethod } from '@bufbuild/protobuf';
+import type { RouteLabel } from '../call.js';
 import type { HttpMethod, HttpRouteSpec, HttpSpec } from '../config/http-spec.js';
 import { DescriptorError, Descriptors } from './descriptors.js';
 import { PathTemplate } from './path-template.js';
@@ -10,6 +11,8 @@ export interface HttpRoute {
   readonly method: DescMethod;
   /** /package.Service/Method */
   readonly grpcPath: string;
+  /** What metrics and logs call it: `http:<name>`, and its cluster. */
+  readonly label: RouteLabel;
 }
 
 export type HttpMatch =
@@ -50,7 +53,13 @@ export class HttpRouteTable {
         if (r.body !== null && r.body !== '*' && !method.input.fields.some((f) => f.name === r.body)) {
           throw new DescriptorError(`http.routes[${r.name}]: body '${r.body}' is not a field of ${method.input.typeName}`);
         }
-        return { spec: r, template: new PathTemplate(r.path), method, grpcPath: `/${r.grpcService}/${r.grpcMethod}` };
+        return {
+          spec: r,
+          template: new PathTemplate(r.path),
+          method,
+          grpcPath: `/${r.grpcService}/${r.grpcMethod}`,
+          label: { name: `http:${r.name}`, cluster: r.cluster },
+        };
       }),
     );
   }

@@ -1,9 +1,10 @@
-import type { JsonValue } from '@bufbuild/protobuf';
+import type { Registry } from '@bufbuild/protobuf';
 import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
 import type { FinishedCall } from '../observer.js';
-import { FrameScanner } from '../wire/frame.js';
 import { GrpcError, Status, decodeGrpcMessage, statusCode } from '../wire/status.js';
 import { httpError } from './http-errors.js';
+import type { HttpRoute } from './http-routes.js';
+import { responseJson } from './transcode.js';
 
 /** What the gateway writes to: node's HTTP/1.1 response and its HTTP/2 compatibility response both have it. */
 export interface HttpResponse {
@@ -15,10 +16,6 @@ export interface HttpResponse {
   once(event: 'drain', listener: () => void): unknown;
 }
 
-/** Turns one response message (its bytes, without the gRPC frame prefix) into JSON. */
-export type MessageToJson = (message: Uint8Array) => JsonValue;
-
-const NO_LIMIT = 2 ** 32;
 /** Response metadata that is HTTP/2 or gRPC's own, not the backend's: never a Grpc-Metadata- header. */
 const NOT_METADATA = /^(:|content-type$|grpc-status$|grpc-message$|grpc-status-details-bin$|grpc-encoding$|grpc-accept-encoding$|date$|te$)/;
 
@@ -45,7 +42,9 @@ export class JsonReply implements Downstream, FinishedCall {
   private control: CallControl | null = null;
   private servedBy: CallControl | null = null;
   private metadata: Headers | null = null;
-  private readonly frames = new FrameScanner(NO_LIMIT, true);
+  /** The route it answers for, once one took the request; its method's output type decodes the answer. */
+  private answering: HttpRoute | null = null;
+  private registry: Registry | null = null;
   private readonly messages: Buffer[] = [];
   private pending: Buffer[] = [];
   private started = false;
@@ -54,19 +53,33 @@ export class JsonReply implements Downstream, FinishedCall {
 
   constructor(
     private readonly res: HttpResponse,
-    private readonly toJson: MessageToJson,
-    private readonly streaming: boolean,
-    private readonly extraHeaders: Record<string, string> = {},
+    private readonly extraHeaders: Record<string, string>,
     /** Told once the HTTP response has closed (metrics, access log). */
-    private closed: ((reply: JsonReply) => void) | null = null,
+    private readonly owner: { replyClosed(reply: JsonReply): void },
   ) {
     res.on('close', () => {
       if (!this.done) {
         this.done = true;
         this.control?.abort(new GrpcError(Status.CANCELLED, 'the HTTP client went away'));
       }
-      this.closed?.(this);
+      this.owner.replyClosed(this);
     });
+  }
+
+  /** A route took the request: the answer is its gRPC method's output, as JSON. */
+  answers(route: HttpRoute, registry: Registry): void {
+    this.answering = route;
+    this.registry = registry;
+    this.method = route.grpcPath;
+    this.route = route.label;
+  }
+
+  private get streaming(): boolean {
+    return this.answering?.method.methodKind === 'server_streaming';
+  }
+
+  private toJson(message: Uint8Array): unknown {
+    return responseJson(this.answering!.method, this.registry!, message);
   }
 
   get backend(): BackendCall | null {
@@ -95,12 +108,6 @@ export class JsonReply implements Downstream, FinishedCall {
     if (this.done) return;
     this.responseBytes += chunk.length;
     this.pending.push(chunk);
-    try {
-      this.frames.push(chunk);
-    } catch (err) {
-      this.fail(Status.INTERNAL, `the backend's response is not gRPC framing: ${(err as Error).message}`);
-      return;
-    }
     this.takeMessages();
   }
 
@@ -128,12 +135,6 @@ export class JsonReply implements Downstream, FinishedCall {
     this.res.end(JSON.stringify(body));
   }
 
-  /** Stops answering for this response: another reply took it over; nothing is reported for this one. */
-  detach(): void {
-    this.done = true;
-    this.closed = null;
-  }
-
   /** An HTTP-level refusal with its own status (405 with Allow, 413), before any call was made. */
   refuse(httpStatus: number, code: string, grpcCode: number, message: string, headers: Record<string, string> = {}): void {
     if (this.done) return;
@@ -148,6 +149,10 @@ export class JsonReply implements Downstream, FinishedCall {
   private takeMessages(): void {
     let buffered = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     while (buffered.length >= 5) {
+      if (buffered[0] !== 0) {
+        this.fail(Status.INTERNAL, `the backend's response is compressed or not gRPC framing (flag byte ${buffered[0]})`);
+        return;
+      }
       const length = buffered.readUInt32BE(1);
       if (buffered.length < 5 + length) break;
       const message = buffered.subarray(5, 5 + length);
