@@ -86,4 +86,4 @@ const onSignal = (signal: NodeJS.Signals): void => {
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
-process.on('SIGHUP', () => corral.reload());
+process.on('SIGHUP', () => void corral.reload());

@@ -6,8 +6,8 @@ import { AdminServer } from './observe/admin.js';
 import { clustersView, configDump, flightsView, type AdminState } from './observe/admin-views.js';
 import { combineObservers } from './observe/observers.js';
 import { RegistryAgent } from './registry/agent.js';
-import { HttpGateway } from './http/gateway.js';
-import { gatewayRoutes } from './http/gateway-routes.js';
+import { HttpGateway, type GatewayState } from './http/gateway.js';
+import { loadHttpApi, type HttpApi } from './http/gateway-routes.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
@@ -25,8 +25,11 @@ export interface Corral {
   grpcPort: number;
   metricsPort: number;
   logger: Logger;
-  /** Re-reads CONFIG_PATH and swaps routes and clusters without dropping calls; a bad file keeps the old ones. */
-  reload(): void;
+  /**
+   * Re-reads CONFIG_PATH (and the descriptors it names) and swaps routes and clusters
+   * without dropping calls; a bad file keeps the old ones. Reloads run one after another.
+   */
+  reload(): Promise<void>;
   /** Graceful stop: not ready, GOAWAY to clients, calls under way finish within the grace period. */
   shutdown(): Promise<void>;
 }
@@ -72,8 +75,10 @@ export async function startCorral(config: Config): Promise<Corral> {
     },
   };
   let generation = 0;
-  const httpRoutes = config.http === null ? null : gatewayRoutes(config.topology, config.configPath ?? 'BACKEND_ADDRESS');
-  let routing = new Routing(config.topology, context);
+  const source = config.configPath ?? 'BACKEND_ADDRESS';
+  const api = await loadHttpApi(config.topology, source);
+  if (config.http !== null && api === null) throw new ConfigError(`${source}: HTTP_PORT is set but the file has no http section (routes and descriptors)`);
+  let routing = new Routing(config.topology, context, null, api);
   const router = new Router(routing.table);
   const front = new Front(
     tracing === null ? router : tracing.serverSpans(router),
@@ -138,7 +143,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     config.http === null
       ? null
       : new HttpGateway(
-          { ...httpRoutes!, handlers: routing.httpHandlers },
+          gatewayState(api!, routing),
           { host: config.listenHost, ...config.http },
           logger,
           observer,
@@ -166,7 +171,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   );
   for (const warning of config.warnings) logger.warn(warning);
   if (agent !== null) registerWhenReady(agent, () => readiness().ok && !draining);
-  if (collapsesEverything(config)) {
+  logDescriptors(api, routing, logger);
+  if (collapsesEverything(config) && routing.declared === null) {
     logger.warn(
       'every unary and server-streaming call is collapsed and cached, writes included: exempt them with COLLAPSER_SKIP_METHODS=/pkg.Service/Write,/pkg.Writes/ (or COLLAPSER_METHODS for the reads, or collapse: false on a route)',
     );
@@ -178,34 +184,40 @@ export async function startCorral(config: Config): Promise<Corral> {
     );
   }
 
-  const reload = (): void => {
+  const reloadNow = async (): Promise<void> => {
     if (config.configPath === undefined) {
       logger.info('SIGHUP: no CONFIG_PATH to reload');
       return;
     }
     let topology;
-    let nextHttp = null;
+    let nextApi;
     try {
       topology = loadTopology(config.configPath);
       checkAuthSecret(topology, config.jwtSecret);
-      if (gateway !== null) nextHttp = gatewayRoutes(topology, config.configPath);
+      nextApi = await loadHttpApi(topology, config.configPath);
+      if (gateway !== null && nextApi === null) throw new ConfigError(`${config.configPath}: HTTP_PORT is set but the file has no http section (routes and descriptors)`);
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'config reload failed: keeping the running config');
       return;
     }
-    const next = new Routing(topology, context, routing);
+    if (stopping !== null) return;
+    const next = new Routing(topology, context, routing, nextApi);
     generation++;
     next.start();
     const previous = routing;
     routing = next;
     router.table = next.table;
-    if (gateway !== null && nextHttp !== null) gateway.state = { ...nextHttp, handlers: next.httpHandlers };
+    if (gateway !== null) gateway.state = gatewayState(nextApi!, next);
+    logDescriptors(nextApi, next, logger);
     previous.stop();
     logger.info(
       { generation, routes: topology.routes.length, clusters: Object.keys(topology.clusters), authenticated: authenticatedRoutes(topology) },
       'config reloaded',
     );
   };
+  let reloads = Promise.resolve();
+  const reload = (): Promise<void> =>
+    (reloads = reloads.then(reloadNow).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'config reload failed')));
 
   let stopping: Promise<void> | null = null;
   const shutdown = (): Promise<void> =>
@@ -296,6 +308,23 @@ async function callsEnded(front: Front, ms: number): Promise<void> {
 const STATUS_FLUSH_MS = 1000;
 
 /** No method list and no route with collapse: false: writes would be collapsed and cached too. */
+/** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages. */
+function gatewayState(api: HttpApi, routing: Routing): GatewayState {
+  return { table: api.table, registry: api.descriptors.registry, cors: api.cors, handlers: routing.httpHandlers };
+}
+
+/** What the descriptors changed: gRPC methods no longer collapsed, and annotations not served. */
+function logDescriptors(api: HttpApi | null, routing: Routing, logger: Logger): void {
+  if (api === null) return;
+  for (const skipped of api.skipped) logger.warn(`google.api.http binding not served: ${skipped}`);
+  if (routing.declared === null) return;
+  const { described, reads } = routing.declared.counts;
+  logger.info(
+    { described, reads },
+    'descriptors loaded: of the gRPC methods they describe, only those declared idempotency_level NO_SIDE_EFFECTS are collapsed (unless COLLAPSER_METHODS lists others)',
+  );
+}
+
 function collapsesEverything(config: Config): boolean {
   const { onlyMethods, skipMethods } = config.collapser;
   return onlyMethods === undefined && skipMethods === undefined && config.topology.routes.every((r) => r.collapse);

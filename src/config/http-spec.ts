@@ -20,6 +20,8 @@ export interface HttpRouteSpec {
   body: string | null;
   /** Unset: GET routes, and methods whose descriptor says idempotency_level NO_SIDE_EFFECTS, are collapsed. */
   collapse: boolean | undefined;
+  /** google.api.http's response_body: the response field sent as the body; null for the whole message. */
+  responseBody: string | null;
 }
 
 export interface CorsSpec {
@@ -34,6 +36,8 @@ export interface HttpSpec {
   protoPaths: string[];
   descriptorSet: string | undefined;
   routes: HttpRouteSpec[];
+  /** Routes also from google.api.http options: of every service (true), of these services, or none (false). */
+  annotations: boolean | string[];
   cors: CorsSpec | null;
 }
 
@@ -45,6 +49,11 @@ export const httpSchema = z
     proto_files: z.array(z.string().min(1)).default([]),
     proto_paths: z.array(z.string().min(1)).default([]),
     descriptor_set: z.string().min(1).optional(),
+    annotations: z
+      .union([z.boolean(), z.array(z.string().regex(identifier, 'expected a full service name, e.g. trading.v1.OrderService')).min(1)], {
+        error: 'expected true, false, or a list of full service names',
+      })
+      .default(false),
     routes: z
       .array(
         z.strictObject({
@@ -77,7 +86,7 @@ export const httpSchema = z
       })
       .optional(),
   })
-  .refine((h) => h.routes.length === 0 || h.proto_files.length > 0 || h.descriptor_set !== undefined, {
+  .refine((h) => (h.routes.length === 0 && h.annotations === false) || h.proto_files.length > 0 || h.descriptor_set !== undefined, {
     message: 'routes need descriptors: give proto_files (with proto_paths) or descriptor_set',
   });
 
@@ -87,6 +96,7 @@ export function httpSpecOf(raw: z.output<typeof httpSchema>): HttpSpec {
     protoFiles: raw.proto_files,
     protoPaths: raw.proto_paths,
     descriptorSet: raw.descriptor_set,
+    annotations: raw.annotations,
     routes: raw.routes.map((r) => ({
       name: r.name,
       path: r.path,
@@ -98,6 +108,7 @@ export function httpSpecOf(raw: z.output<typeof httpSchema>): HttpSpec {
       timeoutMs: parseDuration(r.timeout)!,
       body: r.body ?? null,
       collapse: r.collapse,
+      responseBody: null,
     })),
     cors:
       raw.cors === undefined

@@ -1,26 +1,32 @@
-import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
+import type { CorsSpec } from '../config/http-spec.js';
 import { ConfigError } from '../config/errors.js';
 import type { Topology } from '../config/topology.js';
-import { DescriptorError } from './descriptors.js';
-import type { GatewayState } from './gateway.js';
-import { HttpRouteTable, loadDescriptors } from './http-routes.js';
+import { annotatedRoutes } from './annotated-routes.js';
+import { DescriptorError, Descriptors } from './descriptors.js';
+import { HttpRouteTable } from './http-routes.js';
+
+/** A configuration's `http` section made ready: its descriptors and the gateway's routes. */
+export interface HttpApi {
+  readonly descriptors: Descriptors;
+  readonly table: HttpRouteTable;
+  readonly cors: CorsSpec | null;
+  /** google.api.http bindings not served, each with why: for the log. */
+  readonly skipped: readonly string[];
+}
 
 /**
- * A configuration's HTTP routes resolved against its descriptors: what the gateway serves,
- * less the routing's stages. Also settles each route's `collapse`, so call it before the
- * Routing of the same topology is built.
+ * Loads the descriptors the topology's `http` section names and resolves its routes, the
+ * YAML ones first (they win over an annotation with the same method and path); null when
+ * the topology has no http section. Read at start and on SIGHUP, before the Routing.
  */
-export function gatewayRoutes(topology: Topology, source: string): Omit<GatewayState, 'handlers'> {
+export async function loadHttpApi(topology: Topology, source: string): Promise<HttpApi | null> {
   const http = topology.http;
-  if (http === null) throw new ConfigError(`${source}: HTTP_PORT is set but the file has no http section (routes and descriptors)`);
+  if (http === null) return null;
   try {
-    const descriptors = loadDescriptors(http);
-    const table = HttpRouteTable.build(http, descriptors);
-    // Collapsed: what the route says; else GET routes, and methods declared free of side effects.
-    for (const route of table.all()) {
-      route.spec.collapse ??= route.spec.method === 'GET' || route.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
-    }
-    return { table, registry: descriptors.registry, cors: http.cors };
+    const descriptors = await Descriptors.load(http);
+    const annotated = http.annotations === false ? { routes: [], skipped: [] } : annotatedRoutes(descriptors, http.annotations, topology);
+    const table = HttpRouteTable.build([...http.routes, ...annotated.routes], descriptors);
+    return { descriptors, table, cors: http.cors, skipped: annotated.skipped };
   } catch (err) {
     if (err instanceof DescriptorError) throw new ConfigError(`${source}: ${err.message}`);
     throw err;

@@ -1,7 +1,8 @@
 import type { DescMethod } from '@bufbuild/protobuf';
 import type { RouteLabel } from '../call.js';
-import type { HttpMethod, HttpRouteSpec, HttpSpec } from '../config/http-spec.js';
-import { DescriptorError, Descriptors } from './descriptors.js';
+import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
+import type { HttpMethod, HttpRouteSpec } from '../config/http-spec.js';
+import { DescriptorError, type Descriptors } from './descriptors.js';
 import { PathTemplate } from './path-template.js';
 
 /** An HTTP route ready to serve: its template and the gRPC method it calls. */
@@ -13,25 +14,19 @@ export interface HttpRoute {
   readonly grpcPath: string;
   /** What metrics and logs call it: `http:<name>`, and its cluster. */
   readonly label: RouteLabel;
+  /** As the route says; unset: GET routes, and methods declared idempotency_level NO_SIDE_EFFECTS. */
+  readonly collapse: boolean;
 }
 
 export type HttpMatch =
   | { readonly route: HttpRoute; readonly variables: ReadonlyMap<string, string> }
   | { readonly route: null; readonly allow: readonly HttpMethod[] };
 
-/** The descriptors an http section names: a descriptor set, or .proto files under one include path. */
-export function loadDescriptors(spec: HttpSpec): Descriptors {
-  if (spec.descriptorSet !== undefined) return Descriptors.fromDescriptorSet(spec.descriptorSet);
-  if (spec.protoPaths.length > 1) {
-    throw new DescriptorError(`http.proto_paths: one include directory is supported, got ${spec.protoPaths.length}; put the .proto files under one root or use descriptor_set`);
-  }
-  return Descriptors.fromProtoFiles(spec.protoPaths[0] ?? '.', spec.protoFiles);
-}
-
 /**
  * The gateway's routes. A request takes the route whose template matches its path most
  * specifically (literal segments before variables before '**'), among those of its HTTP
  * method; a path that matches only under other methods is answered 405 with Allow.
+ * Between equally specific templates the first in the list wins.
  */
 export class HttpRouteTable {
   private readonly routes: readonly HttpRoute[];
@@ -41,9 +36,9 @@ export class HttpRouteTable {
   }
 
   /** Resolves every route's gRPC method; a DescriptorError names the route that asks for what is not there. */
-  static build(spec: HttpSpec, descriptors: Descriptors): HttpRouteTable {
+  static build(specs: readonly HttpRouteSpec[], descriptors: Descriptors): HttpRouteTable {
     return new HttpRouteTable(
-      spec.routes.map((r) => {
+      specs.map((r) => {
         let method: DescMethod;
         try {
           method = descriptors.method(r.grpcService, r.grpcMethod);
@@ -59,6 +54,7 @@ export class HttpRouteTable {
           method,
           grpcPath: `/${r.grpcService}/${r.grpcMethod}`,
           label: { name: `http:${r.name}`, cluster: r.cluster },
+          collapse: r.collapse ?? (r.method === 'GET' || method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS),
         };
       }),
     );

@@ -79,7 +79,7 @@ export class JsonReply implements Downstream, FinishedCall {
   }
 
   private toJson(message: Uint8Array): unknown {
-    return responseJson(this.answering!.method, this.registry!, message);
+    return responseJson(this.answering!.method, this.registry!, message, this.answering!.spec.responseBody);
   }
 
   get backend(): BackendCall | null {

@@ -82,7 +82,10 @@ export function requestMessage(
   }
 }
 
-/** A response message as canonical proto3 JSON. */
-export function responseJson(method: DescMethod, registry: Registry, bytes: Uint8Array): JsonValue {
-  return toJson(method.output, fromBinary(method.output, bytes), { registry });
+/** A response message as canonical proto3 JSON; with google.api.http's response_body, only that field. */
+export function responseJson(method: DescMethod, registry: Registry, bytes: Uint8Array, responseBody: string | null = null): JsonValue {
+  const json = toJson(method.output, fromBinary(method.output, bytes), { registry, alwaysEmitImplicit: responseBody !== null });
+  if (responseBody === null) return json;
+  const field = method.output.fields.find((f) => f.name === responseBody)!;
+  return (json as JsonObject)[field.jsonName] ?? null;
 }

@@ -3,10 +3,14 @@ import type { MetadataMatcher } from '../config/topology.js';
 
 export type { MetadataMatcher };
 
-export interface Route extends RouteLabel {
+/** What a route table matches on. */
+export interface RouteCondition {
   /** Matched against the start of the full method name, e.g. /pkg.Service/ or /pkg.Service/Method. */
   readonly prefix: string;
   readonly metadata: readonly MetadataMatcher[];
+}
+
+export interface Route extends RouteLabel, RouteCondition {
   /** The route's stages: its collapser (or passthrough) in front of its cluster. */
   readonly handler: Handler;
 }
@@ -24,12 +28,12 @@ function matches(m: MetadataMatcher, headers: Metadata): boolean {
  * matchers that all hold (so specific rules win over general ones, whatever the order
  * in the file); then the first in the file. No match gives the default, or null.
  */
-export class RouteTable {
-  private readonly routes: readonly Route[];
+export class RouteTable<R extends RouteCondition = Route> {
+  private readonly routes: readonly R[];
 
   constructor(
-    routes: readonly Route[],
-    private readonly fallback: Route | null,
+    routes: readonly R[],
+    private readonly fallback: R | null,
   ) {
     this.routes = routes
       .map((route, index) => ({ route, index }))
@@ -37,7 +41,7 @@ export class RouteTable {
       .map((r) => r.route);
   }
 
-  match(method: string, headers: Metadata): Route | null {
+  match(method: string, headers: Metadata): R | null {
     for (const route of this.routes) {
       if (!method.startsWith(route.prefix)) continue;
       let ok = true;

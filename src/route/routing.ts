@@ -1,12 +1,12 @@
 import { Authenticate } from '../auth/authenticate.js';
 import { BearerAuthenticate } from '../auth/bearer.js';
-import type { HttpRouteSpec } from '../config/http-spec.js';
 import { IDENTITY_METADATA, StripIdentity } from '../auth/identity.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Handler } from '../call.js';
 import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
 import type { ResponseStore } from '../collapse/store.js';
 import { Collapser } from '../collapse/collapser.js';
+import { DeclaredReads } from '../collapse/declared-reads.js';
 import type { Flight } from '../collapse/flight.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
@@ -14,6 +14,8 @@ import { MethodPolicy } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
 import { authenticatedRoutes, defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
 import { createBalancer } from '../config/balancer-types.js';
+import type { HttpApi } from '../http/gateway-routes.js';
+import type { HttpRoute } from '../http/http-routes.js';
 import type { Origin } from '../upstream/origin.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
@@ -55,6 +57,8 @@ export class Routing implements Invalidation {
   readonly clusters: ClusterSet;
   /** Each HTTP/JSON route's stages, by route name: the same collapser and upstream as gRPC routes. */
   readonly httpHandlers = new Map<string, Handler>();
+  /** The descriptors' idempotency levels, deciding which gRPC methods are collapsed; null without descriptors. */
+  readonly declared: DeclaredReads | null;
   private readonly collapsers: Collapser[] = [];
   /** When any route authenticates, corral owns the identity metadata on every route. */
   private readonly ownsIdentity: boolean;
@@ -63,8 +67,12 @@ export class Routing implements Invalidation {
     readonly topology: Topology,
     private readonly context: RoutingContext,
     previous: Routing | null = null,
+    /** The http section loaded (descriptors and HTTP routes), or null without one. */
+    api: HttpApi | null = null,
   ) {
     this.clusters = new ClusterSet(topology.clusters, context, previous?.clusters ?? null);
+    const declared = api === null ? null : new DeclaredReads(api.descriptors.registry);
+    this.declared = declared !== null && declared.counts.described > 0 ? declared : null;
     this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
@@ -72,7 +80,7 @@ export class Routing implements Invalidation {
         ? this.route(defaultRoute('/', topology.default.cluster), 'default')
         : null;
     this.table = new RouteTable(routes, fallback);
-    for (const route of topology.http?.routes ?? []) this.httpHandlers.set(route.name, this.httpStages(route));
+    for (const route of api?.table.all() ?? []) this.httpHandlers.set(route.spec.name, this.httpStages(route));
   }
 
   start(): void {
@@ -105,18 +113,17 @@ export class Routing implements Invalidation {
 
   /**
    * An HTTP route's stages: bearer authentication when it requires it, then the stages of
-   * a gRPC route for its method and cluster. GET routes are collapsed; other methods only
-   * with collapse: true.
+   * a gRPC route for its method and cluster, collapsed as the route settled.
    */
-  private httpStages(route: HttpRouteSpec): Handler {
+  private httpStages(route: HttpRoute): Handler {
     const spec: RouteSpec = {
-      ...defaultRoute(`/${route.grpcService}/${route.grpcMethod}`, route.cluster),
-      name: `http:${route.name}`,
-      collapse: route.collapse ?? route.method === 'GET',
-      timeoutMs: route.timeoutMs,
+      ...defaultRoute(route.grpcPath, route.spec.cluster),
+      name: route.label.name,
+      collapse: route.collapse,
+      timeoutMs: route.spec.timeoutMs,
     };
-    const forward = this.forward(spec);
-    if (!route.authRequired) return forward;
+    const forward = this.forward(spec, null);
+    if (!route.spec.authRequired) return forward;
     if (this.context.bearerVerifier === null) throw new Error('auth_required without JWT_SECRET');
     return new BearerAuthenticate(this.context.bearerVerifier, forward, this.context.observer);
   }
@@ -128,7 +135,7 @@ export class Routing implements Invalidation {
    * collapsed), then the passthrough to its cluster.
    */
   private stages(spec: RouteSpec): Handler {
-    let forward = this.forward(spec);
+    let forward = this.forward(spec, this.declared);
     if (spec.invalidates.length > 0) forward = new Invalidate(spec.invalidates, this, forward);
     if (spec.authorization === 'required') {
       // checkAuthSecret refused a config like this before it got here.
@@ -138,7 +145,7 @@ export class Routing implements Invalidation {
     return this.ownsIdentity ? new StripIdentity(forward) : forward;
   }
 
-  private forward(spec: RouteSpec): Handler {
+  private forward(spec: RouteSpec, declared: DeclaredReads | null): Handler {
     const { defaults: d, retry, observer } = this.context;
     const cluster = this.clusters.get(spec.cluster);
     const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster));
@@ -164,7 +171,7 @@ export class Routing implements Invalidation {
     );
     this.collapsers.push(collapser);
     const { only, skip } = this.context.methods;
-    return only === null && skip === null ? collapser : new MethodPolicy(only, skip, collapser, passthrough);
+    return only === null && skip === null && declared === null ? collapser : new MethodPolicy(only, skip, declared, collapser, passthrough);
   }
 }
 

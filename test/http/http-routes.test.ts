@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseTopology } from '../../src/config/topology.js';
-import { DescriptorError } from '../../src/http/descriptors.js';
-import { HttpRouteTable, loadDescriptors } from '../../src/http/http-routes.js';
+import { DescriptorError, Descriptors } from '../../src/http/descriptors.js';
+import { HttpRouteTable } from '../../src/http/http-routes.js';
 
 const root = fileURLToPath(new URL('./protos', import.meta.url));
 
@@ -37,13 +37,14 @@ describe('the http section and its route table', () => {
       timeoutMs: 30_000,
       body: null,
       collapse: undefined,
+      responseBody: null,
     });
     expect(http.routes[2]!.timeoutMs).toBe(5000);
   });
 
-  it('matches by method and path, literals before variables, and says which methods a path allows', () => {
+  it('matches by method and path, literals before variables, and says which methods a path allows', async () => {
     const spec = topology(ROUTES).http!;
-    const table = HttpRouteTable.build(spec, loadDescriptors(spec));
+    const table = HttpRouteTable.build(spec.routes, await Descriptors.load(spec));
     const get = table.match('GET', '/api/v1/orders/o-7');
     expect(get?.route?.spec.name).toBe('get-order');
     expect(get?.route?.grpcPath).toBe('/shop.v1.OrderService/GetOrder');
@@ -54,12 +55,23 @@ describe('the http section and its route table', () => {
     expect(table.match('GET', '/api/v2/orders')).toBeNull();
   });
 
-  it('names the route whose method, body field or cluster does not exist, and bad templates', () => {
+  it('settles which routes collapse: GET routes and methods declared NO_SIDE_EFFECTS, unless the route says otherwise', async () => {
+    const spec = topology(`${ROUTES}
+    - { name: search, path: "/api/v1/orders:search", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: SearchOrders, body: "*" }
+    - { name: fresh, path: "/api/v1/fresh/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, collapse: false }
+    - { name: forced, path: "/api/v1/forced", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: "*", collapse: true }`).http!;
+    const table = HttpRouteTable.build(spec.routes, await Descriptors.load(spec));
+    const collapsed = Object.fromEntries(table.all().map((r) => [r.spec.name, r.collapse]));
+    expect(collapsed).toEqual({ 'get-order': true, 'create-order': false, 'list-orders': true, recent: true, search: true, fresh: false, forced: true });
+  });
+
+  it('names the route whose method, body field or cluster does not exist, and bad templates', async () => {
     const missing = topology(`    - { name: ghost, path: /x, method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: Ghost }`).http!;
-    expect(() => HttpRouteTable.build(missing, loadDescriptors(missing))).toThrowError(DescriptorError);
-    expect(() => HttpRouteTable.build(missing, loadDescriptors(missing))).toThrowError(/http\.routes\[ghost\]: service shop\.v1\.OrderService has no method Ghost/);
+    const descriptors = await Descriptors.load(missing);
+    expect(() => HttpRouteTable.build(missing.routes, descriptors)).toThrowError(DescriptorError);
+    expect(() => HttpRouteTable.build(missing.routes, descriptors)).toThrowError(/http\.routes\[ghost\]: service shop\.v1\.OrderService has no method Ghost/);
     const body = topology(`    - { name: b, path: /x, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: nope }`).http!;
-    expect(() => HttpRouteTable.build(body, loadDescriptors(body))).toThrowError(/body 'nope' is not a field of shop\.v1\.CreateOrderRequest/);
+    expect(() => HttpRouteTable.build(body.routes, descriptors)).toThrowError(/body 'nope' is not a field of shop\.v1\.CreateOrderRequest/);
     expect(() => topology(`    - { name: c, path: /x, method: GET, service: nowhere, grpc_service: a.B, grpc_method: C }`)).toThrowError(/http\.routes\[0\]\.service="nowhere": no such cluster/);
     expect(() => topology(`    - { name: d, path: "/a/**/b", method: GET, service: orders, grpc_service: a.B, grpc_method: C }`)).toThrowError(/'\*\*' must be the last segment/);
   });

@@ -1,4 +1,8 @@
-/** A grpc-js backend of test/http/protos/shop/v1/orders.proto on 127.0.0.1, counting the calls it answers. */
+/**
+ * A grpc-js backend on 127.0.0.1 of test/http/protos/shop/v1/orders.proto (OrderService) and
+ * of test/http/annotated/shop/v1/order_api.proto (OrderApi, the same methods with
+ * google.api.http options), counting the calls it answers by method name.
+ */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -9,10 +13,10 @@ export interface OrdersBackend {
   close(): Promise<void>;
 }
 
-const proto = fileURLToPath(new URL('./protos/shop/v1/orders.proto', import.meta.url));
+const includeDirs = ['./protos', './annotated', '../../proto'].map((dir) => fileURLToPath(new URL(dir, import.meta.url)));
 
 export async function startOrdersBackend(): Promise<OrdersBackend> {
-  const definition = protoLoader.loadSync(proto, { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true });
+  const definition = protoLoader.loadSync('shop/v1/order_api.proto', { includeDirs, keepCase: false, longs: String, enums: String, defaults: false, oneofs: true });
   const loaded = grpc.loadPackageDefinition(definition) as any;
   const calls: Record<string, number> = {};
   const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
@@ -33,7 +37,7 @@ export async function startOrdersBackend(): Promise<OrdersBackend> {
     note: Buffer.from('hi'),
   });
   const server = new grpc.Server();
-  server.addService(loaded.shop.v1.OrderService.service, {
+  const methods = {
     GetOrder(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
       count('GetOrder');
       call.sendMetadata(seen(call));
@@ -61,7 +65,17 @@ export async function startOrdersBackend(): Promise<OrdersBackend> {
       }
       call.end();
     },
-  });
+    OrderItems(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      count('OrderItems');
+      callback(null, order(call.request.id));
+    },
+    Probe(_call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      count('Probe');
+      callback(null, {});
+    },
+  };
+  server.addService(loaded.shop.v1.OrderService.service, methods);
+  server.addService(loaded.shop.v1.OrderApi.service, methods);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );

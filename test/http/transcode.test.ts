@@ -6,7 +6,9 @@ import { BadRequest, requestMessage, responseJson } from '../../src/http/transco
 import { fromBinary, toJson } from '@bufbuild/protobuf';
 
 const root = fileURLToPath(new URL('./protos', import.meta.url));
-const descriptors = Descriptors.fromProtoFiles(root, [`${root}/shop/v1/orders.proto`]);
+const annotated = fileURLToPath(new URL('./annotated', import.meta.url));
+const fromFiles = (protoPaths: string[], protoFiles: string[], descriptorSet?: string) => Descriptors.load({ protoPaths, protoFiles, descriptorSet });
+const descriptors = await fromFiles([root], [`${root}/shop/v1/orders.proto`]);
 const get = descriptors.method('shop.v1.OrderService', 'GetOrder');
 const createOrder = descriptors.method('shop.v1.OrderService', 'CreateOrder');
 const list = descriptors.method('shop.v1.OrderService', 'ListOrders');
@@ -14,12 +16,22 @@ const { registry } = descriptors;
 const asJson = (method: typeof get, bytes: Uint8Array) => toJson(method.input, fromBinary(method.input, bytes), { registry });
 
 describe('descriptors', () => {
-  it('compiles .proto files with their imports (buf), and names what a route asks for that is missing', () => {
+  it('compiles .proto files with their imports (buf), and names what a route asks for that is missing', async () => {
     expect(get.methodKind).toBe('unary');
     expect(list.methodKind).toBe('server_streaming');
     expect(() => descriptors.method('shop.v1.Nope', 'GetOrder')).toThrowError(/no service shop\.v1\.Nope/);
     expect(() => descriptors.method('shop.v1.OrderService', 'Nope')).toThrowError(/has no method Nope \(it has GetOrder, ListOrders, CreateOrder, SearchOrders\)/);
-    expect(() => Descriptors.fromProtoFiles(root, [`${root}/missing.proto`])).toThrowError(DescriptorError);
+    await expect(fromFiles([root], [`${root}/missing.proto`])).rejects.toThrowError(DescriptorError);
+  });
+
+  it('takes several include paths as protoc -I does, and has google/api/annotations.proto without a googleapis copy', async () => {
+    const annotatedFile = `${annotated}/shop/v1/order_api.proto`;
+    const both = await fromFiles([root, annotated], [annotatedFile]);
+    expect(both.method('shop.v1.OrderApi', 'GetOrder').input.typeName).toBe('shop.v1.GetOrderRequest');
+    expect(both.registry.getExtension('google.api.http')?.extendee.typeName).toBe('google.protobuf.MethodOptions');
+    // The file imports shop/v1/orders.proto, which only the other include path has: buf's message names the real path.
+    await expect(fromFiles([annotated], [annotatedFile])).rejects.toThrowError(new RegExp(`${annotated}/shop/v1/order_api.proto:6:1:imported file does not exist`));
+    await expect(fromFiles([annotated], [`${root}/shop/v1/orders.proto`])).rejects.toThrowError(/'.*orders.proto' is not under any of proto_paths/);
   });
 });
 
@@ -48,6 +60,9 @@ describe('request and response mapping (proto3 canonical JSON)', () => {
     const orderSchema = get.output;
     const bytes = toBinary(orderSchema, create(orderSchema, { id: 'o', totalCents: 5n, status: 2, items: [] }));
     expect(responseJson(get, registry, bytes)).toEqual({ id: 'o', totalCents: '5', status: 'STATUS_SHIPPED' });
+    // google.api.http's response_body: one field, present even when empty.
+    expect(responseJson(get, registry, bytes, 'items')).toEqual([]);
+    expect(responseJson(get, registry, bytes, 'status')).toBe('STATUS_SHIPPED');
   });
 });
 
@@ -61,9 +76,12 @@ describe('descriptors from a FileDescriptorSet', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'corral-fds-')), 'orders.binpb');
     const buf = createRequire(import.meta.url).resolve('@bufbuild/buf/bin/buf');
     execFileSync(buf, ['build', root, '--as-file-descriptor-set', '-o', out]);
-    const fromSet = Descriptors.fromDescriptorSet(out);
+    const fromSet = await fromFiles([], [], out);
     expect(fromSet.method('shop.v1.OrderService', 'ListOrders').methodKind).toBe('server_streaming');
-    expect(() => Descriptors.fromDescriptorSet(join(root, 'shop/v1/orders.proto'))).toThrowError(/not a FileDescriptorSet/);
-    expect(() => Descriptors.fromDescriptorSet('/nowhere.binpb')).toThrowError(/cannot read it/);
+    await expect(fromFiles([], [], join(root, 'shop/v1/orders.proto'))).rejects.toThrowError(/not a FileDescriptorSet/);
+    await expect(fromFiles([], [], '/nowhere.binpb')).rejects.toThrowError(/cannot read it/);
+    // Both sources: the set's files, and the .proto files compiled against their own includes.
+    const merged = await fromFiles([root, annotated], [`${annotated}/shop/v1/order_api.proto`], out);
+    expect(merged.method('shop.v1.OrderApi', 'ListOrders').output).toBe(merged.method('shop.v1.OrderService', 'ListOrders').output);
   });
 });

@@ -1,0 +1,95 @@
+/**
+ * Routes from google.api.http options, and the descriptors' idempotency levels deciding
+ * which native gRPC calls are collapsed: a grpc-js backend of OrderService and OrderApi
+ * (the same methods, annotated), corral with HTTP_PORT and two include paths, fetch and
+ * grpc-js clients.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as protoLoader from '@grpc/proto-loader';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Proxy } from '../../cmd/processes.js';
+import { startOrdersBackend, type OrdersBackend } from '../http/orders-backend.js';
+import { freePort } from '../support/etcd.js';
+import { grpc, until } from '../support/grpc.js';
+
+let backend: OrdersBackend;
+let proxy: Proxy;
+let base: string;
+let orders: grpc.Client & Record<string, any>;
+const [protos, annotated, bundled] = ['../http/protos', '../http/annotated', '../../proto'].map((dir) => fileURLToPath(new URL(dir, import.meta.url))) as [string, string, string];
+
+beforeAll(async () => {
+  const { startProxy } = await import('../../cmd/processes.js');
+  backend = await startOrdersBackend();
+  const config = join(mkdtempSync(join(tmpdir(), 'corral-annotations-')), 'gateway.yaml');
+  writeFileSync(
+    config,
+    `clusters:
+  orders: { type: static, address: "${backend.address}" }
+default: { action: use_cluster, use_cluster: orders }
+http:
+  proto_files: [${annotated}/shop/v1/order_api.proto]
+  proto_paths: [${protos}, ${annotated}]
+  annotations: [shop.v1.OrderApi]
+`,
+  );
+  const port = await freePort();
+  proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), COLLAPSER_CACHE_DURATION: '0' });
+  base = `http://127.0.0.1:${port}`;
+  const definition = protoLoader.loadSync('shop/v1/order_api.proto', { includeDirs: [protos, annotated, bundled], longs: String, enums: String });
+  const Service = (grpc.loadPackageDefinition(definition) as any).shop.v1.OrderService;
+  orders = new Service(`127.0.0.1:${proxy.grpcPort}`, grpc.credentials.createInsecure());
+});
+
+afterAll(async () => {
+  orders?.close();
+  await proxy?.stop();
+  await backend?.close();
+});
+
+const ndjson = async (res: Response) => (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+
+describe('routes from google.api.http options', () => {
+  it('serves each binding, additional_bindings included, with its body rule and response_body', async () => {
+    const get = await fetch(`${base}/v2/orders/o-1`);
+    expect(get.status).toBe(200);
+    expect(await get.json()).toMatchObject({ id: 'o-1', totalCents: '9007199254740993', status: 'STATUS_OPEN', created: '2026-11-24T01:22:03Z' });
+    expect(await (await fetch(`${base}/v2/orders:lookup?id=o-2`)).json()).toMatchObject({ id: 'o-2' });
+    const created = await fetch(`${base}/v2/orders?request_id=r9`, { method: 'POST', body: JSON.stringify({ totalCents: '12' }) });
+    expect(await created.json()).toEqual({ id: 'new-r9', totalCents: '12' });
+    expect(await (await fetch(`${base}/v2/orders/o-3/items`)).json()).toEqual([{ sku: 'a', quantity: '2' }]);
+    expect((await ndjson(await fetch(`${base}/v2/orders`))).map((l) => l.result.id)).toEqual(['o-1', 'o-2', 'o-3']);
+    expect(backend.calls.Probe).toBeUndefined();
+    expect(proxy.lines.some((l) => l.includes('google.api.http binding not served: shop.v1.OrderApi.Probe: method HEAD is not served'))).toBe(true);
+  });
+
+  it('collapses annotated GETs and the method declared NO_SIDE_EFFECTS, and names the route in the metrics', async () => {
+    const gets = backend.calls.GetOrder ?? 0;
+    const herd = await Promise.all(Array.from({ length: 50 }, () => fetch(`${base}/v2/orders/slow-annotated`)));
+    expect(herd.map((r) => r.status)).toEqual(herd.map(() => 200));
+    expect((backend.calls.GetOrder ?? 0) - gets).toBe(1);
+    const searches = backend.calls.SearchOrders ?? 0;
+    await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/v2/orders:search`, { method: 'POST', body: '{"id":"s-1"}' })));
+    expect((backend.calls.SearchOrders ?? 0) - searches).toBe(1);
+    await until('the route is counted', async () => (await proxy.metric('corral_requests_total{route="http:shop.v1.OrderApi.GetOrder",outcome="follower"}')) >= 49);
+  });
+});
+
+describe('native gRPC calls when descriptors are configured', () => {
+  const call = (method: string, id: string) =>
+    new Promise<any>((resolve, reject) => orders[method]({ id }, (err: grpc.ServiceError | null, reply: any) => (err ? reject(err) : resolve(reply))));
+
+  it('collapses only the methods declared NO_SIDE_EFFECTS: twenty identical GetOrder calls reach the backend twenty times', async () => {
+    const gets = backend.calls.GetOrder ?? 0;
+    const replies = await Promise.all(Array.from({ length: 20 }, () => call('GetOrder', 'slow-native')));
+    expect(replies.map((r) => r.id)).toEqual(replies.map(() => 'slow-native'));
+    expect((backend.calls.GetOrder ?? 0) - gets).toBe(20);
+    const searches = backend.calls.SearchOrders ?? 0;
+    await Promise.all(Array.from({ length: 20 }, () => call('SearchOrders', 'native')));
+    expect((backend.calls.SearchOrders ?? 0) - searches).toBe(1);
+    expect(proxy.lines.some((l) => l.includes('descriptors loaded') && l.includes('"described":10') && l.includes('"reads":2'))).toBe(true);
+  });
+});
