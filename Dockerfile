@@ -20,6 +20,8 @@ COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/cmd/proto ./cmd/proto
+# google/api/{http,annotations}.proto, for the gateway's .proto files that import them.
+COPY --chown=node:node proto ./proto
 COPY --chown=node:node bin ./bin
 # Numeric, so a kubelet can check runAsNonRoot: the "node" user of the node images.
 USER 1000:1000

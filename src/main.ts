@@ -19,6 +19,7 @@ import { Router } from './route/router.js';
 import { MethodSet } from './collapse/method-set.js';
 import { Routing, type RoutingContext } from './route/routing.js';
 import { GrpcError, Status } from './wire/status.js';
+import type { Handler } from './call.js';
 
 /** A running corral: the front, the router, the clusters and the admin server. */
 export interface Corral {
@@ -143,7 +144,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     config.http === null
       ? null
       : new HttpGateway(
-          gatewayState(api!, routing),
+          gatewayState(api!, routing, tracing),
           { host: config.listenHost, ...config.http },
           logger,
           observer,
@@ -207,7 +208,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     const previous = routing;
     routing = next;
     router.table = next.table;
-    if (gateway !== null) gateway.state = gatewayState(nextApi!, next);
+    if (gateway !== null) gateway.state = gatewayState(nextApi!, next, tracing);
     logDescriptors(nextApi, next, logger);
     previous.stop();
     logger.info(
@@ -308,9 +309,10 @@ async function callsEnded(front: Front, ms: number): Promise<void> {
 const STATUS_FLUSH_MS = 1000;
 
 /** No method list and no route with collapse: false: writes would be collapsed and cached too. */
-/** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages. */
-function gatewayState(api: HttpApi, routing: Routing): GatewayState {
-  return { table: api.table, registry: api.descriptors.registry, cors: api.cors, handlers: routing.httpHandlers };
+/** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages (traced when tracing is on). */
+function gatewayState(api: HttpApi, routing: Routing, tracing: { serverSpans(next: Handler): Handler } | null): GatewayState {
+  const handlers = tracing === null ? routing.httpHandlers : new Map([...routing.httpHandlers].map(([name, h]) => [name, tracing.serverSpans(h)]));
+  return { table: api.table, registry: api.descriptors.registry, cors: api.cors, handlers };
 }
 
 /** What the descriptors changed: gRPC methods no longer collapsed, and annotations not served. */

@@ -1,8 +1,8 @@
 /**
  * Routes from google.api.http options, and the descriptors' idempotency levels deciding
  * which native gRPC calls are collapsed: a grpc-js backend of OrderService and OrderApi
- * (the same methods, annotated), corral with HTTP_PORT and two include paths, fetch and
- * grpc-js clients.
+ * (the same methods, annotated), corral with HTTP_PORT, two include paths and tracing to a
+ * local OTLP receiver, fetch and grpc-js clients.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,16 +14,19 @@ import type { Proxy } from '../../cmd/processes.js';
 import { startOrdersBackend, type OrdersBackend } from '../http/orders-backend.js';
 import { freePort } from '../support/etcd.js';
 import { grpc, until } from '../support/grpc.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 let backend: OrdersBackend;
 let proxy: Proxy;
 let base: string;
 let orders: grpc.Client & Record<string, any>;
+let otlp: OtlpReceiver;
 const [protos, annotated, bundled] = ['../http/protos', '../http/annotated', '../../proto'].map((dir) => fileURLToPath(new URL(dir, import.meta.url))) as [string, string, string];
 
 beforeAll(async () => {
   const { startProxy } = await import('../../cmd/processes.js');
   backend = await startOrdersBackend();
+  otlp = await startOtlpReceiver();
   const config = join(mkdtempSync(join(tmpdir(), 'corral-annotations-')), 'gateway.yaml');
   writeFileSync(
     config,
@@ -37,7 +40,13 @@ http:
 `,
   );
   const port = await freePort();
-  proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), COLLAPSER_CACHE_DURATION: '0' });
+  proxy = await startProxy({
+    CONFIG_PATH: config,
+    HTTP_PORT: String(port),
+    COLLAPSER_CACHE_DURATION: '0',
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+    OTEL_BSP_SCHEDULE_DELAY: '50',
+  });
   base = `http://127.0.0.1:${port}`;
   const definition = protoLoader.loadSync('shop/v1/order_api.proto', { includeDirs: [protos, annotated, bundled], longs: String, enums: String });
   const Service = (grpc.loadPackageDefinition(definition) as any).shop.v1.OrderService;
@@ -48,6 +57,7 @@ afterAll(async () => {
   orders?.close();
   await proxy?.stop();
   await backend?.close();
+  await otlp?.close();
 });
 
 const ndjson = async (res: Response) => (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
@@ -75,6 +85,20 @@ describe('routes from google.api.http options', () => {
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/v2/orders:search`, { method: 'POST', body: '{"id":"s-1"}' })));
     expect((backend.calls.SearchOrders ?? 0) - searches).toBe(1);
     await until('the route is counted', async () => (await proxy.metric('corral_requests_total{route="http:shop.v1.OrderApi.GetOrder",outcome="follower"}')) >= 49);
+  });
+});
+
+describe('tracing HTTP calls', () => {
+  it("gives each a server span under the caller's traceparent, named by its route, with the backend call under it", async () => {
+    const trace = '0af7651916cd43dd8448eb211c80319c';
+    const res = await fetch(`${base}/v2/orders/traced`, { headers: { traceparent: `00-${trace}-b7ad6b7169203331-01` } });
+    expect(res.status).toBe(200);
+    const spans = () => otlp.spans.filter((s) => s.traceId === trace);
+    await until('the spans arrived', async () => spans().length >= 2);
+    const server = spans().find((s) => s.kind === 2)!;
+    expect(server).toMatchObject({ name: 'shop.v1.OrderApi/GetOrder', parentSpanId: 'b7ad6b7169203331' });
+    expect(server.attributes).toMatchObject({ 'corral.route': 'http:shop.v1.OrderApi.GetOrder', 'corral.outcome': 'leader', 'rpc.grpc.status_code': 0 });
+    expect(spans().find((s) => s.kind === 3)).toMatchObject({ parentSpanId: server.spanId });
   });
 });
 
