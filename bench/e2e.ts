@@ -59,10 +59,10 @@ export interface CorralRun {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'corral-bench-'));
-const echoJs = fileURLToPath(new URL('./echo-backend.js', import.meta.url));
+export const echoJs = fileURLToPath(new URL('./echo-backend.js', import.meta.url));
 const floorJs = fileURLToPath(new URL('./floor-proxies.js', import.meta.url));
 
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -120,18 +120,23 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** One h2load run; latencies come from its per-request log (microseconds, third column). */
-function h2load(uris: string[], options: E2eOptions): Measurement {
+/** What h2load sends: the gRPC calls of the end-to-end comparison. */
+const grpcRequest = () => ['-d', join(work, 'frame.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers'];
+
+/**
+ * One h2load run of `load.requests` over `load.clients` connections, `load.streams` in
+ * flight on each; `request` adds h2load's flags for what to send (a body, headers, --h1).
+ * Latencies come from its per-request log (microseconds, third column).
+ */
+export function h2load(uris: string[], load: { requests: number; clients: number; streams: number }, request: string[]): Measurement {
   const uriFile = join(work, 'uris.txt');
   const log = join(work, 'h2load.log');
   writeFileSync(uriFile, uris.join('\n') + '\n');
   const args = [
-    '-n', String(options.requests),
-    '-c', String(options.clients),
-    '-m', String(options.streamsPerClient),
-    '-d', join(work, 'frame.bin'),
-    '-H', 'content-type: application/grpc',
-    '-H', 'te: trailers',
+    '-n', String(load.requests),
+    '-c', String(load.clients),
+    '-m', String(load.streams),
+    ...request,
     `--log-file=${log}`,
     ...(uris.length === 1 ? [uris[0]!] : ['-i', uriFile]),
   ];
@@ -152,7 +157,7 @@ function h2load(uris: string[], options: E2eOptions): Measurement {
   };
 }
 
-function median(ms: Measurement[]): Measurement {
+export function median(ms: Measurement[]): Measurement {
   const mid = (f: (m: Measurement) => number) => {
     const v = ms.map(f).sort((a, b) => a - b);
     return v[Math.floor(v.length / 2)]!;
@@ -160,7 +165,7 @@ function median(ms: Measurement[]): Measurement {
   return { reqPerSec: mid((m) => m.reqPerSec), p50Ms: mid((m) => m.p50Ms), p99Ms: mid((m) => m.p99Ms), failed: mid((m) => m.failed) };
 }
 
-async function backendCalls(port: number): Promise<number> {
+export async function backendCalls(port: number): Promise<number> {
   const http2 = await import('node:http2');
   const session = http2.connect(`http://127.0.0.1:${port}`);
   try {
@@ -178,14 +183,14 @@ async function backendCalls(port: number): Promise<number> {
 }
 
 /** CPU seconds (user + system) a process has used. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // utime and stime are fields 14 and 15 of /proc/pid/stat, in clock ticks of 1/100 s on Linux.
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-function peakRssMiB(pid: number): number {
+export function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
@@ -253,7 +258,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
           const before = await backendCalls(echoPort);
           const measured = corrals.find((c) => c.target === name)?.proxy;
           const cpuBefore = measured ? cpuSeconds(measured.child.pid!) : 0;
-          rounds[name]!.push(h2load(uris, options));
+          rounds[name]!.push(h2load(uris, { requests: options.requests, clients: options.clients, streams: options.streamsPerClient }, grpcRequest()));
           if (measured) cpu[name]! += cpuSeconds(measured.child.pid!) - cpuBefore;
           calls[name]! += (await backendCalls(echoPort)) - before;
           if (name === 'corral') cacheBytesMax = Math.max(cacheBytesMax, await corral.metric('corral_cache_bytes'));

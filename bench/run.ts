@@ -2,7 +2,7 @@
  * `make bench`: the micro benchmarks and the end-to-end comparison, one summary table,
  * written to bench/results/ with the machine's details.
  *   node dist/bench/run.js [--requests 20000] [--rounds 5] [--clients 1] [--streams 128] [--corral-node-options '...']
- *     [--compare-node /usr/bin/node] [--compare-v8-flags '']
+ *     [--compare-node /usr/bin/node] [--compare-v8-flags ''] [--gateway-only]
  * With --compare-node or --compare-v8-flags a second corral ('corral B') runs side by side
  * with the first, on that node binary and/or with those CORRAL_V8_FLAGS.
  */
@@ -12,6 +12,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runE2e, type E2eResult } from './e2e.js';
+import { runGateway, type GatewayReport } from './gateway.js';
 import type { MicroResult } from './micro.js';
 
 const { values } = parseArgs({
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     'corral-node-options': { type: 'string', default: '' },
     'compare-node': { type: 'string' },
     'compare-v8-flags': { type: 'string' },
+    // The HTTP/JSON gateway's section alone (results written to gateway.md, latest.md untouched).
+    'gateway-only': { type: 'boolean', default: false },
   },
 });
 const compareNode = values['compare-node'];
@@ -52,6 +55,17 @@ const machine = {
   h2load: version('h2load', ['--version']),
 };
 
+const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+mkdirSync(resultsDir, { recursive: true });
+const gateway = await runGateway({ requests: options.requests, rounds: options.rounds });
+const gatewayLines = gatewayReport(gateway);
+if (values['gateway-only']) {
+  const report = [`# corral benchmark: HTTP/JSON gateway, ${machine.date}`, '', `Machine: ${machine.cpu}, ${machine.memoryGiB} GiB; ${machine.node}; ${machine.h2load}.`, '', ...gatewayLines].join('\n') + '\n';
+  process.stdout.write('\n' + report);
+  writeFileSync(`${resultsDir}/gateway.md`, report);
+  process.exit(0);
+}
+
 // Micro benchmarks run in their own process, with --expose-gc for the bytes/op estimate.
 const micro = JSON.parse(
   execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./micro.js', import.meta.url)), '--json'], { encoding: 'utf8' }),
@@ -62,7 +76,6 @@ const targets = { 'cache hit (key + lookup + replay)': 1000, follower: 1500, lea
 const microTarget = (name: string) => Object.entries(targets).find(([k]) => name.startsWith(k.split(' ')[0]!))?.[1];
 const get = (workload: E2eResult['workload'], target: E2eResult['target']) =>
   e2e.results.find((r) => r.workload === workload && r.target === target)!;
-const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
 
 const lines: string[] = [];
 lines.push(`# corral benchmark, ${machine.date}`, '');
@@ -118,9 +131,33 @@ lines.push(`- unique keys: corral / minimal node:http2 pass-through = ${ratio(ge
 lines.push(`- data path: minimal node:http2 pass-through / minimal grpc-js-upstream proxy = ${ratio(floor, grpcJs).toFixed(2)}x (unique keys)`);
 lines.push(`- corral peak RSS: ${e2e.corralPeakRssMiB.toFixed(1)} MiB; cache bytes sampled after each h2load run, largest: ${e2e.corralCacheBytesMax} (bound 67108864)`);
 
+lines.push('', ...gatewayLines);
+
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);
-const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-mkdirSync(dir, { recursive: true });
-writeFileSync(`${dir}/latest.md`, report);
-writeFileSync(`${dir}/latest.json`, JSON.stringify({ machine, options, micro, e2e }, null, 2) + '\n');
+writeFileSync(`${resultsDir}/latest.md`, report);
+writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, gateway }, null, 2) + '\n');
+
+function ratio(a: number, b: number): number {
+  return b > 0 ? a / b : 0;
+}
+
+/** The gateway section: each path's medians, and the ratios against grpc-js calling the backend directly. */
+function gatewayReport(g: GatewayReport): string[] {
+  const out = ['## HTTP/JSON gateway (GET /v1/items/{id} → bench.v1.Items/GetItem)', ''];
+  out.push(`${options.requests.toLocaleString('en')} requests per run, ${options.rounds} rounds interleaved, medians; Node clients keep 128 calls in flight on one connection.`, '');
+  out.push('| workload | path | req/s | p50 ms | p99 ms | failed | backend calls | corral CPU µs/req |', '|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of g.results) {
+    out.push(
+      `| ${r.workload} | ${r.target} | ${Math.round(r.median.reqPerSec).toLocaleString('en')} | ${r.median.p50Ms.toFixed(2)} | ${r.median.p99Ms.toFixed(2)} | ${r.median.failed} | ${r.backendCalls.toLocaleString('en')} | ${r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(1)} |`,
+    );
+  }
+  out.push('', 'Against the grpc-js client calling the backend directly (req/s ratio, same workload):', '');
+  for (const workload of ['hot key', 'unique keys'] as const) {
+    const direct = g.results.find((r) => r.workload === workload && r.target === 'grpc-js client → backend')!.median.reqPerSec;
+    const others = g.results.filter((r) => r.workload === workload && r.target !== 'grpc-js client → backend');
+    out.push(`- ${workload}: ${others.map((r) => `${r.target.replace(' → corral', ' via corral')} ${ratio(r.median.reqPerSec, direct).toFixed(2)}x`).join('; ')}`);
+  }
+  out.push('', `corral peak RSS over the gateway runs: ${g.corralPeakRssMiB.toFixed(1)} MiB`);
+  return out;
+}

@@ -8,6 +8,8 @@
 import { ConfigError, loadConfig, type Config } from '../src/config/config.js';
 import { startCorral } from '../src/main.js';
 import { BUILD } from '../src/observe/build-info.js';
+import { DeclaredReads } from '../src/collapse/declared-reads.js';
+import { loadHttpApi } from '../src/http/gateway-routes.js';
 
 const USAGE = `corral ${BUILD.version}: a gRPC sidecar that collapses identical in-flight calls
 
@@ -56,14 +58,28 @@ if (rest.length > 0) fail(`unexpected arguments after ${command}: ${rest.join(' 
 const config = configured();
 if (command === 'validate') {
   const { topology, collapser } = config;
+  // The http section as start-up reads it: descriptors compiled, routes resolved.
+  let api;
+  try {
+    api = await loadHttpApi(topology, config.configPath ?? 'BACKEND_ADDRESS');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    fail(err.message);
+  }
   for (const warning of config.warnings) process.stdout.write(`warning: ${warning}\n`);
+  for (const skipped of api?.skipped ?? []) process.stdout.write(`warning: google.api.http binding not served: ${skipped}\n`);
   process.stdout.write(
     `configuration OK: ${config.configPath ?? 'BACKEND_ADDRESS'}; ${topology.routes.length} route(s), clusters ${Object.keys(topology.clusters).join(', ')}; ` +
       `gRPC on ${config.listenHost}:${config.grpcPort}, admin on ${config.metricsHost}:${config.metricsPort}; ` +
       `collapsing ${collapser.onlyMethods ? `only ${collapser.onlyMethods.join(',')}` : 'every single-message call'}` +
-      `${collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : ''}\n`,
+      `${collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : ''}` +
+      `${api ? `; ${api.table.all().length} HTTP route(s); ${declaredText(new DeclaredReads(api.descriptors.registry).counts)}` : ''}\n`,
   );
   process.exit(0);
+}
+
+function declaredText({ described, reads }: { described: number; reads: number }): string {
+  return described === 0 ? 'the descriptors describe no method' : `of the ${described} methods the descriptors describe, ${reads} declared NO_SIDE_EFFECTS are collapsed`;
 }
 
 let corral;

@@ -41,8 +41,18 @@ describe('request and response mapping (proto3 canonical JSON)', () => {
     expect(asJson(get, bytes)).toEqual({ id: 'o-1', withItems: true });
   });
 
-  it('takes the body whole with "*", or into one field, with int64 as strings, enums by name, Timestamps and bytes', () => {
-    const order = { id: 'o-2', totalCents: '9007199254740993', status: 'STATUS_OPEN', created: '2026-11-24T01:02:03Z', items: [{ sku: 'a', quantity: '2' }], note: 'aGk=' };
+  it('takes the body whole with "*", or into one field, with int64 as strings, enums by name, Timestamp, Duration, bytes, wrappers and Struct', () => {
+    const order = {
+      id: 'o-2',
+      totalCents: '9007199254740993',
+      status: 'STATUS_OPEN',
+      created: '2026-11-24T01:02:03Z',
+      items: [{ sku: 'a', quantity: '2' }],
+      note: 'aGk=',
+      holdFor: '3.500s',
+      coupon: 'WELCOME',
+      attributes: { gift: true, tags: ['a', 'b'], weight: 1.5, box: { size: 'S' } },
+    };
     const whole = requestMessage(createOrder, registry, new Map(), new URLSearchParams(), { order, requestId: 'r' }, '*');
     expect(asJson(createOrder, whole)).toEqual({ order, requestId: 'r' });
     const field = requestMessage(createOrder, registry, new Map([['order.id', 'from-path']]), new URLSearchParams('request_id=q'), order, 'order');

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { proxyExit, startProxy } from '../../cmd/processes.js';
 
@@ -42,6 +43,22 @@ describe('the command line', () => {
     expect(file.stderr).toContain(`${bad}: routes[0].cluster="nowhere": no such cluster`);
     const started = await proxyExit({ CONFIG_PATH: bad });
     expect(started.stderr).toBe(file.stderr);
+    // The http section too: descriptors compiled, each route's method looked up.
+    const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
+    const gateway = (method: string) =>
+      `clusters: { orders: { type: static, address: "127.0.0.1:1" } }
+http:
+  proto_files: [${protos}/shop/v1/orders.proto]
+  proto_paths: [${protos}]
+  routes: [ { name: get-order, path: "/o/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: ${method} } ]
+`;
+    writeFileSync(bad, gateway('Nope'));
+    const http = await proxyExit({ CONFIG_PATH: bad }, ['validate']);
+    expect(http.code).toBe(2);
+    expect(http.stderr).toContain('http.routes[get-order]: service shop.v1.OrderService has no method Nope');
+    writeFileSync(bad, gateway('GetOrder'));
+    const good = await proxyExit({ CONFIG_PATH: bad }, ['validate']);
+    expect(good.stdout).toContain('1 HTTP route(s); of the 4 methods the descriptors describe, 1 declared NO_SIDE_EFFECTS are collapsed');
     const zero = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', BACKEND_TIMEOUT: '0' }, ['validate']);
     expect(zero.code).toBe(2);
     expect(zero.stderr).toBe("corral: invalid configuration: BACKEND_TIMEOUT='0': expected a duration of at least 1ms (0 cannot work here)\n");

@@ -74,13 +74,15 @@ describe('HTTP/JSON to gRPC', () => {
   });
 
   it('takes a POST body as the message, and passes Grpc-Metadata- headers as metadata', async () => {
+    // Through the backend and back: Duration, a wrapper and a Struct as well.
+    const more = { holdFor: '90s', coupon: 'WELCOME', attributes: { gift: true, tags: ['a'], box: { size: 'S' } } };
     const res = await fetch(`${base}/api/v1/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'grpc-metadata-x-client-note': 'hello' },
-      body: JSON.stringify({ order: { id: 'ignored', ...ORDER }, requestId: 'r1' }),
+      body: JSON.stringify({ order: { id: 'ignored', ...ORDER, ...more }, requestId: 'r1' }),
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: 'new-r1', ...ORDER });
+    expect(await res.json()).toEqual({ id: 'new-r1', ...ORDER, ...more });
     expect(res.headers.get('grpc-metadata-seen-x-client-note')).toBe('hello');
   });
 
