@@ -78,7 +78,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   let generation = 0;
   const source = config.configPath ?? 'BACKEND_ADDRESS';
   const api = await loadHttpApi(config.topology, source);
-  if (config.http !== null && api === null) throw new ConfigError(`${source}: HTTP_PORT is set but the file has no http section (routes and descriptors)`);
+  if (config.http !== null) needsHttpSection(api, source);
   let routing = new Routing(config.topology, context, null, api);
   const router = new Router(routing.table);
   const front = new Front(
@@ -196,7 +196,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       topology = loadTopology(config.configPath);
       checkAuthSecret(topology, config.jwtSecret);
       nextApi = await loadHttpApi(topology, config.configPath);
-      if (gateway !== null && nextApi === null) throw new ConfigError(`${config.configPath}: HTTP_PORT is set but the file has no http section (routes and descriptors)`);
+      if (gateway !== null) needsHttpSection(nextApi, config.configPath);
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'config reload failed: keeping the running config');
       return;
@@ -308,7 +308,10 @@ async function callsEnded(front: Front, ms: number): Promise<void> {
 /** How long statuses of calls ended at the end of the grace period may take to reach their clients. */
 const STATUS_FLUSH_MS = 1000;
 
-/** No method list and no route with collapse: false: writes would be collapsed and cached too. */
+function needsHttpSection(api: HttpApi | null, source: string): asserts api is HttpApi {
+  if (api === null) throw new ConfigError(`${source}: HTTP_PORT is set but the file has no http section (routes and descriptors)`);
+}
+
 /** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages (traced when tracing is on). */
 function gatewayState(api: HttpApi, routing: Routing, tracing: { serverSpans(next: Handler): Handler } | null): GatewayState {
   const handlers = tracing === null ? routing.httpHandlers : new Map([...routing.httpHandlers].map(([name, h]) => [name, tracing.serverSpans(h)]));
@@ -327,6 +330,7 @@ function logDescriptors(api: HttpApi | null, routing: Routing, logger: Logger): 
   );
 }
 
+/** No method list and no route with collapse: false: writes would be collapsed and cached too. */
 function collapsesEverything(config: Config): boolean {
   const { onlyMethods, skipMethods } = config.collapser;
   return onlyMethods === undefined && skipMethods === undefined && config.topology.routes.every((r) => r.collapse);

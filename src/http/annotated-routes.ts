@@ -13,7 +13,7 @@ interface HttpRule {
   additionalBindings: HttpRule[];
 }
 
-/** What the seed's gateway defaults a route's timeout to, when the gRPC route sets none. */
+/** A route's timeout when the gRPC route sets none: MyGateway's default for HTTP routes, as for YAML ones. */
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 export interface AnnotatedRoutes {

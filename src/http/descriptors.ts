@@ -104,9 +104,10 @@ async function compile(includes: readonly string[], files: readonly string[]): P
       const { stdout } = await run(buf, args, { cwd: workspace, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
       return fromBinary(FileDescriptorSetSchema, stdout);
     } catch (err) {
-      let message = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-      roots.forEach((root, i) => (message = message.replaceAll(`m${i}/`, `${root}/`)));
-      throw new DescriptorError(`http.proto_files: ${message}`);
+      const message = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
+      // One pass, so a real path that happens to contain "m1/" is left alone.
+      const named = message.replace(/(^|[^\w./-])m(\d+)\//gm, (whole, before: string, i: string) => (roots[Number(i)] === undefined ? whole : `${before}${roots[Number(i)]}/`));
+      throw new DescriptorError(`http.proto_files: ${named}`);
     }
   } finally {
     await rm(workspace, { recursive: true, force: true });
