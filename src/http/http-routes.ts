@@ -4,6 +4,7 @@ import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 import type { HttpMethod, HttpRouteSpec } from '../config/http-spec.js';
 import { DescriptorError, type Descriptors } from './descriptors.js';
 import { PathTemplate } from './path-template.js';
+import { fieldAt } from './transcode.js';
 
 /** An HTTP route ready to serve: its template and the gRPC method it calls. */
 export interface HttpRoute {
@@ -48,9 +49,12 @@ export class HttpRouteTable {
         if (r.body !== null && r.body !== '*' && !method.input.fields.some((f) => f.name === r.body)) {
           throw new DescriptorError(`http.routes[${r.name}]: body '${r.body}' is not a field of ${method.input.typeName}`);
         }
+        const template = new PathTemplate(r.path);
+        const stray = template.variables.find((v) => fieldAt(method.input, v) === undefined);
+        if (stray !== undefined) throw new DescriptorError(`http.routes[${r.name}]: path variable '${stray}' is not a field of ${method.input.typeName}`);
         return {
           spec: r,
-          template: new PathTemplate(r.path),
+          template,
           method,
           grpcPath: `/${r.grpcService}/${r.grpcMethod}`,
           label: { name: `http:${r.name}`, cluster: r.cluster },

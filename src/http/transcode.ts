@@ -24,7 +24,7 @@ function setPath(target: JsonObject, path: string, value: JsonValue): void {
 }
 
 /** The field at a dotted path (proto or JSON names), or undefined. */
-function fieldAt(message: DescMessage, path: string): DescField | undefined {
+export function fieldAt(message: DescMessage, path: string): DescField | undefined {
   let at: DescMessage | undefined = message;
   let field: DescField | undefined;
   for (const name of path.split('.')) {

@@ -72,6 +72,10 @@ describe('the http section and its route table', () => {
     expect(() => HttpRouteTable.build(missing.routes, descriptors)).toThrowError(/http\.routes\[ghost\]: service shop\.v1\.OrderService has no method Ghost/);
     const body = topology(`    - { name: b, path: /x, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: nope }`).http!;
     expect(() => HttpRouteTable.build(body.routes, descriptors)).toThrowError(/body 'nope' is not a field of shop\.v1\.CreateOrderRequest/);
+    const variable = topology(`    - { name: v, path: "/x/{order.nope}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder }`).http!;
+    expect(() => HttpRouteTable.build(variable.routes, descriptors)).toThrowError("http.routes[v]: path variable 'order.nope' is not a field of shop.v1.CreateOrderRequest");
+    const nested = topology(`    - { name: n, path: "/x/{order.id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder }`).http!;
+    expect(HttpRouteTable.build(nested.routes, descriptors).all()).toHaveLength(1);
     expect(() => topology(`    - { name: c, path: /x, method: GET, service: nowhere, grpc_service: a.B, grpc_method: C }`)).toThrowError(/http\.routes\[0\]\.service="nowhere": no such cluster/);
     expect(() => topology(`    - { name: d, path: "/a/**/b", method: GET, service: orders, grpc_service: a.B, grpc_method: C }`)).toThrowError(/'\*\*' must be the last segment/);
   });
