@@ -1,5 +1,7 @@
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { Config } from '../config/config.js';
+import type { HttpSpec } from '../config/http-spec.js';
+import type { HttpRoute } from '../http/http-routes.js';
 import type { Routing } from '../route/routing.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */
@@ -13,7 +15,7 @@ export interface AdminState {
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
 export function configDump(state: AdminState): unknown {
   const { config } = state;
-  const { topology } = state.routing();
+  const { topology, httpRoutes, declared } = state.routing();
   // What a route leaves unset takes the environment's value: shown as it applies.
   const routes = topology.routes.map((route) => ({
     ...route,
@@ -26,7 +28,30 @@ export function configDump(state: AdminState): unknown {
     generation: state.generation(),
     configPath: config.configPath ?? null,
     environment: config.environment,
-    topology: { ...topology, routes },
+    topology: { ...topology, routes, http: topology.http === null ? null : httpDump(topology.http, httpRoutes, declared?.counts ?? null) },
+  };
+}
+
+/** The http section as served: every route, those read from google.api.http options included, collapse settled. */
+function httpDump(http: HttpSpec, served: readonly HttpRoute[], declared: { described: number; reads: number } | null): unknown {
+  const inFile = new Set(http.routes.map((r) => r.name));
+  return {
+    ...http,
+    routes: served.map(({ spec, grpcPath, collapse }) => ({
+      name: spec.name,
+      from: inFile.has(spec.name) ? 'file' : 'google.api.http',
+      method: spec.method,
+      path: spec.path,
+      grpcMethod: grpcPath,
+      cluster: spec.cluster,
+      authRequired: spec.authRequired,
+      timeoutMs: spec.timeoutMs,
+      body: spec.body,
+      responseBody: spec.responseBody,
+      collapse,
+    })),
+    // Native gRPC calls to described methods are collapsed only when declared NO_SIDE_EFFECTS.
+    declaredReads: declared,
   };
 }
 

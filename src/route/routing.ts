@@ -57,6 +57,8 @@ export class Routing implements Invalidation {
   readonly clusters: ClusterSet;
   /** Each HTTP/JSON route's stages, by route name: the same collapser and upstream as gRPC routes. */
   readonly httpHandlers = new Map<string, Handler>();
+  /** The HTTP/JSON routes served, from the file and from google.api.http options. */
+  readonly httpRoutes: readonly HttpRoute[];
   /** The descriptors' idempotency levels, deciding which gRPC methods are collapsed; null without descriptors. */
   readonly declared: DeclaredReads | null;
   private readonly collapsers: Collapser[] = [];
@@ -80,7 +82,8 @@ export class Routing implements Invalidation {
         ? this.route(defaultRoute('/', topology.default.cluster), 'default')
         : null;
     this.table = new RouteTable(routes, fallback);
-    for (const route of api?.table.all() ?? []) this.httpHandlers.set(route.spec.name, this.httpStages(route));
+    this.httpRoutes = api?.table.all() ?? [];
+    for (const route of this.httpRoutes) this.httpHandlers.set(route.spec.name, this.httpStages(route));
   }
 
   start(): void {

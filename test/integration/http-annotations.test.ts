@@ -73,6 +73,23 @@ describe('routes from google.api.http options', () => {
     expect(await (await fetch(`${base}/v2/orders/o-3/items`)).json()).toEqual([{ sku: 'a', quantity: '2' }]);
     expect((await ndjson(await fetch(`${base}/v2/orders`))).map((l) => l.result.id)).toEqual(['o-1', 'o-2', 'o-3']);
     expect(backend.calls.Probe).toBeUndefined();
+    // The admin's configuration dump lists the routes as served, collapse settled.
+    const http = JSON.parse((await proxy.admin('/config_dump')).body).topology.http;
+    expect(http.routes.find((r: any) => r.name === 'shop.v1.OrderApi.OrderItems')).toEqual({
+      name: 'shop.v1.OrderApi.OrderItems',
+      from: 'google.api.http',
+      method: 'GET',
+      path: '/v2/orders/{id}/items',
+      grpcMethod: '/shop.v1.OrderApi/OrderItems',
+      cluster: 'orders',
+      authRequired: false,
+      timeoutMs: 30000,
+      body: null,
+      responseBody: 'items',
+      collapse: true,
+    });
+    expect(http.routes.map((r: any) => r.name)).toHaveLength(6);
+    expect(http.declaredReads).toEqual({ described: 10, reads: 2 });
     expect(proxy.lines.some((l) => l.includes('google.api.http binding not served: shop.v1.OrderApi.Probe: method HEAD is not served'))).toBe(true);
   });
 
