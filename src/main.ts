@@ -118,7 +118,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     pools,
     ready: () => readiness().ok,
     clusters: () => routing.clusters,
-    callsInProgress: () => front.activeCalls,
+    callsInProgress: () => openCalls(),
   });
   const state: AdminState = { config, routing: () => routing, generation: () => generation, pools };
   const admin = new AdminServer({
@@ -145,10 +145,18 @@ export async function startCorral(config: Config): Promise<Corral> {
       ? null
       : new HttpGateway(
           gatewayState(api!, routing, tracing),
-          { host: config.listenHost, ...config.http },
+          {
+            host: config.listenHost,
+            ...config.http,
+            maxConnections: config.server.maxConnections,
+            maxConcurrentStreams: config.server.maxConcurrentStreams,
+            firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS,
+          },
           logger,
           observer,
         );
+  // The gRPC port's calls and the gateway's: what shutdown waits for, and corral_calls_in_progress.
+  const openCalls = (): number => front.activeCalls + (gateway?.activeCalls ?? 0);
 
   routing.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
@@ -231,11 +239,11 @@ export async function startCorral(config: Config): Promise<Corral> {
         logger.info({ delayMs: config.shutdownDelayMs }, 'not ready; serving on for SHUTDOWN_DELAY before draining');
         await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
       }
-      logger.info({ graceMs: config.shutdownGraceMs, calls: front.activeCalls }, 'draining');
+      logger.info({ graceMs: config.shutdownGraceMs, calls: openCalls() }, 'draining');
       front.drain();
-      await gateway?.close();
-      await callsEnded(front, config.shutdownGraceMs);
-      const left = front.activeCalls;
+      gateway?.drain();
+      await callsEnded(openCalls, config.shutdownGraceMs);
+      const left = openCalls();
       if (left > 0) {
         logger.warn({ calls: left }, 'grace period over: ending the calls still open');
         const error = new GrpcError(
@@ -245,9 +253,10 @@ export async function startCorral(config: Config): Promise<Corral> {
         front.failOpenCalls(error);
         routing.abortFlights(error);
         // Let those statuses reach the clients before the connections go.
-        await callsEnded(front, STATUS_FLUSH_MS);
+        await callsEnded(openCalls, STATUS_FLUSH_MS);
         front.destroy();
       }
+      await gateway?.close();
       routing.stop();
       pools.destroy();
       cache?.close();
@@ -300,10 +309,13 @@ async function bound(listening: Promise<number>, variable: string, port: number,
 }
 
 /** Waits until the front has no call open, or `ms` have passed. */
-async function callsEnded(front: Front, ms: number): Promise<void> {
+async function callsEnded(openCalls: () => number, ms: number): Promise<void> {
   const deadline = performance.now() + ms;
-  while (front.activeCalls > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (openCalls() > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
+
+/** How long a new gateway connection may stay silent: node's HTTP/1.1 headers timeout. */
+const FIRST_BYTES_TIMEOUT_MS = 60_000;
 
 /** How long statuses of calls ended at the end of the grace period may take to reach their clients. */
 const STATUS_FLUSH_MS = 1000;

@@ -31,6 +31,12 @@ export interface GatewayOptions {
   port: number;
   /** Largest request body (413 beyond it). */
   maxBodyBytes: number;
+  /** Connections held at most (MAX_CONNECTIONS, counted apart from the gRPC port's); more are closed at once. */
+  maxConnections: number;
+  /** Streams at once on one h2c connection (MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** A new connection that sends nothing for this long is closed (node's HTTP/1.1 headers timeout is 60 s too). */
+  firstBytesTimeoutMs: number;
 }
 
 /**
@@ -44,6 +50,12 @@ export class HttpGateway {
   private readonly server: net.Server;
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
+  /** Every connection, to end them after the grace period. */
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Calls whose answer has not closed yet. */
+  private readonly open = new Set<JsonReply>();
+  private draining = false;
 
   constructor(
     public state: GatewayState,
@@ -53,8 +65,26 @@ export class HttpGateway {
   ) {
     const handle = (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res);
     this.h1 = http.createServer({ keepAlive: true }, handle);
-    this.h2 = http2.createServer({}, handle as never);
+    this.h2 = http2.createServer(
+      {
+        settings: { maxConcurrentStreams: options.maxConcurrentStreams },
+        // As on the gRPC port: node would refuse a connection's new streams while a slow
+        // client leaves more than 10 MB of answers unread; its streams bound it instead.
+        maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      },
+      handle as never,
+    );
+    this.h2.on('session', (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+    });
     this.server = net.createServer((socket) => this.sniff(socket));
+    this.server.maxConnections = options.maxConnections;
+  }
+
+  /** HTTP calls whose answer has not closed yet. */
+  get activeCalls(): number {
+    return this.open.size;
   }
 
   listen(): Promise<number> {
@@ -64,19 +94,47 @@ export class HttpGateway {
     });
   }
 
+  /**
+   * Stops taking connections and tells clients to go, letting calls under way finish:
+   * GOAWAY on h2c, idle HTTP/1.1 connections closed, busy ones after their answer
+   * (Connection: close).
+   */
+  drain(): void {
+    this.draining = true;
+    this.server.close();
+    for (const session of this.sessions) session.close();
+    this.h1.closeIdleConnections();
+    for (const reply of this.open) reply.closesConnection();
+  }
+
+  /** Ends every connection at once (after the grace period, or in tests). */
+  destroy(): void {
+    this.draining = true;
+    this.server.close();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Drains, then ends what is left; resolves when the port is closed. */
   close(): Promise<void> {
-    this.h1.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.drain();
+    this.destroy();
+    return closed;
   }
 
   /** @internal The response of a call has closed. */
   replyClosed(reply: JsonReply): void {
+    this.open.delete(reply);
     this.observer.callEnded(reply);
   }
 
   /** Hands a connection to the HTTP/2 server when its first bytes are the start of the preface, else to HTTP/1.1. */
   private sniff(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.setTimeout(this.options.firstBytesTimeoutMs, () => socket.destroy());
     socket.once('readable', () => {
+      socket.setTimeout(0);
       const head: Buffer | null = socket.read();
       if (head === null) return socket.destroy();
       socket.unshift(head);
@@ -105,6 +163,8 @@ export class HttpGateway {
     }
     const match = table.match(req.method ?? 'GET', url.pathname);
     const reply = new JsonReply(res as HttpResponse, corsHeaders ?? NO_HEADERS, this);
+    this.open.add(reply);
+    if (this.draining) reply.closesConnection();
     if (match === null) return reply.fail(Status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
     if (match.route === null) {
       const allow = match.allow.join(', ');

@@ -9,6 +9,9 @@ import { responseJson } from './transcode.js';
 /** What the gateway writes to: node's HTTP/1.1 response and its HTTP/2 compatibility response both have it. */
 export interface HttpResponse {
   readonly writableLength: number;
+  readonly headersSent: boolean;
+  readonly req: { readonly httpVersionMajor: number };
+  setHeader(name: string, value: string): unknown;
   writeHead(status: number, headers: Record<string, string | string[]>): unknown;
   write(chunk: string): boolean;
   end(chunk?: string): unknown;
@@ -64,6 +67,11 @@ export class JsonReply implements Downstream, FinishedCall {
       }
       this.owner.replyClosed(this);
     });
+  }
+
+  /** Draining: an HTTP/1.1 connection closes once this answer is written (h2c clients get GOAWAY instead). */
+  closesConnection(): void {
+    if (this.res.req.httpVersionMajor === 1 && !this.res.headersSent) this.res.setHeader('connection', 'close');
   }
 
   /** A route took the request: the answer is its gRPC method's output, as JSON. */

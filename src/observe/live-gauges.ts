@@ -23,7 +23,7 @@ export function registerLiveGauges(metrics: Metrics, live: LiveState): void {
   metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
   metrics.gaugeFrom('corral_upstream_sessions', 'HTTP/2 sessions open to backends, over every endpoint', () => pools.sessions);
   metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => live.clusters().ejected);
-  metrics.gaugeFrom('corral_calls_in_progress', 'Client calls open on the front', () => live.callsInProgress());
+  metrics.gaugeFrom('corral_calls_in_progress', 'Client calls open, on the gRPC port and the HTTP/JSON gateway', () => live.callsInProgress());
   metrics.labelledGaugeFrom(
     'corral_resolver_up',
     'Per cluster: 1 while its endpoint source (discoverer, DNS, shard map) answers, 0 after a lookup failed (the last good list is kept)',
