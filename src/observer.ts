@@ -22,6 +22,8 @@ export interface FinishedCall {
   readonly backend: BackendCall | null;
   /** The W3C traceparent the call came with (or its server span's, when corral traces). */
   readonly traceparent: string | string[] | undefined;
+  /** A call that came in as HTTP/JSON: its HTTP method, path and the status it was answered with (0 when none was). */
+  readonly http?: { readonly method: string; readonly path: string; readonly status: number };
 }
 
 /**

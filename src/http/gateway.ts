@@ -162,7 +162,7 @@ export class HttpGateway {
       return;
     }
     const match = table.match(req.method ?? 'GET', url.pathname);
-    const reply = new JsonReply(res as HttpResponse, corsHeaders ?? NO_HEADERS, this);
+    const reply = new JsonReply(res as HttpResponse, req.method ?? 'GET', url.pathname, corsHeaders ?? NO_HEADERS, this);
     this.open.add(reply);
     if (this.draining) reply.closesConnection();
     if (match === null) return reply.fail(Status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);

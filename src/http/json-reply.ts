@@ -39,6 +39,8 @@ export class JsonReply implements Downstream, FinishedCall {
   requestBytes = 0;
   responseBytes = 0;
   traceparent: string | string[] | undefined = undefined;
+  /** The HTTP request as the access log shows it; status is set when the answer starts. */
+  readonly http: { method: string; path: string; status: number };
   /** The status the client was given, as a gRPC code; CANCELLED until one was. */
   code: number = Status.CANCELLED;
   message = 'the HTTP client went away';
@@ -56,10 +58,13 @@ export class JsonReply implements Downstream, FinishedCall {
 
   constructor(
     private readonly res: HttpResponse,
+    httpMethod: string,
+    path: string,
     private readonly extraHeaders: Record<string, string>,
     /** Told once the HTTP response has closed (metrics, access log). */
     private readonly owner: { replyClosed(reply: JsonReply): void },
   ) {
+    this.http = { method: httpMethod, path, status: 0 };
     res.on('close', () => {
       if (!this.done) {
         this.done = true;
@@ -216,6 +221,7 @@ export class JsonReply implements Downstream, FinishedCall {
 
   private writeHead(status: number, headers: Record<string, string>): void {
     this.started = true;
+    this.http.status = status;
     const out: Record<string, string | string[]> = { 'content-type': 'application/json', ...this.extraHeaders, ...headers };
     for (const [name, value] of Object.entries(this.metadata ?? {})) {
       if (value === undefined || NOT_METADATA.test(name)) continue;

@@ -71,6 +71,7 @@ export class AccessLog implements Pick<Observer, 'callEnded'> {
       response_bytes: call.responseBytes,
       retries: backend?.retries ?? 0,
       trace_id: traceIdOf(call.traceparent),
+      ...(call.http === undefined ? null : { http_method: call.http.method, http_path: call.http.path, http_status: call.http.status }),
     };
     const text = JSON.stringify(line) + '\n';
     this.batch.push(text);

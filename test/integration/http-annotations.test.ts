@@ -4,7 +4,7 @@
  * (the same methods, annotated), corral with HTTP_PORT, two include paths and tracing to a
  * local OTLP receiver, fetch and grpc-js clients.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,13 +21,16 @@ let proxy: Proxy;
 let base: string;
 let orders: grpc.Client & Record<string, any>;
 let otlp: OtlpReceiver;
+let accessLog: string;
 const [protos, annotated, bundled] = ['../http/protos', '../http/annotated', '../../proto'].map((dir) => fileURLToPath(new URL(dir, import.meta.url))) as [string, string, string];
 
 beforeAll(async () => {
   const { startProxy } = await import('../../cmd/processes.js');
   backend = await startOrdersBackend();
   otlp = await startOtlpReceiver();
-  const config = join(mkdtempSync(join(tmpdir(), 'corral-annotations-')), 'gateway.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-annotations-'));
+  const config = join(dir, 'gateway.yaml');
+  accessLog = join(dir, 'access.log');
   writeFileSync(
     config,
     `clusters:
@@ -46,6 +49,7 @@ http:
     COLLAPSER_CACHE_DURATION: '0',
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
     OTEL_BSP_SCHEDULE_DELAY: '50',
+    ACCESS_LOG: accessLog,
   });
   base = `http://127.0.0.1:${port}`;
   const definition = protoLoader.loadSync('shop/v1/order_api.proto', { includeDirs: [protos, annotated, bundled], longs: String, enums: String });
@@ -102,6 +106,23 @@ describe('routes from google.api.http options', () => {
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/v2/orders:search`, { method: 'POST', body: '{"id":"s-1"}' })));
     expect((backend.calls.SearchOrders ?? 0) - searches).toBe(1);
     await until('the route is counted', async () => (await proxy.metric('corral_requests_total{route="http:shop.v1.OrderApi.GetOrder",outcome="follower"}')) >= 49);
+  });
+});
+
+describe('the access log', () => {
+  it('has the HTTP method, path and status of each HTTP call beside its gRPC method and status', async () => {
+    expect((await fetch(`${base}/v2/orders/missing`)).status).toBe(404);
+    const lines = () => readFileSync(accessLog, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+    await until('the line is written', async () => lines().some((l) => l.http_path === '/v2/orders/missing'));
+    expect(lines().find((l) => l.http_path === '/v2/orders/missing')).toMatchObject({
+      method: '/shop.v1.OrderApi/GetOrder',
+      route: 'http:shop.v1.OrderApi.GetOrder',
+      http_method: 'GET',
+      http_status: 404,
+      grpc_code: 'NOT_FOUND',
+      grpc_message: 'no order missing',
+    });
+    expect(lines().find((l) => l.http_path === '/v2/orders:lookup')).toMatchObject({ http_method: 'GET', http_status: 200, grpc_code: 'OK' });
   });
 });
 
