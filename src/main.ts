@@ -19,7 +19,7 @@ import { Router } from './route/router.js';
 import { MethodSet } from './collapse/method-set.js';
 import { Routing, type RoutingContext } from './route/routing.js';
 import { GrpcError, Status } from './wire/status.js';
-import type { Handler } from './call.js';
+import type { TracingStages } from './trace/index.js';
 
 /** A running corral: the front, the router, the clusters and the admin server. */
 export interface Corral {
@@ -325,8 +325,11 @@ function needsHttpSection(api: HttpApi | null, source: string): asserts api is H
 }
 
 /** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages (traced when tracing is on). */
-function gatewayState(api: HttpApi, routing: Routing, tracing: { serverSpans(next: Handler): Handler } | null): GatewayState {
-  const handlers = tracing === null ? routing.httpHandlers : new Map([...routing.httpHandlers].map(([name, h]) => [name, tracing.serverSpans(h)]));
+function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStages, 'httpServerSpans'> | null): GatewayState {
+  const handlers =
+    tracing === null
+      ? routing.httpHandlers
+      : new Map(routing.httpRoutes.map(({ spec }) => [spec.name, tracing.httpServerSpans(routing.httpHandlers.get(spec.name)!, { method: spec.method, route: spec.path })]));
   return { table: api.table, registry: api.descriptors.registry, cors: api.cors, handlers };
 }
 

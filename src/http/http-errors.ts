@@ -25,3 +25,8 @@ export function httpError(grpcCode: number, message: string): { status: number; 
   const [status, code] = TABLE[grpcCode] ?? [500, 'INTERNAL_ERROR'];
   return { status, body: { code, message, grpc_code: grpcCode } };
 }
+
+/** The HTTP status a call ending with `grpcCode` is answered with: 200 for OK. */
+export function httpStatusOf(grpcCode: number): number {
+  return grpcCode === Status.OK ? 200 : (TABLE[grpcCode]?.[0] ?? 500);
+}

@@ -1,7 +1,9 @@
 import { SpanKind, type Span } from '@opentelemetry/api';
 import type { BackendCall, Call, CallControl, Downstream, Handler, Headers } from '../call.js';
 import { ForwardingDownstream } from '../forwarding-downstream.js';
-import type { GrpcError } from '../wire/status.js';
+import { httpStatusOf } from '../http/http-errors.js';
+import type { FinishedCall } from '../observer.js';
+import { statusCode, type GrpcError } from '../wire/status.js';
 import { endSpan, type Tracing } from './tracing.js';
 
 /**
@@ -9,17 +11,34 @@ import { endSpan, type Tracing } from './tracing.js';
  * traceparent, whose context the rest of the path (and the backend) sees as its parent.
  */
 export class ServerSpans implements Handler {
+  private readonly name: string | undefined;
+
   constructor(
     private readonly tracing: Tracing,
     private readonly next: Handler,
-  ) {}
+    /** An HTTP/JSON route: its span is named `GET /v1/items/{id}` and has HTTP's attributes too. */
+    private readonly http: HttpSpanRoute | null = null,
+  ) {
+    this.name = http === null ? undefined : `${http.method} ${http.route}`;
+  }
 
   handle(call: Call, downstream: Downstream): void {
-    const span = this.tracing.startSpan(call.method, SpanKind.SERVER, call.metadata);
+    const span = this.tracing.startSpan(call.method, SpanKind.SERVER, call.metadata, this.name);
     // The next hops see corral's span as parent, and the sampling decision with it.
     this.tracing.inject(span, call.metadata);
-    this.next.handle(call, span.isRecording() ? new SpanDownstream(downstream, span, this.tracing) : downstream);
+    if (!span.isRecording()) return this.next.handle(call, downstream);
+    if (this.http !== null) {
+      span.setAttributes({ 'http.request.method': this.http.method, 'http.route': this.http.route, 'url.path': String(call.metadata['x-forwarded-path']) });
+    }
+    this.next.handle(call, new SpanDownstream(downstream, span, this.tracing, this.http !== null));
   }
+}
+
+/** The HTTP/JSON route a server span is for. */
+export interface HttpSpanRoute {
+  readonly method: string;
+  /** Its path template, OpenTelemetry's http.route. */
+  readonly route: string;
 }
 
 /**
@@ -36,6 +55,7 @@ class SpanDownstream extends ForwardingDownstream implements CallControl {
     inner: Downstream,
     private readonly span: Span,
     private readonly tracing: Tracing,
+    private readonly http: boolean,
   ) {
     super(inner);
   }
@@ -66,6 +86,11 @@ class SpanDownstream extends ForwardingDownstream implements CallControl {
     span.setAttribute('corral.outcome', inner.outcome);
     if (inner.route !== null) span.setAttribute('corral.route', inner.route.name);
     if (inner.outcome === 'follower' || inner.outcome === 'cache_hit') this.tracing.link(span, this.control?.backend?.traceparent ?? null);
+    if (this.http) {
+      // A stream that fails after its answer started was answered 200 (and an error line).
+      const written = (inner as Partial<FinishedCall>).http?.status ?? 0;
+      span.setAttribute('http.response.status_code', written !== 0 ? written : httpStatusOf(error !== null ? error.code : statusCode(status?.['grpc-status'])));
+    }
     endSpan(span, status, error);
   }
 }

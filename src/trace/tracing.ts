@@ -84,9 +84,9 @@ export class Tracing {
    * traceparent, if any. Attributes are set only on a span that records (one the sampler
    * kept): an unsampled call costs no more than the decision.
    */
-  startSpan(method: string, kind: SpanKind, metadata: Metadata): Span {
+  startSpan(method: string, kind: SpanKind, metadata: Metadata, name = method.slice(1)): Span {
     const parent = metadata.traceparent === undefined ? ROOT_CONTEXT : this.propagator.extract(ROOT_CONTEXT, metadata, metadataGetter);
-    const span = this.tracer.startSpan(method.slice(1), { kind }, parent);
+    const span = this.tracer.startSpan(name, { kind }, parent);
     if (span.isRecording()) span.setAttributes(rpcAttributes(method));
     return span;
   }

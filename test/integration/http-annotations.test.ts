@@ -127,16 +127,31 @@ describe('the access log', () => {
 });
 
 describe('tracing HTTP calls', () => {
-  it("gives each a server span under the caller's traceparent, named by its route, with the backend call under it", async () => {
+  it("gives each an HTTP server span under the caller's traceparent, named by its route, with the backend call under it", async () => {
     const trace = '0af7651916cd43dd8448eb211c80319c';
     const res = await fetch(`${base}/v2/orders/traced`, { headers: { traceparent: `00-${trace}-b7ad6b7169203331-01` } });
     expect(res.status).toBe(200);
     const spans = () => otlp.spans.filter((s) => s.traceId === trace);
     await until('the spans arrived', async () => spans().length >= 2);
     const server = spans().find((s) => s.kind === 2)!;
-    expect(server).toMatchObject({ name: 'shop.v1.OrderApi/GetOrder', parentSpanId: 'b7ad6b7169203331' });
-    expect(server.attributes).toMatchObject({ 'corral.route': 'http:shop.v1.OrderApi.GetOrder', 'corral.outcome': 'leader', 'rpc.grpc.status_code': 0 });
+    expect(server).toMatchObject({ name: 'GET /v2/orders/{id}', parentSpanId: 'b7ad6b7169203331' });
+    expect(server.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'http.route': '/v2/orders/{id}',
+      'url.path': '/v2/orders/traced',
+      'http.response.status_code': 200,
+      'rpc.service': 'shop.v1.OrderApi',
+      'rpc.method': 'GetOrder',
+      'rpc.grpc.status_code': 0,
+      'corral.route': 'http:shop.v1.OrderApi.GetOrder',
+      'corral.outcome': 'leader',
+    });
     expect(spans().find((s) => s.kind === 3)).toMatchObject({ parentSpanId: server.spanId });
+    // An error status: the one the client got.
+    const failedTrace = '1af7651916cd43dd8448eb211c80319c';
+    await fetch(`${base}/v2/orders/missing`, { headers: { traceparent: `00-${failedTrace}-b7ad6b7169203331-01` } });
+    await until('the failed call is traced', async () => otlp.spans.some((s) => s.traceId === failedTrace && s.kind === 2));
+    expect(otlp.spans.find((s) => s.traceId === failedTrace && s.kind === 2)!.attributes).toMatchObject({ 'http.response.status_code': 404, 'rpc.grpc.status_code': 5 });
   });
 });
 
