@@ -53,8 +53,9 @@ function pool(address: string, options: Partial<SessionPoolOptions> = {}): Sessi
 
 const request = { ':method': 'POST', ':path': '/p.S/M', 'content-type': 'application/grpc', te: 'trailers' };
 
+/** Waits up to 10 s (a bound for a loaded machine, not a timing assertion) for `check`. */
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(check()).toBe(true);
 }
 
