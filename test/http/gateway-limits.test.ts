@@ -78,6 +78,19 @@ describe('the gateway bounds its connections', () => {
     b.destroy();
   });
 
+  it('closes when its last connection ended before close() was called (shutdown drains first)', async () => {
+    const port = await start();
+    const res = await fetch(`http://127.0.0.1:${port}/o/1`, { headers: { connection: 'close' } });
+    expect(res.status).toBe(200);
+    await res.text();
+    gateway!.drain();
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = gateway!.close();
+    gateway = null;
+    const outcome = await Promise.race([closing.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still waiting'), 2000))]);
+    expect(outcome).toBe('closed');
+  });
+
   it('closes a connection that sends nothing within the first-bytes timeout', async () => {
     const port = await start({ firstBytesTimeoutMs: 200 });
     const silent = await connect(port);
