@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
@@ -94,14 +94,19 @@ async function compile(includes: readonly string[], files: readonly string[]): P
     if (index < 0) throw new DescriptorError(`http.proto_files: '${file}' is not under any of proto_paths (${includes.join(', ') || '.'})`);
     return join(`m${index}`, relative(roots[index]!, path));
   });
-  const workspace = await mkdtemp(join(tmpdir(), 'corral-buf-'));
+  // buf's workspace and its cache both in one temporary directory: nothing else is written,
+  // so a read-only root filesystem only needs a writable TMPDIR.
+  const temporary = await mkdtemp(join(tmpdir(), 'corral-buf-'));
+  const workspace = join(temporary, 'workspace');
   try {
+    await mkdir(workspace);
     await Promise.all(roots.map((root, i) => symlink(root, join(workspace, `m${i}`), 'dir')));
     await writeFile(join(workspace, 'buf.yaml'), `version: v2\nmodules:\n${roots.map((_, i) => `  - path: m${i}\n`).join('')}`);
     const buf = createRequire(import.meta.url).resolve('@bufbuild/buf/bin/buf');
     const args = ['build', '.', ...paths.flatMap((p) => ['--path', p]), '--as-file-descriptor-set', '--exclude-source-info', '-o', '-'];
+    const env = { ...process.env, BUF_CACHE_DIR: join(temporary, 'cache') };
     try {
-      const { stdout } = await run(buf, args, { cwd: workspace, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+      const { stdout } = await run(buf, args, { cwd: workspace, env, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
       return fromBinary(FileDescriptorSetSchema, stdout);
     } catch (err) {
       const message = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
@@ -110,6 +115,6 @@ async function compile(includes: readonly string[], files: readonly string[]): P
       throw new DescriptorError(`http.proto_files: ${named}`);
     }
   } finally {
-    await rm(workspace, { recursive: true, force: true });
+    await rm(temporary, { recursive: true, force: true });
   }
 }

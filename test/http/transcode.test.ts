@@ -24,6 +24,20 @@ describe('descriptors', () => {
     await expect(fromFiles([root], [`${root}/missing.proto`])).rejects.toThrowError(DescriptorError);
   });
 
+  it('compiles where nothing but the temporary directory is writable (buf caches there, not under HOME)', async () => {
+    const saved = { HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME };
+    process.env.HOME = '/proc/1'; // no .cache can be made there, whoever runs the test
+    delete process.env.XDG_CACHE_HOME;
+    try {
+      expect((await fromFiles([root], [`${root}/shop/v1/orders.proto`])).method('shop.v1.OrderService', 'GetOrder').name).toBe('GetOrder');
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('takes several include paths as protoc -I does, and has google/api/annotations.proto without a googleapis copy', async () => {
     const annotatedFile = `${annotated}/shop/v1/order_api.proto`;
     const both = await fromFiles([root, annotated], [annotatedFile]);
