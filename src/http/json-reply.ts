@@ -28,7 +28,7 @@ const NOT_METADATA = /^(:|content-type$|grpc-status$|grpc-message$|grpc-status-d
  * the status the gRPC code maps to. A server-streaming call's messages go out as they
  * come, one `{"result": ...}` line each (newline-delimited JSON, grpc-gateway's format),
  * and a failure after the first as an `{"error": ...}` line. Response metadata goes out as
- * `Grpc-Metadata-*` headers.
+ * `Grpc-Metadata-*` headers, and a unary call's trailers as `Grpc-Trailer-*` headers.
  */
 export class JsonReply implements Downstream, FinishedCall {
   outcome: Outcome = 'rejected';
@@ -47,6 +47,8 @@ export class JsonReply implements Downstream, FinishedCall {
   private control: CallControl | null = null;
   private servedBy: CallControl | null = null;
   private metadata: Headers | null = null;
+  /** Trailers, when they came before the answer was started (a unary call's always do). */
+  private trailers: Headers | null = null;
   /** The route it answers for, once one took the request; its method's output type decodes the answer. */
   private answering: HttpRoute | null = null;
   private registry: Registry | null = null;
@@ -125,6 +127,7 @@ export class JsonReply implements Downstream, FinishedCall {
   }
 
   onTrailers(trailers: Headers): void {
+    this.trailers = trailers;
     this.finish(statusCode(trailers['grpc-status']), decodeGrpcMessage(trailers['grpc-message']));
   }
 
@@ -223,10 +226,16 @@ export class JsonReply implements Downstream, FinishedCall {
     this.started = true;
     this.http.status = status;
     const out: Record<string, string | string[]> = { 'content-type': 'application/json', ...this.extraHeaders, ...headers };
-    for (const [name, value] of Object.entries(this.metadata ?? {})) {
-      if (value === undefined || NOT_METADATA.test(name)) continue;
-      out[`grpc-metadata-${name}`] = Array.isArray(value) ? value : String(value);
-    }
+    if (this.metadata !== null) copyMetadata(this.metadata, 'grpc-metadata-', out);
+    if (this.trailers !== null) copyMetadata(this.trailers, 'grpc-trailer-', out);
     this.res.writeHead(status, out);
+  }
+}
+
+/** The backend's metadata as HTTP headers under `prefix` (grpc-gateway's Grpc-Metadata- and Grpc-Trailer-). */
+function copyMetadata(from: Headers, prefix: string, out: Record<string, string | string[]>): void {
+  for (const [name, value] of Object.entries(from)) {
+    if (value === undefined || NOT_METADATA.test(name)) continue;
+    out[`${prefix}${name}`] = Array.isArray(value) ? value : String(value);
   }
 }

@@ -42,8 +42,10 @@ export async function startOrdersBackend(): Promise<OrdersBackend> {
       count('GetOrder');
       call.sendMetadata(seen(call));
       const id: string = call.request.id;
-      if (id === 'missing') return callback({ code: grpc.status.NOT_FOUND, details: 'no order missing' });
-      setTimeout(() => callback(null, order(id)), id.startsWith('slow') ? 300 : 0);
+      const trailer = new grpc.Metadata();
+      trailer.set('x-served-by', 'orders-backend');
+      if (id === 'missing') return callback({ code: grpc.status.NOT_FOUND, details: 'no order missing', metadata: trailer });
+      setTimeout(() => callback(null, order(id), trailer), id.startsWith('slow') ? 300 : 0);
     },
     SearchOrders(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
       count('SearchOrders');

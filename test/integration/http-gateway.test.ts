@@ -71,6 +71,9 @@ describe('HTTP/JSON to gRPC', () => {
     expect(res.headers.get('grpc-metadata-seen-x-path-id')).toBe('o-1');
     expect(res.headers.get('grpc-metadata-seen-x-forwarded-method')).toBe('GET');
     expect(res.headers.get('grpc-metadata-seen-x-forwarded-path')).toBe('/api/v1/orders/o-1');
+    // Trailers as Grpc-Trailer- headers (grpc-gateway's convention), never grpc-status itself.
+    expect(res.headers.get('grpc-trailer-x-served-by')).toBe('orders-backend');
+    expect(res.headers.get('grpc-trailer-grpc-status')).toBeNull();
   });
 
   it('takes a POST body as the message, and passes Grpc-Metadata- headers as metadata', async () => {
@@ -90,6 +93,7 @@ describe('HTTP/JSON to gRPC', () => {
     const notFound = await fetch(`${base}/api/v1/orders/missing`);
     expect(notFound.status).toBe(404);
     expect(await notFound.json()).toEqual({ code: 'NOT_FOUND', message: 'no order missing', grpc_code: 5 });
+    expect(notFound.headers.get('grpc-trailer-x-served-by')).toBe('orders-backend');
     const unknownField = await fetch(`${base}/api/v1/orders/o-1?colour=red`);
     expect(unknownField.status).toBe(400);
     expect((await unknownField.json()).message).toMatch(/colour/);
