@@ -86,11 +86,12 @@ class SpanDownstream extends ForwardingDownstream implements CallControl {
     span.setAttribute('corral.outcome', inner.outcome);
     if (inner.route !== null) span.setAttribute('corral.route', inner.route.name);
     if (inner.outcome === 'follower' || inner.outcome === 'cache_hit') this.tracing.link(span, this.control?.backend?.traceparent ?? null);
+    let httpStatus = 0;
     if (this.http) {
       // A stream that fails after its answer started was answered 200 (and an error line).
       const written = (inner as Partial<FinishedCall>).http?.status ?? 0;
-      span.setAttribute('http.response.status_code', written !== 0 ? written : httpStatusOf(error !== null ? error.code : statusCode(status?.['grpc-status'])));
+      httpStatus = written !== 0 ? written : httpStatusOf(error !== null ? error.code : statusCode(status?.['grpc-status']));
     }
-    endSpan(span, status, error);
+    endSpan(span, status, error, httpStatus);
   }
 }

@@ -110,10 +110,13 @@ export class Tracing {
 }
 
 /** Ends `span` with the status of its call: the status fields that ended it, or its error. */
-export function endSpan(span: Span, status: Headers | null, error: GrpcError | null): void {
+export function endSpan(span: Span, status: Headers | null, error: GrpcError | null, httpStatus = 0): void {
   const code = error !== null ? error.code : statusCode(status?.['grpc-status']);
   span.setAttribute('rpc.grpc.status_code', code);
-  if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: error !== null ? error.message : decodeGrpcMessage(status?.['grpc-message']) });
+  if (httpStatus !== 0) span.setAttribute('http.response.status_code', httpStatus);
+  // An HTTP server span is an error only for a 5xx answer: a 4xx is the client's (OpenTelemetry's HTTP conventions).
+  const failed = httpStatus !== 0 ? httpStatus >= 500 : code !== 0;
+  if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: error !== null ? error.message : decodeGrpcMessage(status?.['grpc-message']) });
   span.end();
 }
 
