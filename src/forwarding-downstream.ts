@@ -1,32 +1,13 @@
-import type { CallControl, Downstream, Headers, Outcome, RouteLabel } from './call.js';
+import type { CallControl, Downstream, Headers, Outcome, ResponseSink, RouteLabel } from './call.js';
 import type { GrpcError } from './wire/status.js';
 
 /**
- * A client end that passes everything on to another. A stage that needs to watch a
- * call's response (invalidation, tracing) wraps the Downstream in a subclass and
- * overrides what it watches; `ending` sees the status on its way out.
+ * A response sink that passes everything on to another. A stage that watches a call's
+ * response (invalidation, tracing) wraps the sink in a subclass and overrides what it
+ * watches; `ending` sees the status on its way out.
  */
-export class ForwardingDownstream implements Downstream {
-  constructor(protected readonly inner: Downstream) {}
-
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes;
-  }
-  get open(): boolean {
-    return this.inner.open;
-  }
-  get outcome(): Outcome {
-    return this.inner.outcome;
-  }
-  set outcome(outcome: Outcome) {
-    this.inner.outcome = outcome;
-  }
-  get route(): RouteLabel | null {
-    return this.inner.route;
-  }
-  set route(route: RouteLabel | null) {
-    this.inner.route = route;
-  }
+export class ForwardingSink<S extends ResponseSink = ResponseSink> implements ResponseSink {
+  constructor(protected readonly inner: S) {}
 
   onStart(control: CallControl): void {
     this.inner.onStart(control);
@@ -49,4 +30,26 @@ export class ForwardingDownstream implements Downstream {
 
   /** The response is about to end with these status fields (trailers, or trailers-only headers), or with `error`. */
   protected ending(_status: Headers | null, _error: GrpcError | null): void {}
+}
+
+/** A client end that passes everything on to another: a ForwardingSink that is also the Downstream it wraps. */
+export class ForwardingDownstream extends ForwardingSink<Downstream> implements Downstream {
+  get bufferedBytes(): number {
+    return this.inner.bufferedBytes;
+  }
+  get open(): boolean {
+    return this.inner.open;
+  }
+  get outcome(): Outcome {
+    return this.inner.outcome;
+  }
+  set outcome(outcome: Outcome) {
+    this.inner.outcome = outcome;
+  }
+  get route(): RouteLabel | null {
+    return this.inner.route;
+  }
+  set route(route: RouteLabel | null) {
+    this.inner.route = route;
+  }
 }

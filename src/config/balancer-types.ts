@@ -3,7 +3,7 @@ import { PickerBalancer, type Balancer, type ClusterView } from '../balance/bala
 import { LeastRequestPicker } from '../balance/least-request.js';
 import { RingHashPicker } from '../balance/ring-hash.js';
 import { RoundRobinPicker } from '../balance/round-robin.js';
-import { metadataName } from './fields.js';
+import { metadataName, typeUnion } from './fields.js';
 
 /**
  * One `type` of a route's balancer: the YAML fields it takes and the Balancer it makes.
@@ -37,13 +37,7 @@ type Types = typeof BALANCER_TYPES;
 /** A route's balancer as configured, one of the registered types. */
 export type BalancerSpec = { [K in keyof Types]: Types[K] extends BalancerType<infer S> ? S : never }[keyof Types];
 
-const names = Object.keys(BALANCER_TYPES);
-
-export const balancerSchema = z.discriminatedUnion(
-  'type',
-  Object.values(BALANCER_TYPES).map((t) => t.schema) as never,
-  { error: `expected type ${names.slice(0, -1).join(', ')} or ${names.at(-1)}` },
-) as unknown as z.ZodType<BalancerSpec>;
+export const balancerSchema = typeUnion<BalancerSpec>(BALANCER_TYPES);
 
 /** The balancer for a route of any registered type. */
 export function createBalancer(spec: BalancerSpec, cluster: ClusterView): Balancer {

@@ -8,7 +8,7 @@ import { DEFAULT_POLLING } from '../discovery/polling.js';
 import { ShardMapResolver } from '../discovery/shard-map.js';
 import { StaticResolver } from '../discovery/static.js';
 import type { Logger } from '../observe/logger.js';
-import { hostPort, httpUrl, millis } from './fields.js';
+import { hostPort, httpUrl, millis, typeUnion } from './fields.js';
 
 /** What a resolver may use besides its cluster's spec. */
 export interface ResolverContext {
@@ -80,13 +80,7 @@ type Types = typeof CLUSTER_TYPES;
 /** A cluster as configured, one of the registered types. */
 export type ClusterSpec = { [K in keyof Types]: Types[K] extends ClusterType<infer S> ? S : never }[keyof Types];
 
-const names = Object.keys(CLUSTER_TYPES);
-
-export const clusterSchema = z.discriminatedUnion(
-  'type',
-  Object.values(CLUSTER_TYPES).map((t) => t.schema) as never,
-  { error: `expected type ${names.slice(0, -1).join(', ')} or ${names.at(-1)}` },
-) as unknown as z.ZodType<ClusterSpec>;
+export const clusterSchema = typeUnion<ClusterSpec>(CLUSTER_TYPES);
 
 function typeOf(spec: ClusterSpec): ClusterType<ClusterSpec> {
   return CLUSTER_TYPES[spec.type] as unknown as ClusterType<ClusterSpec>;

@@ -8,3 +8,14 @@ export const millis = (min: number) => z.number().int().min(min, `expected a who
 export const metadataName = z
   .string()
   .regex(/^[0-9a-z_.-]+$/, 'expected a metadata name in lower case (letters, digits, _ . -)');
+
+/**
+ * The schema of a registry of types (clusters, balancers): one of their schemas, told
+ * apart by `type`, with an error that lists the types there are.
+ */
+export function typeUnion<Spec>(types: Record<string, { schema: z.ZodType }>): z.ZodType<Spec> {
+  const names = Object.keys(types);
+  return z.discriminatedUnion('type', Object.values(types).map((t) => t.schema) as never, {
+    error: `expected type ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`,
+  }) as unknown as z.ZodType<Spec>;
+}

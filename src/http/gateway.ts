@@ -5,6 +5,7 @@ import type { Handler } from '../call.js';
 import type { CorsSpec } from '../config/http-spec.js';
 import type { Logger } from '../observe/logger.js';
 import type { Observer } from '../observer.js';
+import { listen } from '../server/listen.js';
 import { Status } from '../wire/status.js';
 import { httpCall } from './http-call.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
@@ -88,10 +89,7 @@ export class HttpGateway {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => resolve((this.server.address() as net.AddressInfo).port));
-    });
+    return listen(this.server, this.options.port, this.options.host);
   }
 
   /**

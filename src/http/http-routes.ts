@@ -3,7 +3,7 @@ import type { RouteLabel } from '../call.js';
 import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 import type { HttpMethod, HttpRouteSpec } from '../config/http-spec.js';
 import { DescriptorError, type Descriptors } from './descriptors.js';
-import { PathTemplate } from './path-template.js';
+import { PathTemplate, segmentCount } from './path-template.js';
 import { fieldAt } from './transcode.js';
 
 /** An HTTP route ready to serve: its template and the gRPC method it calls. */
@@ -70,14 +70,16 @@ export class HttpRouteTable {
 
   /** The route for a request, the methods its path allows (405), or null (404). */
   match(method: string, path: string): HttpMatch | null {
-    const allow = new Set<HttpMethod>();
+    let allow: Set<HttpMethod> | null = null;
+    const segments = segmentCount(path);
     for (const route of this.routes) {
+      if (!route.template.fits(segments)) continue;
       const found = route.template.match(path);
       if (found === null) continue;
       if (route.spec.method === method) return { route, variables: found.variables };
-      allow.add(route.spec.method);
+      (allow ??= new Set()).add(route.spec.method);
     }
-    return allow.size === 0 ? null : { route: null, allow: [...allow] };
+    return allow === null ? null : { route: null, allow: [...allow] };
   }
 }
 

@@ -42,6 +42,15 @@ export class PathTemplate {
     if (deep >= 0 && deep !== this.units.length - 1) throw new TemplateError(`path template '${source}': '**' must be the last segment`);
   }
 
+  /**
+   * Whether a path of `segments` segments (segmentCount) could match: the route table asks
+   * this of every template, so most are passed over without splitting the path for each.
+   */
+  fits(segments: number): boolean {
+    const last = this.units.at(-1);
+    return last?.kind === 'many' ? segments >= this.units.length - 1 : segments === this.units.length;
+  }
+
   /** The variables of `path` (no query string) when it matches; null when it does not. */
   match(path: string): PathMatch | null {
     if (!path.startsWith('/')) return null;
@@ -116,6 +125,14 @@ export class PathTemplate {
       at++;
     }
   }
+}
+
+/** The segments of a path as PathTemplate.match splits it: "/" has none, "/a/" has two. */
+export function segmentCount(path: string): number {
+  if (path.length <= 1) return 0;
+  let count = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) count++;
+  return count;
 }
 
 function decodeURIComponentSafe(text: string): string {

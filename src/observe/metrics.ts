@@ -67,66 +67,32 @@ export class Metrics implements Observer {
     }).set(BUILD, 1);
     const routes = this.routes;
     const clusters = this.clusters;
-    new Counter({
-      name: 'corral_requests_total',
-      help: 'Calls received, by route and how they were served (counted when served; rejected ones when they end)',
-      labelNames: ['route', 'cluster', 'outcome'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of routes.values()) {
-          emit(this, s.served, (i) => ({ route: s.label.name, cluster: s.label.cluster, outcome: OUTCOMES[i]! }));
-        }
-      },
+    this.countedAtScrape('corral_requests_total', 'Calls received, by route and how they were served (counted when served; rejected ones when they end)', ['route', 'cluster', 'outcome'], (c) => {
+      for (const s of routes.values()) emit(c, s.served, (i) => ({ route: s.label.name, cluster: s.label.cluster, outcome: OUTCOMES[i]! }));
     });
-    new Counter({
-      name: 'corral_calls_handled_total',
-      help: 'Calls ended, by route, how they were served and the gRPC status their client got',
-      labelNames: ['route', 'cluster', 'outcome', 'grpc_code'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of routes.values()) {
-          emit(this, s.handled, (i) => ({
-            route: s.label.name,
-            cluster: s.label.cluster,
-            outcome: OUTCOMES[Math.floor(i / CODES)]!,
-            grpc_code: statusName(i % CODES),
-          }));
-        }
-      },
+    this.countedAtScrape('corral_calls_handled_total', 'Calls ended, by route, how they were served and the gRPC status their client got', ['route', 'cluster', 'outcome', 'grpc_code'], (c) => {
+      for (const s of routes.values()) {
+        emit(c, s.handled, (i) => ({
+          route: s.label.name,
+          cluster: s.label.cluster,
+          outcome: OUTCOMES[Math.floor(i / CODES)]!,
+          grpc_code: statusName(i % CODES),
+        }));
+      }
     });
-    new Counter({
-      name: 'corral_backend_calls_total',
-      help: 'Backend calls corral started, by route: one per flight (collapsed) or per call passed through (bypass)',
-      labelNames: ['route', 'cluster', 'kind'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of routes.values()) {
-          emit(this, s.backendCalls, (i) => ({ route: s.label.name, cluster: s.label.cluster, kind: KINDS[i]! }));
-        }
+    this.countedAtScrape(
+      'corral_backend_calls_total',
+      'Backend calls corral started, by route: one per flight (collapsed) or per call passed through (bypass)',
+      ['route', 'cluster', 'kind'],
+      (c) => {
+        for (const s of routes.values()) emit(c, s.backendCalls, (i) => ({ route: s.label.name, cluster: s.label.cluster, kind: KINDS[i]! }));
       },
+    );
+    this.countedAtScrape('corral_backend_handled_total', 'Backend calls ended, by cluster and the gRPC status they ended with (after retries)', ['cluster', 'grpc_code'], (c) => {
+      for (const [cluster, s] of clusters) emit(c, s.handled, (i) => ({ cluster, grpc_code: statusName(i) }));
     });
-    new Counter({
-      name: 'corral_backend_handled_total',
-      help: 'Backend calls ended, by cluster and the gRPC status they ended with (after retries)',
-      labelNames: ['cluster', 'grpc_code'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [cluster, s] of clusters) emit(this, s.handled, (i) => ({ cluster, grpc_code: statusName(i) }));
-      },
-    });
-    new Counter({
-      name: 'corral_endpoint_ejections_total',
-      help: 'Endpoints taken out of their cluster for a while after a backend failure, by cluster',
-      labelNames: ['cluster'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [cluster, s] of clusters) if (s.ejections > 0) this.inc({ cluster }, s.ejections);
-      },
+    this.countedAtScrape('corral_endpoint_ejections_total', 'Endpoints taken out of their cluster for a while after a backend failure, by cluster', ['cluster'], (c) => {
+      for (const [cluster, s] of clusters) if (s.ejections > 0) c.inc({ cluster }, s.ejections);
     });
     this.requestSeconds = new Histogram({
       name: 'corral_request_duration_seconds',
@@ -244,13 +210,19 @@ export class Metrics implements Observer {
 
   /** Adds a counter read at scrape time from a live count that only grows. */
   counterFrom(name: string, help: string, read: () => number): void {
+    this.countedAtScrape(name, help, [], (c) => c.inc(read()));
+  }
+
+  /** A counter whose series are set from plain counts when scraped, never on the request path. */
+  private countedAtScrape(name: string, help: string, labelNames: string[], fill: (counter: Counter<string>) => void): void {
     new Counter({
       name,
       help,
+      labelNames,
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(read());
+        fill(this);
       },
     });
   }

@@ -1,5 +1,6 @@
 import { SpanKind, type Span } from '@opentelemetry/api';
 import type { Call, CallControl, Headers, ResponseSink } from '../call.js';
+import { ForwardingSink } from '../forwarding-downstream.js';
 import type { Origin } from '../upstream/origin.js';
 import type { GrpcError } from '../wire/status.js';
 import { endSpan, type Tracing } from './tracing.js';
@@ -23,36 +24,23 @@ export class ClientSpans implements Origin {
 }
 
 /** Passes the response on and ends the span with its status and the endpoint that gave it. */
-class SpanSink implements ResponseSink {
+class SpanSink extends ForwardingSink {
   private control: CallControl | null = null;
   private ended = false;
 
   constructor(
-    private readonly sink: ResponseSink,
+    sink: ResponseSink,
     private readonly span: Span,
-  ) {}
+  ) {
+    super(sink);
+  }
 
-  onStart(control: CallControl): void {
+  override onStart(control: CallControl): void {
     this.control = control;
-    this.sink.onStart(control);
-  }
-  onHeaders(headers: Headers, endsResponse: boolean): void {
-    if (endsResponse) this.end(headers, null);
-    this.sink.onHeaders(headers, endsResponse);
-  }
-  onData(chunk: Buffer): void {
-    this.sink.onData(chunk);
-  }
-  onTrailers(trailers: Headers): void {
-    this.end(trailers, null);
-    this.sink.onTrailers(trailers);
-  }
-  onError(error: GrpcError): void {
-    this.end(null, error);
-    this.sink.onError(error);
+    this.inner.onStart(control);
   }
 
-  private end(status: Headers | null, error: GrpcError | null): void {
+  protected override ending(status: Headers | null, error: GrpcError | null): void {
     if (this.ended) return;
     this.ended = true;
     const backend = this.control?.backend;
