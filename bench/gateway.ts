@@ -49,21 +49,18 @@ const loadClient = fileURLToPath(new URL('./load-client.js', import.meta.url));
 const protos = fileURLToPath(new URL('../../bench/protos', import.meta.url));
 const STREAMS = 128;
 
-function nodeClient(kind: 'grpc-js' | 'http2' | 'http1', port: number, keys: 'hot' | 'unique', requests: number, round: number): Measurement {
+/** One run of the closed-loop Node client (load-client.ts), 128 calls in flight. */
+export function nodeClient(kind: 'grpc-js' | 'http2' | 'http1', port: number, keys: 'hot' | 'unique', requests: number, round: number): Measurement {
   const out = execFileSync(process.execPath, [loadClient, kind, String(port), keys, String(requests), String(STREAMS), String(round)], { encoding: 'utf8' });
   return JSON.parse(out) as Measurement;
 }
 
-export async function runGateway(options: GatewayOptions): Promise<GatewayReport> {
-  const started: Started[] = [];
-  try {
-    const echo = await startProcess(echoJs, ['0'], process.env, 'echo listening');
-    started.push(echo);
-    const echoPort = echo.ready.port as number;
-    const config = join(mkdtempSync(join(tmpdir(), 'corral-bench-gateway-')), 'gateway.yaml');
-    writeFileSync(
-      config,
-      `clusters:
+/** The benchmark's configuration: the echo backend as the cluster, GET /v1/items/{id} → bench.v1.Items/GetItem. */
+export function gatewayConfig(echoPort: number): string {
+  const config = join(mkdtempSync(join(tmpdir(), 'corral-bench-gateway-')), 'gateway.yaml');
+  writeFileSync(
+    config,
+    `clusters:
   echo: { type: static, address: "127.0.0.1:${echoPort}" }
 default: { action: use_cluster, use_cluster: echo }
 http:
@@ -72,7 +69,17 @@ http:
   routes:
     - { name: get-item, path: "/v1/items/{id}", method: GET, service: echo, grpc_service: bench.v1.Items, grpc_method: GetItem }
 `,
-    );
+  );
+  return config;
+}
+
+export async function runGateway(options: GatewayOptions): Promise<GatewayReport> {
+  const started: Started[] = [];
+  try {
+    const echo = await startProcess(echoJs, ['0'], process.env, 'echo listening');
+    started.push(echo);
+    const echoPort = echo.ready.port as number;
+    const config = gatewayConfig(echoPort);
     const corral = await startProxy({ CONFIG_PATH: config, HTTP_PORT: '0' });
     started.push(corral);
     const grpcPort = corral.grpcPort;
