@@ -1,11 +1,13 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Handler } from '../call.js';
 import type { CorsSpec } from '../config/http-spec.js';
 import type { Logger } from '../observe/logger.js';
 import type { Observer } from '../observer.js';
 import { listen } from '../server/listen.js';
+import { halfClosedByClient } from '../wire/half-close.js';
 import { Status } from '../wire/status.js';
 import { httpCall } from './http-call.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
@@ -177,6 +179,8 @@ export class HttpGateway {
       if (tooLarge) return reply.refuse(413, 'PAYLOAD_TOO_LARGE', Status.RESOURCE_EXHAUSTED, (err as Error).message);
       return reply.fail(Status.INVALID_ARGUMENT, (err as Error).message);
     }
+    // The client went away while its body was read: nobody waits for this call.
+    if (!reply.open) return;
     let message: Uint8Array;
     try {
       message = requestMessage(route.method, registry, variables, url.searchParams, body, route.spec.body);
@@ -214,6 +218,10 @@ export class HttpGateway {
         chunks.push(chunk);
       });
       req.on('end', () => {
+        // An h2c stream reset before its END_STREAM ends here too: that body is incomplete.
+        if (!halfClosedByClient((req as { stream?: Readable }).stream ?? req)) {
+          return reject(new Error('the client reset the request before its end'));
+        }
         if (size === 0 || route.spec.body === null) return resolve(undefined);
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonValue);

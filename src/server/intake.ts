@@ -1,6 +1,7 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Call, Handler, Metadata } from '../call.js';
 import { FrameScanner } from '../wire/frame.js';
+import { halfClosedByClient } from '../wire/half-close.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { QuietWatch, Quietable } from './quiet-watch.js';
 import type { Reply } from './reply.js';
@@ -83,10 +84,11 @@ export class Intake implements Quietable {
   end(): void {
     const s = this.scanner;
     if (this.phase === Phase.Done) return;
-    if ((this.stream as { aborted?: boolean }).aborted === true) {
-      // The client reset the stream ('aborted' precedes this 'end'): nothing to serve.
-      this.phase = Phase.Done;
-      this.watch.delete(this);
+    if (!halfClosedByClient(this.stream) || !this.reply.open) {
+      // Not a half-close (the client reset the stream), or the call ended before it (its
+      // deadline passed): the request is incomplete and goes nowhere. A stream already
+      // handed on is the upstream's to cancel.
+      this.stop();
       return;
     }
     if (!s.atBoundary) {
@@ -108,15 +110,11 @@ export class Intake implements Quietable {
 
   /** @internal The watch found the request quiet for the half-close wait, after a poll. */
   quiet(): void {
-    if (this.phase !== Phase.Classifying) return;
-    if (!this.reply.open) {
-      this.phase = Phase.Done;
-      return;
-    }
-    this.handOnStream();
+    if (this.phase === Phase.Classifying) this.handOnStream();
   }
 
   private handOnStream(): void {
+    if (!this.reply.open) return this.stop();
     this.phase = Phase.Streaming;
     this.watch.delete(this);
     this.dispatch(null);
@@ -132,6 +130,14 @@ export class Intake implements Quietable {
       source: body === null ? this.stream : null,
     };
     this.handler.handle(call, this.reply);
+  }
+
+  /** The call is over for its client: nothing more is read into it. */
+  private stop(): void {
+    const streaming = this.phase === Phase.Streaming;
+    this.phase = Phase.Done;
+    this.watch.delete(this);
+    if (!streaming) this.stream.resume();
   }
 
   private fail(error: GrpcError): void {

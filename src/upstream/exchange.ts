@@ -1,13 +1,16 @@
 import { constants, type IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { CallControl, ResponseListener } from '../call.js';
+import { halfClosedByClient } from '../wire/half-close.js';
 import { restoreRepeatedFields } from '../wire/metadata.js';
 import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
 import { NOT_HTTP2, kConnection, type BackendStream } from './upstream.js';
 
 const kExchange = Symbol('corral.exchange');
 type ExchangeStream = BackendStream & { [kExchange]: Exchange };
-type SourceStream = Readable & { [kExchange]: Exchange; aborted?: boolean };
+type SourceStream = Readable & { [kExchange]: Exchange };
+/** Why a backend stream is reset once its response has ended before its request. */
+const RESPONSE_ENDED = new GrpcError(Status.CANCELLED, 'the response ended before the request');
 
 /**
  * One backend stream (one attempt of a call) and the sink its response flows into. It
@@ -25,6 +28,8 @@ export class Exchange implements CallControl {
   private pendingTrailers: IncomingHttpHeaders | null = null;
   /** For a streaming request: bytes beyond the ones read before it was known to stream went out. */
   sentFromSource = false;
+  /** For a streaming request: the client's stream, until its half-close has been passed on. */
+  private source: SourceStream | null = null;
 
   /**
    * Pass a controller, made for `stream`, when the request side may still be open at
@@ -55,16 +60,20 @@ export class Exchange implements CallControl {
 
   /**
    * Sends what was read already, then streams the rest from the client with
-   * back-pressure. The client's half-close is passed on only when it was one: node
-   * also ends a server stream's readable side when the client resets it ('aborted'
-   * comes first), and passing that on would tell the backend the request was complete.
+   * back-pressure. The client's half-close is passed on only when it was one, while the
+   * response is still under way: node also ends a server stream's readable side when
+   * the client resets it, and passing that on would tell the backend that a request its
+   * client never finished was complete. Such a request is cancelled instead (abort, or
+   * the reset when the response ends).
    */
   pipeFrom(head: readonly Buffer[], source: Readable): void {
     for (const chunk of head) this.stream.write(chunk);
-    (source as SourceStream)[kExchange] = this;
+    const s = source as SourceStream;
+    s[kExchange] = this;
+    this.source = s;
     source.pipe(this.stream, { end: false });
     if (source.readableEnded) {
-      this.sourceEnded(source as SourceStream);
+      this.sourceEnded(s);
     } else {
       source.once('end', onSourceEnd);
       source.once('data', onSourceData);
@@ -73,6 +82,7 @@ export class Exchange implements CallControl {
 
   /** Stops taking the client's stream, so another attempt can take it. */
   unpipe(source: Readable): void {
+    this.source = null;
     source.unpipe(this.stream);
     source.removeListener('end', onSourceEnd);
     source.removeListener('data', onSourceData);
@@ -80,7 +90,23 @@ export class Exchange implements CallControl {
 
   /** @internal */
   sourceEnded(source: SourceStream): void {
-    if (source.aborted !== true && !this.stream.destroyed) this.stream.end();
+    if (this.source !== source) return;
+    this.source = null;
+    if (halfClosedByClient(source) && !this.settled && !this.stream.destroyed) this.stream.end();
+  }
+
+  /**
+   * The response has ended while the client's stream is still open: the backend has
+   * answered, so the rest of the request goes nowhere. The backend stream is reset
+   * (grpc-go's client resets with NO_ERROR here; CANCEL says the same and cannot be
+   * mistaken for a half-close), and what the client still sends is read and dropped.
+   */
+  private dropRequest(): void {
+    const source = this.source;
+    if (source === null) return;
+    this.unpipe(source);
+    source.resume();
+    this.controller?.abort(RESPONSE_ENDED);
   }
 
   /** Ends the backend call with RST_STREAM(CANCEL); the sink gets `reason`. */
@@ -109,6 +135,7 @@ export class Exchange implements CallControl {
     const endsResponse = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     if (endsResponse) this.settled = true;
     this.sink.onHeaders(headers, endsResponse);
+    if (endsResponse) this.dropRequest();
   }
 
   /** @internal */
@@ -134,6 +161,7 @@ export class Exchange implements CallControl {
     this.pendingTrailers = null;
     this.settled = true;
     this.sink.onTrailers(trailers);
+    this.dropRequest();
   }
 
   /** @internal */
