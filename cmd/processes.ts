@@ -103,12 +103,16 @@ export async function startBackend(options: { delay?: string; maxStreams?: numbe
 export interface Proxy extends Started {
   grpcPort: number;
   metricsPort: number;
+  adminPort: number;
   address: string;
-  /** GETs a path of the admin server. */
+  /** GETs a path: /metrics, /health and /ready from the metrics port, anything else from the admin port. */
   admin(path: string): Promise<{ status: number; body: string }>;
   /** The value of one series in /metrics, e.g. corral_requests_total{outcome="leader"}; 0 when absent. */
   metric(series: string): Promise<number>;
 }
+
+/** What the metrics port serves; the admin port serves the rest. */
+const PROBE_PATHS = ['/metrics', '/health', '/ready'];
 
 /**
  * corral as it ships: bin/corral (its V8 flags), on this process's node unless `node` names
@@ -126,6 +130,7 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
       // SERVICE_PORT_GRPC (MyGateway's name) stands in for GRPC_PORT when given.
       ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }),
       METRICS_PORT: '0',
+      ADMIN_PORT: '0',
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -135,9 +140,11 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
   );
   const grpcPort = started.ready.grpcPort as number;
   const metricsPort = started.ready.metricsPort as number;
+  const adminPort = started.ready.adminPort as number;
   const admin = async (path: string) => {
+    const port = PROBE_PATHS.includes(new URL(path, 'http://x').pathname) ? metricsPort : adminPort;
     // One retry: a pooled keep-alive socket may have been closed by the server while idle.
-    const get = () => fetch(`http://127.0.0.1:${metricsPort}${path}`);
+    const get = () => fetch(`http://127.0.0.1:${port}${path}`);
     const res = await get().catch(get);
     return { status: res.status, body: await res.text() };
   };
@@ -145,6 +152,7 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
     ...started,
     grpcPort,
     metricsPort,
+    adminPort,
     address: `127.0.0.1:${grpcPort}`,
     admin,
     async metric(series: string) {
@@ -180,7 +188,7 @@ export function sumOfSeries(body: string, series: string): number {
  */
 export async function proxyExit(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = spawn('/bin/sh', [launcher, ...args], {
-    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ...env },
+    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -23,6 +23,7 @@ Main variables (all of them: the README's Configuration table):
   BACKEND_ADDRESS           host:port of the gRPC backend (cleartext HTTP/2), or
   CONFIG_PATH               a YAML file of routes and clusters
   GRPC_PORT, METRICS_PORT   where corral serves gRPC (50052) and /metrics, /health, /ready (2112)
+  ADMIN_HOST, ADMIN_PORT    where the admin endpoints listen (127.0.0.1:9901)
   COLLAPSER_SKIP_METHODS    methods never collapsed nor cached: your writes (/pkg.Service/Method, /pkg.Service/)
   COLLAPSER_CACHE_DURATION  how long OK answers are cached (100ms)
   SHUTDOWN_DELAY, SHUTDOWN_GRACE  serving on after SIGTERM (0s), then draining (20s)
@@ -70,7 +71,7 @@ if (command === 'validate') {
   for (const skipped of api?.skipped ?? []) process.stdout.write(`warning: google.api.http binding not served: ${skipped}\n`);
   process.stdout.write(
     `configuration OK: ${config.configPath ?? 'BACKEND_ADDRESS'}; ${topology.routes.length} route(s), clusters ${Object.keys(topology.clusters).join(', ')}; ` +
-      `gRPC on ${config.listenHost}:${config.grpcPort}, admin on ${config.metricsHost}:${config.metricsPort}; ` +
+      `gRPC on ${config.listenHost}:${config.grpcPort}, metrics on ${config.metricsHost}:${config.metricsPort}, admin on ${config.adminHost}:${config.adminPort}; ` +
       `collapsing ${collapser.onlyMethods ? `only ${collapser.onlyMethods.join(',')}` : 'every single-message call'}` +
       `${collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : ''}` +
       `${api ? `; ${api.table.all().length} HTTP route(s); ${declaredText(new DeclaredReads(api.descriptors.registry).counts)}` : ''}\n`,
@@ -89,16 +90,28 @@ try {
   if (!(err instanceof ConfigError)) throw err;
   fail(err.message);
 }
-let signals = 0;
-// The first signal drains; a second one exits at once. Handled, not left to the default
+/** A repeat of the first signal within this long is the same request to stop. */
+const SAME_SIGNAL_MS = 1000;
+let first: { signal: NodeJS.Signals; at: number } | null = null;
+// The first signal drains; a later one exits at once. Handled, not left to the default
 // action, which the kernel does not apply to PID 1 (node as a container's first process).
+// Ctrl-C in a terminal, systemd's KillMode=control-group and kill -TERM -<pgid> signal the
+// whole process group: corral gets the signal from the kernel and again from npm or a
+// shell that forwards it, a moment apart. That echo is not a second request.
 const onSignal = (signal: NodeJS.Signals): void => {
-  if (++signals > 1) {
-    corral.logger.warn({ signal }, 'second signal: exiting at once');
-    process.exit(1);
+  const now = performance.now();
+  if (first === null) {
+    first = { signal, at: now };
+    corral.logger.info({ signal }, 'shutting down');
+    void corral.shutdown().then(() => process.exit(0));
+    return;
   }
-  corral.logger.info({ signal }, 'shutting down');
-  void corral.shutdown().then(() => process.exit(0));
+  if (signal === first.signal && now - first.at < SAME_SIGNAL_MS) {
+    corral.logger.info({ signal }, 'the same signal again within a second: already shutting down');
+    return;
+  }
+  corral.logger.warn({ signal }, 'second signal: exiting at once');
+  process.exit(1);
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);

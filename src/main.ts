@@ -6,6 +6,7 @@ import { AdminServer } from './observe/admin.js';
 import { clustersView, configDump, flightsView, type AdminState } from './observe/admin-views.js';
 import { combineObservers } from './observe/observers.js';
 import { RegistryAgent } from './registry/agent.js';
+import { CorsPolicy } from './http/cors.js';
 import { HttpGateway, type GatewayState } from './http/gateway.js';
 import { loadHttpApi, type HttpApi } from './http/gateway-routes.js';
 import { createLogger, type Logger } from './observe/logger.js';
@@ -13,6 +14,7 @@ import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
 import { BUILD, MIN_NODE, nodeIsSupported } from './observe/build-info.js';
 import { Front } from './server/front.js';
+import { Guard } from './server/guard.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
 import { Router } from './route/router.js';
@@ -25,6 +27,7 @@ import type { TracingStages } from './trace/index.js';
 export interface Corral {
   grpcPort: number;
   metricsPort: number;
+  adminPort: number;
   logger: Logger;
   /**
    * Re-reads CONFIG_PATH (and the descriptors it names) and swaps routes and clusters
@@ -58,8 +61,8 @@ export async function startCorral(config: Config): Promise<Corral> {
     cache,
     logger,
     observer,
-    verifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret }),
-    bearerVerifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret, requireSession: false }),
+    verifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret, ...config.jwtClaims }),
+    bearerVerifier: config.jwtSecret === undefined ? null : new TokenVerifier({ secret: config.jwtSecret, ...config.jwtClaims, requireSession: false }),
     ejection: config.ejection,
     retry: config.retry,
     wrapOrigin: tracing === null ? null : (origin) => tracing.clientSpans(origin),
@@ -82,7 +85,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   let routing = new Routing(config.topology, context, null, api);
   const router = new Router(routing.table);
   const front = new Front(
-    tracing === null ? router : tracing.serverSpans(router),
+    new Guard(tracing === null ? router : tracing.serverSpans(router), logger),
     {
       host: config.listenHost,
       port: config.grpcPort,
@@ -121,22 +124,27 @@ export async function startCorral(config: Config): Promise<Corral> {
     callsInProgress: () => openCalls(),
   });
   const state: AdminState = { config, routing: () => routing, generation: () => generation, pools };
-  const admin = new AdminServer({
+  const probes = new AdminServer({
     host: config.metricsHost,
     port: config.metricsPort,
-    registry: metrics.registry,
-    ready: readiness,
-    views: {
-      '/config_dump': { describe: 'the configuration in effect: environment and topology, defaults filled in, secrets redacted', read: () => configDump(state) },
-      '/clusters': { describe: "each cluster, its resolver's health, and each endpoint's state", read: () => clustersView(state) },
-      '/flights': { describe: 'flights under way: method, route, waiters, age', read: () => flightsView(state) },
-    },
-    logLevel: () => logger.level,
-    setLogLevel: (level) => {
-      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`expected level= one of ${LOG_LEVELS.join(', ')}`);
-      logger.level = level;
-      logger.info({ level }, 'log level changed');
-      return level;
+    probes: { registry: metrics.registry, ready: readiness, adminAddress: `${config.adminHost}:${config.adminPort}` },
+  });
+  const admin = new AdminServer({
+    host: config.adminHost,
+    port: config.adminPort,
+    admin: {
+      views: {
+        '/config_dump': { describe: 'the configuration in effect: environment and topology, defaults filled in, secrets redacted', read: () => configDump(state) },
+        '/clusters': { describe: "each cluster, its resolver's health, and each endpoint's state", read: () => clustersView(state) },
+        '/flights': { describe: 'flights under way: method, route, waiters, age', read: () => flightsView(state) },
+      },
+      logLevel: () => logger.level,
+      setLogLevel: (level) => {
+        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`expected level= one of ${LOG_LEVELS.join(', ')}`);
+        logger.level = level;
+        logger.info({ level }, 'log level changed');
+        return level;
+      },
     },
   });
 
@@ -144,7 +152,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     config.http === null
       ? null
       : new HttpGateway(
-          gatewayState(api!, routing, tracing),
+          gatewayState(api!, routing, tracing, logger),
           {
             host: config.listenHost,
             ...config.http,
@@ -161,11 +169,13 @@ export async function startCorral(config: Config): Promise<Corral> {
   routing.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
   const httpPort = gateway === null ? null : await bound(gateway.listen(), 'HTTP_PORT', config.http!.port, config.listenHost);
-  const metricsPort = await bound(admin.listen(), 'METRICS_PORT', config.metricsPort, config.metricsHost);
+  const metricsPort = await bound(probes.listen(), 'METRICS_PORT', config.metricsPort, config.metricsHost);
+  const adminPort = await bound(admin.listen(), 'ADMIN_PORT', config.adminPort, config.adminHost);
   logger.info(
     {
       grpcPort,
       metricsPort,
+      adminPort,
       httpPort,
       version: BUILD.version,
       node: BUILD.node,
@@ -216,7 +226,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     const previous = routing;
     routing = next;
     router.table = next.table;
-    if (gateway !== null) gateway.state = gatewayState(nextApi!, next, tracing);
+    if (gateway !== null) gateway.state = gatewayState(nextApi!, next, tracing, logger);
     logDescriptors(nextApi, next, logger);
     previous.stop();
     logger.info(
@@ -264,10 +274,11 @@ export async function startCorral(config: Config): Promise<Corral> {
       await agent?.stop();
       await tracing?.shutdown();
       await admin.close();
+      await probes.close();
       logger.info('stopped');
     })());
 
-  return { grpcPort, metricsPort, logger, reload, shutdown };
+  return { grpcPort, metricsPort, adminPort, logger, reload, shutdown };
 }
 
 /** Registers once /ready would say ready, so callers find an instance that can serve. */
@@ -325,12 +336,14 @@ function needsHttpSection(api: HttpApi | null, source: string): asserts api is H
 }
 
 /** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages (traced when tracing is on). */
-function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStages, 'httpServerSpans'> | null): GatewayState {
-  const handlers =
-    tracing === null
-      ? routing.httpHandlers
-      : new Map(routing.httpRoutes.map(({ spec }) => [spec.name, tracing.httpServerSpans(routing.httpHandlers.get(spec.name)!, { method: spec.method, route: spec.path })]));
-  return { table: api.table, registry: api.descriptors.registry, cors: api.cors, handlers };
+function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStages, 'httpServerSpans'> | null, logger: Logger): GatewayState {
+  const handlers = new Map(
+    routing.httpRoutes.map(({ spec }) => {
+      const handler = routing.httpHandlers.get(spec.name)!;
+      return [spec.name, new Guard(tracing === null ? handler : tracing.httpServerSpans(handler, { method: spec.method, route: spec.path }), logger)];
+    }),
+  );
+  return { table: api.table, registry: api.descriptors.registry, cors: new CorsPolicy(api.cors), handlers };
 }
 
 /** What the descriptors changed: gRPC methods no longer collapsed, and annotations not served. */

@@ -24,6 +24,12 @@ export interface TokenVerifierOptions {
   cacheBytes?: number;
   /** A token must carry session_id (MyGateway's gRPC routes); true unless false. HTTP routes have no session. */
   requireSession?: boolean;
+  /** JWT_AUDIENCE: `aud` must name it (a string, or an array holding it); unchecked when undefined. */
+  audience?: string | undefined;
+  /** JWT_ISSUER: `iss` must equal it; unchecked when undefined. */
+  issuer?: string | undefined;
+  /** JWT_LEEWAY: clock skew allowed between the token's issuer and corral, for exp, nbf and iat. */
+  leewayMs?: number;
 }
 
 /** Per remembered token beyond its text: the claims object and the cache's own entry. */
@@ -31,7 +37,9 @@ const ENTRY_OVERHEAD = 200;
 
 /**
  * Checks MyGateway's session tokens: HS256 only (no `none`, no key confusion), a valid
- * signature, an `exp` that has not passed, and a string `session_id` claim.
+ * signature, an `exp` that has not passed, an `nbf` that has, no `iat` in the future
+ * (each within the allowed clock skew), `aud` and `iss` when configured, and a string
+ * `session_id` claim.
  *
  * fast-jwt rather than jose: it verifies synchronously, so the auth stage hands a call
  * on in the same tick and a streaming call's bytes need no holding while a promise
@@ -44,13 +52,22 @@ export class TokenVerifier {
   private readonly verify: (token: string) => Record<string, unknown>;
   private readonly verified: LRUCache<string, Verified>;
   private readonly requireSession: boolean;
+  private readonly leewayMs: number;
 
   constructor(options: TokenVerifierOptions) {
     this.requireSession = options.requireSession !== false;
+    this.leewayMs = options.leewayMs ?? 0;
+    const required = options.requireSession === false ? ['exp'] : ['exp', 'session_id'];
+    if (options.audience !== undefined) required.push('aud');
+    if (options.issuer !== undefined) required.push('iss');
     this.verify = createVerifier({
       key: options.secret,
       algorithms: ['HS256'],
-      requiredClaims: options.requireSession === false ? ['exp'] : ['exp', 'session_id'],
+      requiredClaims: required,
+      clockTolerance: this.leewayMs,
+      // Exact strings: a regular expression built from configuration could match more than meant.
+      ...(options.audience === undefined ? {} : { allowedAud: options.audience }),
+      ...(options.issuer === undefined ? {} : { allowedIss: options.issuer }),
     }) as (token: string) => Record<string, unknown>;
     this.verified = new LRUCache({
       maxSize: options.cacheBytes ?? 4 * 1024 * 1024,
@@ -71,14 +88,16 @@ export class TokenVerifier {
     } catch {
       return null;
     }
-    const { session_id: sessionId, sub, email, exp } = payload;
+    const { session_id: sessionId, sub, email, exp, iat } = payload;
     if (typeof exp !== 'number' || (sessionId !== undefined && typeof sessionId !== 'string')) return null;
+    // Issued in the future, beyond the clock skew allowed: fast-jwt checks iat only against a maxAge.
+    if (typeof iat === 'number' && iat * 1000 > Date.now() + this.leewayMs) return null;
     if (this.requireSession && sessionId === undefined) return null;
     const claims: Verified = {
       sessionId,
       subject: typeof sub === 'string' ? sub : undefined,
       email: typeof email === 'string' ? email : undefined,
-      expiresAtMs: exp * 1000,
+      expiresAtMs: exp * 1000 + this.leewayMs,
     };
     this.verified.set(token, claims);
     return claims;

@@ -8,6 +8,9 @@ import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
 import type { KeyMaker } from './key.js';
 import { underAny } from './method-set.js';
 
+/** The user-agent of a collapsed call: it is made for every caller with its key, whatever their libraries. */
+export const COLLAPSED_USER_AGENT = 'corral';
+
 export interface CollapserOptions extends FlightOptions {
   /** How long an OK response is served from the cache; 0 turns caching off for this collapser. */
   cacheTtlMs: number;
@@ -119,16 +122,19 @@ export class Collapser implements Handler, FlightOwner {
   }
 
   /**
-   * Two changes to the leader's metadata that make the one response right for every
-   * waiter: the deadline is BACKEND_TIMEOUT (callers' deadlines differ and are not in the
-   * key), and the response is asked for uncompressed (grpc-accept-encoding is not in the
-   * key, so a waiter may not accept what the leader would). The metadata is this call's
-   * own and not read again once the key is made, so it is changed in place: a copy per
+   * The changes to the leader's metadata that make the one response right for every
+   * waiter, so that whatever the backend sees is in the key or the same for all: the
+   * deadline is BACKEND_TIMEOUT (callers' deadlines differ and are not in the key), the
+   * response is asked for uncompressed (grpc-accept-encoding is not in the key, so a
+   * waiter may not accept what the leader would), and the user-agent is corral's (the
+   * callers' libraries differ and are not in the key). The metadata is this call's own
+   * and not read again once the key is made, so it is changed in place: a copy per
    * flight showed in profiles (docs/performance.md).
    */
   private prepareForAll(call: Call): void {
     const metadata = call.metadata;
     metadata['grpc-timeout'] = this.upstreamTimeout;
     metadata['grpc-accept-encoding'] = 'identity';
+    metadata['user-agent'] = COLLAPSED_USER_AGENT;
   }
 }

@@ -91,7 +91,11 @@ export class KeyMaker {
   }
 
   private counts(name: string, value: string | string[] | undefined): boolean {
-    if (value === undefined || name.charCodeAt(0) === 0x3a /* ':' pseudo-header */) return false;
+    if (value === undefined) return false;
+    // The backend sees the caller's :authority (virtual hosts, tenants by host name):
+    // always in the key, as nginx's default cache key has $host. Other pseudo-headers are
+    // the same for every gRPC call of a method.
+    if (name.charCodeAt(0) === 0x3a /* ':' pseudo-header */) return name === ':authority';
     if (this.only !== null) return this.only.has(name);
     if (!TRANSPORT_AND_TRACING_HEADERS.has(name)) return true;
     // The codec changes how the same bytes are read: only plain proto is left out.

@@ -82,6 +82,9 @@ const schema = z.object({
   METRICS_HOST: z.string().optional(),
   GRPC_PORT: port(50052),
   METRICS_PORT: port(2112),
+  // The views and /logging: localhost only unless told otherwise (Envoy's advice for its admin port).
+  ADMIN_HOST: z.string().trim().min(1, 'expected an address to bind, e.g. 127.0.0.1').default('127.0.0.1'),
+  ADMIN_PORT: port(9901),
   CONFIG_PATH: z.string().trim().min(1, 'expected a path to a YAML file').optional(),
   BACKEND_ADDRESS: z
     .string()
@@ -124,6 +127,9 @@ const schema = z.object({
   EJECTION_BASE_TIME: duration('30s', true),
   EJECTION_MAX_TIME: duration('5m', true),
   JWT_SECRET: z.string().optional(),
+  JWT_AUDIENCE: z.string().trim().min(1, 'expected the audience tokens must name in aud').optional(),
+  JWT_ISSUER: z.string().trim().min(1, 'expected the issuer tokens must name in iss').optional(),
+  JWT_LEEWAY: duration('30s'),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   REGISTRY_ETCD_ENDPOINTS: z
     .string()
@@ -162,6 +168,9 @@ export interface Config {
   listenHost: string;
   /** Where /metrics, /health and /ready listen (METRICS_HOST, else LISTEN_HOST). */
   metricsHost: string;
+  /** Where the admin endpoints (views, /logging) listen: ADMIN_HOST, 127.0.0.1 by default. */
+  adminHost: string;
+  adminPort: number;
   grpcPort: number;
   metricsPort: number;
   logLevel: Env['LOG_LEVEL'];
@@ -197,6 +206,8 @@ export interface Config {
   };
   /** HMAC secret for routes with `authorization: required`; undefined when unset. */
   jwtSecret: string | undefined;
+  /** What a token must also say: its audience and issuer (unchecked when undefined), and the clock skew allowed for exp, nbf and iat. */
+  jwtClaims: { audience: string | undefined; issuer: string | undefined; leewayMs: number };
   /** HTTP_PORT: where the HTTP/JSON gateway listens; null when off. */
   http: { port: number; maxBodyBytes: number } | null;
   /** ACCESS_LOG: a file path, 1 for stdout, or null when off. */
@@ -224,7 +235,7 @@ export interface Config {
 }
 
 /** Prefixes of corral's variables: an unknown one with such a prefix is likely a typo. */
-const OUR_PREFIXES = ['HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
+const OUR_PREFIXES = ['ADMIN_', 'HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
 /** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
 const ALSO_OURS = ['CORRAL_V8_FLAGS', 'SERVICE_PORT_GRPC'];
 
@@ -286,8 +297,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration: BACKEND_ADDRESS is required: the host:port of the gRPC backend, e.g. 127.0.0.1:50051 (or CONFIG_PATH, a YAML file of routes and clusters)',
     );
   }
-  if (e.GRPC_PORT !== 0 && e.GRPC_PORT === e.METRICS_PORT) {
-    throw new ConfigError(`invalid configuration: ${portName}=${e.GRPC_PORT} and METRICS_PORT=${e.METRICS_PORT} are the same port; give each its own`);
+  const ports: Array<[string, number]> = [[portName, e.GRPC_PORT], ['METRICS_PORT', e.METRICS_PORT], ['ADMIN_PORT', e.ADMIN_PORT]];
+  if (e.HTTP_PORT !== undefined) ports.push(['HTTP_PORT', e.HTTP_PORT]);
+  for (const [i, [name, value]] of ports.entries()) {
+    const same = ports.slice(i + 1).find(([, other]) => value !== 0 && other === value);
+    if (same !== undefined) throw new ConfigError(`invalid configuration: ${name}=${value} and ${same[0]}=${same[1]} are the same port; give each its own`);
   }
   if (e.EJECTION_BASE_TIME > e.EJECTION_MAX_TIME) {
     throw new ConfigError(
@@ -303,6 +317,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     topology,
     listenHost: e.LISTEN_HOST,
     metricsHost: e.METRICS_HOST ?? e.LISTEN_HOST,
+    adminHost: e.ADMIN_HOST,
+    adminPort: e.ADMIN_PORT,
     grpcPort: e.GRPC_PORT,
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
@@ -327,6 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retry: { retries: e.RETRY_COUNT, attemptTimeoutMs: e.RETRY_TIMEOUT_MS },
     ejection: { baseMs: e.EJECTION_BASE_TIME, maxMs: e.EJECTION_MAX_TIME },
     jwtSecret,
+    jwtClaims: { audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, leewayMs: e.JWT_LEEWAY },
     http: e.HTTP_PORT === undefined ? null : { port: e.HTTP_PORT, maxBodyBytes: e.HTTP_MAX_BODY_BYTES ?? e.MAX_MESSAGE_BYTES },
     accessLog: e.ACCESS_LOG === 'off' ? null : e.ACCESS_LOG === 'stdout' ? 1 : e.ACCESS_LOG,
     outcomeHeader: e.RESPONSE_OUTCOME_HEADER ?? null,

@@ -28,6 +28,10 @@ export interface CorsSpec {
   allowedOrigins: string[];
   allowedMethods: string[];
   allowedHeaders: string[];
+  /** Response headers a page may read besides the ones corral sets on each answer (always exposed). */
+  exposeHeaders: string[];
+  /** Access-Control-Allow-Credentials: pages may send cookies and HTTP authentication. */
+  allowCredentials: boolean;
   maxAgeSeconds: number;
 }
 
@@ -82,6 +86,8 @@ export const httpSchema = z
         allowed_origins: z.array(z.string().min(1)).min(1),
         allowed_methods: z.array(z.enum(HTTP_METHODS)).default([...HTTP_METHODS]),
         allowed_headers: z.array(z.string().min(1)).default(['authorization', 'content-type']),
+        expose_headers: z.array(z.string().min(1)).default([]),
+        allow_credentials: z.boolean().default(false),
         max_age: durationText.default('10m'),
       })
       .optional(),
@@ -117,6 +123,8 @@ export function httpSpecOf(raw: z.output<typeof httpSchema>): HttpSpec {
             allowedOrigins: raw.cors.allowed_origins,
             allowedMethods: raw.cors.allowed_methods,
             allowedHeaders: raw.cors.allowed_headers.map((h) => h.toLowerCase()),
+            exposeHeaders: raw.cors.expose_headers.map((h) => h.toLowerCase()),
+            allowCredentials: raw.cors.allow_credentials,
             maxAgeSeconds: Math.round(parseDuration(raw.cors.max_age)! / 1000),
           },
   };

@@ -2,22 +2,24 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
-import type { Handler } from '../call.js';
-import type { CorsSpec } from '../config/http-spec.js';
+import type { Call, Handler } from '../call.js';
 import type { Logger } from '../observe/logger.js';
 import type { Observer } from '../observer.js';
 import { listen } from '../server/listen.js';
 import { halfClosedByClient } from '../wire/half-close.js';
 import { Status } from '../wire/status.js';
+import type { CorsPolicy } from './cors.js';
 import { httpCall } from './http-call.js';
+import { httpError } from './http-errors.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
 import { JsonReply, type HttpResponse } from './json-reply.js';
 import { BadRequest, requestMessage } from './transcode.js';
 import type { JsonValue, Registry } from '@bufbuild/protobuf';
 
+/** A JSON media type: application/json, or a +json type, with parameters or none. */
+const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 /** The HTTP/2 connection preface: a client speaking h2c with prior knowledge starts with it. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-const NO_HEADERS: Record<string, string> = {};
 
 /** What the gateway serves; replaced whole on reload. */
 export interface GatewayState {
@@ -26,7 +28,7 @@ export interface GatewayState {
   registry: Registry;
   /** Each route's stages (auth, collapser, origin), by route name. */
   handlers: ReadonlyMap<string, Handler>;
-  cors: CorsSpec | null;
+  cors: CorsPolicy;
 }
 
 export interface GatewayOptions {
@@ -66,7 +68,7 @@ export class HttpGateway {
     private readonly logger: Logger,
     private readonly observer: Observer,
   ) {
-    const handle = (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res);
+    const handle = (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res).catch((err: unknown) => this.failed(err, res));
     this.h1 = http.createServer({ keepAlive: true }, handle);
     this.h2 = http2.createServer(
       {
@@ -128,6 +130,21 @@ export class HttpGateway {
     this.observer.callEnded(reply);
   }
 
+  /**
+   * An exception while a request was served (a defect, or input no check foresaw): that
+   * request gets 500 and the error is logged; nothing else is affected.
+   */
+  private failed(err: unknown, res: ServerResponse): void {
+    this.logger.error({ err: (err as Error).stack ?? String(err) }, 'an HTTP request failed inside corral; it gets 500');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const { status, body } = httpError(Status.INTERNAL, `corral failed on this request: ${(err as Error).message}`);
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
   /** Hands a connection to the HTTP/2 server when its first bytes are the start of the preface, else to HTTP/1.1. */
   private sniff(socket: net.Socket): void {
     this.sockets.add(socket);
@@ -150,19 +167,14 @@ export class HttpGateway {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { table, handlers, cors, registry } = this.state;
     const url = new URL(req.url ?? '/', 'http://gateway');
-    const corsHeaders = this.cors(cors, req);
-    if (req.method === 'OPTIONS' && cors !== null && req.headers['access-control-request-method'] !== undefined) {
-      res.writeHead(corsHeaders === null ? 403 : 204, corsHeaders === null ? {} : {
-        ...corsHeaders,
-        'access-control-allow-methods': cors.allowedMethods.join(', '),
-        'access-control-allow-headers': cors.allowedHeaders.join(', '),
-        'access-control-max-age': String(cors.maxAgeSeconds),
-      });
+    const preflight = cors.preflight(req.method, req.headers);
+    if (preflight !== null) {
+      res.writeHead(preflight.status, preflight.headers);
       res.end();
       return;
     }
     const match = table.match(req.method ?? 'GET', url.pathname);
-    const reply = new JsonReply(res as HttpResponse, req.method ?? 'GET', url.pathname, corsHeaders ?? NO_HEADERS, this);
+    const reply = new JsonReply(res as HttpResponse, req.method ?? 'GET', url.pathname, cors.headers(req.headers), cors, this);
     this.open.add(reply);
     if (this.draining) reply.closesConnection();
     if (match === null) return reply.fail(Status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
@@ -171,6 +183,12 @@ export class HttpGateway {
       return reply.refuse(405, 'METHOD_NOT_ALLOWED', Status.UNIMPLEMENTED, `${req.method} is not allowed on ${url.pathname}; allowed: ${allow}`, { allow });
     }
     const { route, variables } = match;
+    if (route.spec.body !== null && !JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+      // Also what keeps a cross-origin page from writing without a preflight: the content
+      // types a browser sends without one (text/plain, forms) are all refused.
+      const given = req.headers['content-type'] === undefined ? 'none' : `'${req.headers['content-type']}'`;
+      return reply.refuse(415, 'UNSUPPORTED_MEDIA_TYPE', Status.INVALID_ARGUMENT, `${req.method} ${url.pathname} takes a JSON body: send Content-Type: application/json (got ${given})`);
+    }
     let body: JsonValue | undefined;
     try {
       body = await this.readJson(req, route);
@@ -181,25 +199,18 @@ export class HttpGateway {
     }
     // The client went away while its body was read: nobody waits for this call.
     if (!reply.open) return;
-    let message: Uint8Array;
+    let call: Call;
     try {
-      message = requestMessage(route.method, registry, variables, url.searchParams, body, route.spec.body);
+      const message = requestMessage(route.method, registry, variables, url.searchParams, body, route.spec.body);
+      call = httpCall(route, req.method!, url.pathname, req.headers, variables, message);
     } catch (err) {
-      return reply.fail(Status.INVALID_ARGUMENT, err instanceof BadRequest ? err.message : String(err));
+      if (err instanceof BadRequest) return reply.fail(Status.INVALID_ARGUMENT, err.message);
+      throw err;
     }
-    const call = httpCall(route, req.method!, url.pathname, req.headers, variables, message);
     reply.answers(route, registry);
     reply.requestBytes = call.body!.length;
     reply.traceparent = call.metadata.traceparent;
     handlers.get(route.spec.name)!.handle(call, reply);
-  }
-
-  /** CORS response headers for an allowed origin; null when the origin is not allowed (or CORS is off). */
-  private cors(cors: CorsSpec | null, req: IncomingMessage): Record<string, string> | null {
-    const origin = req.headers.origin;
-    if (cors === null || origin === undefined) return null;
-    if (!cors.allowedOrigins.includes('*') && !cors.allowedOrigins.includes(origin)) return null;
-    return { 'access-control-allow-origin': cors.allowedOrigins.includes('*') ? '*' : origin, vary: 'Origin' };
   }
 
   private readJson(req: IncomingMessage, route: HttpRoute): Promise<JsonValue | undefined> {

@@ -1,4 +1,5 @@
 import type { Registry } from '@bufbuild/protobuf';
+import type { CorsPolicy } from './cors.js';
 import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
 import type { FinishedCall } from '../observer.js';
 import { GrpcError, Status, decodeGrpcMessage, statusCode } from '../wire/status.js';
@@ -62,7 +63,9 @@ export class JsonReply implements Downstream, FinishedCall {
     private readonly res: HttpResponse,
     httpMethod: string,
     path: string,
-    private readonly extraHeaders: Record<string, string>,
+    private readonly extraHeaders: Readonly<Record<string, string>>,
+    /** Adds what a page may read to the answer's headers. */
+    private readonly cors: CorsPolicy,
     /** Told once the HTTP response has closed (metrics, access log). */
     private readonly owner: { replyClosed(reply: JsonReply): void },
   ) {
@@ -228,6 +231,7 @@ export class JsonReply implements Downstream, FinishedCall {
     const out: Record<string, string | string[]> = { 'content-type': 'application/json', ...this.extraHeaders, ...headers };
     if (this.metadata !== null) copyMetadata(this.metadata, 'grpc-metadata-', out);
     if (this.trailers !== null) copyMetadata(this.trailers, 'grpc-trailer-', out);
+    this.cors.expose(out);
     this.res.writeHead(status, out);
   }
 }

@@ -11,28 +11,51 @@ export class BadRequest extends GrpcError {
   }
 }
 
-/** Sets `value` at a dotted field path of a JSON object, making the objects on the way. */
-function setPath(target: JsonObject, path: string, value: JsonValue): void {
-  const names = path.split('.');
-  let at: JsonObject = target;
-  for (const name of names.slice(0, -1)) {
-    const next = at[name];
-    if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next)) at[name] = {};
-    at = at[name] as JsonObject;
+/**
+ * The fields along a dotted path (proto or JSON names), each but the last a singular
+ * message field; null when a segment is not a field there. Every name a client sends
+ * (query parameters, path variables) goes through this before anything is set, so no
+ * client string is ever used as a key that is not a field of the message.
+ */
+function fieldPath(message: DescMessage, path: string): DescField[] | null {
+  const fields: DescField[] = [];
+  let at: DescMessage | undefined = message;
+  for (const name of path.split('.')) {
+    if (at === undefined) return null;
+    const field: DescField | undefined = at.fields.find((f) => f.name === name || f.jsonName === name);
+    if (field === undefined) return null;
+    fields.push(field);
+    at = field.fieldKind === 'message' ? field.message : undefined;
   }
-  at[names.at(-1)!] = value;
+  return fields;
 }
 
 /** The field at a dotted path (proto or JSON names), or undefined. */
 export function fieldAt(message: DescMessage, path: string): DescField | undefined {
-  let at: DescMessage | undefined = message;
-  let field: DescField | undefined;
-  for (const name of path.split('.')) {
-    field = at?.fields.find((f) => f.name === name || f.jsonName === name);
-    if (field === undefined) return undefined;
-    at = field.fieldKind === 'message' ? field.message : undefined;
+  return fieldPath(message, path)?.at(-1);
+}
+
+/**
+ * Sets `value` at a field path of a JSON object, under each field's JSON name, making
+ * prototype-free objects on the way: an own property is only ever read back, so nothing
+ * reaches a prototype whatever the request held.
+ */
+function setField(target: JsonObject, fields: readonly DescField[], value: JsonValue): void {
+  let at: JsonObject = target;
+  for (let i = 0; i < fields.length - 1; i++) {
+    const key = fields[i]!.jsonName;
+    const next = Object.hasOwn(at, key) ? at[key] : undefined;
+    if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next)) at[key] = Object.create(null) as JsonObject;
+    at = at[key] as JsonObject;
   }
-  return field;
+  at[fields.at(-1)!.jsonName] = value;
+}
+
+/** The fields of `path` in the request message, or a BadRequest naming it. */
+function requestField(message: DescMessage, path: string, what: string): DescField[] {
+  const fields = fieldPath(message, path);
+  if (fields === null) throw new BadRequest(`${what} '${path}' is not a field of ${message.typeName}`);
+  return fields;
 }
 
 /**
@@ -40,9 +63,8 @@ export function fieldAt(message: DescMessage, path: string): DescField | undefin
  * mapping reads for every scalar (numbers, int64, enums by name, bytes, Timestamps),
  * except booleans, which it wants as JSON true or false.
  */
-function fromText(message: DescMessage, path: string, text: string): JsonValue {
-  const field = fieldAt(message, path);
-  const bool = field !== undefined && (field.fieldKind === 'scalar' || field.fieldKind === 'list') && field.scalar === ScalarType.BOOL;
+function fromText(field: DescField, text: string): JsonValue {
+  const bool = (field.fieldKind === 'scalar' || field.fieldKind === 'list') && field.scalar === ScalarType.BOOL;
   if (bool && (text === 'true' || text === 'false')) return text === 'true';
   return text;
 }
@@ -61,20 +83,25 @@ export function requestMessage(
   body: JsonValue | undefined,
   rule: BodyRule,
 ): Uint8Array {
-  const json: JsonObject = {};
+  // Keyed by what the client sent: no prototype to reach through a key such as __proto__.
+  const json = Object.create(null) as JsonObject;
   if (rule === '*' && body !== undefined) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequest('the request body must be a JSON object');
-    Object.assign(json, body);
+    for (const key of Object.keys(body)) json[key] = body[key]!;
   } else if (rule !== null && body !== undefined) {
-    setPath(json, rule, body);
+    setField(json, requestField(method.input, rule, 'body'), body);
   }
   const input = method.input;
   for (const name of new Set(query.keys())) {
-    const values = query.getAll(name).map((v) => fromText(input, name, v));
-    const field = fieldAt(input, name);
-    setPath(json, name, values.length === 1 && field?.fieldKind !== 'list' ? values[0]! : values);
+    const fields = requestField(input, name, 'query parameter');
+    const field = fields.at(-1)!;
+    const values = query.getAll(name).map((v) => fromText(field, v));
+    setField(json, fields, values.length === 1 && field.fieldKind !== 'list' ? values[0]! : values);
   }
-  for (const [path, value] of variables) setPath(json, path, fromText(input, path, value));
+  for (const [path, value] of variables) {
+    const fields = requestField(input, path, 'path variable');
+    setField(json, fields, fromText(fields.at(-1)!, value));
+  }
   try {
     return toBinary(method.input, fromJson(method.input, json, { registry }));
   } catch (err) {

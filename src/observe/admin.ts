@@ -2,12 +2,17 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import { listen } from '../server/listen.js';
 
-export interface AdminOptions {
-  host: string;
-  port: number;
+/** What the metrics port serves: Prometheus and the kubelet reach it on the pod's IP. */
+export interface ProbeEndpoints {
   registry: Registry;
   /** /ready answers 200 only while this holds: backend reachable and not draining. */
   ready: () => { ok: boolean; reason: string };
+  /** Where the other endpoints are, for the 404 of a path that moved there. */
+  adminAddress: string;
+}
+
+/** What the admin port serves: the JSON views and the log level, on localhost by default. */
+export interface AdminEndpoints {
   /** GET endpoints that answer JSON, by path, with what each shows. */
   views: Record<string, { describe: string; read: () => unknown }>;
   /** POST /logging?level=: sets the log level; returns the level now in effect, or throws naming the levels. */
@@ -15,12 +20,27 @@ export interface AdminOptions {
   logLevel: () => string;
 }
 
+export interface AdminOptions {
+  host: string;
+  port: number;
+  /** /metrics, /health and /ready (METRICS_PORT). */
+  probes?: ProbeEndpoints;
+  /** The index, the views and /logging (ADMIN_PORT). */
+  admin?: AdminEndpoints;
+}
+
 const JSON_TYPE = { 'content-type': 'application/json' };
+/**
+ * Content types a browser sends cross-origin without a preflight (a form, or text/plain):
+ * a web page could make an operator's browser send such a POST to the admin port.
+ */
+const SIMPLE_REQUEST_TYPE = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)\s*(;|$)/i;
 
 /**
- * The admin HTTP server on METRICS_PORT: /metrics for Prometheus, /health and /ready for
- * probes, JSON views of what corral is doing (Envoy's admin interface is the model), and
- * the log level. `GET /` lists them.
+ * An HTTP server of corral's own: the metrics port (/metrics for Prometheus, /health and
+ * /ready for probes) or the admin port (JSON views of what corral is doing and the log
+ * level; Envoy's admin interface is the model, and like Envoy's it belongs on localhost).
+ * `GET /` on the admin port lists its endpoints.
  */
 export class AdminServer {
   private readonly server: http.Server;
@@ -32,58 +52,66 @@ export class AdminServer {
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
-    const view = this.options.views[path];
-    if (path === '/logging') return this.logging(req.method, url, res);
+    const { probes, admin } = this.options;
+    if (path === '/logging' && admin !== undefined) return this.logging(req, url, res, admin);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (path === '/metrics') {
+    const view = admin?.views[path];
+    if (probes !== undefined && path === '/metrics') {
       try {
-        const body = await this.options.registry.metrics();
-        res.writeHead(200, { 'content-type': this.options.registry.contentType }).end(body);
+        const body = await probes.registry.metrics();
+        res.writeHead(200, { 'content-type': probes.registry.contentType }).end(body);
       } catch (err) {
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`);
       }
-    } else if (path === '/health') {
+    } else if (probes !== undefined && path === '/health') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (path === '/ready') {
-      const { ok, reason } = this.options.ready();
+    } else if (probes !== undefined && path === '/ready') {
+      const { ok, reason } = probes.ready();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason}\n`);
     } else if (view !== undefined) {
       res.writeHead(200, JSON_TYPE).end(JSON.stringify(view.read(), null, 2) + '\n');
-    } else if (path === '/') {
-      res.writeHead(200, JSON_TYPE).end(JSON.stringify({ endpoints: this.index() }, null, 2) + '\n');
+    } else if (admin !== undefined && path === '/') {
+      res.writeHead(200, JSON_TYPE).end(JSON.stringify({ endpoints: this.index(admin) }, null, 2) + '\n');
+    } else if (probes !== undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: this port serves /metrics, /health and /ready; the admin endpoints are on ${probes.adminAddress} (ADMIN_PORT)\n`);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET / lists the endpoints\n');
     }
   }
 
-  private logging(method: string | undefined, url: URL, res: http.ServerResponse): void {
-    if (method === 'GET') {
-      res.writeHead(200, JSON_TYPE).end(JSON.stringify({ level: this.options.logLevel() }) + '\n');
+  private logging(req: http.IncomingMessage, url: URL, res: http.ServerResponse, admin: AdminEndpoints): void {
+    if (req.method === 'GET') {
+      res.writeHead(200, JSON_TYPE).end(JSON.stringify({ level: admin.logLevel() }) + '\n');
       return;
     }
-    if (method !== 'POST') {
+    if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'GET, POST' }).end();
       return;
     }
+    // A request a browser could send cross-origin without a preflight is refused: curl's
+    // POST has neither an Origin nor such a content type.
+    const type = req.headers['content-type'];
+    if (req.headers.origin !== undefined || (type !== undefined && SIMPLE_REQUEST_TYPE.test(type))) {
+      res.writeHead(403, JSON_TYPE).end(JSON.stringify({ error: 'refused: a browser could send this cross-origin (Origin header, or a form or text/plain body); use curl -X POST' }) + '\n');
+      return;
+    }
     try {
-      const level = this.options.setLogLevel(url.searchParams.get('level') ?? '');
+      const level = admin.setLogLevel(url.searchParams.get('level') ?? '');
       res.writeHead(200, JSON_TYPE).end(JSON.stringify({ level }) + '\n');
     } catch (err) {
       res.writeHead(400, JSON_TYPE).end(JSON.stringify({ error: (err as Error).message }) + '\n');
     }
   }
 
-  private index(): Array<{ method: string; path: string; describe: string }> {
+  private index(admin: AdminEndpoints): Array<{ method: string; path: string; describe: string }> {
     return [
-      { method: 'GET', path: '/metrics', describe: 'Prometheus metrics' },
-      { method: 'GET', path: '/health', describe: '200 while the process runs' },
-      { method: 'GET', path: '/ready', describe: '200 when a backend is connected and corral is not draining, else 503 with the reason' },
-      ...Object.entries(this.options.views).map(([path, v]) => ({ method: 'GET', path, describe: v.describe })),
+      ...Object.entries(admin.views).map(([path, v]) => ({ method: 'GET', path, describe: v.describe })),
       { method: 'GET', path: '/logging', describe: 'the log level in effect' },
       { method: 'POST', path: '/logging?level=debug', describe: 'sets the log level (fatal, error, warn, info, debug, trace, silent)' },
+      { method: 'GET', path: '/metrics, /health, /ready', describe: 'on METRICS_PORT: Prometheus metrics, liveness, readiness' },
     ];
   }
 

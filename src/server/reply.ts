@@ -2,6 +2,7 @@ import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'nod
 import type { BackendCall, CallControl, Downstream, Headers, Metadata, Outcome, RouteLabel } from '../call.js';
 import type { FinishedCall } from '../observer.js';
 import { GrpcError, Status, decodeGrpcMessage, encodeGrpcMessage, statusCode } from '../wire/status.js';
+import { MAX_TIMER_MS } from '../wire/timeout.js';
 
 const kReply = Symbol('corral.reply');
 type ReplyStream = ServerHttp2Stream & { [kReply]: Reply };
@@ -100,9 +101,13 @@ export class Reply implements Downstream, FinishedCall {
     return this.statusFields === null ? 'the client cancelled the call' : decodeGrpcMessage(this.statusFields['grpc-message']);
   }
 
-  /** Ends the call with DEADLINE_EXCEEDED once the client's grpc-timeout has passed. */
+  /**
+   * Ends the call with DEADLINE_EXCEEDED once the client's grpc-timeout has passed. A
+   * deadline further off than a timer can hold (24.8 days) gets no timer here: the call
+   * is as good as unbounded, and the backend still gets the client's grpc-timeout.
+   */
   expireAfter(ms: number): void {
-    this.deadline = setTimeout(onDeadline, ms, this, ms);
+    if (ms <= MAX_TIMER_MS) this.deadline = setTimeout(onDeadline, ms, this, ms);
   }
 
   onHeaders(headers: Headers, endsResponse: boolean): void {

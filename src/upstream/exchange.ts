@@ -3,8 +3,8 @@ import type { Readable } from 'node:stream';
 import type { CallControl, ResponseListener } from '../call.js';
 import { halfClosedByClient } from '../wire/half-close.js';
 import { restoreRepeatedFields } from '../wire/metadata.js';
-import { GrpcError, Status, statusFromRstCode } from '../wire/status.js';
-import { NOT_HTTP2, kConnection, type BackendStream } from './upstream.js';
+import { GrpcError, Status } from '../wire/status.js';
+import { NOT_HTTP2, StreamReset, kConnection, type BackendStream } from './upstream.js';
 
 const kExchange = Symbol('corral.exchange');
 type ExchangeStream = BackendStream & { [kExchange]: Exchange };
@@ -194,7 +194,7 @@ export class Exchange implements CallControl {
       return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: the connection was lost`);
     }
     if (rstCode !== constants.NGHTTP2_NO_ERROR) {
-      return new GrpcError(statusFromRstCode(rstCode), `backend ${address} reset the stream (RST_STREAM code ${rstCode})`);
+      return new StreamReset(rstCode, `backend ${address} reset the stream (RST_STREAM code ${rstCode})`);
     }
     return new GrpcError(Status.INTERNAL, `backend ${address} ended the stream without a grpc-status`);
   }

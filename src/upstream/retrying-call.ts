@@ -6,7 +6,7 @@ import { FrameScanner } from '../wire/frame.js';
 import { firstValue, requestHeaders } from '../wire/metadata.js';
 import { GrpcError, Status, statusCode } from '../wire/status.js';
 import { Exchange } from './exchange.js';
-import { UnforwardableRequest, type Upstream } from './upstream.js';
+import { StreamReset, UnforwardableRequest, type Upstream } from './upstream.js';
 
 /** What a route allows after a backend failure. */
 export interface RetryPolicy {
@@ -202,14 +202,20 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
     else exchange.pipeFrom(this.call.head, this.call.source!);
   }
 
-  /** The current attempt failed: eject its endpoint, then try elsewhere or give up. */
+  /**
+   * The current attempt failed: eject its endpoint (unless the backend only reset this
+   * stream), then try elsewhere or give up.
+   */
   private failed(error: GrpcError): void {
     const endpoint = this.picked!;
     this.lastFailure = error;
-    this.upstream.failed(endpoint, error);
-    if (!this.mayRetry()) {
-      // After response headers a reset keeps its own status (e.g. INTERNAL); a lost backend is UNAVAILABLE either way.
-      this.finish(this.committed && error.code !== Status.UNAVAILABLE ? error : unavailable(error));
+    const reset = error instanceof StreamReset;
+    if (!reset) this.upstream.failed(endpoint, error);
+    // A reset is the backend's answer to this request: it keeps its own status (e.g.
+    // INTERNAL), as any failure after response headers does; a lost backend is UNAVAILABLE either way.
+    const answer = reset && !error.retriable;
+    if (answer || !this.mayRetry()) {
+      this.finish(answer || (this.committed && error.code !== Status.UNAVAILABLE) ? error : unavailable(error));
       return;
     }
     (this.tried ??= new Set()).add(endpoint.id);

@@ -1,7 +1,7 @@
-import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import { constants, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Metadata } from '../call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
-import { GrpcError } from '../wire/status.js';
+import { GrpcError, statusFromRstCode } from '../wire/status.js';
 
 /** The connection a backend stream runs on, as a failed attempt's status needs to describe it. */
 export interface BackendConnection {
@@ -50,3 +50,24 @@ export interface Upstream {
  * blamed (ejected) for it.
  */
 export class UnforwardableRequest extends GrpcError {}
+
+/**
+ * The backend reset this one stream (RST_STREAM), its connection still up: an answer
+ * about this request (a header or frame it refused, a limit it hit), not a sign that the
+ * endpoint is failing. It never counts toward ejecting the endpoint (a client could
+ * otherwise eject endpoints one by one with requests the backend refuses), and the call
+ * keeps the status the code maps to. Only REFUSED_STREAM, which says the backend did not
+ * process the request, may be tried again elsewhere.
+ */
+export class StreamReset extends GrpcError {
+  constructor(
+    readonly rstCode: number,
+    message: string,
+  ) {
+    super(statusFromRstCode(rstCode), message);
+  }
+
+  get retriable(): boolean {
+    return this.rstCode === constants.NGHTTP2_REFUSED_STREAM;
+  }
+}

@@ -10,6 +10,12 @@ const UNIT_MS: Record<string, number> = {
 };
 
 /**
+ * The longest delay a node timer holds (2^31-1 ms, 24.8 days): a longer one fires at
+ * once. A grpc-timeout may say up to 99999999 hours.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * Parses a `grpc-timeout` header ("TimeoutValue TimeoutUnit": at most 8 digits and
  * one of H M S m u n) into milliseconds. A malformed value is the client's protocol
  * error, reported as INTERNAL as grpc-go does.

@@ -36,4 +36,26 @@ describe('TokenVerifier', () => {
       vi.useRealTimers();
     }
   });
+
+  it('checks aud and iss when configured, and allows the configured clock skew for exp, nbf and iat', () => {
+    const strict = new TokenVerifier({ secret: JWT_SECRET, audience: 'orders', issuer: 'https://id.example', leewayMs: 30_000 });
+    const good = { session_id: 's', aud: 'orders', iss: 'https://id.example' };
+    expect(strict.claims(token(good))).not.toBeNull();
+    expect(strict.claims(token({ ...good, aud: ['billing', 'orders'] }))).not.toBeNull();
+    expect(strict.claims(token({ ...good, aud: 'billing' }))).toBeNull();
+    expect(strict.claims(token({ ...good, aud: 'orders-admin' }))).toBeNull();
+    expect(strict.claims(token({ session_id: 's', iss: 'https://id.example' }))).toBeNull();
+    expect(strict.claims(token({ ...good, iss: 'https://evil.example' }))).toBeNull();
+    expect(strict.claims(token({ session_id: 's', aud: 'orders' }))).toBeNull();
+    // Within the leeway: expired 10 s ago, active in 10 s, issued 10 s from now.
+    expect(strict.claims(token({ ...good, exp: now() - 10 }))).not.toBeNull();
+    expect(strict.claims(token({ ...good, nbf: now() + 10 }))).not.toBeNull();
+    expect(strict.claims(token({ ...good, iat: now() + 10 }))).not.toBeNull();
+    // Beyond it.
+    expect(strict.claims(token({ ...good, exp: now() - 60 }))).toBeNull();
+    expect(strict.claims(token({ ...good, nbf: now() + 60 }))).toBeNull();
+    expect(strict.claims(token({ ...good, iat: now() + 60 }))).toBeNull();
+    // Without configuration, aud and iss are not looked at (as before JWT_AUDIENCE and JWT_ISSUER).
+    expect(verifier.claims(token({ ...good, aud: 'anything', iss: 'anyone' }))).not.toBeNull();
+  });
 });

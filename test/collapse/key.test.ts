@@ -36,6 +36,16 @@ describe('KeyMaker', () => {
     expect(distinct.size).toBe(7);
   });
 
+  it('keeps callers of different :authority apart, even when the key is narrowed (the backend sees it)', () => {
+    const narrowed = new KeyMaker({ metadata: ['authorization'] });
+    for (const maker of [keys, narrowed]) {
+      const a = maker.key(method, { ...base, ':authority': 'tenant-a.example' }, body);
+      const b = maker.key(method, { ...base, ':authority': 'tenant-b.example' }, body);
+      expect(a).not.toBe(b);
+      expect(maker.key(method, { ...base, ':authority': 'tenant-a.example', ':scheme': 'https' }, body)).toBe(a);
+    }
+  });
+
   it('ignores transport and tracing headers', () => {
     const plain = keys.key(method, base, body);
     const noisy = keys.key(

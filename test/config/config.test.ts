@@ -32,6 +32,24 @@ describe('loadConfig', () => {
     expect(c.collapser.keyMetadata).toBeUndefined();
   });
 
+  it('puts the admin port on localhost by default, apart from every other port', () => {
+    const c = loadConfig({ BACKEND_ADDRESS: '127.0.0.1:50051', LISTEN_HOST: '0.0.0.0' });
+    expect([c.adminHost, c.adminPort, c.metricsHost]).toEqual(['127.0.0.1', 9901, '0.0.0.0']);
+    expect(() => loadConfig({ BACKEND_ADDRESS: 'a:1', ADMIN_PORT: '2112' })).toThrowError(
+      'invalid configuration: METRICS_PORT=2112 and ADMIN_PORT=2112 are the same port; give each its own',
+    );
+    expect(() => loadConfig({ BACKEND_ADDRESS: 'a:1', HTTP_PORT: '9901' })).toThrowError(/ADMIN_PORT=9901 and HTTP_PORT=9901 are the same port/);
+  });
+
+  it('reads the JWT claims to check, with a 30s leeway by default', () => {
+    expect(loadConfig({ BACKEND_ADDRESS: 'a:1' }).jwtClaims).toEqual({ audience: undefined, issuer: undefined, leewayMs: 30_000 });
+    expect(loadConfig({ BACKEND_ADDRESS: 'a:1', JWT_AUDIENCE: 'orders', JWT_ISSUER: 'https://id.example', JWT_LEEWAY: '5s' }).jwtClaims).toEqual({
+      audience: 'orders',
+      issuer: 'https://id.example',
+      leewayMs: 5000,
+    });
+  });
+
   it('reads the registry variables, and names what is missing once etcd endpoints are given', () => {
     const base = { BACKEND_ADDRESS: '127.0.0.1:50051', REGISTRY_ETCD_ENDPOINTS: '10.0.0.1:2379, 10.0.0.2:2379' };
     expect(() => loadConfig(base)).toThrowError(/REGISTRY_SERVICE .* and REGISTRY_ADVERTISE_ADDRESS .* are required/);

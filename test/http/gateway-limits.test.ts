@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Call, CallControl, Downstream, Handler } from '../../src/call.js';
 import type { Observer } from '../../src/observer.js';
 import { Descriptors } from '../../src/http/descriptors.js';
+import { CorsPolicy } from '../../src/http/cors.js';
 import { HttpGateway, type GatewayOptions } from '../../src/http/gateway.js';
 import { HttpRouteTable } from '../../src/http/http-routes.js';
 import { createLogger } from '../../src/observe/logger.js';
@@ -49,7 +50,7 @@ afterEach(async () => {
 
 async function start(options: Partial<GatewayOptions> = {}): Promise<number> {
   gateway = new HttpGateway(
-    { table, registry: descriptors.registry, handlers: new Map([['get', stub]]), cors: null },
+    { table, registry: descriptors.registry, handlers: new Map([['get', stub]]), cors: new CorsPolicy(null) },
     { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, maxConnections: 100, maxConcurrentStreams: 100, firstBytesTimeoutMs: 60_000, ...options },
     createLogger('silent'),
     combineObservers({} as Observer, {}),

@@ -12,16 +12,11 @@
  * once the answer has arrived.
  */
 import http2 from 'node:http2';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../../cmd/processes.js';
 import { encodeFrame } from '../../src/wire/frame.js';
-import { startOrdersBackend, type OrdersBackend } from '../http/orders-backend.js';
 import { startHalfCloseBackend, type HalfCloseBackend } from '../support/half-close-backend.js';
-import { freePort } from '../support/etcd.js';
+import { startOrdersGateway, type OrdersGateway } from '../support/orders-gateway.js';
 import { rawCall } from '../support/raw.js';
 
 interface Unfinished {
@@ -142,38 +137,20 @@ describe('a request the client never finished, over gRPC', () => {
 });
 
 describe('a request the client never finished, at the HTTP/JSON gateway', () => {
-  let orders: OrdersBackend;
-  let proxy: Proxy;
-  let port: number;
+  let gateway: OrdersGateway;
 
   beforeAll(async () => {
-    const { startProxy } = await import('../../cmd/processes.js');
-    const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
-    orders = await startOrdersBackend();
-    const config = join(mkdtempSync(join(tmpdir(), 'corral-half-close-')), 'gateway.yaml');
-    writeFileSync(
-      config,
-      `clusters:
-  orders: { type: static, address: "${orders.address}" }
-http:
-  proto_files: [${protos}/shop/v1/orders.proto]
-  proto_paths: [${protos}]
-  routes:
+    gateway = await startOrdersGateway(`  routes:
     - { name: create-order, path: /api/v1/orders, method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: "*" }
-`,
-    );
-    port = await freePort();
-    proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port) });
+`);
   });
 
-  afterAll(async () => {
-    await proxy?.stop();
-    await orders?.close();
-  });
+  afterAll(() => gateway?.stop());
 
   it('does not call the backend for an h2c body reset with NO_ERROR before its END_STREAM', async () => {
     const body = JSON.stringify({ requestId: 'unfinished', order: { note: 'aGk=' } });
-    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const { orders, base } = gateway;
+    const session = http2.connect(base);
     session.on('error', () => {});
     const stream = session.request({ ':method': 'POST', ':path': '/api/v1/orders', 'content-type': 'application/json' });
     stream.on('error', () => {});
@@ -184,7 +161,7 @@ http:
     session.close();
     expect(orders.calls.CreateOrder ?? 0).toBe(0);
     // The same body, finished, is a call: the check above can fail.
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/orders`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${base}/api/v1/orders`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(200);
     expect(orders.calls.CreateOrder).toBe(1);
   });

@@ -16,6 +16,7 @@ import { freePort } from '../support/etcd.js';
 import { grpc, until } from '../support/grpc.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
+const JSON_HEADERS = { 'content-type': 'application/json' };
 let backend: OrdersBackend;
 let proxy: Proxy;
 let base: string;
@@ -72,7 +73,7 @@ describe('routes from google.api.http options', () => {
     expect(get.status).toBe(200);
     expect(await get.json()).toMatchObject({ id: 'o-1', totalCents: '9007199254740993', status: 'STATUS_OPEN', created: '2026-11-24T01:22:03Z' });
     expect(await (await fetch(`${base}/v2/orders:lookup?id=o-2`)).json()).toMatchObject({ id: 'o-2' });
-    const created = await fetch(`${base}/v2/orders?request_id=r9`, { method: 'POST', body: JSON.stringify({ totalCents: '12' }) });
+    const created = await fetch(`${base}/v2/orders?request_id=r9`, { method: 'POST', body: JSON.stringify({ totalCents: '12' }), headers: JSON_HEADERS });
     expect(await created.json()).toEqual({ id: 'new-r9', totalCents: '12' });
     expect(await (await fetch(`${base}/v2/orders/o-3/items`)).json()).toEqual([{ sku: 'a', quantity: '2' }]);
     expect((await ndjson(await fetch(`${base}/v2/orders`))).map((l) => l.result.id)).toEqual(['o-1', 'o-2', 'o-3']);
@@ -103,7 +104,7 @@ describe('routes from google.api.http options', () => {
     expect(herd.map((r) => r.status)).toEqual(herd.map(() => 200));
     expect((backend.calls.GetOrder ?? 0) - gets).toBe(1);
     const searches = backend.calls.SearchOrders ?? 0;
-    await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/v2/orders:search`, { method: 'POST', body: '{"id":"s-1"}' })));
+    await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/v2/orders:search`, { method: 'POST', body: '{"id":"s-1"}', headers: JSON_HEADERS })));
     expect((backend.calls.SearchOrders ?? 0) - searches).toBe(1);
     await until('the route is counted', async () => (await proxy.metric('corral_requests_total{route="http:shop.v1.OrderApi.GetOrder",outcome="follower"}')) >= 49);
   });

@@ -17,6 +17,7 @@ import { freePort } from '../support/etcd.js';
 import { until } from '../support/grpc.js';
 import { JWT_SECRET, token } from '../support/tokens.js';
 
+const JSON_HEADERS = { 'content-type': 'application/json' };
 let backend: OrdersBackend;
 let proxy: Proxy;
 let base: string;
@@ -97,10 +98,10 @@ describe('HTTP/JSON to gRPC', () => {
     const unknownField = await fetch(`${base}/api/v1/orders/o-1?colour=red`);
     expect(unknownField.status).toBe(400);
     expect((await unknownField.json()).message).toMatch(/colour/);
-    const malformed = await fetch(`${base}/api/v1/orders`, { method: 'POST', body: '{"order":' });
+    const malformed = await fetch(`${base}/api/v1/orders`, { method: 'POST', body: '{"order":', headers: JSON_HEADERS });
     expect(malformed.status).toBe(400);
     expect((await malformed.json()).message).toMatch(/malformed JSON/);
-    const tooLarge = await fetch(`${base}/api/v1/orders`, { method: 'POST', body: JSON.stringify({ requestId: 'x'.repeat(5 * 1024 * 1024) }) });
+    const tooLarge = await fetch(`${base}/api/v1/orders`, { method: 'POST', body: JSON.stringify({ requestId: 'x'.repeat(5 * 1024 * 1024) }), headers: JSON_HEADERS });
     expect(tooLarge.status).toBe(413);
     expect((await tooLarge.json()).code).toBe('PAYLOAD_TOO_LARGE');
     const noRoute = await fetch(`${base}/api/v2/orders`);
@@ -118,13 +119,16 @@ describe('HTTP/JSON to gRPC', () => {
     expect((await missing.json()).code).toBe('UNAUTHENTICATED');
     const forged = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: 'Bearer not-a-jwt' } });
     expect(forged.status).toBe(401);
-    const expired = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: `Bearer ${token({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 1 })}` } });
+    const expired = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: `Bearer ${token({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 60 })}` } });
     expect(expired.status).toBe(401);
     const otherSecret = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: `Bearer ${token({ sub: 'alice' }, 'another-secret-of-32-bytes-or-more')}` } });
     expect(otherSecret.status).toBe(401);
-    const ok = await fetch(`${base}/api/v1/me/orders/o-2`, {
+    const forging = await fetch(`${base}/api/v1/me/orders/o-2`, {
       headers: { authorization: `Bearer ${token({ sub: 'alice' })}`, 'grpc-metadata-x-user-id': 'mallory' },
     });
+    expect(forging.status).toBe(400);
+    expect((await forging.json()).message).toBe("header 'Grpc-Metadata-x-user-id' would set 'x-user-id', which HTTP/2, gRPC or corral reserve");
+    const ok = await fetch(`${base}/api/v1/me/orders/o-2`, { headers: { authorization: `Bearer ${token({ sub: 'alice' })}` } });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('grpc-metadata-seen-x-user-id')).toBe('alice');
   });

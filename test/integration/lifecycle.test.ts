@@ -83,6 +83,7 @@ describe('SHUTDOWN_GRACE', () => {
       await until('the call is under way', async () => (await p.metric('corral_calls_in_progress')) >= 1);
       p.child.kill('SIGTERM');
       await until('draining', async () => p.lines.some((l) => l.includes('"draining"')));
+      await new Promise((resolve) => setTimeout(resolve, 1100));
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(1);
       expect(p.lines.some((l) => l.includes('second signal: exiting at once'))).toBe(true);
@@ -94,12 +95,40 @@ describe('SHUTDOWN_GRACE', () => {
   });
 });
 
+describe('a signal sent to the whole process group', () => {
+  it('arriving twice within a second (from the kernel, and forwarded by npm or a shell) drains once: the call in flight completes', async () => {
+    const p = await startProxy({ BACKEND_ADDRESS: backend.address, SHUTDOWN_GRACE: '60s' });
+    const c = client(p.address);
+    try {
+      const call = unary(c, 'Lookup', { key: 'echoed-signal', gate: 'echoed-signal' });
+      await until('the call is under way', async () => (await p.metric('corral_calls_in_progress')) >= 1);
+      p.child.kill('SIGINT');
+      // Apart, or the kernel merges the two into one pending signal.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      p.child.kill('SIGINT');
+      await until('draining', async () => p.lines.some((l) => l.includes('"draining"')));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(p.child.exitCode).toBeNull();
+      expect(await release(backend.address, 'echoed-signal')).toBe(1);
+      const r = await call;
+      expect(r.error).toBeNull();
+      expect(r.reply.key).toBe('echoed-signal');
+      expect(await p.exited).toBe(0);
+      expect(p.lines.some((l) => l.includes('already shutting down'))).toBe(true);
+    } finally {
+      c.close();
+      await p.stop();
+      await release(backend.address, 'echoed-signal');
+    }
+  });
+});
+
 describe('npm start', () => {
   it('leaves no corral running when npm gets SIGTERM', async () => {
     const repo = fileURLToPath(new URL('../..', import.meta.url));
     const npm = spawn('npm', ['start'], {
       cwd: repo,
-      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, BACKEND_ADDRESS: backend.address, GRPC_PORT: '0', METRICS_PORT: '0', LISTEN_HOST: '127.0.0.1' },
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, BACKEND_ADDRESS: backend.address, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', LISTEN_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     try {

@@ -182,7 +182,36 @@ describe('admin endpoints', () => {
     const { status, body } = await proxy.admin('/');
     expect(status).toBe(200);
     const paths = JSON.parse(body).endpoints.map((e: { method: string; path: string }) => `${e.method} ${e.path}`);
-    expect(paths).toEqual(expect.arrayContaining(['GET /metrics', 'GET /ready', 'GET /config_dump', 'GET /clusters', 'GET /flights', 'POST /logging?level=debug']));
+    expect(paths).toEqual(expect.arrayContaining(['GET /config_dump', 'GET /clusters', 'GET /flights', 'GET /logging', 'POST /logging?level=debug']));
+  });
+
+  it('serves the views and /logging on the admin port only; the metrics port keeps /metrics, /health and /ready', async () => {
+    for (const path of ['/config_dump', '/clusters', '/flights', '/logging', '/']) {
+      const res = await fetch(`http://127.0.0.1:${proxy.metricsPort}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.text()).toContain('(ADMIN_PORT)');
+    }
+    const refused = await fetch(`http://127.0.0.1:${proxy.metricsPort}/logging?level=silent`, { method: 'POST' });
+    expect(refused.status).toBe(405);
+    for (const path of ['/metrics', '/health', '/ready']) {
+      expect((await fetch(`http://127.0.0.1:${proxy.metricsPort}${path}`)).status, path).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`)).status, path).toBe(404);
+    }
+  });
+
+  it('refuses a POST /logging that a web page could send cross-origin without a preflight', async () => {
+    const post = (headers: Record<string, string>, body?: string) =>
+      fetch(`http://127.0.0.1:${proxy.adminPort}/logging?level=silent`, { method: 'POST', headers, ...(body === undefined ? {} : { body }) });
+    for (const [headers, body] of [
+      [{ origin: 'https://evil.example' }, undefined],
+      [{ 'content-type': 'text/plain' }, 'x'],
+      [{ 'content-type': 'application/x-www-form-urlencoded' }, 'a=b'],
+      [{ 'content-type': 'multipart/form-data; boundary=x' }, '--x--'],
+    ] as Array<[Record<string, string>, string | undefined]>) {
+      const res = await post(headers, body);
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+    }
+    expect(JSON.parse((await proxy.admin('/logging')).body)).toEqual({ level: 'info' });
   });
 
   it('dumps the configuration in effect with defaults filled in and the secret redacted', async () => {
@@ -206,7 +235,7 @@ describe('admin endpoints', () => {
   });
 
   it('changes the log level at run time, and refuses a level that does not exist', async () => {
-    const post = (q: string) => fetch(`http://127.0.0.1:${proxy.metricsPort}/logging${q}`, { method: 'POST' });
+    const post = (q: string) => fetch(`http://127.0.0.1:${proxy.adminPort}/logging${q}`, { method: 'POST' });
     const set = await post('?level=debug');
     expect(set.status).toBe(200);
     expect(await set.json()).toEqual({ level: 'debug' });

@@ -51,7 +51,8 @@ describe('a collapsed response larger than the flow-control window and than COLL
     // Each call is a new flight (its own key) with one waiter: nobody else to keep pace with.
     for (let i = 0; i < 5; i++) {
       const request = lookupRequest(`big-flight-${i}`, 314_000);
-      const direct = await rawCall(backend.address, { chunks: [request] });
+      // The example backend echoes metadata: a collapsed call reaches it with corral's user-agent.
+      const direct = await rawCall(backend.address, { chunks: [request], headers: { 'user-agent': 'corral' } });
       const through = await rawCall(proxy.address, { chunks: [request] });
       expected.push(`0:${direct.data.length}`);
       seen.push(`${through.grpcStatus}:${through.data.length}`);

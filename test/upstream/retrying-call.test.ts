@@ -37,6 +37,11 @@ class StubStream extends EventEmitter {
     this.destroyed = true;
     this.emit('close');
   }
+  /** The connection under the stream broke (node then errors and closes each of its streams). */
+  lose(): void {
+    this.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+    this.reset(0);
+  }
   /** The backend resets the stream (RST_STREAM INTERNAL_ERROR by default). */
   reset(code = 2): void {
     if (this.destroyed) return;
@@ -94,12 +99,13 @@ function start(up: Upstream & { retry: RetryPolicy }, sink: RecordingDownstream)
 const message = (text: string) => encodeFrame(Buffer.from(text));
 
 describe('RetryingCall', () => {
-  it('retries a stream reset before response headers on another endpoint, sending the same request', () => {
+  it('retries a stream refused before response headers (REFUSED_STREAM) on another endpoint, sending the same request', () => {
     const { u, asUpstream } = upstream();
     const sink = new RecordingDownstream();
     start(asUpstream, sink);
-    u.streams[0]!.reset();
-    expect(u.failed).toEqual(['e1']);
+    u.streams[0]!.reset(7);
+    // A reset is the backend's answer about this one request: the endpoint is not blamed for it.
+    expect(u.failed).toEqual([]);
     const second = u.streams[1]!;
     expect(second.sent).toEqual(u.streams[0]!.sent);
     second.answerHeaders();
@@ -109,11 +115,31 @@ describe('RetryingCall', () => {
     expect(sink.events).toEqual(['headers', `data:${message('hi').toString()}`, 'trailers']);
   });
 
+  it('blames the endpoint when its connection failed, unlike a reset of one stream', () => {
+    const { u, asUpstream } = upstream();
+    const sink = new RecordingDownstream();
+    start(asUpstream, sink);
+    u.streams[0]!.lose();
+    expect(u.failed).toEqual(['e1']);
+    expect(u.picked).toEqual(['e1', 'e2']);
+  });
+
+  it('answers a reset other than REFUSED_STREAM with its own status: not retried, the endpoint not blamed', () => {
+    const { u, asUpstream } = upstream();
+    const sink = new RecordingDownstream();
+    start(asUpstream, sink);
+    u.streams[0]!.reset(1); // PROTOCOL_ERROR: the backend refused something this request carried
+    expect(u.streams).toHaveLength(1);
+    expect(u.failed).toEqual([]);
+    expect(sink.error?.code).toBe(Status.INTERNAL);
+    expect(sink.error?.message).toBe('backend unknown reset the stream (RST_STREAM code 1)');
+  });
+
   it('gives up after RETRY_COUNT retries with UNAVAILABLE "backend service unavailable" and the last cause', () => {
     const { u, asUpstream } = upstream({ retries: 1 });
     const sink = new RecordingDownstream();
     start(asUpstream, sink);
-    u.streams[0]!.reset();
+    u.streams[0]!.lose();
     u.streams[1]!.reset(7); // REFUSED_STREAM
     expect(u.streams).toHaveLength(2);
     expect(sink.error?.code).toBe(Status.UNAVAILABLE);
@@ -128,7 +154,7 @@ describe('RetryingCall', () => {
     u.streams[0]!.send(message('one'));
     u.streams[0]!.reset();
     expect(u.streams).toHaveLength(1);
-    expect(u.failed).toEqual(['e1']);
+    expect(u.failed).toEqual([]);
     expect(sink.error?.code).toBe(Status.INTERNAL);
   });
 
@@ -169,7 +195,7 @@ describe('RetryingCall', () => {
       first!.answerHeaders();
       first!.send(message('a1'));
       first!.send(message('a2'));
-      first!.reset();
+      first!.lose();
       const second = u.streams[1]!;
       second.answerHeaders(); // the client has its headers: not sent again
       second.send(message('b1'));
@@ -188,7 +214,7 @@ describe('RetryingCall', () => {
       const sink = new RecordingDownstream();
       start(asUpstream, sink);
       u.streams[0]!.answerHeaders();
-      u.streams[0]!.reset();
+      u.streams[0]!.lose();
       u.streams[1]!.answerHeaders(true, { 'grpc-status': '5', 'grpc-message': 'gone' });
       expect(sink.events).toEqual(['headers', 'trailers']);
       expect(sink.trailers).toEqual({ 'grpc-status': '5', 'grpc-message': 'gone' });
