@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:?usage: bench/ab-builds.sh <checkout of the baseline, built>}
 ROUNDS=${ROUNDS:-5}
-flags=${CORRAL_V8_FLAGS---max-semi-space-size=4 --no-maglev}
+flags=${CORRAL_V8_FLAGS---max-semi-space-size=4 --no-maglev --heap-growing-percent=100}
 source bench/side-by-side.sh
 builds=("$BASE" ".")
 side_env=("${A_ENV:-}" "${B_ENV:-}")

@@ -2,7 +2,7 @@
  * `make bench`: the micro benchmarks and the end-to-end comparison, one summary table,
  * written to bench/results/ with the machine's details.
  *   node dist/bench/run.js [--requests 20000] [--rounds 5] [--clients 1] [--streams 128] [--corral-node-options '...']
- *     [--compare-node /usr/bin/node] [--compare-v8-flags ''] [--gateway-only]
+ *     [--compare-node /usr/bin/node] [--compare-v8-flags ''] [--gateway-only] [--sustained-seconds 120]
  * With --compare-node or --compare-v8-flags a second corral ('corral B') runs side by side
  * with the first, on that node binary and/or with those CORRAL_V8_FLAGS.
  */
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     'compare-v8-flags': { type: 'string' },
     // The HTTP/JSON gateway's section alone (results written to gateway.md, latest.md untouched).
     'gateway-only': { type: 'boolean', default: false },
+    // corral's memory under sustained load (bench/sustained-memory.ts): seconds of the 5 s-TTL shape; 0 skips it.
+    'sustained-seconds': { type: 'string', default: '120' },
   },
 });
 const compareNode = values['compare-node'];
@@ -130,6 +132,15 @@ const grpcJs = get('unique keys', 'floor: grpc-js upstream').median.reqPerSec;
 lines.push(`- unique keys: corral / minimal node:http2 pass-through = ${ratio(get('unique keys', 'corral').median.reqPerSec, floor).toFixed(2)}x; nginx / that floor = ${ratio(get('unique keys', 'nginx').median.reqPerSec, floor).toFixed(2)}x`);
 lines.push(`- data path: minimal node:http2 pass-through / minimal grpc-js-upstream proxy = ${ratio(floor, grpcJs).toFixed(2)}x (unique keys)`);
 lines.push(`- corral peak RSS: ${e2e.corralPeakRssMiB.toFixed(1)} MiB; cache bytes sampled after each h2load run, largest: ${e2e.corralCacheBytesMax} (bound 67108864)`);
+
+const sustainedSeconds = Number(values['sustained-seconds']);
+if (sustainedSeconds > 0) {
+  // In its own process, with a fresh corral per shape: what the pod manifests' memory is set from.
+  const sustained = execFileSync(process.execPath, [fileURLToPath(new URL('./sustained-memory.js', import.meta.url)), '--seconds', String(sustainedSeconds)], {
+    encoding: 'utf8',
+  });
+  lines.push('', '## Memory under sustained load (bench/sustained-memory.ts)', '', ...sustained.trim().split('\n').map((l) => `- ${l}`));
+}
 
 lines.push('', ...gatewayLines);
 

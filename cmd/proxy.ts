@@ -27,7 +27,7 @@ Main variables (all of them: the README's Configuration table):
   COLLAPSER_SKIP_METHODS    methods never collapsed nor cached: your writes (/pkg.Service/Method, /pkg.Service/)
   COLLAPSER_CACHE_DURATION  how long OK answers are cached (100ms)
   SHUTDOWN_DELAY, SHUTDOWN_GRACE  serving on after SIGTERM (0s), then draining (20s)
-  CORRAL_V8_FLAGS           node's V8 flags when started by bin/corral (--max-semi-space-size=4 --no-maglev)
+  CORRAL_V8_FLAGS           node's V8 flags when started by bin/corral (--max-semi-space-size=4 --no-maglev --heap-growing-percent=100)
 `;
 
 function fail(message: string): never {

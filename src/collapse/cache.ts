@@ -30,8 +30,12 @@ export const ENTRY_OVERHEAD_BYTES = 1024;
 export class ResponseCache implements ResponseStore {
   private readonly lru: LRUCache<string, Recording>;
   private readonly sweeper: NodeJS.Timeout;
-  /** Keys by method, so a write can drop what it made stale; bounded by the entries. */
-  private readonly byMethod = new Map<string, Set<string>>();
+  /**
+   * Keys by method, so a write can drop what it made stale; bounded by the entries. A
+   * method with one entry holds its key alone: a Set per method cost ~350 bytes an entry
+   * where every key had a method of its own.
+   */
+  private readonly byMethod = new Map<string, string | Set<string>>();
 
   constructor(options: ResponseCacheOptions) {
     this.lru = new LRUCache<string, Recording>({
@@ -64,16 +68,20 @@ export class ResponseCache implements ResponseStore {
     if (ttlMs === undefined) this.lru.set(key, recording);
     else this.lru.set(key, recording, { ttl: ttlMs });
     if (!this.lru.has(key)) return; // larger than an entry may be
-    let keys = this.byMethod.get(method);
-    if (keys === undefined) this.byMethod.set(method, (keys = new Set()));
-    keys.add(key);
+    const keys = this.byMethod.get(method);
+    if (keys === undefined) this.byMethod.set(method, key);
+    else if (typeof keys === 'string') {
+      if (keys !== key) this.byMethod.set(method, new Set([keys, key]));
+    } else keys.add(key);
   }
 
   /** Drops every response to a method under one of the prefixes; returns how many. */
   invalidate(prefixes: readonly string[]): number {
     const stale: string[] = [];
     for (const [method, keys] of this.byMethod) {
-      if (underAny(method, prefixes)) stale.push(...keys);
+      if (!underAny(method, prefixes)) continue;
+      if (typeof keys === 'string') stale.push(keys);
+      else stale.push(...keys);
     }
     for (const key of stale) this.lru.delete(key);
     return stale.length;
@@ -82,8 +90,12 @@ export class ResponseCache implements ResponseStore {
   private unindex(method: string, key: string): void {
     const keys = this.byMethod.get(method);
     if (keys === undefined) return;
+    if (typeof keys === 'string') {
+      if (keys === key) this.byMethod.delete(method);
+      return;
+    }
     keys.delete(key);
-    if (keys.size === 0) this.byMethod.delete(method);
+    if (keys.size === 1) this.byMethod.set(method, keys.values().next().value!);
   }
 
   get entries(): number {

@@ -82,6 +82,26 @@ describe('ResponseCache', () => {
   });
 });
 
+describe('a cached Recording', () => {
+  it('holds its headers and trailers as ordinary objects, a header named __proto__ as a header', () => {
+    const headers = Object.create(null) as Record<string, string | number>;
+    headers[':status'] = 200;
+    headers['content-type'] = 'application/grpc';
+    headers.__proto__ = 'from-the-backend';
+    const r = new Recording();
+    r.setHeaders(headers, false);
+    r.addChunk(Buffer.alloc(8));
+    r.setTrailers({ 'grpc-status': '0' });
+    const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
+    cache.set('k', r);
+    const cached = cache.get('k')!;
+    expect(Object.getPrototypeOf(cached.headers)).toBe(Object.prototype);
+    expect(Object.entries(cached.headers!)).toEqual([[':status', 200], ['content-type', 'application/grpc'], ['__proto__', 'from-the-backend']]);
+    expect(cached.trailers).toEqual({ 'grpc-status': '0' });
+    cache.close();
+  });
+});
+
 describe('ResponseCache.invalidate', () => {
   it('drops the responses of methods under the prefixes, and only those', () => {
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
@@ -94,6 +114,21 @@ describe('ResponseCache.invalidate', () => {
     expect(cache.invalidate(['/shop.Cart/'])).toBe(1);
     expect(cache.get('c')).toBeDefined();
     expect(cache.invalidate(['/shop.Cart/'])).toBe(0);
+    cache.close();
+  });
+
+  it('keeps the index right as a method goes from one entry to several and back', () => {
+    const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
+    cache.set('x1', recording(10), undefined, '/a.B/One');
+    cache.set('x1', recording(10), undefined, '/a.B/One'); // the same key again
+    cache.set('x2', recording(10), undefined, '/a.B/One');
+    expect(cache.invalidate(['/a.B/One'])).toBe(2);
+    cache.set('y1', recording(10), undefined, '/a.B/Two');
+    cache.set('y2', recording(10), undefined, '/a.B/Two');
+    expect(cache.invalidate(['/nothing/'])).toBe(0);
+    cache.set('y2', recording(20), undefined, '/a.B/Two'); // replaced: disposed, then indexed again
+    expect(cache.invalidate(['/a.B/'])).toBe(2);
+    expect(cache.entries).toBe(0);
     cache.close();
   });
 

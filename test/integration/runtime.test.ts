@@ -12,8 +12,8 @@ describe('runtime', () => {
     try {
       expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(24);
       const args = argv(proxy.child.pid!);
-      expect(args.slice(1, 3)).toEqual(['--max-semi-space-size=4', '--no-maglev']);
-      expect(args[3]).toMatch(/dist\/cmd\/proxy\.js$/);
+      expect(args.slice(1, 4)).toEqual(['--max-semi-space-size=4', '--no-maglev', '--heap-growing-percent=100']);
+      expect(args[4]).toMatch(/dist\/cmd\/proxy\.js$/);
       expect(await proxy.metric(`corral_build_info{version="${pkg.version}",node="${process.version}"}`)).toBe(1);
       expect(proxy.ready).toMatchObject({ version: pkg.version, node: process.version });
     } finally {
