@@ -164,6 +164,26 @@ export class Exchange implements CallControl {
     this.dropRequest();
   }
 
+  /**
+   * @internal A stage above threw while handling this response (a defect): the call ends
+   * with INTERNAL and the backend stream is reset; the process and other calls go on.
+   * Reported as a process warning (stderr), since no logger reaches this far down.
+   */
+  crashed(err: unknown): void {
+    process.emitWarning(`corral failed on a call: ${(err as Error).stack ?? String(err)}`, 'CorralCallError');
+    const first = !this.settled;
+    this.settled = true;
+    this.abortReason ??= new GrpcError(Status.INTERNAL, `corral failed on this call: ${(err as Error).message}`);
+    if (this.controller !== null) this.controller.abort(this.abortReason);
+    else if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
+    if (!first) return;
+    try {
+      this.sink.onError(this.abortReason);
+    } catch {
+      // The stages above failed again on the error itself: nothing more can reach the client.
+    }
+  }
+
   /** @internal */
   failed(err: Error): void {
     this.error ??= err;
@@ -200,17 +220,31 @@ export class Exchange implements CallControl {
   }
 }
 
+// The response events run the stages above (flights, replies, metrics) from node's
+// HTTP/2 callbacks: an exception there would end the process, so it ends this call instead.
 function onResponse(this: ExchangeStream, headers: IncomingHttpHeaders, flags: number, raw?: string[]): void {
-  this[kExchange].response(headers, flags, raw);
+  try {
+    this[kExchange].response(headers, flags, raw);
+  } catch (err) {
+    this[kExchange].crashed(err);
+  }
 }
 function onData(this: ExchangeStream, chunk: Buffer): void {
-  this[kExchange].data(chunk);
+  try {
+    this[kExchange].data(chunk);
+  } catch (err) {
+    this[kExchange].crashed(err);
+  }
 }
 function onTrailers(this: ExchangeStream, trailers: IncomingHttpHeaders, _flags: number, raw?: string[]): void {
   this[kExchange].trailers(trailers, raw);
 }
 function onEnd(this: ExchangeStream): void {
-  this[kExchange].ended();
+  try {
+    this[kExchange].ended();
+  } catch (err) {
+    this[kExchange].crashed(err);
+  }
 }
 function onError(this: ExchangeStream, err: Error): void {
   this[kExchange].failed(err);
@@ -222,5 +256,9 @@ function onSourceEnd(this: SourceStream): void {
   this[kExchange].sourceEnded(this);
 }
 function onClose(this: ExchangeStream): void {
-  this[kExchange].closed();
+  try {
+    this[kExchange].closed();
+  } catch (err) {
+    this[kExchange].crashed(err);
+  }
 }

@@ -45,6 +45,20 @@ describe('Exchange', () => {
     expect(sink.trailers).toMatchObject({ 'x-t-bin': ['AQ', 'Ag'] });
   });
 
+  it('ends the call with INTERNAL, never the process, when a stage above throws on a response event', () => {
+    const { stream, sink } = exchange();
+    sink.onData = () => {
+      throw new TypeError('a defect in a stage above');
+    };
+    stream.emit('response', { ':status': 200 }, 0, [':status', '200']);
+    expect(() => stream.emit('data', Buffer.from('x'))).not.toThrow();
+    stream.emit('data', Buffer.from('y'));
+    stream.emit('close');
+    expect(sink.events).toEqual(['headers', `error:${Status.INTERNAL}`]);
+    expect(sink.error?.message).toBe('corral failed on this call: a defect in a stage above');
+    expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
+  });
+
   it('gives the sink exactly one ending: a stream closed without trailers is INTERNAL', () => {
     const { stream, sink } = exchange();
     stream.emit('response', { ':status': 200 }, 0, [':status', '200']);
