@@ -126,6 +126,7 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
     {
       ...process.env,
       PATH: onPath(node, process.env.PATH),
+      CORRAL_NODE: node,
       LISTEN_HOST: '127.0.0.1',
       // SERVICE_PORT_GRPC (MyGateway's name) stands in for GRPC_PORT when given.
       ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }),

@@ -237,7 +237,7 @@ export interface Config {
 /** Prefixes of corral's variables: an unknown one with such a prefix is likely a typo. */
 const OUR_PREFIXES = ['ADMIN_', 'HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
 /** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
-const ALSO_OURS = ['CORRAL_V8_FLAGS', 'SERVICE_PORT_GRPC'];
+const ALSO_OURS = ['CORRAL_V8_FLAGS', 'CORRAL_NODE', 'SERVICE_PORT_GRPC'];
 
 /** Warnings for variables that look like corral's but are not, with the closest known name. */
 function unknownVariables(env: NodeJS.ProcessEnv): string[] {

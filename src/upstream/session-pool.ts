@@ -99,9 +99,13 @@ export class SessionPool {
     return this.options.address;
   }
 
-  /** True while at least one session is connected. */
+  /**
+   * True while at least one session is connected and its peer has sent its SETTINGS: the
+   * backend speaks HTTP/2, and its stream limits are known (a session counted before them
+   * would take more streams than the backend allows, queued in nghttp2).
+   */
   get ready(): boolean {
-    return this.sessions.some((s) => s.state === 'ready');
+    return this.sessions.some((s) => s.state === 'ready' && s.spokeHttp2);
   }
 
   /** Why the pool is not ready, for /ready and logs. */

@@ -1,5 +1,7 @@
 /** corral runs as it ships: on Node 24, with its V8 flags, and says so on /metrics. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startProxy } from '../../cmd/processes.js';
 
@@ -28,5 +30,13 @@ describe('runtime', () => {
     } finally {
       await proxy.stop();
     }
+  });
+
+  it('starts on the project\'s Node 24 when run directly, whatever node comes first on PATH', () => {
+    const launcher = fileURLToPath(new URL('../../bin/corral', import.meta.url));
+    // The system's directories only: their node, where there is one, is not the project's.
+    const run = (env: Record<string, string>) => execFileSync('/bin/sh', [launcher, '--version'], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...env }, encoding: 'utf8' });
+    expect(run({})).toBe(`corral ${pkg.version} (node ${process.version})\n`);
+    expect(run({ CORRAL_NODE: process.execPath })).toBe(`corral ${pkg.version} (node ${process.version})\n`);
   });
 });

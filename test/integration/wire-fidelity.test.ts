@@ -31,12 +31,15 @@ describe('a passed-through response larger than the flow-control window', () => 
     // Keys of one length (the same response size), each call its own: on a loaded machine a
     // request can end before corral finds it quiet, and it is then a lone collapsed call.
     const request = (n: number) => lookupRequest(`big-passthrough-${String(n).padStart(3, '0')}`, 314_000);
-    const direct = await rawCall(backend.address, { chunks: [request(0)], endAfterMs: 20 });
+    // The example backend echoes metadata, and a collapsed call carries corral's user-agent:
+    // the same one on every path keeps the answers the same size.
+    const headers = { 'user-agent': 'corral' };
+    const direct = await rawCall(backend.address, { chunks: [request(0)], endAfterMs: 20, headers });
     expect(direct.grpcStatus).toBe(0);
     expect(direct.data.length).toBeGreaterThan(314_000);
     const results = [];
     for (let round = 0; round < 10; round++) {
-      const calls = [1, 2, 3].map((i) => rawCall(proxy.address, { chunks: [request(round * 3 + i)], endAfterMs: 20 }));
+      const calls = [1, 2, 3].map((i) => rawCall(proxy.address, { chunks: [request(round * 3 + i)], endAfterMs: 20, headers }));
       results.push(...(await Promise.all(calls)));
     }
     const lengths = results.map((r) => `${r.grpcStatus}:${r.data.length}`);
