@@ -19,7 +19,7 @@ Usage:
   corral --version    print the version
   corral --help       this text
 
-Main variables (all of them: the README's Configuration table):
+Main variables (all of them: docs/configuration.md):
   BACKEND_ADDRESS           host:port of the gRPC backend (cleartext HTTP/2), or
   CONFIG_PATH               a YAML file of routes and clusters
   GRPC_PORT, METRICS_PORT   where corral serves gRPC (50052) and /metrics, /health, /ready (2112)

@@ -239,16 +239,49 @@ const OUR_PREFIXES = ['ADMIN_', 'HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 
 /** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
 const ALSO_OURS = ['CORRAL_V8_FLAGS', 'CORRAL_NODE', 'SERVICE_PORT_GRPC'];
 
-/** Warnings for variables that look like corral's but are not, with the closest known name. */
-function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+/** Other software's variables that start like corral's: never a typo of ours. */
+const FOREIGN = new Set(['HTTP_PROXY', 'HTTP_PROXY_USER', 'HTTP_PROXY_PASSWORD']);
+/**
+ * What Kubernetes sets for every Service in the namespace (service links):
+ * {NAME}_SERVICE_HOST, {NAME}_SERVICE_PORT[_{PORT_NAME}], {NAME}_PORT and
+ * {NAME}_PORT_{port}_{TCP|UDP|SCTP}[_PROTO|_PORT|_ADDR], for Services named backend,
+ * corral, metrics...
+ */
+const SERVICE_LINK = /_SERVICE_(HOST|PORT)(_[A-Z0-9_]+)?$|_PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?$/;
+/** How close (edits) an unknown name must be to one of corral's to be taken for a typo of it. */
+const TYPO_DISTANCE = 2;
+
+/**
+ * Variables with one of corral's prefixes that corral does not read. One within two edits
+ * of a known name is a typo (COLLAPSER_SKIP_METHOD for COLLAPSER_SKIP_METHODS): an error,
+ * since a mistyped safety setting would silently do nothing, as nginx -t and Envoy refuse
+ * unknown directives and fields. Any other is a warning at most: corral shares its
+ * environment with other software, and Kubernetes' service links and proxy settings are
+ * never reported.
+ */
+function unknownVariables(env: NodeJS.ProcessEnv): { typos: string[]; warnings: string[] } {
   const known = [...Object.keys(schema.shape), ...ALSO_OURS];
+  const typos: string[] = [];
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
     if (known.includes(name) || !OUR_PREFIXES.some((p) => name.startsWith(p))) continue;
+    if (FOREIGN.has(name) || SERVICE_LINK.test(name)) continue;
     const closest = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)[0]!;
-    warnings.push(closest.d <= 3 ? `unknown variable ${name}: did you mean ${closest.k}?` : `unknown variable ${name}: corral does not read it`);
+    if (closest.d <= TYPO_DISTANCE) typos.push(`unknown variable ${name}: did you mean ${closest.k}?`);
+    else warnings.push(`unknown variable ${name}: corral does not read it`);
   }
-  return warnings;
+  return { typos, warnings };
+}
+
+/** The port variables Kubernetes would also set, as tcp://ip:port, for a Service of that name. */
+const PORT_VARIABLES = ['GRPC_PORT', 'METRICS_PORT', 'ADMIN_PORT', 'HTTP_PORT'];
+
+/** A port variable holding tcp://... is a Kubernetes service link that took corral's name: say so. */
+function serviceLinkCollisions(env: NodeJS.ProcessEnv): string[] {
+  return PORT_VARIABLES.filter((name) => /^(tcp|udp|sctp):\/\//i.test(env[name]?.trim() ?? '')).map(
+    (name) =>
+      `${name}='${env[name]}' is a Kubernetes service link, not a port: Kubernetes sets it for a Service named '${name.slice(0, -'_PORT'.length).toLowerCase()}' in the namespace. Set enableServiceLinks: false in the pod spec (corral's manifests do), or set ${name} yourself`,
+  );
 }
 
 /** Levenshtein distance, for "did you mean". */
@@ -276,6 +309,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   input.GRPC_PORT = env.GRPC_PORT ?? env.SERVICE_PORT_GRPC;
+  const { typos, warnings } = unknownVariables(env);
+  const refused = [...serviceLinkCollisions(env), ...typos];
+  if (refused.length > 0) throw new ConfigError(`invalid configuration: ${refused.join('; ')}`);
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -312,7 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const jwtSecret = e.JWT_SECRET === undefined || e.JWT_SECRET === '' ? undefined : e.JWT_SECRET;
   checkAuthSecret(topology, jwtSecret);
   return {
-    warnings: unknownVariables(env),
+    warnings,
     configPath: e.CONFIG_PATH,
     topology,
     listenHost: e.LISTEN_HOST,

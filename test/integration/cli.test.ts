@@ -26,12 +26,48 @@ describe('the command line', () => {
     expect(r.stderr).toBe("corral: unknown argument '--bogus'; try corral --help\n");
   });
 
-  it('validate: exit 0 and a summary for a good configuration, with warnings for near-miss variables', async () => {
-    const r = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_CACHE_DURATON: '1s', COLLAPSER_SKIP_METHODS: '/shop.Cart/' }, ['validate']);
+  it('validate: exit 0 and a summary for a good configuration, with a warning for a variable of corral\'s prefixes it does not read', async () => {
+    const r = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_FAVOURITE_COLOUR: 'blue', COLLAPSER_SKIP_METHODS: '/shop.Cart/' }, ['validate']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('warning: unknown variable COLLAPSER_CACHE_DURATON: did you mean COLLAPSER_CACHE_DURATION?');
+    expect(r.stdout).toContain('warning: unknown variable COLLAPSER_FAVOURITE_COLOUR: corral does not read it');
     expect(r.stdout).toContain('configuration OK: BACKEND_ADDRESS; 0 route(s), clusters backend');
     expect(r.stdout).toContain('except /shop.Cart/');
+  });
+
+  it('validate and start-up: exit 2 for a typo of one of corral\'s variables, naming the closest', async () => {
+    for (const args of [['validate'], []]) {
+      const r = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_SKIP_METHOD: '/shop.Cart/AddItem' }, args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('corral: invalid configuration: unknown variable COLLAPSER_SKIP_METHOD: did you mean COLLAPSER_SKIP_METHODS?\n');
+    }
+  });
+
+  it('starts in a pod-like environment: Kubernetes service links and proxy settings never stop it', async () => {
+    const links = {
+      BACKEND_SERVICE_HOST: '10.96.0.10',
+      BACKEND_SERVICE_PORT: '50051',
+      BACKEND_SERVICE_PORT_GRPC: '50051',
+      BACKEND_PORT: 'tcp://10.96.0.10:50051',
+      BACKEND_PORT_50051_TCP: 'tcp://10.96.0.10:50051',
+      BACKEND_PORT_50051_TCP_PROTO: 'tcp',
+      BACKEND_PORT_50051_TCP_PORT: '50051',
+      BACKEND_PORT_50051_TCP_ADDR: '10.96.0.10',
+      CORRAL_SERVICE_HOST: '10.96.0.11',
+      CORRAL_PORT: 'tcp://10.96.0.11:50052',
+      CORRAL_PORT_50052_TCP_ADDR: '10.96.0.11',
+      METRICS_SERVICE_HOST: '10.96.0.14',
+      METRICS_PORT_2112_TCP_ADDR: '10.96.0.14',
+      HTTP_PROXY: 'http://proxy.example:3128',
+      KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    };
+    const r = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:50051', ...links }, ['validate']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('warning');
+    const collision = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:50051', METRICS_PORT: 'tcp://10.96.0.14:2112' }, ['validate']);
+    expect(collision.code).toBe(2);
+    expect(collision.stderr).toContain("METRICS_PORT='tcp://10.96.0.14:2112' is a Kubernetes service link, not a port: Kubernetes sets it for a Service named 'metrics'");
+    expect(collision.stderr).toContain('enableServiceLinks: false');
   });
 
   it('validate: exit 2 with the message start-up would give, for the environment and for CONFIG_PATH', async () => {
@@ -87,10 +123,10 @@ describe('start-up', () => {
     expect(r.stderr).toBe('corral: invalid configuration: GRPC_PORT=50099 and METRICS_PORT=50099 are the same port; give each its own\n');
   });
 
-  it('logs a warning naming the closest variable for one that looks like corral\'s', async () => {
-    const p = await startProxy({ BACKEND_ADDRESS: '127.0.0.1:1', RETRY_CONT: '3' });
+  it('logs a warning for a variable of corral\'s prefixes that is no typo of one it reads', async () => {
+    const p = await startProxy({ BACKEND_ADDRESS: '127.0.0.1:1', RETRY_ON_FULL_MOON: '3' });
     try {
-      expect(p.lines.some((l) => l.includes('unknown variable RETRY_CONT: did you mean RETRY_COUNT?'))).toBe(true);
+      expect(p.lines.some((l) => l.includes('unknown variable RETRY_ON_FULL_MOON: corral does not read it'))).toBe(true);
     } finally {
       await p.stop();
     }
