@@ -76,6 +76,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       keyMetadata: config.collapser.keyMetadata,
       maxResponseBytes: config.collapser.maxResponseBytes,
       maxFollowers: config.collapser.maxFollowers,
+      readYourWrites: config.collapser.readYourWrites,
     },
   };
   let generation = 0;

@@ -116,6 +116,7 @@ const schema = z.object({
     ),
   COLLAPSER_METHODS: methodList,
   COLLAPSER_SKIP_METHODS: methodList,
+  COLLAPSER_READ_YOUR_WRITES: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   MAX_MESSAGE_BYTES: integer(4 * MiB, 0, 2 ** 31, 'a size in bytes'),
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
@@ -231,6 +232,8 @@ export interface Config {
     onlyMethods: string[] | undefined;
     /** COLLAPSER_SKIP_METHODS: never collapsed nor cached. */
     skipMethods: string[] | undefined;
+    /** COLLAPSER_READ_YOUR_WRITES: a call not collapsed that ends OK drops its service's cached answers. */
+    readYourWrites: boolean;
   };
 }
 
@@ -394,6 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keyMetadata: e.COLLAPSER_KEY_METADATA,
       onlyMethods: e.COLLAPSER_METHODS,
       skipMethods: e.COLLAPSER_SKIP_METHODS,
+      readYourWrites: e.COLLAPSER_READ_YOUR_WRITES === 'on',
     },
   };
 }

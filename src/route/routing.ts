@@ -38,6 +38,8 @@ export interface RoutingContext extends ClusterSetContext {
     keyMetadata: string[] | undefined;
     maxResponseBytes: number;
     maxFollowers: number;
+    /** A call a route does not collapse drops its service's cached answers when it ends OK (COLLAPSER_READ_YOUR_WRITES). */
+    readYourWrites: boolean;
   };
   /** A step around every route's backend calls (tracing's client spans); null for none. */
   wrapOrigin: ((origin: Origin) => Origin) | null;
@@ -154,8 +156,11 @@ export class Routing implements Invalidation {
     const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster));
     const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
     const origin = this.context.wrapOrigin?.(retrying) ?? retrying;
-    const passthrough = new Passthrough(origin, observer);
-    if (!spec.collapse) return passthrough;
+    const direct = new Passthrough(origin, observer);
+    if (!spec.collapse) return direct;
+    // Read-your-writes: a call this route does not collapse (a write, a stream) drops its
+    // service's cached answers when it ends OK, unless the route says what it invalidates.
+    const passthrough = d.readYourWrites && spec.invalidates.length === 0 ? new Invalidate(null, this, direct) : direct;
     // The verified identity is always in the key, even when key_metadata narrows it.
     let keyMetadata = spec.keyMetadata ?? d.keyMetadata;
     if (spec.authorization === 'required' && keyMetadata !== undefined) keyMetadata = [...keyMetadata, ...IDENTITY_METADATA];

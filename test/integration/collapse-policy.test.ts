@@ -126,3 +126,25 @@ describe('invalidates', () => {
     });
   });
 });
+
+describe('read-your-writes (COLLAPSER_READ_YOUR_WRITES)', () => {
+  const readWriteRead = (env: Record<string, string>) =>
+    withProxy({ COLLAPSER_SKIP_METHODS: `${EXAMPLE}Release`, COLLAPSER_CACHE_DURATION: '30s', ...env }, async (_proxy, c) => {
+      const first = await unary(c, 'Lookup', { key: 'read-your-writes' });
+      expect((await unary(c, 'Lookup', { key: 'read-your-writes' })).reply.callNumber).toBe(first.reply.callNumber);
+      const write = await unary(c, 'Release', { gate: 'a-write' }); // passed through: not collapsed
+      expect(write.error).toBeNull();
+      const after = await unary(c, 'Lookup', { key: 'read-your-writes' });
+      return { first: first.reply.callNumber as number, after: after.reply.callNumber as number };
+    });
+
+  it('by default, a call that is not collapsed and ends OK drops the cached answers of its service', async () => {
+    const { first, after } = await readWriteRead({});
+    expect(after).toBeGreaterThan(first);
+  });
+
+  it('off: a read after a write may be served from the cache, within the TTL', async () => {
+    const { first, after } = await readWriteRead({ COLLAPSER_READ_YOUR_WRITES: 'off' });
+    expect(after).toBe(first);
+  });
+});
