@@ -344,7 +344,7 @@ function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStage
       return [spec.name, new Guard(tracing === null ? handler : tracing.httpServerSpans(handler, { method: spec.method, route: spec.path }), logger)];
     }),
   );
-  return { table: api.table, registry: api.descriptors.registry, cors: new CorsPolicy(api.cors), handlers };
+  return { table: api.table, registry: api.descriptors.registry, cors: new CorsPolicy(api.cors), json: api.json, handlers };
 }
 
 /** What the descriptors changed: gRPC methods no longer collapsed, and annotations not served. */

@@ -43,6 +43,16 @@ export interface HttpSpec {
   /** Routes also from google.api.http options: of every service (true), of these services, or none (false). */
   annotations: boolean | string[];
   cors: CorsSpec | null;
+  /** How answers are written as JSON (grpc-gateway's MarshalOptions). */
+  json: JsonAnswerSpec;
+}
+
+/** grpc-gateway's UseProtoNames and EmitUnpopulated: how answers are written as JSON. */
+export interface JsonAnswerSpec {
+  /** Field names as in the .proto (`cluster_id`), not lowerCamelCase (`clusterId`). */
+  useProtoNames: boolean;
+  /** Fields at their default value (0, "", false, empty lists) are written too. */
+  emitUnpopulated: boolean;
 }
 
 const durationText = z.string().refine((v) => (parseDuration(v) ?? 0) > 0, 'expected a duration such as 10s or 500ms');
@@ -81,6 +91,9 @@ export const httpSchema = z
         }),
       )
       .default([]),
+    json: z
+      .strictObject({ use_proto_names: z.boolean().default(false), emit_unpopulated: z.boolean().default(false) })
+      .default({ use_proto_names: false, emit_unpopulated: false }),
     cors: z
       .strictObject({
         allowed_origins: z.array(z.string().min(1)).min(1),
@@ -116,6 +129,7 @@ export function httpSpecOf(raw: z.output<typeof httpSchema>): HttpSpec {
       collapse: r.collapse,
       responseBody: null,
     })),
+    json: { useProtoNames: raw.json.use_proto_names, emitUnpopulated: raw.json.emit_unpopulated },
     cors:
       raw.cors === undefined
         ? null

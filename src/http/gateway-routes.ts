@@ -1,4 +1,4 @@
-import type { CorsSpec } from '../config/http-spec.js';
+import type { CorsSpec, JsonAnswerSpec } from '../config/http-spec.js';
 import { ConfigError } from '../config/errors.js';
 import type { Topology } from '../config/topology.js';
 import { annotatedRoutes } from './annotated-routes.js';
@@ -10,6 +10,7 @@ export interface HttpApi {
   readonly descriptors: Descriptors;
   readonly table: HttpRouteTable;
   readonly cors: CorsSpec | null;
+  readonly json: JsonAnswerSpec;
   /** google.api.http bindings not served, each with why: for the log. */
   readonly skipped: readonly string[];
 }
@@ -26,7 +27,7 @@ export async function loadHttpApi(topology: Topology, source: string): Promise<H
     const descriptors = await Descriptors.load(http);
     const annotated = http.annotations === false ? { routes: [], skipped: [] } : annotatedRoutes(descriptors, http.annotations, topology);
     const table = HttpRouteTable.build([...http.routes, ...annotated.routes], descriptors);
-    return { descriptors, table, cors: http.cors, skipped: annotated.skipped };
+    return { descriptors, table, cors: http.cors, json: http.json, skipped: annotated.skipped };
   } catch (err) {
     if (err instanceof DescriptorError) throw new ConfigError(`${source}: ${err.message}`);
     throw err;

@@ -13,7 +13,7 @@ import { httpCall } from './http-call.js';
 import { httpError } from './http-errors.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
 import { JsonReply, type HttpResponse } from './json-reply.js';
-import { BadRequest, requestMessage } from './transcode.js';
+import { BadRequest, requestMessage, type JsonAnswerOptions } from './transcode.js';
 import type { JsonValue, Registry } from '@bufbuild/protobuf';
 
 /** A JSON media type: application/json, or a +json type, with parameters or none. */
@@ -29,6 +29,8 @@ export interface GatewayState {
   /** Each route's stages (auth, collapser, origin), by route name. */
   handlers: ReadonlyMap<string, Handler>;
   cors: CorsPolicy;
+  /** How answers are written as JSON. */
+  json: JsonAnswerOptions;
 }
 
 export interface GatewayOptions {
@@ -165,7 +167,7 @@ export class HttpGateway {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { table, handlers, cors, registry } = this.state;
+    const { table, handlers, cors, registry, json } = this.state;
     const url = new URL(req.url ?? '/', 'http://gateway');
     const preflight = cors.preflight(req.method, req.headers);
     if (preflight !== null) {
@@ -207,7 +209,7 @@ export class HttpGateway {
       if (err instanceof BadRequest) return reply.fail(Status.INVALID_ARGUMENT, err.message);
       throw err;
     }
-    reply.answers(route, registry);
+    reply.answers(route, registry, json);
     reply.requestBytes = call.body!.length;
     reply.traceparent = call.metadata.traceparent;
     handlers.get(route.spec.name)!.handle(call, reply);

@@ -109,10 +109,22 @@ export function requestMessage(
   }
 }
 
-/** A response message as canonical proto3 JSON; with google.api.http's response_body, only that field. */
-export function responseJson(method: DescMethod, registry: Registry, bytes: Uint8Array, responseBody: string | null = null): JsonValue {
-  const json = toJson(method.output, fromBinary(method.output, bytes), { registry, alwaysEmitImplicit: responseBody !== null });
+/** How answers are written: the http section's `json` (grpc-gateway's UseProtoNames, EmitUnpopulated). */
+export interface JsonAnswerOptions {
+  readonly useProtoNames: boolean;
+  readonly emitUnpopulated: boolean;
+}
+
+const CANONICAL: JsonAnswerOptions = { useProtoNames: false, emitUnpopulated: false };
+
+/** A response message as proto3 JSON; with google.api.http's response_body, only that field. */
+export function responseJson(method: DescMethod, registry: Registry, bytes: Uint8Array, responseBody: string | null = null, options: JsonAnswerOptions = CANONICAL): JsonValue {
+  const json = toJson(method.output, fromBinary(method.output, bytes), {
+    registry,
+    alwaysEmitImplicit: options.emitUnpopulated || responseBody !== null,
+    useProtoFieldName: options.useProtoNames,
+  });
   if (responseBody === null) return json;
   const field = method.output.fields.find((f) => f.name === responseBody)!;
-  return (json as JsonObject)[field.jsonName] ?? null;
+  return (json as JsonObject)[options.useProtoNames ? field.name : field.jsonName] ?? null;
 }

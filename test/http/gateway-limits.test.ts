@@ -50,7 +50,7 @@ afterEach(async () => {
 
 async function start(options: Partial<GatewayOptions> = {}): Promise<number> {
   gateway = new HttpGateway(
-    { table, registry: descriptors.registry, handlers: new Map([['get', stub]]), cors: new CorsPolicy(null) },
+    { table, registry: descriptors.registry, handlers: new Map([['get', stub]]), cors: new CorsPolicy(null), json: { useProtoNames: false, emitUnpopulated: false } },
     { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, maxConnections: 100, maxConcurrentStreams: 100, firstBytesTimeoutMs: 60_000, ...options },
     createLogger('silent'),
     combineObservers({} as Observer, {}),

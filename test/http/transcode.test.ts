@@ -88,6 +88,20 @@ describe('request and response mapping (proto3 canonical JSON)', () => {
     expect(responseJson(get, registry, bytes, 'items')).toEqual([]);
     expect(responseJson(get, registry, bytes, 'status')).toBe('STATUS_SHIPPED');
   });
+
+  it("writes proto field names and unpopulated fields when asked (grpc-gateway's UseProtoNames, EmitUnpopulated)", () => {
+    const orderSchema = get.output;
+    const bytes = toBinary(orderSchema, create(orderSchema, { id: 'o', totalCents: 5n }));
+    expect(responseJson(get, registry, bytes, null, { useProtoNames: true, emitUnpopulated: false })).toEqual({ id: 'o', total_cents: '5' });
+    expect(responseJson(get, registry, bytes, null, { useProtoNames: false, emitUnpopulated: true })).toMatchObject({
+      id: 'o',
+      totalCents: '5',
+      status: 'STATUS_UNSPECIFIED',
+      items: [],
+      note: '',
+    });
+    expect(responseJson(get, registry, bytes, 'total_cents', { useProtoNames: true, emitUnpopulated: false })).toBe('5');
+  });
 });
 
 describe('descriptors from a FileDescriptorSet', () => {
