@@ -72,11 +72,22 @@ if (command === 'validate') {
   process.stdout.write(
     `configuration OK: ${config.configPath ?? 'BACKEND_ADDRESS'}; ${topology.routes.length} route(s), clusters ${Object.keys(topology.clusters).join(', ')}; ` +
       `gRPC on ${config.listenHost}:${config.grpcPort}, metrics on ${config.metricsHost}:${config.metricsPort}, admin on ${config.adminHost}:${config.adminPort}; ` +
-      `collapsing ${collapser.onlyMethods ? `only ${collapser.onlyMethods.join(',')}` : 'every single-message call'}` +
-      `${collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : ''}` +
+      `${collapsingText(config)}` +
       `${api ? `; ${api.table.all().length} HTTP route(s); ${declaredText(new DeclaredReads(api.descriptors.registry).counts)}` : ''}\n`,
   );
   process.exit(0);
+}
+
+/** What is collapsed, as the routes and lists say (the descriptors' part follows it). */
+function collapsingText({ topology, collapser }: Config): string {
+  const never = topology.routes.filter((r) => !r.collapse).map((r) => r.name ?? r.prefix);
+  if (never.length === topology.routes.length && topology.default.action === 'error') {
+    return 'collapsing nothing: every route has collapse: false';
+  }
+  const what = collapser.onlyMethods ? `only ${collapser.onlyMethods.join(',')}` : 'single-message calls';
+  const except = collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : '';
+  const routes = never.length === 0 ? '' : ` (not on route${never.length > 1 ? 's' : ''} ${never.join(', ')}: collapse: false)`;
+  return `collapsing ${what}${except}${routes}`;
 }
 
 function declaredText({ described, reads }: { described: number; reads: number }): string {

@@ -70,6 +70,25 @@ describe('the command line', () => {
     expect(collision.stderr).toContain('enableServiceLinks: false');
   });
 
+  it('validate: says which routes never collapse', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-validate-'));
+    const file = join(dir, 'routes.yaml');
+    const routes = (defaultAction: string) =>
+      `clusters: { backend: { type: static, address: "127.0.0.1:1" } }
+default: ${defaultAction}
+routes:
+  - { name: writes, prefix: /shop.Cart/, cluster: backend, collapse: false }
+  - { name: reads, prefix: /shop.Catalog/, cluster: backend }
+`;
+    writeFileSync(file, routes('{ action: use_cluster, use_cluster: backend }'));
+    const some = await proxyExit({ CONFIG_PATH: file }, ['validate']);
+    expect(some.code).toBe(0);
+    expect(some.stdout).toContain('collapsing single-message calls (not on route writes: collapse: false)');
+    writeFileSync(file, routes('{ action: error }').replace('/shop.Catalog/, cluster: backend }', '/shop.Catalog/, cluster: backend, collapse: false }'));
+    const none = await proxyExit({ CONFIG_PATH: file }, ['validate']);
+    expect(none.stdout).toContain('collapsing nothing: every route has collapse: false');
+  });
+
   it('validate: exit 2 with the message start-up would give, for the environment and for CONFIG_PATH', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-validate-'));
     const bad = join(dir, 'bad.yaml');
