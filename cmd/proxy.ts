@@ -58,7 +58,7 @@ if (rest.length > 0) fail(`unexpected arguments after ${command}: ${rest.join(' 
 
 const config = configured();
 if (command === 'validate') {
-  const { topology, collapser } = config;
+  const { topology } = config;
   // The http section as start-up reads it: descriptors compiled, routes resolved.
   let api;
   try {
