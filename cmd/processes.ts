@@ -132,6 +132,9 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
       ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }),
       METRICS_PORT: '0',
       ADMIN_PORT: '0',
+      // Off unless a test asks: the test backends record or count every call they get,
+      // and a reflection call at start would be one more (bare ones answer any method).
+      COLLAPSER_REFLECTION: 'off',
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -189,7 +192,7 @@ export function sumOfSeries(body: string, series: string): number {
  */
 export async function proxyExit(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = spawn('/bin/sh', [launcher, ...args], {
-    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ...env },
+    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', COLLAPSER_REFLECTION: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -13,6 +13,8 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
 import { BUILD, MIN_NODE, nodeIsSupported } from './observe/build-info.js';
+import { LearnedDescriptors } from './reflection/learned-reads.js';
+import { Reflector } from './reflection/reflector.js';
 import { Front } from './server/front.js';
 import { Guard } from './server/guard.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
@@ -56,6 +58,7 @@ export async function startCorral(config: Config): Promise<Corral> {
           maxEntryBytes: config.collapser.maxResponseBytes,
         })
       : null;
+  const learned = config.collapser.reflection ? new LearnedDescriptors() : null;
   const context: RoutingContext = {
     pools,
     cache,
@@ -66,6 +69,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     ejection: config.ejection,
     retry: config.retry,
     wrapOrigin: tracing === null ? null : (origin) => tracing.clientSpans(origin),
+    learned,
     methods: {
       only: config.collapser.onlyMethods === undefined ? null : new MethodSet(config.collapser.onlyMethods),
       skip: config.collapser.skipMethods === undefined ? null : new MethodSet(config.collapser.skipMethods),
@@ -168,6 +172,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   const openCalls = (): number => front.activeCalls + (gateway?.activeCalls ?? 0);
 
   routing.start();
+  const reflector = learned === null ? null : new Reflector(learned, () => routing.clusters.endpoints(), logger);
+  reflector?.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
   const httpPort = gateway === null ? null : await bound(gateway.listen(), 'HTTP_PORT', config.http!.port, config.listenHost);
   const metricsPort = await bound(probes.listen(), 'METRICS_PORT', config.metricsPort, config.metricsHost);
@@ -192,9 +198,9 @@ export async function startCorral(config: Config): Promise<Corral> {
   for (const warning of config.warnings) logger.warn(warning);
   if (agent !== null) registerWhenReady(agent, () => readiness().ok && !draining);
   logDescriptors(api, routing, logger);
-  if (collapsesEverything(config) && routing.declared === null) {
+  if (collapsesEverything(config) && (routing.declared === null || routing.declared.counts.described === 0)) {
     logger.warn(
-      'every unary and server-streaming call is collapsed and cached, writes included: exempt them with COLLAPSER_SKIP_METHODS=/pkg.Service/Write,/pkg.Writes/ (or COLLAPSER_METHODS for the reads, or collapse: false on a route)',
+      'every unary and server-streaming call is collapsed and cached, writes included, unless the backend declares its methods over gRPC server reflection: exempt writes with COLLAPSER_SKIP_METHODS=/pkg.Service/Write,/pkg.Writes/ (or COLLAPSER_METHODS for the reads, or collapse: false on a route)',
     );
   }
   if (!nodeIsSupported()) {
@@ -268,6 +274,7 @@ export async function startCorral(config: Config): Promise<Corral> {
         front.destroy();
       }
       await gateway?.close();
+      reflector?.stop();
       routing.stop();
       pools.destroy();
       cache?.close();
@@ -351,7 +358,7 @@ function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStage
 function logDescriptors(api: HttpApi | null, routing: Routing, logger: Logger): void {
   if (api === null) return;
   for (const skipped of api.skipped) logger.warn(`google.api.http binding not served: ${skipped}`);
-  if (routing.declared === null) return;
+  if (routing.declared === null || routing.declared.counts.described === 0) return;
   const { described, reads } = routing.declared.counts;
   logger.info(
     { described, reads },

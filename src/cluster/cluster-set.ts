@@ -42,6 +42,11 @@ export class ClusterSet {
     return cluster;
   }
 
+  /** Every endpoint the clusters resolve to now, with its cluster's name. */
+  *endpoints(): Iterable<{ cluster: string; address: string }> {
+    for (const [name, cluster] of this.clusters) for (const endpoint of cluster.resolution.endpoints) yield { cluster: name, address: endpoint.address };
+  }
+
   start(): void {
     for (const [name, cluster] of this.clusters) if (!this.adopted.has(name)) cluster.start();
   }

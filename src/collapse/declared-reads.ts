@@ -10,7 +10,12 @@ export class DeclaredReads {
   private readonly described = new Set<string>();
   private readonly reads = new Set<string>();
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry | null = null) {
+    if (registry !== null) this.learn(registry);
+  }
+
+  /** Adds what another registry declares: a backend's own descriptors, learned over server reflection. */
+  learn(registry: Registry): void {
     for (const desc of registry) {
       if (desc.kind !== 'service') continue;
       for (const method of desc.methods) {

@@ -117,6 +117,7 @@ const schema = z.object({
   COLLAPSER_METHODS: methodList,
   COLLAPSER_SKIP_METHODS: methodList,
   COLLAPSER_READ_YOUR_WRITES: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  COLLAPSER_REFLECTION: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   MAX_MESSAGE_BYTES: integer(4 * MiB, 0, 2 ** 31, 'a size in bytes'),
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
@@ -234,6 +235,8 @@ export interface Config {
     skipMethods: string[] | undefined;
     /** COLLAPSER_READ_YOUR_WRITES: a call not collapsed that ends OK drops its service's cached answers. */
     readYourWrites: boolean;
+    /** COLLAPSER_REFLECTION: ask the backends which methods they declare NO_SIDE_EFFECTS (gRPC server reflection). */
+    reflection: boolean;
   };
 }
 
@@ -398,6 +401,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       onlyMethods: e.COLLAPSER_METHODS,
       skipMethods: e.COLLAPSER_SKIP_METHODS,
       readYourWrites: e.COLLAPSER_READ_YOUR_WRITES === 'on',
+      reflection: e.COLLAPSER_REFLECTION === 'on',
     },
   };
 }

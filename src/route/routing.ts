@@ -7,6 +7,7 @@ import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
 import type { ResponseStore } from '../collapse/store.js';
 import { Collapser } from '../collapse/collapser.js';
 import { DeclaredReads } from '../collapse/declared-reads.js';
+import type { LearnedDescriptors } from '../reflection/learned-reads.js';
 import type { Flight } from '../collapse/flight.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
@@ -41,6 +42,8 @@ export interface RoutingContext extends ClusterSetContext {
     /** A call a route does not collapse drops its service's cached answers when it ends OK (COLLAPSER_READ_YOUR_WRITES). */
     readYourWrites: boolean;
   };
+  /** Descriptors learned from the backends over server reflection; null when COLLAPSER_REFLECTION is off. */
+  learned: LearnedDescriptors | null;
   /** A step around every route's backend calls (tracing's client spans); null for none. */
   wrapOrigin: ((origin: Origin) => Origin) | null;
   /** COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS; null when unset. */
@@ -64,6 +67,7 @@ export class Routing implements Invalidation {
   /** The descriptors' idempotency levels, deciding which gRPC methods are collapsed; null without descriptors. */
   readonly declared: DeclaredReads | null;
   private readonly collapsers: Collapser[] = [];
+  private readonly unfollow: () => void = () => {};
   /** When any route authenticates, corral owns the identity metadata on every route. */
   private readonly ownsIdentity: boolean;
 
@@ -75,8 +79,11 @@ export class Routing implements Invalidation {
     api: HttpApi | null = null,
   ) {
     this.clusters = new ClusterSet(topology.clusters, context, previous?.clusters ?? null);
-    const declared = api === null ? null : new DeclaredReads(api.descriptors.registry);
-    this.declared = declared !== null && declared.counts.described > 0 ? declared : null;
+    const files = api === null ? null : new DeclaredReads(api.descriptors.registry);
+    // With server reflection on, what the backends declare is learned as they answer.
+    const learned = context.learned;
+    this.declared = learned !== null ? (files ?? new DeclaredReads()) : files !== null && files.counts.described > 0 ? files : null;
+    if (learned !== null) this.unfollow = learned.follow((registry) => this.declared!.learn(registry));
     this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
@@ -93,6 +100,7 @@ export class Routing implements Invalidation {
   }
 
   stop(): void {
+    this.unfollow();
     this.clusters.stop();
   }
 
