@@ -31,6 +31,13 @@ export class DeclaredReads {
     return !this.described.has(method) || this.reads.has(method);
   }
 
+  /** The described methods, split as the collapser treats them: declared reads, and the rest (passed through). */
+  get methods(): { reads: string[]; passedThrough: string[] } {
+    const reads = [...this.reads].sort();
+    const passedThrough = [...this.described].filter((m) => !this.reads.has(m)).sort();
+    return { reads, passedThrough };
+  }
+
   get counts(): { described: number; reads: number } {
     return { described: this.described.size, reads: this.reads.size };
   }

@@ -29,6 +29,14 @@ export function configDump(state: AdminState): unknown {
     configPath: config.configPath ?? null,
     environment: config.environment,
     topology: { ...topology, routes, http: topology.http === null ? null : httpDump(topology.http, httpRoutes, declared?.counts ?? null) },
+    collapsing: {
+      only: config.collapser.onlyMethods ?? null,
+      skip: config.collapser.skipMethods ?? null,
+      // What the descriptors (files, and what the backends declared over reflection) say, method by method.
+      declared: declared === null ? null : declared.methods,
+      undescribed: config.collapser.onlyMethods === undefined ? 'collapsed when the request is one message' : 'as COLLAPSER_METHODS says',
+      reflection: config.collapser.reflection,
+    },
   };
 }
 

@@ -43,6 +43,11 @@ describe('COLLAPSER_REFLECTION', () => {
       expect(await herd(proxy, 'SearchOrders', 10)).toBe(1);
       expect(await herd(proxy, 'CreateOrder', 5)).toBe(5);
       expect(await herd(proxy, 'GetOrder', 5)).toBe(5);
+      // /config_dump says which methods are collapsed and why.
+      const { collapsing } = JSON.parse((await proxy.admin('/config_dump')).body);
+      expect(collapsing.declared.reads).toEqual(['/shop.v1.OrderService/SearchOrders']);
+      expect(collapsing.declared.passedThrough).toEqual(expect.arrayContaining(['/shop.v1.OrderService/CreateOrder', '/shop.v1.OrderService/GetOrder']));
+      expect(collapsing.reflection).toBe(true);
     } finally {
       await proxy.stop();
     }
