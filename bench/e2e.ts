@@ -141,19 +141,17 @@ export function h2load(uris: string[], load: { requests: number; clients: number
     ...(uris.length === 1 ? [uris[0]!] : ['-i', uriFile]),
   ];
   const out = execFileSync('h2load', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
-  const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
-  const counts = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
-  if (rps === null || counts === null) throw new Error(`cannot read h2load output:\n${out}`);
+  const summary = h2loadSummary(out);
   const latencies = readFileSync(log, 'utf8')
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => Number(l.split('\t')[2]) / 1000)
     .sort((a, b) => a - b);
   return {
-    reqPerSec: Number(rps[1]),
+    reqPerSec: summary.reqPerSec,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    failed: Number(counts[2]),
+    failed: summary.failed,
   };
 }
 
@@ -190,6 +188,20 @@ export function cpuSeconds(pid: number): number {
 }
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
+/** req/s, and requests succeeded and failed, from h2load's summary. */
+export function h2loadSummary(out: string): { reqPerSec: number; succeeded: number; failed: number } {
+  const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+  const counts = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
+  if (rps === null || counts === null) throw new Error(`cannot read h2load output:\n${out}`);
+  return { reqPerSec: Number(rps[1]), succeeded: Number(counts[1]), failed: Number(counts[2]) };
+}
+
+/** Resident memory now, in MiB. */
+export function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** The highest resident memory the process reached (VmHWM), in MiB. */
 export function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;

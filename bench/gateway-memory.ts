@@ -4,16 +4,14 @@
  * VmHWM from /proc; and idle RSS with the descriptors loaded and without them.
  *   node dist/bench/gateway-memory.js [--requests 100000]
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startProcess, startProxy, type Started } from '../cmd/processes.js';
-import { echoJs, h2load, peakRssMiB } from './e2e.js';
+import { echoJs, h2load, peakRssMiB, rssMiB } from './e2e.js';
 import { gatewayConfig, nodeClient } from './gateway.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '100000' } } });
 const requests = Number(values.requests);
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const settle = () => new Promise((r) => setTimeout(r, 2000));
 
 const echo = await startProcess(echoJs, ['0'], process.env, 'echo listening');

@@ -14,13 +14,13 @@
  * `--env` adds variables to corral's environment (CORRAL_V8_FLAGS, COLLAPSER_CACHE_MAX_BYTES...).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { startProcess, startProxy, type Proxy } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
-import { echoJs, peakRssMiB } from './e2e.js';
+import { cpuSeconds, echoJs, h2loadSummary, peakRssMiB, rssMiB } from './e2e.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -34,49 +34,35 @@ const seconds = Number(values.seconds);
 const extraEnv = Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const work = mkdtempSync(join(tmpdir(), 'corral-sustained-'));
 
-/** CPU time (user + system) a process has used, in microseconds. */
-const cpuUs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // clock ticks of 10 ms
-};
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-
-/** Samples RSS and the cache's bytes every second until stopped. */
-function sampler(proxy: Proxy): { stop(): Promise<{ maxRss: number; maxCacheMiB: number; samples: number }> } {
-  let maxRss = 0;
-  let maxCacheMiB = 0;
-  let samples = 0;
-  const pid = proxy.child.pid!;
+/** The largest the cache got, sampled every second from /metrics until stopped. */
+function cacheHighWater(proxy: Proxy): { stop(): number } {
+  let maxMiB = 0;
   const timer = setInterval(() => {
-    maxRss = Math.max(maxRss, rssMiB(pid));
-    samples++;
-    void proxy.metric('corral_cache_bytes').then((b) => (maxCacheMiB = Math.max(maxCacheMiB, b / 2 ** 20)), () => {});
+    void proxy.metric('corral_cache_bytes').then((b) => (maxMiB = Math.max(maxMiB, b / 2 ** 20)), () => {});
   }, 1000);
   return {
-    async stop() {
+    stop() {
       clearInterval(timer);
-      return { maxRss, maxCacheMiB, samples };
+      return maxMiB;
     },
   };
 }
 
 async function h2load(args: string[]): Promise<{ reqPerSec: number; succeeded: number; failed: number }> {
+  // Not e2e's h2load: that one blocks the event loop, and the cache is sampled meanwhile.
   const { stdout } = await run('h2load', args, { maxBuffer: 64 << 20 });
-  const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(stdout);
-  const counts = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(stdout);
-  if (rps === null || counts === null) throw new Error(`cannot read h2load output:\n${stdout}`);
-  return { reqPerSec: Number(rps[1]), succeeded: Number(counts[1]), failed: Number(counts[2]) };
+  return h2loadSummary(stdout);
 }
 
 async function shapeRounds(echoPort: number): Promise<string> {
   const frame = join(work, 'frame-100.bin');
   writeFileSync(frame, encodeFrame(Buffer.alloc(100, 0x61)));
   const proxy = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, ...extraEnv });
-  const watch = sampler(proxy);
+  const watch = cacheHighWater(proxy);
   const base = `http://127.0.0.1:${proxy.grpcPort}`;
   const common = ['-c', '1', '-m', '128', '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers'];
   const rates: string[] = [];
-  const cpuBefore = cpuUs(proxy.child.pid!);
+  const cpuBefore = cpuSeconds(proxy.child.pid!);
   try {
     for (let round = 0; round < 5; round++) {
       const uris = join(work, 'unique.txt');
@@ -85,11 +71,11 @@ async function shapeRounds(echoPort: number): Promise<string> {
       const hot = await h2load(['-n', '40000', ...common, `${base}/bench.Echo/Hot`]);
       rates.push(`${Math.round(unique.reqPerSec)}/${Math.round(hot.reqPerSec)}`);
     }
-    const cpuPerCall = (cpuUs(proxy.child.pid!) - cpuBefore) / 400_000;
-    const seen = await watch.stop();
-    return `rounds (5 x 40,000 unique + 40,000 hot, 128 streams, 100 B): peak RSS ${peakRssMiB(proxy.child.pid!).toFixed(1)} MiB; RSS at the end ${rssMiB(proxy.child.pid!).toFixed(1)} MiB; cache at most ${seen.maxCacheMiB.toFixed(1)} MiB; req/s unique/hot per round ${rates.join(', ')}; corral CPU ${cpuPerCall.toFixed(1)} µs/call`;
+    const cpuPerCall = ((cpuSeconds(proxy.child.pid!) - cpuBefore) * 1e6) / 400_000;
+    const cacheMiB = watch.stop();
+    return `rounds (5 x 40,000 unique + 40,000 hot, 128 streams, 100 B): peak RSS ${peakRssMiB(proxy.child.pid!).toFixed(1)} MiB; RSS at the end ${rssMiB(proxy.child.pid!).toFixed(1)} MiB; cache at most ${cacheMiB.toFixed(1)} MiB; req/s unique/hot per round ${rates.join(', ')}; corral CPU ${cpuPerCall.toFixed(1)} µs/call`;
   } finally {
-    await watch.stop();
+    watch.stop();
     await proxy.stop();
   }
 }
@@ -98,19 +84,19 @@ async function shapeSustained(echoPort: number): Promise<string> {
   const frame = join(work, 'frame-1k.bin');
   writeFileSync(frame, encodeFrame(Buffer.alloc(1024, 0x62)));
   const proxy = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, COLLAPSER_CACHE_DURATION: '5s', ...extraEnv });
-  const watch = sampler(proxy);
+  const watch = cacheHighWater(proxy);
   const base = `http://127.0.0.1:${proxy.grpcPort}`;
   // h2load cycles through its list: 400,000 keys take longer than the 5 s TTL to come round.
   const uris = join(work, 'sustained.txt');
   writeFileSync(uris, Array.from({ length: 400_000 }, (_, i) => `${base}/bench.Echo/S${i}`).join('\n') + '\n');
   try {
-    const cpuBefore = cpuUs(proxy.child.pid!);
+    const cpuBefore = cpuSeconds(proxy.child.pid!);
     const load = await h2load(['-D', String(seconds), '-c', '1', '-m', '32', '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-i', uris]);
-    const cpuPerCall = (cpuUs(proxy.child.pid!) - cpuBefore) / load.succeeded;
-    const seen = await watch.stop();
-    return `sustained (${seconds} s, 32 concurrent unique calls, 1 KiB answers, 5 s TTL): peak RSS ${peakRssMiB(proxy.child.pid!).toFixed(1)} MiB; RSS at the end ${rssMiB(proxy.child.pid!).toFixed(1)} MiB; cache at most ${seen.maxCacheMiB.toFixed(1)} MiB; ${Math.round(load.reqPerSec)} req/s, ${load.failed} failed, corral CPU ${cpuPerCall.toFixed(1)} µs/call`;
+    const cpuPerCall = ((cpuSeconds(proxy.child.pid!) - cpuBefore) * 1e6) / load.succeeded;
+    const cacheMiB = watch.stop();
+    return `sustained (${seconds} s, 32 concurrent unique calls, 1 KiB answers, 5 s TTL): peak RSS ${peakRssMiB(proxy.child.pid!).toFixed(1)} MiB; RSS at the end ${rssMiB(proxy.child.pid!).toFixed(1)} MiB; cache at most ${cacheMiB.toFixed(1)} MiB; ${Math.round(load.reqPerSec)} req/s, ${load.failed} failed, corral CPU ${cpuPerCall.toFixed(1)} µs/call`;
   } finally {
-    await watch.stop();
+    watch.stop();
     await proxy.stop();
   }
 }

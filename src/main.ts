@@ -9,7 +9,7 @@ import { RegistryAgent } from './registry/agent.js';
 import { CorsPolicy } from './http/cors.js';
 import { HttpGateway, type GatewayState } from './http/gateway.js';
 import { loadHttpApi, type HttpApi } from './http/gateway-routes.js';
-import { createLogger, type Logger } from './observe/logger.js';
+import { createLogger, type Logger } from './log/logger.js';
 import { registerLiveGauges } from './observe/live-gauges.js';
 import { Metrics } from './observe/metrics.js';
 import { BUILD, MIN_NODE, nodeIsSupported } from './observe/build-info.js';
@@ -157,7 +157,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     config.http === null
       ? null
       : new HttpGateway(
-          gatewayState(api!, routing, tracing, logger),
+          gatewayState(api!, routing, tracing),
           {
             host: config.listenHost,
             ...config.http,
@@ -233,7 +233,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     const previous = routing;
     routing = next;
     router.table = next.table;
-    if (gateway !== null) gateway.state = gatewayState(nextApi!, next, tracing, logger);
+    if (gateway !== null) gateway.state = gatewayState(nextApi!, next, tracing);
     logDescriptors(nextApi, next, logger);
     previous.stop();
     logger.info(
@@ -344,13 +344,11 @@ function needsHttpSection(api: HttpApi | null, source: string): asserts api is H
 }
 
 /** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages (traced when tracing is on). */
-function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStages, 'httpServerSpans'> | null, logger: Logger): GatewayState {
-  const handlers = new Map(
-    routing.httpRoutes.map(({ spec }) => {
-      const handler = routing.httpHandlers.get(spec.name)!;
-      return [spec.name, new Guard(tracing === null ? handler : tracing.httpServerSpans(handler, { method: spec.method, route: spec.path }), logger)];
-    }),
-  );
+function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStages, 'httpServerSpans'> | null): GatewayState {
+  const handlers =
+    tracing === null
+      ? routing.httpHandlers
+      : new Map(routing.httpRoutes.map(({ spec }) => [spec.name, tracing.httpServerSpans(routing.httpHandlers.get(spec.name)!, { method: spec.method, route: spec.path })]));
   return { table: api.table, registry: api.descriptors.registry, cors: new CorsPolicy(api.cors), json: api.json, handlers };
 }
 

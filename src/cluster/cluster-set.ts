@@ -1,5 +1,5 @@
 import { createResolver, isFixed, type ClusterSpec } from '../config/cluster-types.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import type { Observer } from '../observer.js';
 import { Cluster } from './cluster.js';
 import type { EjectionOptions } from './ejections.js';

@@ -1,6 +1,6 @@
 import type { ClusterView } from '../balance/balancer.js';
 import type { Endpoint, Resolution, Resolver } from '../discovery/endpoint.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import type { Observer } from '../observer.js';
 import type { SessionPool } from '../upstream/session-pool.js';
 import { GrpcError, Status } from '../wire/status.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { SessionPool, type SessionPoolOptions } from '../upstream/session-pool.js';
 
 interface Held {

@@ -7,7 +7,7 @@ import { HttpDiscoverer } from '../discovery/http-discoverer.js';
 import { DEFAULT_POLLING } from '../discovery/polling.js';
 import { ShardMapResolver } from '../discovery/shard-map.js';
 import { StaticResolver } from '../discovery/static.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { hostPort, httpUrl, millis, typeUnion } from './fields.js';
 
 /** What a resolver may use besides its cluster's spec. */

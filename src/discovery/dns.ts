@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { joinHostPort, type Resolution } from './endpoint.js';
 import { PollingResolver, type PollingOptions } from './polling.js';
 

@@ -1,5 +1,5 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { instancesPrefix, parseInstance, type InstanceRecord } from '../registry/contract.js';
 import { connectEtcd } from '../registry/etcd-client.js';
 import { HOST_PORT, type Endpoint, type Resolution, type Resolver, type ResolverHealth } from './endpoint.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import type { Resolution, Resolver, ResolverHealth } from './endpoint.js';
 
 export interface PollingOptions {

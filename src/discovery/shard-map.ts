@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { HOST_PORT, type Endpoint, type Resolution, type Shard } from './endpoint.js';
 import { PollingResolver, type PollingOptions } from './polling.js';
 

@@ -3,7 +3,8 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Call, Handler } from '../call.js';
-import type { Logger } from '../observe/logger.js';
+import type { JsonAnswerSpec } from '../config/http-spec.js';
+import type { Logger } from '../log/logger.js';
 import type { Observer } from '../observer.js';
 import { listen } from '../server/listen.js';
 import { halfClosedByClient } from '../wire/half-close.js';
@@ -13,7 +14,7 @@ import { httpCall } from './http-call.js';
 import { httpError } from './http-errors.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
 import { JsonReply, type HttpResponse } from './json-reply.js';
-import { BadRequest, requestMessage, type JsonAnswerOptions } from './transcode.js';
+import { BadRequest, requestMessage } from './transcode.js';
 import type { JsonValue, Registry } from '@bufbuild/protobuf';
 
 /** A JSON media type: application/json, or a +json type, with parameters or none. */
@@ -30,7 +31,7 @@ export interface GatewayState {
   handlers: ReadonlyMap<string, Handler>;
   cors: CorsPolicy;
   /** How answers are written as JSON. */
-  json: JsonAnswerOptions;
+  json: JsonAnswerSpec;
 }
 
 export interface GatewayOptions {

@@ -5,7 +5,8 @@ import type { FinishedCall } from '../observer.js';
 import { GrpcError, Status, decodeGrpcMessage, statusCode } from '../wire/status.js';
 import { httpError } from './http-errors.js';
 import type { HttpRoute } from './http-routes.js';
-import { responseJson, type JsonAnswerOptions } from './transcode.js';
+import type { JsonAnswerSpec } from '../config/http-spec.js';
+import { responseJson } from './transcode.js';
 
 /** What the gateway writes to: node's HTTP/1.1 response and its HTTP/2 compatibility response both have it. */
 export interface HttpResponse {
@@ -53,7 +54,7 @@ export class JsonReply implements Downstream, FinishedCall {
   /** The route it answers for, once one took the request; its method's output type decodes the answer. */
   private answering: HttpRoute | null = null;
   private registry: Registry | null = null;
-  private json: JsonAnswerOptions | undefined = undefined;
+  private json: JsonAnswerSpec | undefined = undefined;
   private readonly messages: Buffer[] = [];
   private pending: Buffer[] = [];
   private started = false;
@@ -86,7 +87,7 @@ export class JsonReply implements Downstream, FinishedCall {
   }
 
   /** A route took the request: the answer is its gRPC method's output, as JSON. */
-  answers(route: HttpRoute, registry: Registry, json: JsonAnswerOptions): void {
+  answers(route: HttpRoute, registry: Registry, json: JsonAnswerSpec): void {
     this.json = json;
     this.answering = route;
     this.registry = registry;

@@ -1,4 +1,5 @@
 import { ScalarType, fromBinary, fromJson, toBinary, toJson, type DescField, type DescMessage, type DescMethod, type JsonObject, type JsonValue, type Registry } from '@bufbuild/protobuf';
+import type { JsonAnswerSpec } from '../config/http-spec.js';
 import { GrpcError, Status } from '../wire/status.js';
 
 /** Where a request's fields come from besides the path: google.api.http's `body`. */
@@ -109,16 +110,10 @@ export function requestMessage(
   }
 }
 
-/** How answers are written: the http section's `json` (grpc-gateway's UseProtoNames, EmitUnpopulated). */
-export interface JsonAnswerOptions {
-  readonly useProtoNames: boolean;
-  readonly emitUnpopulated: boolean;
-}
-
-const CANONICAL: JsonAnswerOptions = { useProtoNames: false, emitUnpopulated: false };
+const CANONICAL: JsonAnswerSpec = { useProtoNames: false, emitUnpopulated: false };
 
 /** A response message as proto3 JSON; with google.api.http's response_body, only that field. */
-export function responseJson(method: DescMethod, registry: Registry, bytes: Uint8Array, responseBody: string | null = null, options: JsonAnswerOptions = CANONICAL): JsonValue {
+export function responseJson(method: DescMethod, registry: Registry, bytes: Uint8Array, responseBody: string | null = null, options: JsonAnswerSpec = CANONICAL): JsonValue {
   const json = toJson(method.output, fromBinary(method.output, bytes), {
     registry,
     alwaysEmitImplicit: options.emitUnpopulated || responseBody !== null,

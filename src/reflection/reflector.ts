@@ -1,4 +1,4 @@
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import type { LearnedDescriptors } from './learned-reads.js';
 import { ReflectionUnavailable, reflect } from './server-reflection.js';
 

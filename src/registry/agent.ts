@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Etcd3, Lease } from 'etcd3';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { connectEtcd } from './etcd-client.js';
 import { instanceKey, namingKey, namingValue, type InstanceRecord, type InstanceState } from './contract.js';
 

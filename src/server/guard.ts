@@ -1,5 +1,5 @@
 import type { Call, Downstream, Handler } from '../call.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { GrpcError, Status } from '../wire/status.js';
 
 /**

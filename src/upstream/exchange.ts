@@ -106,13 +106,21 @@ export class Exchange implements CallControl {
     if (source === null) return;
     this.unpipe(source);
     source.resume();
-    this.controller?.abort(RESPONSE_ENDED);
+    this.reset(RESPONSE_ENDED);
   }
 
   /** Ends the backend call with RST_STREAM(CANCEL); the sink gets `reason`. */
   abort(reason: GrpcError): void {
     if (this.settled || this.abortReason !== null) return;
     this.abortReason = reason;
+    this.reset(reason);
+  }
+
+  /**
+   * RST_STREAM(CANCEL) to the backend. With a controller (a request side that may be
+   * open) through its signal, as a bare reset; stream.close() would half-close first.
+   */
+  private reset(reason: GrpcError): void {
     if (this.controller !== null) this.controller.abort(reason);
     else if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
   }
@@ -174,8 +182,7 @@ export class Exchange implements CallControl {
     const first = !this.settled;
     this.settled = true;
     this.abortReason ??= new GrpcError(Status.INTERNAL, `corral failed on this call: ${(err as Error).message}`);
-    if (this.controller !== null) this.controller.abort(this.abortReason);
-    else if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
+    this.reset(this.abortReason);
     if (!first) return;
     try {
       this.sink.onError(this.abortReason);

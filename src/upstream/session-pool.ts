@@ -1,5 +1,5 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { headerListSize } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { NOT_HTTP2, UnforwardableRequest, kConnection, type BackendConnection, type BackendStream } from './upstream.js';

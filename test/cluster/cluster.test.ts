@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster/cluster.js';
 import { EndpointPools } from '../../src/cluster/endpoint-pools.js';
 import type { Endpoint, Resolution, Resolver } from '../../src/discovery/endpoint.js';
-import { createLogger } from '../../src/observe/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { createBalancer } from '../../src/config/balancer-types.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { RouteUpstream } from '../../src/route/route-upstream.js';

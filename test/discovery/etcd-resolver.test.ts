@@ -8,7 +8,7 @@ import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdResolver } from '../../src/discovery/etcd.js';
 import type { Resolution } from '../../src/discovery/endpoint.js';
-import { createLogger } from '../../src/observe/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 
 const PREFIX = '/corral/v1/services/orders/instances/';
 const kv = (id: string, address: string, state = 'SERVING') => ({

@@ -4,7 +4,7 @@ import type { Resolution, Resolver } from '../../src/discovery/endpoint.js';
 import { HttpDiscoverer } from '../../src/discovery/http-discoverer.js';
 import { ShardMapResolver } from '../../src/discovery/shard-map.js';
 import { StaticResolver } from '../../src/discovery/static.js';
-import { createLogger } from '../../src/observe/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { startHttpSource, type HttpSource } from '../support/http-source.js';
 
 const logger = createLogger('silent');

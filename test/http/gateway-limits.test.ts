@@ -15,7 +15,7 @@ import { Descriptors } from '../../src/http/descriptors.js';
 import { CorsPolicy } from '../../src/http/cors.js';
 import { HttpGateway, type GatewayOptions } from '../../src/http/gateway.js';
 import { HttpRouteTable } from '../../src/http/http-routes.js';
-import { createLogger } from '../../src/observe/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { combineObservers } from '../../src/observe/observers.js';
 
 const root = fileURLToPath(new URL('./protos', import.meta.url));

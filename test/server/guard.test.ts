@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Call, Downstream, Handler } from '../../src/call.js';
-import { createLogger } from '../../src/observe/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { Guard } from '../../src/server/guard.js';
 import { Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from '../collapse/fakes.js';
