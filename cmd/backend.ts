@@ -13,7 +13,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { parseDuration } from '../src/config/duration.js';
 import { commandLine, fail } from './command-line.js';
-import { exampleService, myService, myServiceHandlers } from './example-service.js';
+import { definition, exampleService, myService, myServiceHandlers } from './example-service.js';
+import { ReflectionService } from '@grpc/reflection';
 
 const USAGE = `The example backend: corral.example.v1.Example (cmd/proto/example.proto) on grpc-js.
 
@@ -141,10 +142,12 @@ const handlers: grpc.UntypedServiceImplementation = {
   },
 
   Release(call: grpc.ServerUnaryCall<{ gate: string }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    count('Release', call);
     const g = gate(call.request.gate);
     g.open = true;
     const released = g.waiters.length;
     for (const resolve of g.waiters.splice(0)) resolve();
+    answered.add(call);
     callback(null, { released });
   },
 };
@@ -154,6 +157,8 @@ if (args['max-streams'] !== undefined) options['grpc.max_concurrent_streams'] = 
 const server = new grpc.Server(options);
 server.addService(exampleService, handlers);
 server.addService(myService, myServiceHandlers(handlers));
+// Its descriptors, Lookup and Watch declared NO_SIDE_EFFECTS, for corral to learn (not counted as calls).
+new ReflectionService(definition).addToServer(server);
 server.bindAsync(`${args.host}:${args.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) {
     process.stderr.write(`backend: cannot listen on ${args.host}:${args.port}: ${err.message}\n`);

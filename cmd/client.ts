@@ -36,9 +36,24 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Lookup calls the backend has answered; asked with a fresh nonce, so corral never collapses or caches it. */
-async function backendLookups(client: grpc.Client): Promise<number> {
+async function backendLookups(client: grpc.Client, method = 'Lookup'): Promise<number> {
   const stats = await unary(client, 'Stats', { nonce: randomUUID() });
-  return Number(stats.calls.Lookup ?? 0);
+  return Number(stats.calls[method] ?? 0);
+}
+
+/**
+ * `requests` concurrent identical Release calls (a write: the example backend does not
+ * declare it NO_SIDE_EFFECTS); resolves with how many reached the backend.
+ */
+export async function runWrites(target: string, requests: number, gate: string): Promise<number> {
+  const client = new ExampleClient(target, grpc.credentials.createInsecure());
+  try {
+    const before = await backendLookups(client, 'Release');
+    await Promise.all(Array.from({ length: requests }, () => unary(client, 'Release', { gate })));
+    return (await backendLookups(client, 'Release')) - before;
+  } finally {
+    client.close();
+  }
 }
 
 export async function runHerd(target: string, requests: number, delayMs: number, key: string): Promise<HerdResult> {

@@ -11,7 +11,7 @@ const candidates = ['../../cmd/proto/example.proto', './proto/example.proto'].ma
 const { existsSync } = await import('node:fs');
 const protoPath = candidates.find((p) => existsSync(p))!;
 
-const definition = protoLoader.loadSync(protoPath, {
+export const definition = protoLoader.loadSync(protoPath, {
   keepCase: false,
   longs: Number,
   enums: String,

@@ -109,16 +109,27 @@ export interface Proxy extends Started {
   admin(path: string): Promise<{ status: number; body: string }>;
   /** The value of one series in /metrics, e.g. corral_requests_total{outcome="leader"}; 0 when absent. */
   metric(series: string): Promise<number>;
+  /** Resolves once /ready answers 200 (within 15 s, else rejects with what /ready said). */
+  untilReady(): Promise<void>;
 }
 
 /** What the metrics port serves; the admin port serves the rest. */
 const PROBE_PATHS = ['/metrics', '/health', '/ready'];
 
 /**
+ * What the tests and benchmarks run corral with unless they say otherwise: their backends
+ * (bare node:http2 ones among them) answer any method and serve no reflection, and count
+ * every call they get, so every method is taken for a read and nobody is asked over
+ * reflection. A test of the shipped defaults passes `{ defaults: 'shipped' }`, or sets the
+ * variables (an empty value is unset).
+ */
+export const HARNESS_DEFAULTS = { COLLAPSER_METHODS: '*', COLLAPSER_REFLECTION: 'off' };
+
+/**
  * corral as it ships: bin/corral (its V8 flags), on this process's node unless `node` names
  * another binary (the bench compares runtimes).
  */
-export async function startProxy(env: Record<string, string>, options: { node?: string } = {}): Promise<Proxy> {
+export async function startProxy(env: Record<string, string>, options: { node?: string; defaults?: 'harness' | 'shipped' } = {}): Promise<Proxy> {
   const node = options.node ?? process.execPath;
   const started = await startProcess(
     launcher,
@@ -132,9 +143,7 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
       ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }),
       METRICS_PORT: '0',
       ADMIN_PORT: '0',
-      // Off unless a test asks: the test backends record or count every call they get,
-      // and a reflection call at start would be one more (bare ones answer any method).
-      COLLAPSER_REFLECTION: 'off',
+      ...(options.defaults === 'shipped' ? {} : HARNESS_DEFAULTS),
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -162,6 +171,15 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
     async metric(series: string) {
       const { body } = await admin('/metrics');
       return sumOfSeries(body, series);
+    },
+    async untilReady() {
+      let last = { status: 0, body: '' };
+      for (let i = 0; i < 300; i++) {
+        last = await admin('/ready');
+        if (last.status === 200) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`corral not ready after 15 s: ${last.status} ${last.body}`);
     },
   };
 }
@@ -192,7 +210,7 @@ export function sumOfSeries(body: string, series: string): number {
  */
 export async function proxyExit(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = spawn('/bin/sh', [launcher, ...args], {
-    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', COLLAPSER_REFLECTION: 'off', ...env },
+    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ...HARNESS_DEFAULTS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from '../src/config/config.js';
 import { startCorral } from '../src/main.js';
 import { BUILD } from '../src/observe/build-info.js';
 import { DeclaredReads } from '../src/collapse/declared-reads.js';
+import { collapsingLine, collapsingSummary, misspelledMethods } from '../src/observe/collapsing.js';
 import { loadHttpApi } from '../src/http/gateway-routes.js';
 
 const USAGE = `corral ${BUILD.version}: a gRPC sidecar that collapses identical in-flight calls
@@ -24,7 +25,10 @@ Main variables (all of them: docs/configuration.md):
   CONFIG_PATH               a YAML file of routes and clusters
   GRPC_PORT, METRICS_PORT   where corral serves gRPC (50052) and /metrics, /health, /ready (2112)
   ADMIN_HOST, ADMIN_PORT    where the admin endpoints listen (127.0.0.1:9901)
-  COLLAPSER_SKIP_METHODS    methods never collapsed nor cached: your writes (/pkg.Service/Method, /pkg.Service/)
+  COLLAPSER_METHODS         reads to collapse besides those the backend declares NO_SIDE_EFFECTS
+                            (/pkg.Service/Method, /pkg.Service/; * for every method); nothing else is collapsed
+  COLLAPSER_SKIP_METHODS    methods never collapsed nor cached, whatever declares them
+  COLLAPSER_REFLECTION      ask the backend over gRPC server reflection which methods are reads (on)
   COLLAPSER_CACHE_DURATION  how long OK answers are cached (100ms)
   SHUTDOWN_DELAY, SHUTDOWN_GRACE  serving on after SIGTERM (0s), then draining (20s)
   CORRAL_V8_FLAGS           node's V8 flags when started by bin/corral (--max-semi-space-size=4 --no-maglev --heap-growing-percent=100)
@@ -67,31 +71,18 @@ if (command === 'validate') {
     if (!(err instanceof ConfigError)) throw err;
     fail(err.message);
   }
+  const declared = api ? new DeclaredReads(api.descriptors.registry) : null;
+  const misspelled = misspelledMethods(config, declared);
+  if (misspelled.length > 0) fail(misspelled.join('; '));
   for (const warning of config.warnings) process.stdout.write(`warning: ${warning}\n`);
   for (const skipped of api?.skipped ?? []) process.stdout.write(`warning: google.api.http binding not served: ${skipped}\n`);
   process.stdout.write(
     `configuration OK: ${config.configPath ?? 'BACKEND_ADDRESS'}; ${topology.routes.length} route(s), clusters ${Object.keys(topology.clusters).join(', ')}; ` +
       `gRPC on ${config.listenHost}:${config.grpcPort}, metrics on ${config.metricsHost}:${config.metricsPort}, admin on ${config.adminHost}:${config.adminPort}; ` +
-      `${collapsingText(config)}` +
-      `${api ? `; ${api.table.all().length} HTTP route(s); ${declaredText(new DeclaredReads(api.descriptors.registry).counts)}` : ''}\n`,
+      `${api ? `${api.table.all().length} HTTP route(s); ` : ''}` +
+      `${collapsingLine(collapsingSummary(config, declared))}\n`,
   );
   process.exit(0);
-}
-
-/** What is collapsed, as the routes and lists say (the descriptors' part follows it). */
-function collapsingText({ topology, collapser }: Config): string {
-  const never = topology.routes.filter((r) => !r.collapse).map((r) => r.name ?? r.prefix);
-  if (never.length === topology.routes.length && topology.default.action === 'error') {
-    return 'collapsing nothing: every route has collapse: false';
-  }
-  const what = collapser.onlyMethods ? `only ${collapser.onlyMethods.join(',')}` : 'single-message calls';
-  const except = collapser.skipMethods ? ` except ${collapser.skipMethods.join(',')}` : '';
-  const routes = never.length === 0 ? '' : ` (not on route${never.length > 1 ? 's' : ''} ${never.join(', ')}: collapse: false)`;
-  return `collapsing ${what}${except}${routes}`;
-}
-
-function declaredText({ described, reads }: { described: number; reads: number }): string {
-  return described === 0 ? 'the descriptors describe no method' : `of the ${described} methods the descriptors describe, ${reads} declared NO_SIDE_EFFECTS are collapsed`;
 }
 
 let corral;

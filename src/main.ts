@@ -21,6 +21,7 @@ import { EndpointPools } from './cluster/endpoint-pools.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
 import { Router } from './route/router.js';
 import { MethodSet } from './collapse/method-set.js';
+import { collapsesNothing, collapsingLine, collapsingSummary, misspelledMethods } from './observe/collapsing.js';
 import { Routing, type RoutingContext } from './route/routing.js';
 import { GrpcError, Status } from './wire/status.js';
 import type { TracingStages } from './trace/index.js';
@@ -88,6 +89,10 @@ export async function startCorral(config: Config): Promise<Corral> {
   const api = await loadHttpApi(config.topology, source);
   if (config.http !== null) needsHttpSection(api, source);
   let routing = new Routing(config.topology, context, null, api);
+  // A mistyped method in a safety list would silently do nothing: refused, as start-up refuses a typo'd variable.
+  const misspelled = misspelledMethods(config, routing.declared);
+  if (misspelled.length > 0) throw new ConfigError(misspelled.join('; '));
+  const reflector = learned === null ? null : new Reflector(learned, () => routing.clusters.endpoints(), logger);
   const router = new Router(routing.table);
   const front = new Front(
     new Guard(tracing === null ? router : tracing.serverSpans(router), logger),
@@ -110,7 +115,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   };
   const readiness = (): { ok: boolean; reason: string } => {
     if (draining) return { ok: false, reason: `draining${readinessNotes()}` };
-    const why = routing.clusters.notReady();
+    const asking = reflector?.firstAsks() ?? [];
+    const why = routing.clusters.notReady() ?? (asking.length === 0 ? null : `asking ${asking.join(', ')} which methods are reads (server reflection)`);
     return why === null ? { ok: true, reason: `ready${readinessNotes()}` } : { ok: false, reason: `${why}${readinessNotes()}` };
   };
   if (agent !== null) {
@@ -172,7 +178,6 @@ export async function startCorral(config: Config): Promise<Corral> {
   const openCalls = (): number => front.activeCalls + (gateway?.activeCalls ?? 0);
 
   routing.start();
-  const reflector = learned === null ? null : new Reflector(learned, () => routing.clusters.endpoints(), logger);
   reflector?.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
   const httpPort = gateway === null ? null : await bound(gateway.listen(), 'HTTP_PORT', config.http!.port, config.listenHost);
@@ -198,11 +203,9 @@ export async function startCorral(config: Config): Promise<Corral> {
   for (const warning of config.warnings) logger.warn(warning);
   if (agent !== null) registerWhenReady(agent, () => readiness().ok && !draining);
   logDescriptors(api, routing, logger);
-  if (collapsesEverything(config) && (routing.declared === null || routing.declared.counts.described === 0)) {
-    logger.warn(
-      'every unary and server-streaming call is collapsed and cached, writes included, unless the backend declares its methods over gRPC server reflection: exempt writes with COLLAPSER_SKIP_METHODS=/pkg.Service/Write,/pkg.Writes/ (or COLLAPSER_METHODS for the reads, or collapse: false on a route)',
-    );
-  }
+  const collapsing = collapsingSummary(config, routing.declared);
+  if (collapsesNothing(collapsing)) logger.warn(collapsingLine(collapsing));
+  else logger.info(collapsing, collapsingLine(collapsing));
   if (!nodeIsSupported()) {
     logger.warn(
       { node: BUILD.node, supported: `>=${MIN_NODE.join('.')}` },
@@ -360,12 +363,6 @@ function logDescriptors(api: HttpApi | null, routing: Routing, logger: Logger): 
   const { described, reads } = routing.declared.counts;
   logger.info(
     { described, reads },
-    'descriptors loaded: of the gRPC methods they describe, only those declared idempotency_level NO_SIDE_EFFECTS are collapsed (unless COLLAPSER_METHODS lists others)',
+    'descriptors loaded: of the gRPC methods they describe, those declared idempotency_level NO_SIDE_EFFECTS are collapsed',
   );
-}
-
-/** No method list and no route with collapse: false: writes would be collapsed and cached too. */
-function collapsesEverything(config: Config): boolean {
-  const { onlyMethods, skipMethods } = config.collapser;
-  return onlyMethods === undefined && skipMethods === undefined && config.topology.routes.every((r) => r.collapse);
 }

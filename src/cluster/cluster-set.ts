@@ -42,9 +42,11 @@ export class ClusterSet {
     return cluster;
   }
 
-  /** Every endpoint the clusters resolve to now, with its cluster's name. */
-  *endpoints(): Iterable<{ cluster: string; address: string }> {
-    for (const [name, cluster] of this.clusters) for (const endpoint of cluster.resolution.endpoints) yield { cluster: name, address: endpoint.address };
+  /** Every endpoint the clusters resolve to now, with its cluster's name and the state of corral's sessions to it. */
+  *endpoints(): Iterable<{ cluster: string; address: string; connected: boolean; comebacks: number }> {
+    for (const [name, cluster] of this.clusters) {
+      for (const { address } of cluster.resolution.endpoints) yield { cluster: name, address, ...cluster.sessionsTo(address) };
+    }
   }
 
   start(): void {

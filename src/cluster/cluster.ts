@@ -135,6 +135,12 @@ export class Cluster implements ClusterView {
     }
   }
 
+  /** Whether corral holds a ready session to this endpoint, and how many times it came back after losing them. */
+  sessionsTo(address: string): { connected: boolean; comebacks: number } {
+    const pool = this.pools.get(address);
+    return { connected: pool?.ready ?? false, comebacks: pool?.comebacks ?? 0 };
+  }
+
   /** True when the cluster has a connected endpoint; clusters fed by a discoverer may be empty and still be healthy. */
   get connected(): boolean {
     for (const pool of this.pools.values()) if (pool.ready) return true;

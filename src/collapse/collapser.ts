@@ -14,6 +14,8 @@ export const COLLAPSED_USER_AGENT = 'corral';
 export interface CollapserOptions extends FlightOptions {
   /** How long an OK response is served from the cache; 0 turns caching off for this collapser. */
   cacheTtlMs: number;
+  /** Which methods answer with a stream (the descriptors); null: none known, every flight is bounded by BACKEND_TIMEOUT. */
+  serverStreams: { streams(method: string): boolean } | null;
 }
 
 /**
@@ -113,27 +115,30 @@ export class Collapser implements Handler, FlightOwner {
   private lead(key: string, call: Call, downstream: Downstream): void {
     downstream.outcome = 'leader';
     this.observer.served('leader', downstream.route);
-    const flight = new Flight(key, call.method, this.options, this, this.observer);
+    const stream = this.options.serverStreams !== null && this.options.serverStreams.streams(call.method);
+    const flight = new Flight(key, call.method, this.options, this, this.observer, stream);
     flight.route = downstream.route;
     this.flights.set(key, flight);
     flight.join(downstream);
-    this.prepareForAll(call);
+    this.prepareForAll(call, stream);
     flight.start(this.origin, call);
   }
 
   /**
    * The changes to the leader's metadata that make the one response right for every
    * waiter, so that whatever the backend sees is in the key or the same for all: the
-   * deadline is BACKEND_TIMEOUT (callers' deadlines differ and are not in the key), the
+   * deadline is BACKEND_TIMEOUT (callers' deadlines differ and are not in the key; a
+   * server stream gets none, as the flight ends it when its last caller leaves), the
    * response is asked for uncompressed (grpc-accept-encoding is not in the key, so a
    * waiter may not accept what the leader would), and the user-agent is corral's (the
    * callers' libraries differ and are not in the key). The metadata is this call's own
    * and not read again once the key is made, so it is changed in place: a copy per
    * flight showed in profiles (docs/performance.md).
    */
-  private prepareForAll(call: Call): void {
+  private prepareForAll(call: Call, stream: boolean): void {
     const metadata = call.metadata;
-    metadata['grpc-timeout'] = this.upstreamTimeout;
+    if (stream) delete metadata['grpc-timeout'];
+    else metadata['grpc-timeout'] = this.upstreamTimeout;
     metadata['grpc-accept-encoding'] = 'identity';
     metadata['user-agent'] = COLLAPSED_USER_AGENT;
   }

@@ -1,5 +1,6 @@
 import type { Registry } from '@bufbuild/protobuf';
 import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
+import { closest } from '../names/closest.js';
 
 /**
  * What the descriptors say about side effects: every method they describe, and which of
@@ -9,26 +10,84 @@ import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 export class DeclaredReads {
   private readonly described = new Set<string>();
   private readonly reads = new Set<string>();
+  /** Methods whose response is a stream: their flights are bounded by their callers, not BACKEND_TIMEOUT. */
+  private readonly serverStreams = new Set<string>();
 
-  constructor(registry: Registry | null = null) {
-    if (registry !== null) this.learn(registry);
+  constructor(private readonly files: Registry | null = null) {
+    if (files !== null) this.learn(files);
   }
 
-  /** Adds what another registry declares: a backend's own descriptors, learned over server reflection. */
-  learn(registry: Registry): void {
+  /**
+   * What the files say, and what the backends declare now (over server reflection): a
+   * backend that came back as a new version may have changed its declarations.
+   */
+  relearn(learned: Iterable<Registry>): void {
+    this.described.clear();
+    this.reads.clear();
+    this.serverStreams.clear();
+    if (this.files !== null) this.learn(this.files);
+    for (const registry of learned) this.learn(registry);
+  }
+
+  private learn(registry: Registry): void {
     for (const desc of registry) {
       if (desc.kind !== 'service') continue;
       for (const method of desc.methods) {
         const path = `/${desc.typeName}/${method.name}`;
         this.described.add(path);
+        if (method.methodKind === 'server_streaming') this.serverStreams.add(path);
         if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) this.reads.add(path);
       }
     }
   }
 
-  /** False only for a described method not declared NO_SIDE_EFFECTS; methods not described are left to the route. */
-  allows(method: string): boolean {
-    return !this.described.has(method) || this.reads.has(method);
+  /** True for a method declared NO_SIDE_EFFECTS. */
+  isRead(method: string): boolean {
+    return this.reads.has(method);
+  }
+
+  /** True for a method the descriptors say answers with a stream. */
+  streams(method: string): boolean {
+    return this.serverStreams.has(method);
+  }
+
+  has(method: string): boolean {
+    return this.described.has(method);
+  }
+
+  /** A described method spelled the same but for case (a typo in a method list), or null. */
+  sameButCase(method: string): string | null {
+    const lower = method.toLowerCase();
+    for (const m of this.described) if (m !== method && m.toLowerCase() === lower) return m;
+    return null;
+  }
+
+  /**
+   * What is wrong with the full method names of a list (COLLAPSER_METHODS, ...) as these
+   * descriptors see them: a method that differs from a described one only in case, or
+   * that its service, described, does not have. Each names the closest described method.
+   * Methods of services the descriptors do not describe are not judged.
+   */
+  misspelled(list: string, entries: Iterable<string>): string[] {
+    const problems: string[] = [];
+    for (const entry of entries) {
+      if (this.described.has(entry)) continue;
+      const cased = this.sameButCase(entry);
+      if (cased !== null) {
+        problems.push(`${list}: ${entry} differs only in case from the described ${cased}; gRPC method names are case-sensitive`);
+        continue;
+      }
+      const service = entry.slice(0, entry.lastIndexOf('/') + 1);
+      const siblings = [...this.described].filter((m) => m.startsWith(service));
+      const near = closest(entry, siblings.length > 0 ? siblings : this.sameServiceButCase(service));
+      if (near !== null) problems.push(`${list}: the descriptors describe no ${entry}; did you mean ${near.name}?`);
+    }
+    return problems;
+  }
+
+  private sameServiceButCase(service: string): string[] {
+    const lower = service.toLowerCase();
+    return [...this.described].filter((m) => m.toLowerCase().startsWith(lower));
   }
 
   /** The described methods, split as the collapser treats them: declared reads, and the rest (passed through). */

@@ -6,7 +6,7 @@ import { Recording } from './recording.js';
 import { Waiter } from './waiter.js';
 
 export interface FlightOptions {
-  /** The backend call is aborted with DEADLINE_EXCEEDED after this long. */
+  /** The backend call is aborted with DEADLINE_EXCEEDED after this long (not a server stream's). */
   timeoutMs: number;
   /** Recording bound; past it the flight stops taking followers and stops recording. */
   maxResponseBytes: number;
@@ -25,7 +25,9 @@ export interface FlightOwner {
 /**
  * One backend call made on behalf of every caller with the same key. The flight alone
  * can end it (BACKEND_TIMEOUT, shutdown); it is detached from every client, so a
- * waiter that goes away only leaves.
+ * waiter that goes away only leaves. A server stream (as the descriptors say) is not cut
+ * at BACKEND_TIMEOUT: it lives as long as its callers ask for, and ends when the backend
+ * ends it or when its last caller leaves (each at its own deadline, or cancelling).
  * Each part of the response is recorded and passed at once to every waiter, so a
  * follower that joins late gets the recording replayed and then the rest live.
  *
@@ -48,6 +50,8 @@ export class Flight implements ResponseSink {
   private landed = false;
   private timer: NodeJS.Timeout | null = null;
   private startedAt = 0;
+  /** A server stream every caller left before the backend call began: ended as soon as it does. */
+  private abandoned: GrpcError | null = null;
 
   /** The route of the call that started it, for the admin endpoints. */
   route: RouteLabel | null = null;
@@ -62,18 +66,21 @@ export class Flight implements ResponseSink {
     private readonly options: FlightOptions,
     private readonly owner: FlightOwner,
     private readonly observer: Observer,
+    /** The response is a stream (the descriptors say so): bounded by its callers, not BACKEND_TIMEOUT. */
+    readonly stream = false,
   ) {}
 
   /** Starts the backend call with the leader's request. */
   start(origin: Origin, call: Call): void {
     this.startedAt = performance.now();
     this.observer.backendCallStarted('flight', this.route);
-    this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
+    if (!this.stream) this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
     origin.start(call, this);
   }
 
   onStart(control: CallControl): void {
     this.call = control;
+    if (this.abandoned !== null) control.abort(this.abandoned);
   }
 
   /** The backend call, for logs and traces of every waiter. */
@@ -136,10 +143,18 @@ export class Flight implements ResponseSink {
     this.land();
   }
 
-  /** A waiter's client is gone: it leaves; the call goes on for the others and the cache. */
+  /**
+   * A waiter's client is gone: it leaves; the call goes on for the others and the cache.
+   * A server stream nobody waits on any more is ended: nothing bounds it but its callers.
+   */
   leave(waiter: Waiter): void {
     if (!this.waiters.delete(waiter)) return;
     if (waiter.behind) this.behind--;
+    if (this.stream && this.waiters.size === 0 && !this.landed) {
+      this.abandoned = new GrpcError(Status.CANCELLED, 'every caller of the collapsed stream left');
+      this.call?.abort(this.abandoned);
+      return;
+    }
     // It may have been the one the backend was paused for; or the others are all behind.
     if (this.behind > 0 && this.behind === this.waiters.size) this.call?.pause();
     else this.call?.resume();

@@ -2,28 +2,63 @@ import type { Call, Downstream, Handler } from '../call.js';
 import type { DeclaredReads } from './declared-reads.js';
 import type { MethodSet } from './method-set.js';
 
+/** What says which methods are reads, for every route of a configuration. */
+export interface ReadSources {
+  /** COLLAPSER_METHODS: collapsed (`*`: every method). */
+  only: MethodSet | null;
+  /** COLLAPSER_SKIP_METHODS: never collapsed, whatever else says so. */
+  skip: MethodSet | null;
+  /** The descriptors (files, and what the backends declare over server reflection). */
+  declared: DeclaredReads | null;
+}
+
+/** Why a method is collapsed, or why not. */
+export type CollapseReason = 'skipped' | 'route' | 'listed' | 'declared' | 'not declared a read';
+
 /**
- * Which methods a route collapses: a call to one that is not collapsed, such as a write,
- * goes straight to the passthrough, so it is never shared with another caller and never
- * cached. COLLAPSER_SKIP_METHODS always excludes; COLLAPSER_METHODS, when set, is the whole
- * list; otherwise the descriptors' idempotency levels decide for the methods they
- * describe. Built only when one of them is given.
+ * Which calls a route collapses. A call is collapsed only when something says its method
+ * is a read: the route (collapse: true, or an HTTP GET), COLLAPSER_METHODS, or the
+ * descriptors' `idempotency_level = NO_SIDE_EFFECTS`. Anything else (a write, a method
+ * nobody described) goes to the passthrough: never shared with another caller, never
+ * cached. COLLAPSER_SKIP_METHODS wins over all of them. The descriptors are read per
+ * call, as server reflection may learn them after the route is built.
  */
 export class MethodPolicy implements Handler {
+  private readonly only: MethodSet | null;
+  private readonly skip: MethodSet | null;
+  private readonly declared: DeclaredReads | null;
+
   constructor(
-    /** When set, only these are collapsed. */
-    private readonly only: MethodSet | null,
-    /** Never collapsed. */
-    private readonly skip: MethodSet | null,
-    private readonly declared: DeclaredReads | null,
+    sources: ReadSources,
+    /** The route says its calls are reads. */
+    private readonly routeSaysRead: boolean,
     private readonly collapser: Handler,
     private readonly passthrough: Handler,
-  ) {}
+  ) {
+    this.only = sources.only;
+    this.skip = sources.skip;
+    this.declared = sources.declared;
+  }
 
   handle(call: Call, downstream: Downstream): void {
     const method = call.method;
-    const listed = this.only === null ? (this.declared === null || this.declared.allows(method)) : this.only.has(method);
-    const collapses = listed && (this.skip === null || !this.skip.has(method));
-    (collapses ? this.collapser : this.passthrough).handle(call, downstream);
+    const read =
+      (this.skip === null || !this.skip.has(method)) &&
+      (this.routeSaysRead || (this.only !== null && this.only.has(method)) || (this.declared !== null && this.declared.isRead(method)));
+    (read ? this.collapser : this.passthrough).handle(call, downstream);
   }
+
+  /** Whether anything could ever make this route collapse (the descriptors may be learned later). */
+  static mayCollapse(sources: ReadSources, routeSaysRead: boolean): boolean {
+    return routeSaysRead || sources.only !== null || sources.declared !== null;
+  }
+}
+
+/** Why `method` is collapsed or not, as MethodPolicy decides it (for start-up, validate and /config_dump). */
+export function collapseReason(sources: ReadSources, method: string, routeSaysRead = false): CollapseReason {
+  if (sources.skip?.has(method)) return 'skipped';
+  if (routeSaysRead) return 'route';
+  if (sources.only?.has(method)) return 'listed';
+  if (sources.declared?.isRead(method)) return 'declared';
+  return 'not declared a read';
 }

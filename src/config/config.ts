@@ -5,6 +5,7 @@ import { HOST_PORT } from '../discovery/endpoint.js';
 import { ConfigError } from './errors.js';
 import { otelSettings, type OtelSettings } from './otel.js';
 import { parseMethodList } from '../collapse/method-set.js';
+import { closest } from '../names/closest.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
 
 export { ConfigError };
@@ -272,8 +273,8 @@ function unknownVariables(env: NodeJS.ProcessEnv): { typos: string[]; warnings: 
   for (const name of Object.keys(env)) {
     if (known.includes(name) || !OUR_PREFIXES.some((p) => name.startsWith(p))) continue;
     if (FOREIGN.has(name) || SERVICE_LINK.test(name)) continue;
-    const closest = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)[0]!;
-    if (closest.d <= TYPO_DISTANCE) typos.push(`unknown variable ${name}: did you mean ${closest.k}?`);
+    const near = closest(name, known)!;
+    if (near.distance <= TYPO_DISTANCE) typos.push(`unknown variable ${name}: did you mean ${near.name}?`);
     else warnings.push(`unknown variable ${name}: corral does not read it`);
   }
   return { typos, warnings };
@@ -288,19 +289,6 @@ function serviceLinkCollisions(env: NodeJS.ProcessEnv): string[] {
     (name) =>
       `${name}='${env[name]}' is a Kubernetes service link, not a port: Kubernetes sets it for a Service named '${name.slice(0, -'_PORT'.length).toLowerCase()}' in the namespace. Set enableServiceLinks: false in the pod spec (corral's manifests do), or set ${name} yourself`,
   );
-}
-
-/** Levenshtein distance, for "did you mean". */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /** Reads and validates the environment; throws a ConfigError naming every bad variable. */

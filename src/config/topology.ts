@@ -29,8 +29,12 @@ export interface RouteSpec {
   authorization: 'none' | 'required';
   balancer: BalancerSpec;
   metadata: MetadataMatcher[];
-  /** Collapse and cache single-message calls (true), or pass every call through (false). */
-  collapse: boolean;
+  /**
+   * true: every single-message call of the route is collapsed and cached (the operator says
+   * they are reads); false: every call passes through; unset: as COLLAPSER_METHODS,
+   * COLLAPSER_SKIP_METHODS and the descriptors say (nothing said: passed through).
+   */
+  collapse: boolean | undefined;
   /** Unset: the environment's COLLAPSER_CACHE_DURATION, BACKEND_TIMEOUT, COLLAPSER_KEY_METADATA. */
   cacheTtlMs: number | undefined;
   timeoutMs: number | undefined;
@@ -53,7 +57,7 @@ export function defaultRoute(prefix: string, cluster: string): RouteSpec {
     authorization: 'none',
     balancer: { type: 'round_robin' },
     metadata: [],
-    collapse: true,
+    collapse: undefined,
     cacheTtlMs: undefined,
     timeoutMs: undefined,
     keyMetadata: undefined,
@@ -81,7 +85,7 @@ const routeSchema = z.strictObject({
   authorization: z.enum(['none', 'required'], { error: 'expected none or required' }).default('none'),
   balancer: balancerSchema.default({ type: 'round_robin' }),
   metadata: z.array(matcherSchema).default([]),
-  collapse: z.boolean().default(true),
+  collapse: z.boolean().optional(),
   cache_ttl_ms: millis(0).optional(),
   timeout_ms: millis(1).optional(),
   key_metadata: z.array(metadataName).optional(),

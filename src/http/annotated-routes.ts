@@ -91,7 +91,7 @@ function bindingRoute(rule: HttpRule, name: string, method: DescMethod, route: R
     authRequired: route.authorization === 'required',
     timeoutMs: route.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     body: rule.body === '' ? null : rule.body,
-    collapse: route.collapse ? undefined : false,
+    collapse: route.collapse,
     responseBody: rule.responseBody === '' ? null : rule.responseBody,
   };
 }

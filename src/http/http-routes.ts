@@ -1,6 +1,5 @@
 import type { DescMethod } from '@bufbuild/protobuf';
 import type { RouteLabel } from '../call.js';
-import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 import type { HttpMethod, HttpRouteSpec } from '../config/http-spec.js';
 import { DescriptorError, type Descriptors } from './descriptors.js';
 import { PathTemplate, segmentCount } from './path-template.js';
@@ -15,8 +14,8 @@ export interface HttpRoute {
   readonly grpcPath: string;
   /** What metrics and logs call it: `http:<name>`, and its cluster. */
   readonly label: RouteLabel;
-  /** As the route says; unset: GET routes, and methods declared idempotency_level NO_SIDE_EFFECTS. */
-  readonly collapse: boolean;
+  /** As the route says; unset: GET routes, and other verbs as the method policy says (COLLAPSER_METHODS, NO_SIDE_EFFECTS). */
+  readonly collapse: boolean | undefined;
 }
 
 export type HttpMatch =
@@ -58,7 +57,7 @@ export class HttpRouteTable {
           method,
           grpcPath: `/${r.grpcService}/${r.grpcMethod}`,
           label: { name: `http:${r.name}`, cluster: r.cluster },
-          collapse: r.collapse ?? (r.method === 'GET' || method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS),
+          collapse: r.collapse,
         };
       }),
     );

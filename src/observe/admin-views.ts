@@ -3,6 +3,8 @@ import type { Config } from '../config/config.js';
 import type { HttpSpec } from '../config/http-spec.js';
 import type { HttpRoute } from '../http/http-routes.js';
 import type { Routing } from '../route/routing.js';
+import { collapsingSummary } from './collapsing.js';
+import { collapseReason, type ReadSources } from '../collapse/method-policy.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */
 export interface AdminState {
@@ -15,11 +17,12 @@ export interface AdminState {
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
 export function configDump(state: AdminState): unknown {
   const { config } = state;
-  const { topology, httpRoutes, declared } = state.routing();
+  const { topology, httpRoutes, declared, reads } = state.routing();
   // What a route leaves unset takes the environment's value: shown as it applies.
   const routes = topology.routes.map((route) => ({
     ...route,
     name: route.name ?? null,
+    collapse: route.collapse ?? 'declared or listed reads',
     cacheTtlMs: route.cacheTtlMs ?? config.collapser.cacheTtlMs,
     timeoutMs: route.timeoutMs ?? config.backend.timeoutMs,
     keyMetadata: route.keyMetadata ?? config.collapser.keyMetadata ?? 'all but transport and tracing headers',
@@ -28,20 +31,14 @@ export function configDump(state: AdminState): unknown {
     generation: state.generation(),
     configPath: config.configPath ?? null,
     environment: config.environment,
-    topology: { ...topology, routes, http: topology.http === null ? null : httpDump(topology.http, httpRoutes, declared?.counts ?? null) },
-    collapsing: {
-      only: config.collapser.onlyMethods ?? null,
-      skip: config.collapser.skipMethods ?? null,
-      // What the descriptors (files, and what the backends declared over reflection) say, method by method.
-      declared: declared === null ? null : declared.methods,
-      undescribed: config.collapser.onlyMethods === undefined ? 'collapsed when the request is one message' : 'as COLLAPSER_METHODS says',
-      reflection: config.collapser.reflection,
-    },
+    topology: { ...topology, routes, http: topology.http === null ? null : httpDump(topology.http, httpRoutes, reads) },
+    // What the lists, the routes and the descriptors (files, and what the backends declared over reflection) say.
+    collapsing: collapsingSummary(config, declared),
   };
 }
 
 /** The http section as served: every route, those read from google.api.http options included, collapse settled. */
-function httpDump(http: HttpSpec, served: readonly HttpRoute[], declared: { described: number; reads: number } | null): unknown {
+function httpDump(http: HttpSpec, served: readonly HttpRoute[], reads: ReadSources): unknown {
   const inFile = new Set(http.routes.map((r) => r.name));
   return {
     ...http,
@@ -56,11 +53,17 @@ function httpDump(http: HttpSpec, served: readonly HttpRoute[], declared: { desc
       timeoutMs: spec.timeoutMs,
       body: spec.body,
       responseBody: spec.responseBody,
-      collapse,
+      ...httpCollapse(spec.method, grpcPath, collapse, reads),
     })),
-    // Native gRPC calls to described methods are collapsed only when declared NO_SIDE_EFFECTS.
-    declaredReads: declared,
   };
+}
+
+/** Whether an HTTP route collapses now, and why: its collapse setting, GET, or the method policy. */
+function httpCollapse(verb: string, grpcPath: string, collapse: boolean | undefined, reads: ReadSources): { collapse: boolean; why: string } {
+  if (collapse === false) return { collapse: false, why: 'collapse: false' };
+  const reason = collapseReason(reads, grpcPath, collapse === true || verb === 'GET');
+  const why = reason === 'route' ? (collapse === true ? 'collapse: true' : 'GET') : reason;
+  return { collapse: reason === 'route' || reason === 'listed' || reason === 'declared', why };
 }
 
 /** GET /clusters: each cluster, its resolver's health, and each endpoint's state; then endpoints draining away. */

@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.js';
 import type { LearnedDescriptors } from './learned-reads.js';
+import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 import { ReflectionUnavailable, reflect } from './server-reflection.js';
 
 /** How long one backend may take to describe itself. */
@@ -8,14 +9,30 @@ const ASK_TIMEOUT_MS = 5000;
 const SWEEP_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
-type Asked = { state: 'asking' | 'learned' | 'unsupported' } | { state: 'failed'; failures: number; retryAt: number };
+type Asked = (
+  | { state: 'asking' | 'learned' | 'unsupported' }
+  | { state: 'failed'; failures: number; retryAt: number }
+) & {
+  /** Asked before: a re-ask does not hold readiness back. */
+  again: boolean;
+  /** corral's sessions to it when it was asked: connected, and how many times it had come back. */
+  connected: boolean;
+  comebacks: number;
+  /** When it was asked, so one that comes and goes is asked at most every REASK_MS. */
+  at: number;
+};
+
+/** The least time between two asks of an endpoint that keeps coming back. */
+const REASK_MS = 5000;
 
 /**
- * Asks every backend endpoint corral knows, once, for its descriptors over gRPC server
- * reflection (COLLAPSER_REFLECTION), so the methods it declares NO_SIDE_EFFECTS are
- * collapsed and the others are passed through as writes. An endpoint without reflection
- * is asked once; one that cannot be reached is asked again with backoff. Bounded by the
- * endpoints of the configuration, which come from discovery, never from clients.
+ * Asks every backend endpoint corral knows for its descriptors over gRPC server reflection
+ * (COLLAPSER_REFLECTION), so the methods it declares NO_SIDE_EFFECTS are collapsed and the
+ * others are passed through as writes. An endpoint is asked when it first appears and
+ * again when it comes back (its session was down, or it left the list and returned: a new
+ * version may declare more); one that cannot be reached is asked again with backoff.
+ * Bounded by the endpoints of the configuration, which come from discovery, never from
+ * clients.
  */
 export class Reflector {
   private readonly asked = new Map<string, Asked>();
@@ -23,7 +40,7 @@ export class Reflector {
 
   constructor(
     private readonly learned: LearnedDescriptors,
-    private readonly endpoints: () => Iterable<{ cluster: string; address: string }>,
+    private readonly endpoints: () => Iterable<Endpoint>,
     private readonly logger: Logger,
   ) {}
 
@@ -37,32 +54,95 @@ export class Reflector {
     this.timer = null;
   }
 
+  /** Endpoints being asked for the first time: until they answer (or fail, at most ASK_TIMEOUT_MS), /ready says so. */
+  firstAsks(): string[] {
+    const pending: string[] = [];
+    for (const [address, asked] of this.asked) if (asked.state === 'asking' && !asked.again) pending.push(address);
+    return pending;
+  }
+
   private sweep(): void {
     const now = performance.now();
-    for (const { cluster, address } of this.endpoints()) {
-      const asked = this.asked.get(address);
-      if (asked !== undefined && (asked.state !== 'failed' || now < asked.retryAt)) continue;
-      const failures = asked?.state === 'failed' ? asked.failures : 0;
-      this.asked.set(address, { state: 'asking' });
-      reflect(address, ASK_TIMEOUT_MS).then(
-        (registry) => {
-          this.asked.set(address, { state: 'learned' });
-          this.learned.add(registry);
-          let methods = 0;
-          for (const desc of registry) if (desc.kind === 'service') methods += desc.methods.length;
-          this.logger.info({ cluster, backend: address, methods }, 'learned the backend\'s methods over server reflection');
-        },
-        (err: unknown) => {
-          if (err instanceof ReflectionUnavailable && err.unsupported) {
-            this.asked.set(address, { state: 'unsupported' });
-            this.logger.info({ cluster, backend: address }, 'the backend serves no gRPC server reflection: nothing learned');
-            return;
-          }
-          const wait = Math.min(RETRY_MAX_MS, SWEEP_MS * 2 ** failures);
-          this.asked.set(address, { state: 'failed', failures: failures + 1, retryAt: performance.now() + wait });
-          this.logger.debug({ cluster, backend: address, err: (err as Error).message, retryInMs: wait }, 'could not ask the backend over server reflection');
-        },
-      );
+    const listed = new Set<string>();
+    for (const endpoint of this.endpoints()) {
+      listed.add(endpoint.address);
+      const asked = this.asked.get(endpoint.address);
+      if (asked === undefined || due(asked, endpoint, now)) this.ask(endpoint, asked, now);
+    }
+    // One that left the list is asked afresh if it returns.
+    for (const address of this.asked.keys()) {
+      if (listed.has(address)) continue;
+      this.asked.delete(address);
+      this.learned.forget(address);
     }
   }
+
+  private ask(endpoint: Endpoint, before: Asked | undefined, now: number): void {
+    const { cluster, address, connected, comebacks } = endpoint;
+    const failures = before?.state === 'failed' ? before.failures : 0;
+    const again = before !== undefined;
+    const seen = { again, connected, comebacks, at: now };
+    this.asked.set(address, { state: 'asking', ...seen });
+    const settle = (next: Asked): boolean => {
+      // Forgotten meanwhile (left the list): nothing to record.
+      if (this.asked.get(address)?.state !== 'asking') return false;
+      this.asked.set(address, next);
+      return true;
+    };
+    reflect(address, ASK_TIMEOUT_MS).then(
+      (registry) => {
+        if (!settle({ state: 'learned', ...seen })) return;
+        this.learned.set(address, registry);
+        let methods = 0;
+        const reads: string[] = [];
+        for (const desc of registry) {
+          if (desc.kind !== 'service') continue;
+          methods += desc.methods.length;
+          for (const m of desc.methods) if (m.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) reads.push(`/${desc.typeName}/${m.name}`);
+        }
+        this.logger.info(
+          { cluster, backend: address, methods, reads },
+          reads.length === 0
+            ? `learned the backend's methods over server reflection: none is declared NO_SIDE_EFFECTS, so its calls pass through; to collapse, ${HOW_TO_DECLARE}`
+            : `learned the backend's methods over server reflection: collapsing the ${reads.length} it declares NO_SIDE_EFFECTS`,
+        );
+      },
+      (err: unknown) => {
+        if (err instanceof ReflectionUnavailable && err.unsupported) {
+          settle({ state: 'unsupported', ...seen });
+          this.logger.info({ cluster, backend: address }, `the backend serves no gRPC server reflection: nothing learned, its calls pass through; to collapse, ${HOW_TO_DECLARE}`);
+          return;
+        }
+        const wait = Math.min(RETRY_MAX_MS, SWEEP_MS * 2 ** failures);
+        settle({ state: 'failed', failures: failures + 1, retryAt: performance.now() + wait, ...seen, again: true });
+        this.logger.debug({ cluster, backend: address, err: (err as Error).message, retryInMs: wait }, 'could not ask the backend over server reflection');
+      },
+    );
+  }
 }
+
+interface Endpoint {
+  cluster: string;
+  address: string;
+  connected: boolean;
+  comebacks: number;
+}
+
+/**
+ * Whether to ask an endpoint again: one that failed, after its backoff or as soon as
+ * corral connects to it; one that answered, when it came back (a restart may bring a new
+ * version), at most every REASK_MS.
+ */
+function due(asked: Asked, now: { connected: boolean; comebacks: number }, at: number): boolean {
+  switch (asked.state) {
+    case 'asking':
+      return false;
+    case 'failed':
+      return at >= asked.retryAt || (now.connected && !asked.connected);
+    default:
+      return now.comebacks > asked.comebacks && at - asked.at >= REASK_MS;
+  }
+}
+
+/** The ways to make a method collapse when the backend declares nothing. */
+const HOW_TO_DECLARE = 'declare reads with option idempotency_level = NO_SIDE_EFFECTS, or list them in COLLAPSER_METHODS';

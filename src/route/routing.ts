@@ -11,7 +11,7 @@ import type { LearnedDescriptors } from '../reflection/learned-reads.js';
 import type { Flight } from '../collapse/flight.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
-import { MethodPolicy } from '../collapse/method-policy.js';
+import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
 import { authenticatedRoutes, defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
 import { createBalancer } from '../config/balancer-types.js';
@@ -66,6 +66,8 @@ export class Routing implements Invalidation {
   readonly httpRoutes: readonly HttpRoute[];
   /** The descriptors' idempotency levels, deciding which gRPC methods are collapsed; null without descriptors. */
   readonly declared: DeclaredReads | null;
+  /** What says which methods are reads: the lists and the descriptors. */
+  readonly reads: ReadSources;
   private readonly collapsers: Collapser[] = [];
   private readonly unfollow: () => void = () => {};
   /** When any route authenticates, corral owns the identity metadata on every route. */
@@ -83,7 +85,18 @@ export class Routing implements Invalidation {
     // With server reflection on, what the backends declare is learned as they answer.
     const learned = context.learned;
     this.declared = learned !== null ? (files ?? new DeclaredReads()) : files !== null && files.counts.described > 0 ? files : null;
-    if (learned !== null) this.unfollow = learned.follow((registry) => this.declared!.learn(registry));
+    if (learned !== null) {
+      const warned = new Set<string>();
+      this.unfollow = learned.follow((registries) => {
+        this.declared!.relearn(registries);
+        // What a backend declares may show a listed method mistyped: said once, as start-up would have refused it.
+        for (const problem of this.misspelled()) {
+          if (!warned.has(problem)) context.logger.warn(problem);
+          warned.add(problem);
+        }
+      });
+    }
+    this.reads = { ...context.methods, declared: this.declared };
     this.ownsIdentity = authenticatedRoutes(topology).length > 0;
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
@@ -97,6 +110,14 @@ export class Routing implements Invalidation {
 
   start(): void {
     this.clusters.start();
+  }
+
+  private misspelled(): string[] {
+    const { only, skip } = this.context.methods;
+    return [
+      ...(only === null ? [] : this.declared!.misspelled('COLLAPSER_METHODS', only.methods)),
+      ...(skip === null ? [] : this.declared!.misspelled('COLLAPSER_SKIP_METHODS', skip.methods)),
+    ];
   }
 
   stop(): void {
@@ -126,16 +147,17 @@ export class Routing implements Invalidation {
 
   /**
    * An HTTP route's stages: bearer authentication when it requires it, then the stages of
-   * a gRPC route for its method and cluster, collapsed as the route settled.
+   * a gRPC route for its method and cluster. GET is HTTP's own declaration of a read;
+   * other verbs are collapsed as the method policy says, as over gRPC.
    */
   private httpStages(route: HttpRoute): Handler {
     const spec: RouteSpec = {
       ...defaultRoute(route.grpcPath, route.spec.cluster),
       name: route.label.name,
-      collapse: route.collapse,
+      collapse: route.collapse ?? (route.spec.method === 'GET' ? true : undefined),
       timeoutMs: route.spec.timeoutMs,
     };
-    const forward = this.forward(spec, null);
+    const forward = this.forward(spec);
     if (!route.spec.authRequired) return forward;
     if (this.context.bearerVerifier === null) throw new Error('auth_required without JWT_SECRET');
     return new BearerAuthenticate(this.context.bearerVerifier, forward, this.context.observer);
@@ -148,7 +170,7 @@ export class Routing implements Invalidation {
    * collapsed), then the passthrough to its cluster.
    */
   private stages(spec: RouteSpec): Handler {
-    let forward = this.forward(spec, this.declared);
+    let forward = this.forward(spec);
     if (spec.invalidates.length > 0) forward = new Invalidate(spec.invalidates, this, forward);
     if (spec.authorization === 'required') {
       // checkAuthSecret refused a config like this before it got here.
@@ -158,14 +180,15 @@ export class Routing implements Invalidation {
     return this.ownsIdentity ? new StripIdentity(forward) : forward;
   }
 
-  private forward(spec: RouteSpec, declared: DeclaredReads | null): Handler {
+  private forward(spec: RouteSpec): Handler {
     const { defaults: d, retry, observer } = this.context;
     const cluster = this.clusters.get(spec.cluster);
     const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster));
     const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
     const origin = this.context.wrapOrigin?.(retrying) ?? retrying;
     const direct = new Passthrough(origin, observer);
-    if (!spec.collapse) return direct;
+    const routeSaysRead = spec.collapse === true;
+    if (spec.collapse === false || !MethodPolicy.mayCollapse(this.reads, routeSaysRead)) return direct;
     // Read-your-writes: a call this route does not collapse (a write, a stream) drops its
     // service's cached answers when it ends OK, unless the route says what it invalidates.
     const passthrough = d.readYourWrites && spec.invalidates.length === 0 ? new Invalidate(null, this, direct) : direct;
@@ -182,12 +205,12 @@ export class Routing implements Invalidation {
         cacheTtlMs: spec.cacheTtlMs ?? d.cacheTtlMs,
         maxResponseBytes: d.maxResponseBytes,
         maxFollowers: d.maxFollowers,
+        serverStreams: this.declared,
       },
       observer,
     );
     this.collapsers.push(collapser);
-    const { only, skip } = this.context.methods;
-    return only === null && skip === null && declared === null ? collapser : new MethodPolicy(only, skip, declared, collapser, passthrough);
+    return routeSaysRead && this.reads.skip === null ? collapser : new MethodPolicy(this.reads, routeSaysRead, collapser, passthrough);
   }
 }
 

@@ -108,6 +108,13 @@ export class SessionPool {
     return this.sessions.some((s) => s.state === 'ready' && s.spokeHttp2);
   }
 
+  /**
+   * Times the backend came back: a session connected while none was, after one had been
+   * (a restart, a network cut, an ejection's recycle). A new version may serve new methods.
+   */
+  comebacks = 0;
+  private everConnected = false;
+
   /** Why the pool is not ready, for /ready and logs. */
   get lastFailure(): string {
     return this.lastError;
@@ -221,6 +228,8 @@ export class SessionPool {
 
     session.once('connect', () => {
       clearTimeout(connectTimer);
+      if (this.everConnected && !this.sessions.some((s) => s.state === 'ready')) this.comebacks++;
+      this.everConnected = true;
       pooled.state = 'ready';
       this.failures = 0;
       this.nextAttemptAt = 0;

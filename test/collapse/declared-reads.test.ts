@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Call, Downstream, Handler } from '../../src/call.js';
 import { DeclaredReads } from '../../src/collapse/declared-reads.js';
-import { MethodPolicy } from '../../src/collapse/method-policy.js';
+import { MethodPolicy, collapseReason } from '../../src/collapse/method-policy.js';
 import { MethodSet } from '../../src/collapse/method-set.js';
 import { Descriptors } from '../../src/http/descriptors.js';
 
@@ -19,22 +19,52 @@ function route(policy: (collapser: Handler, passthrough: Handler) => MethodPolic
   return reached!;
 }
 
-describe('DeclaredReads: idempotency levels decide for the gRPC methods the descriptors describe', () => {
-  it('collapses methods declared NO_SIDE_EFFECTS and methods not described, passes the others through', () => {
+const sources = (only: string[] | null, skip: string[] | null, d: DeclaredReads | null = declared) => ({
+  only: only === null ? null : new MethodSet(only),
+  skip: skip === null ? null : new MethodSet(skip),
+  declared: d,
+});
+
+describe('MethodPolicy: a call is collapsed only when something says its method is a read', () => {
+  it('collapses methods declared NO_SIDE_EFFECTS; passes through the others, and methods nobody described', () => {
     expect(declared.counts).toEqual({ described: 4, reads: 1 });
-    const policy = (c: Handler, p: Handler) => new MethodPolicy(null, null, declared, c, p);
+    const policy = (c: Handler, p: Handler) => new MethodPolicy(sources(null, null), false, c, p);
     expect(route(policy, '/shop.v1.OrderService/SearchOrders')).toBe('collapser');
     expect(route(policy, '/shop.v1.OrderService/GetOrder')).toBe('passthrough');
     expect(route(policy, '/shop.v1.OrderService/CreateOrder')).toBe('passthrough');
-    expect(route(policy, '/other.v1.Catalog/Get')).toBe('collapser');
+    expect(route(policy, '/other.v1.Catalog/Get')).toBe('passthrough');
   });
 
-  it('gives way to COLLAPSER_METHODS, and COLLAPSER_SKIP_METHODS excludes whatever is declared', () => {
-    const only = (c: Handler, p: Handler) => new MethodPolicy(new MethodSet(['/shop.v1.OrderService/GetOrder']), null, declared, c, p);
-    expect(route(only, '/shop.v1.OrderService/GetOrder')).toBe('collapser');
-    expect(route(only, '/shop.v1.OrderService/SearchOrders')).toBe('passthrough');
-    const skip = (c: Handler, p: Handler) => new MethodPolicy(null, new MethodSet(['/shop.v1.OrderService/']), declared, c, p);
+  it('adds what COLLAPSER_METHODS lists (* for every method) and what the route says; COLLAPSER_SKIP_METHODS wins over all', () => {
+    const listed = (c: Handler, p: Handler) => new MethodPolicy(sources(['/shop.v1.OrderService/GetOrder'], null), false, c, p);
+    expect(route(listed, '/shop.v1.OrderService/GetOrder')).toBe('collapser');
+    expect(route(listed, '/shop.v1.OrderService/SearchOrders')).toBe('collapser');
+    expect(route(listed, '/shop.v1.OrderService/CreateOrder')).toBe('passthrough');
+    const every = (c: Handler, p: Handler) => new MethodPolicy(sources(['*'], ['/shop.v1.OrderService/CreateOrder'], null), false, c, p);
+    expect(route(every, '/other.v1.Catalog/Get')).toBe('collapser');
+    expect(route(every, '/shop.v1.OrderService/CreateOrder')).toBe('passthrough');
+    const routeSays = (c: Handler, p: Handler) => new MethodPolicy(sources(null, ['/shop.v1.OrderService/CreateOrder']), true, c, p);
+    expect(route(routeSays, '/shop.v1.OrderService/GetOrder')).toBe('collapser');
+    expect(route(routeSays, '/shop.v1.OrderService/CreateOrder')).toBe('passthrough');
+    const skip = (c: Handler, p: Handler) => new MethodPolicy(sources(['/other.v1.Catalog/'], ['/shop.v1.OrderService/']), false, c, p);
     expect(route(skip, '/shop.v1.OrderService/SearchOrders')).toBe('passthrough');
     expect(route(skip, '/other.v1.Catalog/Get')).toBe('collapser');
+  });
+
+  it('says why, as the start-up line and /config_dump do', () => {
+    expect(collapseReason(sources(null, null), '/shop.v1.OrderService/SearchOrders')).toBe('declared');
+    expect(collapseReason(sources(null, null), '/shop.v1.OrderService/GetOrder')).toBe('not declared a read');
+    expect(collapseReason(sources(['/shop.v1.OrderService/GetOrder'], null), '/shop.v1.OrderService/GetOrder')).toBe('listed');
+    expect(collapseReason(sources(null, ['/shop.v1.OrderService/']), '/shop.v1.OrderService/SearchOrders', true)).toBe('skipped');
+    expect(collapseReason(sources(null, null), '/a.B/C', true)).toBe('route');
+  });
+});
+
+describe('DeclaredReads', () => {
+  it('knows the server streams and names a method that differs only in case', () => {
+    expect(declared.streams('/shop.v1.OrderService/ListOrders')).toBe(true);
+    expect(declared.streams('/shop.v1.OrderService/SearchOrders')).toBe(false);
+    expect(declared.sameButCase('/shop.v1.orderservice/searchorders')).toBe('/shop.v1.OrderService/SearchOrders');
+    expect(declared.sameButCase('/shop.v1.OrderService/SearchOrders')).toBeNull();
   });
 });

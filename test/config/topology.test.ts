@@ -16,7 +16,7 @@ describe('topology file', () => {
       myauth: { type: 'static', addresses: ['myauth:5001'] },
       my_service: { type: 'dynamic', discovererUrl: 'http://mydiscoverer:8080', intervalMs: 5000 },
     });
-    expect(t.routes[0]!.collapse).toBe(true);
+    expect(t.routes[0]!.collapse).toBeUndefined(); // as the method policy says
     expect(t.routes[0]!.sessionTransfer).toBe(false);
   });
 

@@ -55,14 +55,14 @@ describe('the http section and its route table', () => {
     expect(table.match('GET', '/api/v2/orders')).toBeNull();
   });
 
-  it('settles which routes collapse: GET routes and methods declared NO_SIDE_EFFECTS, unless the route says otherwise', async () => {
+  it("keeps each route's collapse as written (unset: GET, or the method policy, decides when routes are built)", async () => {
     const spec = topology(`${ROUTES}
     - { name: search, path: "/api/v1/orders:search", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: SearchOrders, body: "*" }
     - { name: fresh, path: "/api/v1/fresh/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, collapse: false }
     - { name: forced, path: "/api/v1/forced", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: CreateOrder, body: "*", collapse: true }`).http!;
     const table = HttpRouteTable.build(spec.routes, await Descriptors.load(spec));
     const collapsed = Object.fromEntries(table.all().map((r) => [r.spec.name, r.collapse]));
-    expect(collapsed).toEqual({ 'get-order': true, 'create-order': false, 'list-orders': true, recent: true, search: true, fresh: false, forced: true });
+    expect(collapsed).toEqual({ 'get-order': undefined, 'create-order': undefined, 'list-orders': undefined, recent: undefined, search: undefined, fresh: false, forced: true });
   });
 
   it('names the route whose method, body field or cluster does not exist, and bad templates', async () => {

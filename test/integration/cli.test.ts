@@ -27,11 +27,14 @@ describe('the command line', () => {
   });
 
   it('validate: exit 0 and a summary for a good configuration, with a warning for a variable of corral\'s prefixes it does not read', async () => {
-    const r = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_FAVOURITE_COLOUR: 'blue', COLLAPSER_SKIP_METHODS: '/shop.Cart/' }, ['validate']);
+    const shipped = { COLLAPSER_METHODS: '', COLLAPSER_REFLECTION: 'on' };
+    const r = await proxyExit({ ...shipped, BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_FAVOURITE_COLOUR: 'blue', COLLAPSER_SKIP_METHODS: '/shop.Cart/' }, ['validate']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('warning: unknown variable COLLAPSER_FAVOURITE_COLOUR: corral does not read it');
     expect(r.stdout).toContain('configuration OK: BACKEND_ADDRESS; 0 route(s), clusters backend');
-    expect(r.stdout).toContain('except /shop.Cart/');
+    expect(r.stdout).toContain(
+      'collapsing the methods the backends declare NO_SIDE_EFFECTS over server reflection; everything else is passed through; never /shop.Cart/ (COLLAPSER_SKIP_METHODS)',
+    );
   });
 
   it('validate and start-up: exit 2 for a typo of one of corral\'s variables, naming the closest', async () => {
@@ -70,7 +73,7 @@ describe('the command line', () => {
     expect(collision.stderr).toContain('enableServiceLinks: false');
   });
 
-  it('validate: says which routes never collapse', async () => {
+  it('validate: says which routes collapse and which never do', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-validate-'));
     const file = join(dir, 'routes.yaml');
     const routes = (defaultAction: string) =>
@@ -78,15 +81,18 @@ describe('the command line', () => {
 default: ${defaultAction}
 routes:
   - { name: writes, prefix: /shop.Cart/, cluster: backend, collapse: false }
-  - { name: reads, prefix: /shop.Catalog/, cluster: backend }
+  - { name: reads, prefix: /shop.Catalog/, cluster: backend, collapse: true }
 `;
+    const nothingElse = { COLLAPSER_METHODS: '', COLLAPSER_REFLECTION: 'off' };
     writeFileSync(file, routes('{ action: use_cluster, use_cluster: backend }'));
-    const some = await proxyExit({ CONFIG_PATH: file }, ['validate']);
+    const some = await proxyExit({ CONFIG_PATH: file, ...nothingElse }, ['validate']);
     expect(some.code).toBe(0);
-    expect(some.stdout).toContain('collapsing single-message calls (not on route writes: collapse: false)');
-    writeFileSync(file, routes('{ action: error }').replace('/shop.Catalog/, cluster: backend }', '/shop.Catalog/, cluster: backend, collapse: false }'));
-    const none = await proxyExit({ CONFIG_PATH: file }, ['validate']);
-    expect(none.stdout).toContain('collapsing nothing: every route has collapse: false');
+    expect(some.stdout).toContain('collapsing every call of route reads (collapse: true); everything else is passed through; nothing on route writes (collapse: false)');
+    writeFileSync(file, routes('{ action: error }').replace('collapse: true', 'collapse: false'));
+    const none = await proxyExit({ CONFIG_PATH: file, ...nothingElse }, ['validate']);
+    expect(none.stdout).toContain('collapsing nothing: every call passes through; to collapse, declare reads');
+    const every = await proxyExit({ CONFIG_PATH: file, COLLAPSER_METHODS: '*' }, ['validate']);
+    expect(every.stdout).toContain('collapsing every method (COLLAPSER_METHODS=*); nothing on route writes, reads (collapse: false)');
   });
 
   it('validate: exit 2 with the message start-up would give, for the environment and for CONFIG_PATH', async () => {
@@ -112,8 +118,21 @@ http:
     expect(http.code).toBe(2);
     expect(http.stderr).toContain('http.routes[get-order]: service shop.v1.OrderService has no method Nope');
     writeFileSync(bad, gateway('GetOrder'));
-    const good = await proxyExit({ CONFIG_PATH: bad }, ['validate']);
-    expect(good.stdout).toContain('1 HTTP route(s); of the 4 methods the descriptors describe, 1 declared NO_SIDE_EFFECTS are collapsed');
+    const good = await proxyExit({ CONFIG_PATH: bad, COLLAPSER_METHODS: '' }, ['validate']);
+    expect(good.stdout).toContain('1 HTTP route(s); collapsing /shop.v1.OrderService/SearchOrders (declared NO_SIDE_EFFECTS); everything else is passed through');
+    // A listed method the descriptors take for a typo: refused by validate and by start-up, naming the described one.
+    for (const [listed, message] of [
+      ['/shop.v1.OrderService/searchOrders', 'COLLAPSER_METHODS: /shop.v1.OrderService/searchOrders differs only in case from the described /shop.v1.OrderService/SearchOrders'],
+      ['/shop.v1.OrderService/GetOrdr', 'COLLAPSER_METHODS: the descriptors describe no /shop.v1.OrderService/GetOrdr; did you mean /shop.v1.OrderService/GetOrder?'],
+    ]) {
+      for (const args of [['validate'], []]) {
+        const typo = await proxyExit({ CONFIG_PATH: bad, COLLAPSER_METHODS: listed! }, args);
+        expect(typo.code).toBe(2);
+        expect(typo.stderr).toContain(message);
+      }
+    }
+    // A method of a service the descriptors do not describe is not judged (the backend may describe it later).
+    expect((await proxyExit({ CONFIG_PATH: bad, COLLAPSER_METHODS: '/other.Service/Get' }, ['validate'])).code).toBe(0);
     const zero = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', BACKEND_TIMEOUT: '0' }, ['validate']);
     expect(zero.code).toBe(2);
     expect(zero.stderr).toBe("corral: invalid configuration: BACKEND_TIMEOUT='0': expected a duration of at least 1ms (0 cannot work here)\n");
@@ -178,19 +197,24 @@ describe('the example programs', () => {
 });
 
 describe('METRICS_HOST', () => {
-  it('binds the admin port to its own address', async () => {
-    const p = await startProxy({ BACKEND_ADDRESS: '127.0.0.1:1', LISTEN_HOST: '127.0.0.1', METRICS_HOST: '127.0.0.2' });
+  it('binds the metrics port to its own address', async () => {
+    // The same port held on 127.0.0.1: corral can take it only on the address it was given
+    // (a bind to 127.0.0.1 or to every address would fail), and no other process can take it meanwhile.
+    const held = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => held.once('listening', resolve));
+    const port = (held.address() as net.AddressInfo).port;
+    const p = await startProxy({ BACKEND_ADDRESS: '127.0.0.1:1', LISTEN_HOST: '127.0.0.1', METRICS_HOST: '127.0.0.2', METRICS_PORT: String(port) });
     try {
-      const reach = (host: string) =>
-        new Promise<boolean>((resolve) => {
-          const s = net.connect(p.metricsPort, host);
-          s.on('connect', () => (s.destroy(), resolve(true)));
-          s.on('error', () => resolve(false));
-        });
-      expect(await reach('127.0.0.2')).toBe(true);
-      expect(await reach('127.0.0.1')).toBe(false);
+      expect(p.metricsPort).toBe(port);
+      const reached = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.2');
+        s.on('connect', () => (s.destroy(), resolve(true)));
+        s.on('error', () => resolve(false));
+      });
+      expect(reached).toBe(true);
     } finally {
       await p.stop();
+      held.close();
     }
   });
 });

@@ -1,17 +1,17 @@
 /**
- * Which calls are collapsed: COLLAPSER_SKIP_METHODS and COLLAPSER_METHODS exempt writes,
- * a route's `invalidates` makes a read after a write fresh, and start-up warns when
- * everything is collapsed.
+ * Which calls are collapsed: only what is said to be a read (the backend's declarations,
+ * COLLAPSER_METHODS), never what COLLAPSER_SKIP_METHODS names; a route's `invalidates`
+ * and read-your-writes make a read after a write fresh.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyExit, startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
 import { backendStats, client, collect, release, unary, until, type Client } from '../support/grpc.js';
 
 const EXAMPLE = '/corral.example.v1.Example/';
-const WARNING = 'every unary and server-streaming call is collapsed and cached';
 let backend: Backend;
 
 beforeAll(async () => {
@@ -27,8 +27,8 @@ async function herd(c: Client, key: string): Promise<number> {
   return ((await backendStats(backend.address)).calls.Lookup ?? 0) - before;
 }
 
-async function withProxy<T>(env: Record<string, string>, run: (proxy: Proxy, c: Client) => Promise<T>): Promise<T> {
-  const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, ...env });
+async function withProxy<T>(env: Record<string, string>, run: (proxy: Proxy, c: Client) => Promise<T>, defaults: 'harness' | 'shipped' = 'harness'): Promise<T> {
+  const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, ...env }, { defaults });
   const c = client(proxy.address);
   try {
     return await run(proxy, c);
@@ -39,11 +39,35 @@ async function withProxy<T>(env: Record<string, string>, run: (proxy: Proxy, c: 
 }
 
 describe('COLLAPSER_SKIP_METHODS and COLLAPSER_METHODS', () => {
-  it('collapses everything by default, and warns at start-up naming COLLAPSER_SKIP_METHODS', async () => {
-    await withProxy({}, async (proxy, c) => {
-      expect(await herd(c, 'default')).toBe(1);
-      expect(proxy.lines.some((l) => l.includes(WARNING) && l.includes('COLLAPSER_SKIP_METHODS'))).toBe(true);
-    });
+  it('by default collapses what the backend declares NO_SIDE_EFFECTS, and passes its writes through, IDEMPOTENT ones included', async () => {
+    await withProxy(
+      {},
+      async (proxy, c) => {
+        await proxy.untilReady();
+        expect(await herd(c, 'default')).toBe(1);
+        // Release is declared IDEMPOTENT: repeating it is safe, merging callers' calls is not.
+        const before = (await backendStats(backend.address)).calls.Release ?? 0;
+        const writes = await Promise.all(Array.from({ length: 10 }, () => unary(c, 'Release', { gate: 'same-write' })));
+        expect(writes.map((w) => w.error?.message ?? 'ok')).toEqual(writes.map(() => 'ok'));
+        expect(((await backendStats(backend.address)).calls.Release ?? 0) - before).toBe(10);
+      },
+      'shipped',
+    );
+  });
+
+  it('COLLAPSER_METHODS adds to what the backend declares', async () => {
+    await withProxy(
+      { COLLAPSER_METHODS: `${EXAMPLE}Release` },
+      async (proxy, c) => {
+        await proxy.untilReady();
+        expect(await herd(c, 'listed-and-declared')).toBe(1);
+        const before = (await backendStats(backend.address)).calls.Release ?? 0;
+        // Listed, ten identical Releases share one call (a flight, then the cache).
+        await Promise.all(Array.from({ length: 10 }, () => unary(c, 'Release', { gate: 'listed-release' })));
+        expect(((await backendStats(backend.address)).calls.Release ?? 0) - before).toBe(1);
+      },
+      'shipped',
+    );
   });
 
   it.each([['an exact method', `${EXAMPLE}Lookup`], ['a service prefix', EXAMPLE]])(
@@ -53,7 +77,7 @@ describe('COLLAPSER_SKIP_METHODS and COLLAPSER_METHODS', () => {
         expect(await herd(c, `skip-${skip}`)).toBe(10);
         expect(await herd(c, `skip-${skip}`)).toBe(10); // nothing was cached either
         expect(await proxy.metric('corral_requests_total{outcome="bypass"}')).toBeGreaterThanOrEqual(20);
-        expect(proxy.lines.some((l) => l.includes(WARNING))).toBe(false);
+        expect(proxy.lines.some((l) => l.includes(`never /other.Service/,${skip} (COLLAPSER_SKIP_METHODS)`))).toBe(true);
       });
     },
   );
@@ -146,5 +170,39 @@ describe('read-your-writes (COLLAPSER_READ_YOUR_WRITES)', () => {
   it('off: a read after a write may be served from the cache, within the TTL', async () => {
     const { first, after } = await readWriteRead({ COLLAPSER_READ_YOUR_WRITES: 'off' });
     expect(after).toBe(first);
+  });
+});
+
+describe('a collapsed server stream lives as long as its callers ask for', () => {
+  it('outlives BACKEND_TIMEOUT when the backend declares it a stream, and ends at the backend when its last caller leaves', async () => {
+    await withProxy(
+      { BACKEND_TIMEOUT: '1s' },
+      async (proxy, c) => {
+        await proxy.untilReady();
+        const watches = async () => (await backendStats(backend.address)).calls.Watch ?? 0;
+        // 6 events 300 ms apart: 1.5 s and more, past BACKEND_TIMEOUT, shared by two callers.
+        const before = await watches();
+        const long = { topic: 'longer-than-backend-timeout', count: 6, intervalMs: 300 };
+        const [a, b] = await Promise.all([collect(c.Watch(long)), collect(c.Watch(long))]);
+        expect([a.error?.message ?? 'ok', b.error?.message ?? 'ok']).toEqual(['ok', 'ok']);
+        expect([a.messages.length, b.messages.length]).toEqual([6, 6]);
+        expect((await watches()) - before).toBe(1);
+
+        // An endless one: each caller leaves at its own deadline; the backend call ends when the last has.
+        const cancelled = (await backendStats(backend.address)).cancelled;
+        const endless = { topic: 'endless', count: 1000, intervalMs: 100 };
+        const deadline = (ms: number) => ({ deadline: Date.now() + ms });
+        const early = collect(c.Watch(endless, new Metadata(), deadline(1500)));
+        const late = collect(c.Watch(endless, new Metadata(), deadline(2500)));
+        const first = await early;
+        expect(first.error?.code).toBe(4); // DEADLINE_EXCEEDED, its own
+        expect((await backendStats(backend.address)).cancelled).toBe(cancelled); // the other caller is still there
+        const second = await late;
+        expect(second.error?.code).toBe(4);
+        expect(second.messages.length).toBeGreaterThan(first.messages.length);
+        await until('the backend call is cancelled', async () => (await backendStats(backend.address)).cancelled === cancelled + 1);
+      },
+      'shipped',
+    );
   });
 });

@@ -46,7 +46,7 @@ http:
 `;
   writeFileSync(config, configText);
   const port = await freePort();
-  proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), JWT_SECRET, COLLAPSER_CACHE_DURATION: '0' });
+  proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), JWT_SECRET, COLLAPSER_CACHE_DURATION: '0', COLLAPSER_METHODS: '' });
   base = `http://127.0.0.1:${port}`;
 });
 
@@ -217,5 +217,44 @@ describe('HTTP/JSON to gRPC', () => {
     proxy.child.kill('SIGHUP');
     await until('the reload is refused', async () => proxy.lines.some((l) => l.includes('config reload failed') && l.includes('GetOrderz')));
     expect((await fetch(`${base}/api/v2/orders/o-9`)).status).toBe(200);
+  });
+});
+
+describe('the same method policy on both fronts', () => {
+  it('COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS decide for gateway routes as for native calls', async () => {
+    const { startOrdersGateway } = await import('../support/orders-gateway.js');
+    const grpc = await import('@grpc/grpc-js');
+    const protoLoader = await import('@grpc/proto-loader');
+    const gateway = await startOrdersGateway(
+      `  routes:
+    - { name: get-by-post, path: "/api/v1/orders:get", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, body: "*" }
+    - { name: search, path: "/api/v1/orders:search", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: SearchOrders, body: "*" }
+`,
+      { COLLAPSER_METHODS: '/shop.v1.OrderService/GetOrder', COLLAPSER_SKIP_METHODS: '/shop.v1.OrderService/SearchOrders', COLLAPSER_CACHE_DURATION: '0' },
+      'default: { action: use_cluster, use_cluster: orders }\n',
+    );
+    const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
+    const loaded = grpc.loadPackageDefinition(protoLoader.loadSync('shop/v1/orders.proto', { includeDirs: [protos] })) as any;
+    const native = new loaded.shop.v1.OrderService(gateway.proxy.address, grpc.credentials.createInsecure());
+    try {
+      const { orders } = gateway;
+      const post = (path: string, id: string) =>
+        fetch(`${gateway.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+      const count = async (method: string, herd: () => Promise<unknown>) => {
+        const before = orders.calls[method] ?? 0;
+        await Promise.all(Array.from({ length: 5 }, herd));
+        return (orders.calls[method] ?? 0) - before;
+      };
+      const call = (method: string, id: string) => () => new Promise((resolve, reject) => native[method]({ id }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+      // Listed: a POST route collapses, as the native call does.
+      expect(await count('GetOrder', () => post('/api/v1/orders:get', 'slow-listed'))).toBe(1);
+      expect(await count('GetOrder', call('GetOrder', 'slow-listed-native'))).toBe(1);
+      // Skipped: its declaration (NO_SIDE_EFFECTS) does not count, over HTTP or gRPC.
+      expect(await count('SearchOrders', () => post('/api/v1/orders:search', 'skipped'))).toBe(5);
+      expect(await count('SearchOrders', call('SearchOrders', 'skipped-native'))).toBe(5);
+    } finally {
+      native.close();
+      await gateway.stop();
+    }
   });
 });

@@ -219,7 +219,7 @@ describe('admin endpoints', () => {
     expect(dump.generation).toBe(0);
     expect(dump.environment).toMatchObject({ JWT_SECRET: '[redacted]', COLLAPSER_MAX_FOLLOWERS: 10000, RESPONSE_OUTCOME_HEADER: 'x-corral-outcome' });
     expect(dump.topology.routes.map((r: { name: string }) => r.name)).toEqual(['lookups', 'uploads']);
-    expect(dump.topology.routes[0]).toMatchObject({ balancer: { type: 'round_robin' }, collapse: true, authorization: 'none', cacheTtlMs: 60_000, timeoutMs: 10_000 });
+    expect(dump.topology.routes[0]).toMatchObject({ balancer: { type: 'round_robin' }, collapse: 'declared or listed reads', authorization: 'none', cacheTtlMs: 60_000, timeoutMs: 10_000 });
     expect(JSON.stringify(dump)).not.toContain('a-secret-the-config-dump-must-not-show');
   });
 

@@ -1,7 +1,8 @@
 /**
  * corral learns which methods a backend declares free of side effects from the backend
  * itself, over gRPC server reflection: with nothing configured but BACKEND_ADDRESS, the
- * declared read collapses and the writes pass through, one backend call each.
+ * declared read collapses and the writes pass through, one backend call each; with
+ * nothing declared nor listed, nothing is collapsed.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -20,9 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => backend?.close());
 
-async function herd(proxy: Proxy, method: 'SearchOrders' | 'CreateOrder' | 'GetOrder', n: number): Promise<number> {
+async function herd(proxy: Proxy, method: 'SearchOrders' | 'CreateOrder' | 'GetOrder', n: number, to: ReflectingBackend = backend): Promise<number> {
   const client = new loaded.shop.v1.OrderService(proxy.address, grpc.credentials.createInsecure());
-  const before = backend.calls[method] ?? 0;
+  const before = to.calls[method] ?? 0;
   try {
     const request = method === 'CreateOrder' ? { requestId: 'same' } : { id: 'same' };
     await Promise.all(
@@ -31,15 +32,16 @@ async function herd(proxy: Proxy, method: 'SearchOrders' | 'CreateOrder' | 'GetO
   } finally {
     client.close();
   }
-  return (backend.calls[method] ?? 0) - before;
+  return (to.calls[method] ?? 0) - before;
 }
 
 describe('COLLAPSER_REFLECTION', () => {
-  it('on: collapses the method the backend declares NO_SIDE_EFFECTS, and passes its other methods through', async () => {
+  it('on by default: /ready waits for the answer; the declared read collapses, the other methods pass through', async () => {
     const { startProxy } = await import('../../cmd/processes.js');
-    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_REFLECTION: 'on', COLLAPSER_CACHE_DURATION: '0' });
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '0' }, { defaults: 'shipped' });
     try {
-      await until('corral has learned the backend\'s methods', async () => proxy.lines.some((l) => l.includes('learned the backend')));
+      await proxy.untilReady();
+      expect(proxy.lines.some((l) => l.includes('learned the backend') && l.includes('collapsing the 1 it declares NO_SIDE_EFFECTS'))).toBe(true);
       expect(await herd(proxy, 'SearchOrders', 10)).toBe(1);
       expect(await herd(proxy, 'CreateOrder', 5)).toBe(5);
       expect(await herd(proxy, 'GetOrder', 5)).toBe(5);
@@ -48,18 +50,43 @@ describe('COLLAPSER_REFLECTION', () => {
       expect(collapsing.declared.reads).toEqual(['/shop.v1.OrderService/SearchOrders']);
       expect(collapsing.declared.passedThrough).toEqual(expect.arrayContaining(['/shop.v1.OrderService/CreateOrder', '/shop.v1.OrderService/GetOrder']));
       expect(collapsing.reflection).toBe(true);
+      expect(collapsing.otherwise).toBe('passed through');
     } finally {
       await proxy.stop();
     }
   });
 
-  it('off: nothing is learned, and every single-message call collapses as before', async () => {
+  it('off, nothing listed: every call passes through, and start-up says how to collapse', async () => {
     const { startProxy } = await import('../../cmd/processes.js');
-    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_REFLECTION: 'off', COLLAPSER_CACHE_DURATION: '0' });
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_REFLECTION: 'off', COLLAPSER_CACHE_DURATION: '0' }, { defaults: 'shipped' });
     try {
-      expect(await herd(proxy, 'CreateOrder', 5)).toBe(1);
+      expect(await herd(proxy, 'SearchOrders', 5)).toBe(5);
+      expect(await herd(proxy, 'CreateOrder', 5)).toBe(5);
+      expect(proxy.lines.some((l) => l.includes('collapsing nothing') && l.includes('COLLAPSER_METHODS=/pkg.Service/Get'))).toBe(true);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('asks a backend again when it comes back: a new version that declares a read gets it collapsed', async () => {
+    const { startProxy } = await import('../../cmd/processes.js');
+    const before = await startReflectingBackend({ reflection: false });
+    const port = Number(before.address.split(':')[1]);
+    const proxy = await startProxy({ BACKEND_ADDRESS: before.address, COLLAPSER_CACHE_DURATION: '0' }, { defaults: 'shipped' });
+    let after: ReflectingBackend | null = null;
+    try {
+      await proxy.untilReady();
+      expect(proxy.lines.some((l) => l.includes('serves no gRPC server reflection'))).toBe(true);
+      expect(await herd(proxy, 'SearchOrders', 5, before)).toBe(5);
+      before.kill();
+      after = await startReflectingBackend({ port });
+      await until('corral has asked the new version', async () => JSON.parse((await proxy.admin('/config_dump')).body).collapsing.declared.reads.length === 1);
+      expect(await herd(proxy, 'SearchOrders', 10, after)).toBe(1);
+      expect(await herd(proxy, 'CreateOrder', 5, after)).toBe(5);
+    } finally {
+      await proxy.stop();
+      before.kill();
+      after?.kill();
     }
   });
 });

@@ -21,14 +21,14 @@ export interface OrdersGateway {
  * test/http/protos/shop/v1/orders.proto plus `httpLines` (YAML lines under `http:`, two
  * spaces in: routes, cors...), and `env`.
  */
-export async function startOrdersGateway(httpLines: string, env: Record<string, string> = {}): Promise<OrdersGateway> {
+export async function startOrdersGateway(httpLines: string, env: Record<string, string> = {}, topLines = ''): Promise<OrdersGateway> {
   const { startProxy } = await import('../../cmd/processes.js');
   const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
   const orders = await startOrdersBackend();
   const config = join(mkdtempSync(join(tmpdir(), 'corral-gateway-')), 'gateway.yaml');
   writeFileSync(
     config,
-    `clusters:
+    `${topLines}clusters:
   orders: { type: static, address: "${orders.address}" }
 http:
   proto_files: [${protos}/shop/v1/orders.proto]
@@ -36,7 +36,8 @@ http:
 ${httpLines}`,
   );
   const port = await freePort();
-  const proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), ...env });
+  // The descriptors decide what is collapsed, as shipped.
+  const proxy = await startProxy({ CONFIG_PATH: config, HTTP_PORT: String(port), COLLAPSER_METHODS: '', ...env });
   return {
     orders,
     proxy,

@@ -12,9 +12,11 @@ export interface ReflectingBackend {
   address: string;
   calls: Record<string, number>;
   close(): Promise<void>;
+  /** Stops at once, connections and calls included (a crash, or a rollout's kill). */
+  kill(): void;
 }
 
-export async function startReflectingBackend(options: { reflection?: boolean } = {}): Promise<ReflectingBackend> {
+export async function startReflectingBackend(options: { reflection?: boolean; port?: number } = {}): Promise<ReflectingBackend> {
   const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
   const definition = protoLoader.loadSync('shop/v1/orders.proto', { includeDirs: [protos], longs: String, enums: String, defaults: false });
   const loaded = grpc.loadPackageDefinition(definition) as any;
@@ -36,7 +38,12 @@ export async function startReflectingBackend(options: { reflection?: boolean } =
   });
   if (options.reflection !== false) new ReflectionService(definition).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
-  return { address: `127.0.0.1:${port}`, calls, close: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
+  return {
+    address: `127.0.0.1:${port}`,
+    calls,
+    close: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
+    kill: () => server.forceShutdown(),
+  };
 }
