@@ -11,7 +11,7 @@ import { HttpGateway, type GatewayState } from './http/gateway.js';
 import { loadHttpApi, type HttpApi } from './http/gateway-routes.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { registerLiveGauges } from './observe/live-gauges.js';
-import { Metrics } from './observe/metrics.js';
+import { Metrics, OTHER_METHOD } from './observe/metrics.js';
 import { BUILD, MIN_NODE, nodeIsSupported } from './observe/build-info.js';
 import { LearnedDescriptors } from './reflection/learned-reads.js';
 import { Reflector } from './reflection/reflector.js';
@@ -93,6 +93,10 @@ export async function startCorral(config: Config): Promise<Corral> {
   const misspelled = misspelledMethods(config, routing.declared);
   if (misspelled.length > 0) throw new ConfigError(misspelled.join('; '));
   const reflector = learned === null ? null : new Reflector(learned, () => routing.clusters.endpoints(), logger);
+  // Per-method series only for the methods the lists or the descriptors name: a bounded set.
+  const { only, skip } = context.methods;
+  metrics.methodLabel = (method) =>
+    routing.declared?.has(method) || only?.methods.has(method) || skip?.methods.has(method) ? method : OTHER_METHOD;
   const router = new Router(routing.table);
   const front = new Front(
     new Guard(tracing === null ? router : tracing.serverSpans(router), logger),

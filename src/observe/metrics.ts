@@ -9,6 +9,8 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const CODES = 17;
 const OUTCOME_INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<Outcome, number>;
 const KINDS = ['flight', 'bypass'] as const;
+/** The method label of every method neither the lists nor the descriptors name. */
+export const OTHER_METHOD = 'other';
 /** The route label of a call no route took (refused before routing, or no route matched). */
 const UNROUTED: RouteLabel = { name: 'unrouted', cluster: '' };
 
@@ -55,6 +57,14 @@ export class Metrics implements Observer {
   private readonly authFailures: Record<AuthFailure, Counter.Internal>;
   private readonly retries: Counter;
   private readonly sessionTransfers: Counter;
+  /** Calls ended by method label, outcome and status: methods named by the configuration or the descriptors, the rest as `other`. */
+  private readonly methods = new Map<string, Float64Array>();
+  /**
+   * The `method` label of a full method name: itself when the lists or the descriptors
+   * name it (a set the configuration and the backends bound), else `other`, so a client
+   * inventing method names adds no series. Set by the assembly; until then, all `other`.
+   */
+  methodLabel: (method: string) => string = () => OTHER_METHOD;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -80,6 +90,17 @@ export class Metrics implements Observer {
         }));
       }
     });
+    const methods = this.methods;
+    this.countedAtScrape(
+      'corral_method_calls_total',
+      'Calls ended, by gRPC method (those the lists or the descriptors name; every other is "other"), how they were served and the status their client got',
+      ['method', 'outcome', 'grpc_code'],
+      (c) => {
+        for (const [method, counts] of methods) {
+          emit(c, counts, (i) => ({ method, outcome: OUTCOMES[Math.floor(i / CODES)]!, grpc_code: statusName(i % CODES) }));
+        }
+      },
+    );
     this.countedAtScrape(
       'corral_backend_calls_total',
       'Backend calls corral started, by route: one per flight (collapsed) or per call passed through (bypass)',
@@ -153,6 +174,10 @@ export class Metrics implements Observer {
     // Stages count the calls they take; a call no stage took was refused (bad input, limits).
     if (call.outcome === 'rejected') series.served[outcome]!++;
     series.handled[outcome * CODES + call.code]!++;
+    const method = this.methodLabel(call.method);
+    let byMethod = this.methods.get(method);
+    if (byMethod === undefined) this.methods.set(method, (byMethod = new Float64Array(OUTCOMES.length * CODES)));
+    byMethod[outcome * CODES + call.code]!++;
     const histogram = (series.durations[outcome] ??= this.requestSeconds.labels(series.label.name, call.outcome));
     histogram.observe((performance.now() - call.startedAt) / 1000);
   }

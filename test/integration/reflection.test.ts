@@ -51,6 +51,16 @@ describe('COLLAPSER_REFLECTION', () => {
       expect(collapsing.declared.passedThrough).toEqual(expect.arrayContaining(['/shop.v1.OrderService/CreateOrder', '/shop.v1.OrderService/GetOrder']));
       expect(collapsing.reflection).toBe(true);
       expect(collapsing.otherwise).toBe('passed through');
+      // Per-method series for the methods the descriptors name; a method a client invents is "other".
+      const invented = new grpc.Client(proxy.address, grpc.credentials.createInsecure());
+      for (const path of ['/shop.v1.OrderService/Invented', '/made.Up/Anything']) {
+        await new Promise((resolve) => invented.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), resolve));
+      }
+      invented.close();
+      expect(await proxy.metric('corral_method_calls_total{method="/shop.v1.OrderService/SearchOrders",outcome="leader",grpc_code="OK"}')).toBe(1);
+      expect(await proxy.metric('corral_method_calls_total{method="/shop.v1.OrderService/CreateOrder",outcome="bypass",grpc_code="OK"}')).toBe(5);
+      expect(await proxy.metric('corral_method_calls_total{method="other",grpc_code="UNIMPLEMENTED"}')).toBe(2);
+      expect((await proxy.admin('/metrics')).body).not.toContain('Invented');
     } finally {
       await proxy.stop();
     }
