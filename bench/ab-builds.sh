@@ -21,7 +21,7 @@ side_env=("${A_ENV:-}" "${B_ENV:-}")
 corral=()
 for i in 0 1; do
   # shellcheck disable=SC2086 # A_ENV and B_ENV are words
-  env ${side_env[$i]} GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn \
+  env ${side_env[$i]} GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) ADMIN_PORT=$((41300 + i)) BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn \
     node $flags "${builds[$i]}/dist/cmd/proxy.js" >/dev/null & pids+=($!); corral+=($!)
   seq 0 19999 | sed "s|^|http://127.0.0.1:$((41100 + i))/bench.Echo/M|" > "$work/unique.$i"
   echo "http://127.0.0.1:$((41100 + i))/bench.Echo/Hot" > "$work/hot.$i"

@@ -47,7 +47,8 @@ describe('deploy/kubernetes', () => {
     expect(corral.restartPolicy).toBe('Always');
     const env = Object.fromEntries(corral.env.map((e: any) => [e.name, e.value]));
     expect(env.BACKEND_ADDRESS).toMatch(/^127\.0\.0\.1:/);
-    expect(env.COLLAPSER_SKIP_METHODS).toBeTruthy();
+    // Safe as shipped: nothing is collapsed unless the app declares it a read.
+    expect(env.COLLAPSER_METHODS).toBeUndefined();
     const delay = durationSeconds(env.SHUTDOWN_DELAY);
     expect(delay).toBeGreaterThan(0);
     const preStop = spec.containers[0].lifecycle.preStop.sleep.seconds;
