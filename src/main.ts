@@ -243,6 +243,8 @@ export async function startCorral(config: Config): Promise<Corral> {
     if (gateway !== null) gateway.state = gatewayState(nextApi!, next, tracing);
     logDescriptors(nextApi, next, logger);
     previous.stop();
+    // A reload is when an operator expects corral to look again: every endpoint is asked anew.
+    reflector?.refresh();
     logger.info(
       { generation, routes: topology.routes.length, clusters: Object.keys(topology.clusters), authenticated: authenticatedRoutes(topology) },
       'config reloaded',

@@ -37,6 +37,8 @@ const REASK_MS = 5000;
 export class Reflector {
   private readonly asked = new Map<string, Asked>();
   private timer: NodeJS.Timeout | null = null;
+  /** Set during refresh(): every endpoint not being asked is asked. */
+  private refreshing = false;
 
   constructor(
     private readonly learned: LearnedDescriptors,
@@ -54,6 +56,13 @@ export class Reflector {
     this.timer = null;
   }
 
+  /** Asks every endpoint again now (a reload); what they said before holds until they answer. */
+  refresh(): void {
+    this.refreshing = true;
+    this.sweep();
+    this.refreshing = false;
+  }
+
   /** Endpoints being asked for the first time: until they answer (or fail, at most ASK_TIMEOUT_MS), /ready says so. */
   firstAsks(): string[] {
     const pending: string[] = [];
@@ -67,7 +76,7 @@ export class Reflector {
     for (const endpoint of this.endpoints()) {
       listed.add(endpoint.address);
       const asked = this.asked.get(endpoint.address);
-      if (asked === undefined || due(asked, endpoint, now)) this.ask(endpoint, asked, now);
+      if (asked === undefined || (this.refreshing && asked.state !== 'asking') || due(asked, endpoint, now)) this.ask(endpoint, asked, now);
     }
     // One that left the list is asked afresh if it returns.
     for (const address of this.asked.keys()) {

@@ -99,4 +99,24 @@ describe('COLLAPSER_REFLECTION', () => {
       after?.kill();
     }
   });
+
+  it('asks every backend again on reload (SIGHUP)', async () => {
+    const { startProxy } = await import('../../cmd/processes.js');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const config = join(mkdtempSync(join(tmpdir(), 'corral-reflection-')), 'corral.yaml');
+    writeFileSync(config, `default: { action: use_cluster, use_cluster: orders }\nclusters:\n  orders: { type: static, address: "${backend.address}" }\n`);
+    const proxy = await startProxy({ CONFIG_PATH: config }, { defaults: 'shipped' });
+    const asked = () => proxy.lines.filter((l) => l.includes("learned the backend's methods")).length;
+    try {
+      await proxy.untilReady();
+      expect(asked()).toBe(1);
+      proxy.child.kill('SIGHUP');
+      await until('corral has asked again', async () => asked() === 2);
+      expect(await herd(proxy, 'SearchOrders', 10)).toBe(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
