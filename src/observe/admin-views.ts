@@ -17,7 +17,7 @@ export interface AdminState {
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
 export function configDump(state: AdminState): unknown {
   const { config } = state;
-  const { topology, httpRoutes, declared, reads } = state.routing();
+  const { topology, httpRoutes, declared, reads, learned } = state.routing();
   // What a route leaves unset takes the environment's value: shown as it applies.
   const routes = topology.routes.map((route) => ({
     ...route,
@@ -33,7 +33,7 @@ export function configDump(state: AdminState): unknown {
     environment: config.environment,
     topology: { ...topology, routes, http: topology.http === null ? null : httpDump(topology.http, httpRoutes, reads) },
     // What the lists, the routes and the descriptors (files, and what the backends declared over reflection) say.
-    collapsing: collapsingSummary(config, declared),
+    collapsing: { ...collapsingSummary(config, declared), byEndpoint: learned === null ? null : [...learned.endpoints()] },
   };
 }
 

@@ -1,6 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import type { LearnedDescriptors } from './learned-reads.js';
-import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
+import { declaredReads, type LearnedDescriptors } from './learned-reads.js';
 import { ReflectionUnavailable, reflect } from './server-reflection.js';
 
 /** How long one backend may take to describe itself. */
@@ -101,14 +100,10 @@ export class Reflector {
     reflect(address, ASK_TIMEOUT_MS).then(
       (registry) => {
         if (!settle({ state: 'learned', ...seen })) return;
-        this.learned.set(address, registry);
+        this.learned.set(cluster, address, registry);
         let methods = 0;
-        const reads: string[] = [];
-        for (const desc of registry) {
-          if (desc.kind !== 'service') continue;
-          methods += desc.methods.length;
-          for (const m of desc.methods) if (m.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) reads.push(`/${desc.typeName}/${m.name}`);
-        }
+        for (const desc of registry) if (desc.kind === 'service') methods += desc.methods.length;
+        const reads = declaredReads(registry);
         this.logger.info(
           { cluster, backend: address, methods, reads },
           reads.length === 0

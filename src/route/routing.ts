@@ -68,6 +68,8 @@ export class Routing implements Invalidation {
   readonly declared: DeclaredReads | null;
   /** What says which methods are reads: the lists and the descriptors. */
   readonly reads: ReadSources;
+  /** What each backend endpoint declared over server reflection; null when COLLAPSER_REFLECTION is off. */
+  readonly learned: LearnedDescriptors | null;
   private readonly collapsers: Collapser[] = [];
   private readonly unfollow: () => void = () => {};
   /** When any route authenticates, corral owns the identity metadata on every route. */
@@ -84,6 +86,7 @@ export class Routing implements Invalidation {
     const files = api === null ? null : new DeclaredReads(api.descriptors.registry);
     // With server reflection on, what the backends declare is learned as they answer.
     const learned = context.learned;
+    this.learned = learned;
     this.declared = learned !== null ? (files ?? new DeclaredReads()) : files !== null && files.counts.described > 0 ? files : null;
     if (learned !== null) {
       const warned = new Set<string>();

@@ -51,6 +51,8 @@ describe('COLLAPSER_REFLECTION', () => {
       expect(collapsing.declared.passedThrough).toEqual(expect.arrayContaining(['/shop.v1.OrderService/CreateOrder', '/shop.v1.OrderService/GetOrder']));
       expect(collapsing.reflection).toBe(true);
       expect(collapsing.otherwise).toBe('passed through');
+      // And what each endpoint of each cluster declared.
+      expect(collapsing.byEndpoint).toEqual([{ cluster: 'backend', endpoint: backend.address, reads: ['/shop.v1.OrderService/SearchOrders'] }]);
       // Per-method series for the methods the descriptors name; a method a client invents is "other".
       const invented = new grpc.Client(proxy.address, grpc.credentials.createInsecure());
       for (const path of ['/shop.v1.OrderService/Invented', '/made.Up/Anything']) {
