@@ -66,9 +66,10 @@ export class DeclaredReads {
    * What is wrong with the full method names of a list (COLLAPSER_METHODS, ...) as these
    * descriptors see them: a method that differs from a described one only in case, or
    * that its service, described, does not have. Each names the closest described method.
-   * Methods of services the descriptors do not describe are not judged.
+   * Methods of services the descriptors do not describe are judged only with
+   * `wholeService` (what the backends themselves described: a method none of them has).
    */
-  misspelled(list: string, entries: Iterable<string>): string[] {
+  misspelled(list: string, entries: Iterable<string>, wholeService = false): string[] {
     const problems: string[] = [];
     for (const entry of entries) {
       if (this.described.has(entry)) continue;
@@ -79,8 +80,13 @@ export class DeclaredReads {
       }
       const service = entry.slice(0, entry.lastIndexOf('/') + 1);
       const siblings = [...this.described].filter((m) => m.startsWith(service));
-      const near = closest(entry, siblings.length > 0 ? siblings : this.sameServiceButCase(service));
-      if (near !== null) problems.push(`${list}: the descriptors describe no ${entry}; did you mean ${near.name}?`);
+      const candidates = siblings.length > 0 ? siblings : this.sameServiceButCase(service);
+      if (candidates.length > 0) {
+        problems.push(`${list}: the descriptors describe no ${entry}; did you mean ${closest(entry, candidates)!.name}?`);
+      } else if (wholeService) {
+        const near = closest(entry, this.described);
+        if (near !== null) problems.push(`${list}: no backend describes ${entry} (the closest described is ${near.name}): a typo, or a backend without server reflection serves it`);
+      }
     }
     return problems;
   }

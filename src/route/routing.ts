@@ -118,8 +118,8 @@ export class Routing implements Invalidation {
   private misspelled(): string[] {
     const { only, skip } = this.context.methods;
     return [
-      ...(only === null ? [] : this.declared!.misspelled('COLLAPSER_METHODS', only.methods)),
-      ...(skip === null ? [] : this.declared!.misspelled('COLLAPSER_SKIP_METHODS', skip.methods)),
+      ...(only === null ? [] : this.declared!.misspelled('COLLAPSER_METHODS', only.methods, true)),
+      ...(skip === null ? [] : this.declared!.misspelled('COLLAPSER_SKIP_METHODS', skip.methods, true)),
     ];
   }
 

@@ -68,3 +68,22 @@ describe('DeclaredReads', () => {
     expect(declared.sameButCase('/shop.v1.OrderService/SearchOrders')).toBeNull();
   });
 });
+
+describe('DeclaredReads.misspelled: a listed method the descriptors take for a typo', () => {
+  it('names the described method that differs only in case, or the closest of its service', () => {
+    expect(declared.misspelled('COLLAPSER_METHODS', ['/shop.v1.OrderService/searchorders'])).toEqual([
+      'COLLAPSER_METHODS: /shop.v1.OrderService/searchorders differs only in case from the described /shop.v1.OrderService/SearchOrders; gRPC method names are case-sensitive',
+    ]);
+    expect(declared.misspelled('COLLAPSER_METHODS', ['/shop.v1.orderservice/GetOrdr'])).toEqual([
+      'COLLAPSER_METHODS: the descriptors describe no /shop.v1.orderservice/GetOrdr; did you mean /shop.v1.OrderService/GetOrder?',
+    ]);
+    expect(declared.misspelled('COLLAPSER_METHODS', ['/shop.v1.OrderService/GetOrder'])).toEqual([]);
+  });
+
+  it('leaves methods of undescribed services alone, unless told the descriptors are the backends\' own', () => {
+    expect(declared.misspelled('COLLAPSER_METHODS', ['/other.Service/Get'])).toEqual([]);
+    expect(declared.misspelled('COLLAPSER_METHODS', ['/other.Service/Get'], true)).toEqual([
+      expect.stringContaining('no backend describes /other.Service/Get (the closest described is /shop.v1.OrderService/'),
+    ]);
+  });
+});
