@@ -14,7 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Bench } from 'tinybench';
-import type { Call, CallControl, Downstream, Metadata } from '../src/call.js';
+import type { Call, CallControl, Downstream, Metadata } from '../src/call/call.js';
 import { ResponseCache } from '../src/collapse/cache.js';
 import { createSigner } from 'fast-jwt';
 import { Authenticate } from '../src/auth/authenticate.js';
@@ -23,7 +23,7 @@ import { Collapser } from '../src/collapse/collapser.js';
 import { KeyMaker } from '../src/collapse/key.js';
 import { AccessLog } from '../src/observe/access-log.js';
 import { Metrics } from '../src/observe/metrics.js';
-import type { FinishedCall } from '../src/observer.js';
+import type { FinishedCall } from '../src/call/observer.js';
 import type { Upstream } from '../src/upstream/upstream.js';
 import { NO_RETRY, stubUpstream } from './stub-upstream.js';
 import { RetryingOrigin } from '../src/upstream/retrying-origin.js';

@@ -1,4 +1,4 @@
-import type { ClientHttp2Stream } from 'node:http2';
+import { Exchange, type BackendStream } from '../src/upstream/exchange.js';
 import type { Endpoint } from '../src/discovery/endpoint.js';
 import type { RetryPolicy } from '../src/upstream/retrying-call.js';
 import type { Upstream } from '../src/upstream/upstream.js';
@@ -12,7 +12,7 @@ export function stubUpstream(open: () => unknown): Upstream & { failures: number
     clusterName: 'stub',
     failures: 0,
     pick: () => STUB_ENDPOINT,
-    request: () => open() as ClientHttp2Stream,
+    request: (_endpoint, _headers, listener, streaming) => new Exchange(open() as BackendStream, listener, streaming ? new AbortController() : null),
     succeeded() {},
     failed() {
       this.failures++;

@@ -11,7 +11,7 @@
  *   node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N] [--name example]
  */
 import * as grpc from '@grpc/grpc-js';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/spec/duration.js';
 import { commandLine, fail } from './command-line.js';
 import { definition, exampleService, myService, myServiceHandlers } from './example-service.js';
 import { ReflectionService } from '@grpc/reflection';

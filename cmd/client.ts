@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/spec/duration.js';
 import { commandLine, fail } from './command-line.js';
 import { ExampleClient } from './example-service.js';
 

@@ -2,15 +2,15 @@ import { ResponseCache } from './collapse/cache.js';
 import { ConfigError, LOG_LEVELS, checkAuthSecret, type Config } from './config/config.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { AccessLog } from './observe/access-log.js';
-import { AdminServer } from './observe/admin.js';
-import { clustersView, configDump, flightsView, type AdminState } from './observe/admin-views.js';
+import { AdminServer } from './admin/admin.js';
+import { clustersView, configDump, flightsView, type AdminState } from './admin/admin-views.js';
 import { combineObservers } from './observe/observers.js';
 import { RegistryAgent } from './registry/agent.js';
 import { CorsPolicy } from './http/cors.js';
 import { HttpGateway, type GatewayState } from './http/gateway.js';
-import { loadHttpApi, type HttpApi } from './http/gateway-routes.js';
+import { loadHttpApi, type HttpApi } from './runtime/http-api.js';
 import { createLogger, type Logger } from './log/logger.js';
-import { registerLiveGauges } from './observe/live-gauges.js';
+import { registerLiveGauges } from './admin/live-gauges.js';
 import { Metrics, OTHER_METHOD } from './observe/metrics.js';
 import { BUILD, MIN_NODE, nodeIsSupported } from './observe/build-info.js';
 import { LearnedDescriptors } from './reflection/learned-reads.js';
@@ -21,8 +21,8 @@ import { EndpointPools } from './cluster/endpoint-pools.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
 import { Router } from './route/router.js';
 import { MethodSet } from './collapse/method-set.js';
-import { collapsesNothing, collapsingLine, collapsingSummary, misspelledMethods } from './observe/collapsing.js';
-import { Routing, type RoutingContext } from './route/routing.js';
+import { collapsesNothing, collapsingLine, collapsingSummary, misspelledMethods } from './admin/collapsing.js';
+import { Pipeline, type PipelineContext } from './runtime/pipeline.js';
 import { GrpcError, Status } from './wire/status.js';
 import type { TracingStages } from './trace/index.js';
 
@@ -60,7 +60,7 @@ export async function startCorral(config: Config): Promise<Corral> {
         })
       : null;
   const learned = config.collapser.reflection ? new LearnedDescriptors() : null;
-  const context: RoutingContext = {
+  const context: PipelineContext = {
     pools,
     cache,
     logger,
@@ -88,7 +88,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   const source = config.configPath ?? 'BACKEND_ADDRESS';
   const api = await loadHttpApi(config.topology, source);
   if (config.http !== null) needsHttpSection(api, source);
-  let routing = new Routing(config.topology, context, null, api);
+  let routing = new Pipeline(config.topology, context, null, api);
   // A mistyped method in a safety list would silently do nothing: refused, as start-up refuses a typo'd variable.
   const misspelled = misspelledMethods(config, routing.declared);
   if (misspelled.length > 0) throw new ConfigError(misspelled.join('; '));
@@ -234,7 +234,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       return;
     }
     if (stopping !== null) return;
-    const next = new Routing(topology, context, routing, nextApi);
+    const next = new Pipeline(topology, context, routing, nextApi);
     generation++;
     next.start();
     const previous = routing;
@@ -353,7 +353,7 @@ function needsHttpSection(api: HttpApi | null, source: string): asserts api is H
 }
 
 /** The gateway's view of a configuration: its routes, the descriptors' types, each route's stages (traced when tracing is on). */
-function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStages, 'httpServerSpans'> | null): GatewayState {
+function gatewayState(api: HttpApi, routing: Pipeline, tracing: Pick<TracingStages, 'httpServerSpans'> | null): GatewayState {
   const handlers =
     tracing === null
       ? routing.httpHandlers
@@ -362,7 +362,7 @@ function gatewayState(api: HttpApi, routing: Routing, tracing: Pick<TracingStage
 }
 
 /** What the descriptors changed: gRPC methods no longer collapsed, and annotations not served. */
-function logDescriptors(api: HttpApi | null, routing: Routing, logger: Logger): void {
+function logDescriptors(api: HttpApi | null, routing: Pipeline, logger: Logger): void {
   if (api === null) return;
   for (const skipped of api.skipped) logger.warn(`google.api.http binding not served: ${skipped}`);
   if (routing.declared === null || routing.declared.counts.described === 0) return;

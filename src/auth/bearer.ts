@@ -1,5 +1,5 @@
-import type { Call, Downstream, Handler } from '../call.js';
-import type { Observer } from '../observer.js';
+import type { Call, Downstream, Handler } from '../call/call.js';
+import type { Observer } from '../call/observer.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { setIdentity, stripIdentity } from './identity.js';
 import type { TokenVerifier } from './token-verifier.js';

@@ -1,5 +1,5 @@
-import type { Metadata } from '../call.js';
-import type { Call, Downstream, Handler } from '../call.js';
+import type { Metadata } from '../call/call.js';
+import type { Call, Downstream, Handler } from '../call/call.js';
 import type { Claims } from './token-verifier.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Metadata } from '../call.js';
+import type { Metadata } from '../call/call.js';
 import type { Endpoint, Resolution } from '../discovery/endpoint.js';
 import { EMPTY_PICKER, type Picker } from './picker.js';
 import { ShardPicker } from './shard-picker.js';

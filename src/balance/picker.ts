@@ -1,4 +1,4 @@
-import type { Metadata } from '../call.js';
+import type { Metadata } from '../call/call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import { GrpcError, Status } from '../wire/status.js';
 

@@ -1,4 +1,4 @@
-import type { Metadata } from '../call.js';
+import type { Metadata } from '../call/call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import type { Picker } from './picker.js';
 import { RoundRobinPicker } from './round-robin.js';

@@ -1,4 +1,4 @@
-import type { Metadata } from '../call.js';
+import type { Metadata } from '../call/call.js';
 import type { Endpoint, Shard } from '../discovery/endpoint.js';
 import { firstValue } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';

@@ -1,6 +1,6 @@
-import { createResolver, isFixed, type ClusterSpec } from '../config/cluster-types.js';
+import { createResolver, isFixed, type ClusterSpec } from '../discovery/cluster-types.js';
 import type { Logger } from '../log/logger.js';
-import type { Observer } from '../observer.js';
+import type { Observer } from '../call/observer.js';
 import { Cluster } from './cluster.js';
 import type { EjectionOptions } from './ejections.js';
 import type { EndpointPools } from './endpoint-pools.js';

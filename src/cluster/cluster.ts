@@ -1,7 +1,7 @@
 import type { ClusterView } from '../balance/balancer.js';
 import type { Endpoint, Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../log/logger.js';
-import type { Observer } from '../observer.js';
+import type { Observer } from '../call/observer.js';
 import type { SessionPool } from '../upstream/session-pool.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { EjectionOptions } from './ejections.js';

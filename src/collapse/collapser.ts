@@ -1,5 +1,5 @@
-import type { Call, Downstream, Handler } from '../call.js';
-import type { Observer } from '../observer.js';
+import type { Call, Downstream, Handler } from '../call/call.js';
+import type { Observer } from '../call/observer.js';
 import type { Origin } from '../upstream/origin.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';

@@ -1,5 +1,5 @@
-import type { BackendCall, Call, CallControl, Downstream, Headers, ResponseSink, RouteLabel } from '../call.js';
-import type { Observer } from '../observer.js';
+import type { BackendCall, Call, CallControl, Downstream, Headers, ResponseSink, RouteLabel } from '../call/call.js';
+import type { Observer } from '../call/observer.js';
 import type { Origin } from '../upstream/origin.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Recording } from './recording.js';

@@ -1,5 +1,5 @@
-import type { Call, Downstream, Handler, Headers } from '../call.js';
-import { ForwardingDownstream } from '../forwarding-downstream.js';
+import type { Call, Downstream, Handler, Headers } from '../call/call.js';
+import { ForwardingDownstream } from '../call/forwarding-downstream.js';
 
 /** What a write's OK makes stale: cached answers and flights under way. */
 export interface Invalidation {

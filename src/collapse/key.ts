@@ -1,5 +1,5 @@
 import { createHash, hash } from 'node:crypto';
-import type { Metadata } from '../call.js';
+import type { Metadata } from '../call/call.js';
 
 /**
  * Metadata that describes the transport or the trace, not the question: leaving it out

@@ -1,4 +1,4 @@
-import type { Call, Downstream, Handler } from '../call.js';
+import type { Call, Downstream, Handler } from '../call/call.js';
 import type { DeclaredReads } from './declared-reads.js';
 import type { MethodSet } from './method-set.js';
 

@@ -1,4 +1,4 @@
-import type { BackendCall, CallControl, Headers, ResponseListener } from '../call.js';
+import type { BackendCall, CallControl, Headers, ResponseListener } from '../call/call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** Rough cost of one header entry beyond its text, for byte accounting. */

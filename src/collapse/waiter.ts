@@ -1,4 +1,4 @@
-import type { BackendCall, CallControl, Downstream } from '../call.js';
+import type { BackendCall, CallControl, Downstream } from '../call/call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** The part of a Flight its waiters steer. */

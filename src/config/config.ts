@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { SessionPoolOptions } from '../upstream/session-pool.js';
-import { parseDuration } from './duration.js';
-import { HOST_PORT } from '../discovery/endpoint.js';
-import { ConfigError } from './errors.js';
+import { parseDuration } from '../spec/duration.js';
+import { HOST_PORT } from '../spec/fields.js';
+import { ConfigError } from '../spec/errors.js';
 import { otelSettings, type OtelSettings } from './otel.js';
 import { parseMethodList } from '../collapse/method-set.js';
 import { closest } from '../names/closest.js';

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { balancerSchema, type BalancerSpec } from './balancer-types.js';
-import { clusterSchema, type ClusterSpec } from './cluster-types.js';
-import { ConfigError } from './errors.js';
-import { metadataName, millis } from './fields.js';
-import { httpSchema, httpSpecOf, type HttpSpec } from './http-spec.js';
+import type { BalancerSpec } from '../balance/balancer-types.js';
+import { clusterSchema, type ClusterSpec } from '../discovery/cluster-types.js';
+import { ConfigError } from '../spec/errors.js';
+import { httpSchema, httpSpecOf, type HttpSpec } from '../http/http-spec.js';
 
-export type { BalancerSpec, ClusterSpec };
+import { routeSchema, routeSpecOf, type RouteSpec } from '../route/route-spec.js';
+
+export type { BalancerSpec, ClusterSpec, RouteSpec };
+export { defaultRoute, type MetadataMatcher } from '../route/route-spec.js';
 
 /** Where calls go: MyGateway's YAML structure, plus corral's per-route policy. */
 export interface Topology {
@@ -17,81 +19,6 @@ export interface Topology {
   /** The HTTP/JSON gateway's routes and descriptors; null when the file has no http section. */
   http: HttpSpec | null;
 }
-
-/** A route's condition on one metadata entry: equal to a value, or present / absent. */
-export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
-
-export interface RouteSpec {
-  /** What metrics and logs call it; unset: its prefix and matchers as written. */
-  name: string | undefined;
-  prefix: string;
-  cluster: string;
-  authorization: 'none' | 'required';
-  balancer: BalancerSpec;
-  metadata: MetadataMatcher[];
-  /**
-   * true: every single-message call of the route is collapsed and cached (the operator says
-   * they are reads); false: every call passes through; unset: as COLLAPSER_METHODS,
-   * COLLAPSER_SKIP_METHODS and the descriptors say (nothing said: passed through).
-   */
-  collapse: boolean | undefined;
-  /** Unset: the environment's COLLAPSER_CACHE_DURATION, BACKEND_TIMEOUT, COLLAPSER_KEY_METADATA. */
-  cacheTtlMs: number | undefined;
-  timeoutMs: number | undefined;
-  keyMetadata: string[] | undefined;
-  /**
-   * A single-message call whose backend fails after its response started is replayed on
-   * another endpoint and its client's stream goes on (resumable subscriptions).
-   */
-  sessionTransfer: boolean;
-  /** When a call on this route ends OK, cached responses of methods under these prefixes are dropped. */
-  invalidates: string[];
-}
-
-/** A route to `cluster` for calls under `prefix`, with every policy at its default. */
-export function defaultRoute(prefix: string, cluster: string): RouteSpec {
-  return {
-    name: undefined,
-    prefix,
-    cluster,
-    authorization: 'none',
-    balancer: { type: 'round_robin' },
-    metadata: [],
-    collapse: undefined,
-    cacheTtlMs: undefined,
-    timeoutMs: undefined,
-    keyMetadata: undefined,
-    sessionTransfer: false,
-    invalidates: [],
-  };
-}
-
-const matcherSchema = z.union(
-  [
-    z.strictObject({ name: metadataName, equals: z.string() }),
-    z.strictObject({ name: metadataName, present: z.boolean() }),
-  ],
-  { error: 'expected {name, equals: value} or {name, present: true|false}' },
-);
-
-const routeSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:/-]+$/, 'expected a route name of letters, digits and _ . : / -')
-    .refine((n) => n !== 'default' && n !== 'unrouted', 'default and unrouted are names corral gives; choose another')
-    .optional(),
-  prefix: z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/'),
-  cluster: z.string().min(1),
-  authorization: z.enum(['none', 'required'], { error: 'expected none or required' }).default('none'),
-  balancer: balancerSchema.default({ type: 'round_robin' }),
-  metadata: z.array(matcherSchema).default([]),
-  collapse: z.boolean().optional(),
-  cache_ttl_ms: millis(0).optional(),
-  timeout_ms: millis(1).optional(),
-  key_metadata: z.array(metadataName).optional(),
-  session_transfer: z.boolean().default(false),
-  invalidates: z.array(z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/Get')).default([]),
-});
 
 const fileSchema = z.strictObject({
   default: z
@@ -146,20 +73,7 @@ export function parseTopology(text: string, source: string): Topology {
   const known = Object.keys(clusters).join(', ') || 'none';
   const routes = file.routes.map((r, i): RouteSpec => {
     if (!(r.cluster in clusters)) problems.push(`routes[${i}].cluster=${JSON.stringify(r.cluster)}: no such cluster (known: ${known})`);
-    return {
-      name: r.name,
-      prefix: r.prefix,
-      cluster: r.cluster,
-      authorization: r.authorization,
-      balancer: r.balancer,
-      metadata: r.metadata,
-      collapse: r.collapse,
-      cacheTtlMs: r.cache_ttl_ms,
-      timeoutMs: r.timeout_ms,
-      keyMetadata: r.key_metadata,
-      sessionTransfer: r.session_transfer,
-      invalidates: r.invalidates,
-    };
+    return routeSpecOf(r);
   });
   const named = file.routes.map((r) => r.name).filter((n) => n !== undefined);
   for (const n of new Set(named)) {

@@ -48,8 +48,7 @@ export interface Resolver {
   unregister?(id: string): Promise<boolean>;
 }
 
-/** host:port, a bracketed IPv6 literal or a name/IPv4 before the colon; groups: host, port. */
-export const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+export { HOST_PORT } from '../spec/fields.js';
 
 /** `host:port` for an address, bracketing IPv6 literals. */
 export function joinHostPort(host: string, port: number): string {

@@ -1,6 +1,12 @@
 import { getExtension, hasExtension, type DescExtension, type DescMethod, type DescService } from '@bufbuild/protobuf';
-import { HTTP_METHODS, type HttpMethod, type HttpRouteSpec } from '../config/http-spec.js';
-import { defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
+import { HTTP_METHODS, type HttpMethod, type HttpRouteSpec } from './http-spec.js';
+import { defaultRoute, type RouteSpec } from '../route/route-spec.js';
+
+/** Where gRPC calls go: the routes, and the cluster of calls no route takes (null: refused). */
+export interface GrpcRoutes {
+  routes: readonly RouteSpec[];
+  default: { action: 'error' } | { action: 'use_cluster'; cluster: string };
+}
 import { RouteTable } from '../route/route-table.js';
 import { DescriptorError, type Descriptors } from './descriptors.js';
 import { PathTemplate, TemplateError } from './path-template.js';
@@ -29,7 +35,7 @@ export interface AnnotatedRoutes {
  * token), timeout and collapse: false, as Envoy's transcoder hands the translated call to
  * its route table. Named `<package.Service>.<Method>`, then `#1`, `#2` for further bindings.
  */
-export function annotatedRoutes(descriptors: Descriptors, services: true | readonly string[], topology: Topology): AnnotatedRoutes {
+export function annotatedRoutes(descriptors: Descriptors, services: true | readonly string[], topology: GrpcRoutes): AnnotatedRoutes {
   const found: AnnotatedRoutes = { routes: [], skipped: [] };
   const extension = descriptors.registry.getExtension('google.api.http');
   if (extension === undefined) return found;

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CorsSpec } from '../config/http-spec.js';
+import type { CorsSpec } from './http-spec.js';
 
 /**
  * Response headers a page may read without being named in Access-Control-Expose-Headers

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Call, Metadata } from '../call.js';
+import type { Call, Metadata } from '../call/call.js';
 import { USER_EMAIL_HEADER, USER_ID_HEADER } from '../auth/identity.js';
 import { metadataProblem } from '../wire/metadata.js';
 import { encodeGrpcMessage } from '../wire/status.js';

@@ -1,6 +1,6 @@
 import type { DescMethod } from '@bufbuild/protobuf';
-import type { RouteLabel } from '../call.js';
-import type { HttpMethod, HttpRouteSpec } from '../config/http-spec.js';
+import type { RouteLabel } from '../call/call.js';
+import type { HttpMethod, HttpRouteSpec } from './http-spec.js';
 import { DescriptorError, type Descriptors } from './descriptors.js';
 import { PathTemplate, segmentCount } from './path-template.js';
 import { fieldAt } from './transcode.js';

@@ -1,11 +1,11 @@
 import type { Registry } from '@bufbuild/protobuf';
 import type { CorsPolicy } from './cors.js';
-import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call.js';
-import type { FinishedCall } from '../observer.js';
+import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call/call.js';
+import type { FinishedCall } from '../call/observer.js';
 import { GrpcError, Status, decodeGrpcMessage, statusCode } from '../wire/status.js';
 import { httpError } from './http-errors.js';
 import type { HttpRoute } from './http-routes.js';
-import type { JsonAnswerSpec } from '../config/http-spec.js';
+import type { JsonAnswerSpec } from './http-spec.js';
 import { responseJson } from './transcode.js';
 
 /** What the gateway writes to: node's HTTP/1.1 response and its HTTP/2 compatibility response both have it. */

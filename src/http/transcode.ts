@@ -1,5 +1,5 @@
 import { ScalarType, fromBinary, fromJson, toBinary, toJson, type DescField, type DescMessage, type DescMethod, type JsonObject, type JsonValue, type Registry } from '@bufbuild/protobuf';
-import type { JsonAnswerSpec } from '../config/http-spec.js';
+import type { JsonAnswerSpec } from './http-spec.js';
 import { GrpcError, Status } from '../wire/status.js';
 
 /** Where a request's fields come from besides the path: google.api.http's `body`. */

@@ -1,6 +1,6 @@
 import { openSync } from 'node:fs';
 import { pino } from 'pino';
-import type { FinishedCall, Observer } from '../observer.js';
+import type { FinishedCall, Observer } from '../call/observer.js';
 import { statusName } from '../wire/status.js';
 import { firstValue } from '../wire/metadata.js';
 

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { OUTCOMES, type Outcome, type RouteLabel } from '../call.js';
-import type { AuthFailure, FinishedCall, Observer } from '../observer.js';
+import { OUTCOMES, type Outcome, type RouteLabel } from '../call/call.js';
+import type { AuthFailure, FinishedCall, Observer } from '../call/observer.js';
 import { statusName } from '../wire/status.js';
 import { BUILD } from './build-info.js';
 

@@ -1,4 +1,4 @@
-import type { Observer } from '../observer.js';
+import type { Observer } from '../call/observer.js';
 
 /** An observer that cares about some of the events only. */
 export type PartialObserver = Partial<Observer>;

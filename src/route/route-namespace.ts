@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ClusterSpec, RouteSpec } from '../config/topology.js';
+import type { ClusterSpec } from '../discovery/cluster-types.js';
+import type { RouteSpec } from './route-spec.js';
 
 /**
  * The part of every cache key that names the route a call took: a hash of the route's

@@ -1,5 +1,5 @@
-import type { Handler, Metadata, RouteLabel } from '../call.js';
-import type { MetadataMatcher } from '../config/topology.js';
+import type { Handler, Metadata, RouteLabel } from '../call/call.js';
+import type { MetadataMatcher } from './route-spec.js';
 
 export type { MetadataMatcher };
 

@@ -1,9 +1,8 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
-import type { Metadata } from '../call.js';
+import type { Metadata, ResponseListener } from '../call/call.js';
 import type { Balancer } from '../balance/balancer.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Endpoint } from '../discovery/endpoint.js';
-import type { BackendStream, Upstream } from '../upstream/upstream.js';
+import type { BackendExchange, Upstream } from '../upstream/upstream.js';
 import { GrpcError, Status } from '../wire/status.js';
 
 /**
@@ -34,8 +33,8 @@ export class RouteUpstream implements Upstream {
     return this.untried(tried);
   }
 
-  request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): BackendStream {
-    return this.cluster.pool(endpoint).request(headers, signal);
+  request(endpoint: Endpoint, headers: Metadata, listener: ResponseListener, streaming: boolean): BackendExchange {
+    return this.cluster.pool(endpoint).exchange(headers, listener, streaming);
   }
 
   succeeded(endpoint: Endpoint): void {

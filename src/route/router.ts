@@ -1,4 +1,4 @@
-import type { Call, Downstream, Handler } from '../call.js';
+import type { Call, Downstream, Handler } from '../call/call.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { RouteTable } from './route-table.js';
 

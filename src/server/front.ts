@@ -1,7 +1,7 @@
 import http2, { constants, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { Handler } from '../call.js';
+import type { Handler } from '../call/call.js';
 import type { Logger } from '../log/logger.js';
-import type { Observer } from '../observer.js';
+import type { Observer } from '../call/observer.js';
 import { metadataProblem, restoreRepeatedFields } from '../wire/metadata.js';
 import { parseGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';

@@ -1,5 +1,5 @@
 import type { ServerHttp2Stream } from 'node:http2';
-import type { Call, Handler, Metadata } from '../call.js';
+import type { Call, Handler, Metadata } from '../call/call.js';
 import { FrameScanner } from '../wire/frame.js';
 import { halfClosedByClient } from '../wire/half-close.js';
 import { GrpcError, Status } from '../wire/status.js';

@@ -1,6 +1,6 @@
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { BackendCall, CallControl, Downstream, Headers, Metadata, Outcome, RouteLabel } from '../call.js';
-import type { FinishedCall } from '../observer.js';
+import type { BackendCall, CallControl, Downstream, Headers, Metadata, Outcome, RouteLabel } from '../call/call.js';
+import type { FinishedCall } from '../call/observer.js';
 import { GrpcError, Status, decodeGrpcMessage, encodeGrpcMessage, statusCode } from '../wire/status.js';
 import { MAX_TIMER_MS } from '../wire/timeout.js';
 

@@ -1,6 +1,6 @@
 import { SpanKind, type Span } from '@opentelemetry/api';
-import type { Call, CallControl, Headers, ResponseSink } from '../call.js';
-import { ForwardingSink } from '../forwarding-downstream.js';
+import type { Call, CallControl, Headers, ResponseSink } from '../call/call.js';
+import { ForwardingSink } from '../call/forwarding-downstream.js';
 import type { Origin } from '../upstream/origin.js';
 import type { GrpcError } from '../wire/status.js';
 import { endSpan, type Tracing } from './tracing.js';

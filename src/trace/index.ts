@@ -1,4 +1,4 @@
-import type { Handler } from '../call.js';
+import type { Handler } from '../call/call.js';
 import type { OtelSettings } from '../config/otel.js';
 import type { Origin } from '../upstream/origin.js';
 import { ClientSpans } from './client-spans.js';

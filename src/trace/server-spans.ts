@@ -1,8 +1,8 @@
 import { SpanKind, type Span } from '@opentelemetry/api';
-import type { BackendCall, Call, CallControl, Downstream, Handler, Headers } from '../call.js';
-import { ForwardingDownstream } from '../forwarding-downstream.js';
+import type { BackendCall, Call, CallControl, Downstream, Handler, Headers } from '../call/call.js';
+import { ForwardingDownstream } from '../call/forwarding-downstream.js';
 import { httpStatusOf } from '../http/http-errors.js';
-import type { FinishedCall } from '../observer.js';
+import type { FinishedCall } from '../call/observer.js';
 import { statusCode, type GrpcError } from '../wire/status.js';
 import { endSpan, type Tracing } from './tracing.js';
 

@@ -11,7 +11,7 @@ import {
   TracerProvider,
   type Sampler,
 } from '@opentelemetry/sdk-trace';
-import type { Headers, Metadata } from '../call.js';
+import type { Headers, Metadata } from '../call/call.js';
 import { decodeGrpcMessage, statusCode, type GrpcError } from '../wire/status.js';
 import type { OtelSettings } from '../config/otel.js';
 import { BUILD } from '../observe/build-info.js';

@@ -1,10 +1,30 @@
-import { constants, type IncomingHttpHeaders } from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { CallControl, ResponseListener } from '../call.js';
+import type { ResponseListener } from '../call/call.js';
 import { halfClosedByClient } from '../wire/half-close.js';
 import { restoreRepeatedFields } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
-import { NOT_HTTP2, StreamReset, kConnection, type BackendStream } from './upstream.js';
+import { StreamReset, type BackendExchange } from './upstream.js';
+
+/** The connection a backend stream runs on, as a failed attempt's status needs to describe it. */
+export interface BackendConnection {
+  /** host:port of the backend. */
+  readonly address: string;
+  /** The connection is gone (node then cancels every stream it carried). */
+  readonly lost: boolean;
+  /** The peer sent its HTTP/2 SETTINGS. */
+  readonly spokeHttp2: boolean;
+}
+
+/** Where a stream from an Upstream keeps its connection (a symbol, so a stream costs no extra object). */
+export const kConnection = Symbol('corral.connection');
+
+/** A stream to a backend, with the connection it runs on. */
+export type BackendStream = ClientHttp2Stream & { readonly [kConnection]?: BackendConnection };
+
+/** Why a connection that opened but never spoke HTTP/2 failed: the usual mistake is an HTTP/1.1 or TLS port. */
+export const NOT_HTTP2 =
+  'the backend closed the connection without an HTTP/2 SETTINGS frame: corral expects cleartext HTTP/2 (h2c), not HTTP/1.1 or TLS';
 
 const kExchange = Symbol('corral.exchange');
 type ExchangeStream = BackendStream & { [kExchange]: Exchange };
@@ -19,7 +39,7 @@ const RESPONSE_ENDED = new GrpcError(Status.CANCELLED, 'the response ended befor
  * UNAVAILABLE, a reset maps its RST_STREAM code as the gRPC spec says, an abort carries
  * its reason.
  */
-export class Exchange implements CallControl {
+export class Exchange implements BackendExchange {
   readonly backend = null;
   private settled = false;
   private error: Error | null = null;

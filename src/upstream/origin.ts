@@ -1,4 +1,4 @@
-import type { Call, ResponseSink } from '../call.js';
+import type { Call, ResponseSink } from '../call/call.js';
 
 /**
  * Where calls leave corral: the backend call as a stage. Flights and the passthrough

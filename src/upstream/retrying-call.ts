@@ -1,12 +1,10 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
-import type { BackendCall, Call, CallControl, Headers, Metadata, ResponseListener, ResponseSink } from '../call.js';
+import type { BackendCall, Call, CallControl, Headers, Metadata, ResponseListener, ResponseSink } from '../call/call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
-import type { Observer } from '../observer.js';
+import type { Observer } from '../call/observer.js';
 import { FrameScanner } from '../wire/frame.js';
 import { firstValue, requestHeaders } from '../wire/metadata.js';
 import { GrpcError, Status, statusCode } from '../wire/status.js';
-import { Exchange } from './exchange.js';
-import { StreamReset, UnforwardableRequest, type Upstream } from './upstream.js';
+import { StreamReset, UnforwardableRequest, type BackendExchange, type Upstream } from './upstream.js';
 
 /** What a route allows after a backend failure. */
 export interface RetryPolicy {
@@ -26,7 +24,7 @@ const ANY_MESSAGE_SIZE = 2 ** 32;
 
 /**
  * One call's way to the backend, across as many attempts as its route allows: each
- * attempt is an Exchange on an endpoint the call has not failed on yet.
+ * attempt is a BackendExchange on an endpoint the call has not failed on yet.
  *
  * An attempt that fails (the stream could not open, the connection or stream broke, or
  * no response headers came within RETRY_TIMEOUT_MS) is reported to the upstream, which
@@ -46,7 +44,7 @@ const ANY_MESSAGE_SIZE = 2 ** 32;
  * answer, not a failure: it is never retried, so no call that was answered is made twice.
  */
 export class RetryingCall implements ResponseListener, CallControl, BackendCall {
-  private exchange: Exchange | null = null;
+  private exchange: BackendExchange | null = null;
   private picked: Endpoint | null = null;
   private attempts = 0;
   /** Ids of endpoints this call failed on; made at the first failure. */
@@ -184,10 +182,9 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
       return;
     }
     this.picked = endpoint;
-    const controller = this.body === null ? new AbortController() : null;
-    let exchange: Exchange;
+    let exchange: BackendExchange;
     try {
-      exchange = new Exchange(this.upstream.request(endpoint, this.headers as OutgoingHttpHeaders, controller?.signal), this, controller);
+      exchange = this.upstream.request(endpoint, this.headers, this, this.body === null);
     } catch (err) {
       // A request no endpoint could take is answered as it is; the endpoint is not to blame.
       if (err instanceof UnforwardableRequest) this.finish(err);

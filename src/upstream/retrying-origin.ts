@@ -1,5 +1,5 @@
-import type { Call, ResponseSink } from '../call.js';
-import type { Observer } from '../observer.js';
+import type { Call, ResponseSink } from '../call/call.js';
+import type { Observer } from '../call/observer.js';
 import type { Origin } from './origin.js';
 import { RetryingCall, type RetryPolicy } from './retrying-call.js';
 import type { Upstream } from './upstream.js';

@@ -1,8 +1,10 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import type { Metadata, ResponseListener } from '../call/call.js';
 import type { Logger } from '../log/logger.js';
 import { headerListSize } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
-import { NOT_HTTP2, UnforwardableRequest, kConnection, type BackendConnection, type BackendStream } from './upstream.js';
+import { UnforwardableRequest } from './upstream.js';
+import { Exchange, NOT_HTTP2, kConnection, type BackendConnection, type BackendStream } from './exchange.js';
 
 export interface SessionPoolOptions {
   /** host:port of the backend. */
@@ -118,6 +120,15 @@ export class SessionPool {
   /** Why the pool is not ready, for /ready and logs. */
   get lastFailure(): string {
     return this.lastError;
+  }
+
+  /**
+   * A backend call on one of the sessions, its response going to `listener`. A streaming
+   * request gets an AbortController, so cancelling it resets the stream (see Exchange).
+   */
+  exchange(headers: Metadata, listener: ResponseListener, streaming: boolean): Exchange {
+    const controller = streaming ? new AbortController() : null;
+    return new Exchange(this.request(headers as OutgoingHttpHeaders, controller?.signal), listener, controller);
   }
 
   /**

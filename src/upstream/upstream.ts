@@ -1,27 +1,23 @@
-import { constants, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
-import type { Metadata } from '../call.js';
+import type { Readable } from 'node:stream';
+import type { CallControl, Metadata, ResponseListener } from '../call/call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
 import { GrpcError, statusFromRstCode } from '../wire/status.js';
 
-/** The connection a backend stream runs on, as a failed attempt's status needs to describe it. */
-export interface BackendConnection {
-  /** host:port of the backend. */
-  readonly address: string;
-  /** The connection is gone (node then cancels every stream it carried). */
-  readonly lost: boolean;
-  /** The peer sent its HTTP/2 SETTINGS. */
-  readonly spokeHttp2: boolean;
+/**
+ * One attempt's backend call, as the call above it steers it: the request goes in (whole,
+ * or piped from the client's stream), the response comes out to the ResponseListener
+ * given when it was opened. The transport (node:http2) stays behind it.
+ */
+export interface BackendExchange extends CallControl {
+  /** Sends the whole request and half-closes. */
+  send(body: Buffer): void;
+  /** Sends what was read of a streaming request, then the rest of `source` as it comes. */
+  pipeFrom(head: readonly Buffer[], source: Readable): void;
+  /** Stops reading `source` (another attempt takes it over). */
+  unpipe(source: Readable): void;
+  /** For a streaming request: bytes beyond the ones read before it was known to stream went out. */
+  readonly sentFromSource: boolean;
 }
-
-/** Where a stream from an Upstream keeps its connection (a symbol, so a stream costs no extra object). */
-export const kConnection = Symbol('corral.connection');
-
-/** A stream to a backend, with the connection it runs on. */
-export type BackendStream = ClientHttp2Stream & { readonly [kConnection]?: BackendConnection };
-
-/** Why a connection that opened but never spoke HTTP/2 failed: the usual mistake is an HTTP/1.1 or TLS port. */
-export const NOT_HTTP2 =
-  'the backend closed the connection without an HTTP/2 SETTINGS frame: corral expects cleartext HTTP/2 (h2c), not HTTP/1.1 or TLS';
 
 /**
  * Where a call's backend attempts go: a route's cluster, as the stages above it see it.
@@ -36,8 +32,12 @@ export interface Upstream {
    * already); throws a GrpcError when there is none.
    */
   pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint;
-  /** Opens a stream to a picked endpoint; throws a GrpcError when it cannot now. */
-  request(endpoint: Endpoint, headers: OutgoingHttpHeaders, signal?: AbortSignal): BackendStream;
+  /**
+   * Opens a backend call to a picked endpoint, its response going to `listener`; throws a
+   * GrpcError when it cannot now. `streaming`: the request may still be open when the call
+   * is cancelled (the backend must then see a reset, never a half-close).
+   */
+  request(endpoint: Endpoint, headers: Metadata, listener: ResponseListener, streaming: boolean): BackendExchange;
   /** The endpoint answered: response headers arrived. */
   succeeded(endpoint: Endpoint): void;
   /** The endpoint failed an attempt: the connection or stream broke, or it did not answer in time. */
@@ -50,6 +50,9 @@ export interface Upstream {
  * blamed (ejected) for it.
  */
 export class UnforwardableRequest extends GrpcError {}
+
+/** HTTP/2's REFUSED_STREAM error code: the peer did not process the stream. */
+const REFUSED_STREAM = 0x7;
 
 /**
  * The backend reset this one stream (RST_STREAM), its connection still up: an answer
@@ -68,6 +71,6 @@ export class StreamReset extends GrpcError {
   }
 
   get retriable(): boolean {
-    return this.rstCode === constants.NGHTTP2_REFUSED_STREAM;
+    return this.rstCode === REFUSED_STREAM;
   }
 }

@@ -5,7 +5,7 @@ import { RoundRobinPicker } from '../../src/balance/round-robin.js';
 import { ShardPicker } from '../../src/balance/shard-picker.js';
 import type { Endpoint } from '../../src/discovery/endpoint.js';
 import { sanitizeShardMap } from '../../src/discovery/shard-map.js';
-import { createBalancer } from '../../src/config/balancer-types.js';
+import { createBalancer } from '../../src/balance/balancer-types.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 
 const endpoints = (n: number): Endpoint[] => Array.from({ length: n }, (_, i) => ({ id: `i${i}`, address: `10.0.0.${i}:50051` }));

@@ -3,7 +3,7 @@ import { Cluster } from '../../src/cluster/cluster.js';
 import { EndpointPools } from '../../src/cluster/endpoint-pools.js';
 import type { Endpoint, Resolution, Resolver } from '../../src/discovery/endpoint.js';
 import { createLogger } from '../../src/log/logger.js';
-import { createBalancer } from '../../src/config/balancer-types.js';
+import { createBalancer } from '../../src/balance/balancer-types.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { RouteUpstream } from '../../src/route/route-upstream.js';
 import { GrpcError, Status } from '../../src/wire/status.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Call, Metadata, ResponseSink } from '../../src/call.js';
+import type { Call, Metadata, ResponseSink } from '../../src/call/call.js';
 import { ResponseCache } from '../../src/collapse/cache.js';
 import { Collapser } from '../../src/collapse/collapser.js';
 import { KeyMaker } from '../../src/collapse/key.js';

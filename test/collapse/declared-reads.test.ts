@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Call, Downstream, Handler } from '../../src/call.js';
+import type { Call, Downstream, Handler } from '../../src/call/call.js';
 import { DeclaredReads } from '../../src/collapse/declared-reads.js';
 import { MethodPolicy, collapseReason } from '../../src/collapse/method-policy.js';
 import { MethodSet } from '../../src/collapse/method-set.js';

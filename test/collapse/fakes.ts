@@ -1,4 +1,4 @@
-import type { CallControl, Downstream, Headers, Outcome, RouteLabel } from '../../src/call.js';
+import type { CallControl, Downstream, Headers, Outcome, RouteLabel } from '../../src/call/call.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 
 const GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the call');

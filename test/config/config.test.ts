@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { parseDuration } from '../../src/config/duration.js';
+import { parseDuration } from '../../src/spec/duration.js';
 
 describe('parseDuration (Go syntax)', () => {
   it('reads what time.ParseDuration reads', () => {

@@ -1,5 +1,5 @@
 /**
- * Routing, clusters, discovery and balancing, through real processes: three example
+ * Pipeline, clusters, discovery and balancing, through real processes: three example
  * backends (a, b, c), a local discoverer / shard-map server, and corral with a YAML file.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/observe/metrics.js';
 import { combineObservers } from '../../src/observe/observers.js';
-import type { FinishedCall } from '../../src/observer.js';
+import type { FinishedCall } from '../../src/call/observer.js';
 
 const finished: FinishedCall = {
   method: '/p.S/M',

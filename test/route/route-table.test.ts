@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Handler } from '../../src/call.js';
+import type { Handler } from '../../src/call/call.js';
 import { RouteTable, type MetadataMatcher, type Route } from '../../src/route/route-table.js';
 
 const noop: Handler = { handle() {} };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Call, Downstream, Handler } from '../../src/call.js';
+import type { Call, Downstream, Handler } from '../../src/call/call.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Guard } from '../../src/server/guard.js';
 import { Status } from '../../src/wire/status.js';

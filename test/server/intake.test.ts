@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerHttp2Stream } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import type { Call } from '../../src/call.js';
+import type { Call } from '../../src/call/call.js';
 import { Intake, type IntakeWatch } from '../../src/server/intake.js';
 import type { Reply } from '../../src/server/reply.js';
 import { encodeFrame } from '../../src/wire/frame.js';

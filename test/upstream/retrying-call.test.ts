@@ -5,6 +5,8 @@ import { Metrics } from '../../src/observe/metrics.js';
 import { RetryingCall } from '../../src/upstream/retrying-call.js';
 import type { RetryPolicy } from '../../src/upstream/retrying-call.js';
 import type { Upstream } from '../../src/upstream/upstream.js';
+import { Exchange } from '../../src/upstream/exchange.js';
+import type { ResponseListener } from '../../src/call/call.js';
 import { encodeFrame } from '../../src/wire/frame.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from '../collapse/fakes.js';
@@ -65,10 +67,11 @@ function upstream(retry: Partial<RetryPolicy> = {}) {
       u.picked.push(e.id);
       return e;
     },
-    request() {
+    request(_endpoint: Endpoint, _headers: unknown, listener: ResponseListener, streaming: boolean) {
       const s = new StubStream();
       u.streams.push(s);
-      return s as never;
+      // The real Exchange over a stand-in stream: how each ending maps to a status is under test too.
+      return new Exchange(s as never, listener, streaming ? new AbortController() : null);
     },
   };
   const asUpstream: Upstream & { retry: RetryPolicy } = {

@@ -1,9 +1,9 @@
-import type { CorsSpec, JsonAnswerSpec } from '../config/http-spec.js';
-import { ConfigError } from '../config/errors.js';
+import type { CorsSpec, JsonAnswerSpec } from '../http/http-spec.js';
+import { ConfigError } from '../spec/errors.js';
 import type { Topology } from '../config/topology.js';
-import { annotatedRoutes } from './annotated-routes.js';
-import { DescriptorError, Descriptors } from './descriptors.js';
-import { HttpRouteTable } from './http-routes.js';
+import { annotatedRoutes } from '../http/annotated-routes.js';
+import { DescriptorError, Descriptors } from '../http/descriptors.js';
+import { HttpRouteTable } from '../http/http-routes.js';
 
 /** A configuration's `http` section made ready: its descriptors and the gateway's routes. */
 export interface HttpApi {
@@ -18,7 +18,7 @@ export interface HttpApi {
 /**
  * Loads the descriptors the topology's `http` section names and resolves its routes, the
  * YAML ones first (they win over an annotation with the same method and path); null when
- * the topology has no http section. Read at start and on SIGHUP, before the Routing.
+ * the topology has no http section. Read at start and on SIGHUP, before the Pipeline.
  */
 export async function loadHttpApi(topology: Topology, source: string): Promise<HttpApi | null> {
   const http = topology.http;

@@ -11,7 +11,7 @@
  * produces the same Call and reads the same events.
  */
 import type { Readable } from 'node:stream';
-import type { GrpcError } from './wire/status.js';
+import type { GrpcError } from '../wire/status.js';
 
 /**
  * gRPC metadata: lowercase names, values as on the wire (-bin values in base64), a name

@@ -1,15 +1,15 @@
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { Config } from '../config/config.js';
-import type { HttpSpec } from '../config/http-spec.js';
+import type { HttpSpec } from '../http/http-spec.js';
 import type { HttpRoute } from '../http/http-routes.js';
-import type { Routing } from '../route/routing.js';
+import type { Pipeline } from '../runtime/pipeline.js';
 import { collapsingSummary } from './collapsing.js';
 import { collapseReason, type ReadSources } from '../collapse/method-policy.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */
 export interface AdminState {
   config: Config;
-  routing(): Routing;
+  routing(): Pipeline;
   generation(): number;
   pools: EndpointPools;
 }

@@ -1,5 +1,5 @@
 import type { CallControl, Downstream, Headers, Outcome, ResponseSink, RouteLabel } from './call.js';
-import type { GrpcError } from './wire/status.js';
+import type { GrpcError } from '../wire/status.js';
 
 /**
  * A response sink that passes everything on to another. A stage that watches a call's

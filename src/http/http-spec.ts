@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { PathTemplate, TemplateError } from '../http/path-template.js';
-import { parseDuration } from './duration.js';
+import { PathTemplate, TemplateError } from './path-template.js';
+import { parseDuration } from '../spec/duration.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];

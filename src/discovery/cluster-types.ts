@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { DnsResolver } from '../discovery/dns.js';
-import { EtcdResolver } from '../discovery/etcd.js';
+import { DnsResolver } from './dns.js';
+import { EtcdResolver } from './etcd.js';
 import { DEFAULT_PREFIX } from '../registry/contract.js';
-import { HOST_PORT, type Resolver } from '../discovery/endpoint.js';
-import { HttpDiscoverer } from '../discovery/http-discoverer.js';
-import { DEFAULT_POLLING } from '../discovery/polling.js';
-import { ShardMapResolver } from '../discovery/shard-map.js';
-import { StaticResolver } from '../discovery/static.js';
+import { HOST_PORT, type Resolver } from './endpoint.js';
+import { HttpDiscoverer } from './http-discoverer.js';
+import { DEFAULT_POLLING } from './polling.js';
+import { ShardMapResolver } from './shard-map.js';
+import { StaticResolver } from './static.js';
 import type { Logger } from '../log/logger.js';
-import { hostPort, httpUrl, millis, typeUnion } from './fields.js';
+import { hostPort, httpUrl, millis, typeUnion } from '../spec/fields.js';
 
 /** What a resolver may use besides its cluster's spec. */
 export interface ResolverContext {

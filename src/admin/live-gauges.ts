@@ -1,6 +1,6 @@
 import type { ClusterSet } from '../cluster/cluster-set.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../observe/metrics.js';
 
 /** What the gauges read at scrape time. */
 export interface LiveState {

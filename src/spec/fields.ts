@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { HOST_PORT } from '../discovery/endpoint.js';
 
 /** Field schemas shared by the topology and the cluster and balancer types; each error says what was expected. */
+/** host:port, a bracketed IPv6 literal or a name/IPv4 before the colon; groups: host, port. */
+export const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+
 export const hostPort = z.string().regex(HOST_PORT, 'expected host:port, e.g. 10.0.0.7:5001 or myauth:5001');
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 export const millis = (min: number) => z.number().int().min(min, `expected a whole number of milliseconds, at least ${min}`);

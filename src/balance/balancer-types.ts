@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { PickerBalancer, type Balancer, type ClusterView } from '../balance/balancer.js';
-import { LeastRequestPicker } from '../balance/least-request.js';
-import { RingHashPicker } from '../balance/ring-hash.js';
-import { RoundRobinPicker } from '../balance/round-robin.js';
-import { metadataName, typeUnion } from './fields.js';
+import { PickerBalancer, type Balancer, type ClusterView } from './balancer.js';
+import { LeastRequestPicker } from './least-request.js';
+import { RingHashPicker } from './ring-hash.js';
+import { RoundRobinPicker } from './round-robin.js';
+import { metadataName, typeUnion } from '../spec/fields.js';
 
 /**
  * One `type` of a route's balancer: the YAML fields it takes and the Balancer it makes.

@@ -2,7 +2,7 @@ import { Authenticate } from '../auth/authenticate.js';
 import { BearerAuthenticate } from '../auth/bearer.js';
 import { IDENTITY_METADATA, StripIdentity } from '../auth/identity.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import type { Handler } from '../call.js';
+import type { Handler } from '../call/call.js';
 import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
 import type { ResponseStore } from '../collapse/store.js';
 import { Collapser } from '../collapse/collapser.js';
@@ -14,19 +14,19 @@ import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
 import { authenticatedRoutes, defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
-import { createBalancer } from '../config/balancer-types.js';
-import type { HttpApi } from '../http/gateway-routes.js';
+import { createBalancer } from '../balance/balancer-types.js';
+import type { HttpApi } from './http-api.js';
 import type { HttpRoute } from '../http/http-routes.js';
 import type { Origin } from '../upstream/origin.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
-import { RouteTable, type Route } from './route-table.js';
-import { routeNamespace } from './route-namespace.js';
-import { RouteUpstream } from './route-upstream.js';
+import { RouteTable, type Route } from '../route/route-table.js';
+import { routeNamespace } from '../route/route-namespace.js';
+import { RouteUpstream } from '../route/route-upstream.js';
 
 /** What every route shares, and the defaults a route does not override. */
-export interface RoutingContext extends ClusterSetContext {
+export interface PipelineContext extends ClusterSetContext {
   cache: ResponseStore | null;
   /** Checks tokens on routes with authorization: required; null without JWT_SECRET. */
   verifier: TokenVerifier | null;
@@ -53,11 +53,11 @@ export interface RoutingContext extends ClusterSetContext {
 /**
  * One loaded configuration: its clusters (ClusterSet) and its route table, each route's
  * stages assembled here, with its own collapser in front of its cluster. A reload builds
- * a new Routing, swaps it into the Router, then stops the old one; endpoint pools are
+ * a new Pipeline, swaps it into the Router, then stops the old one; endpoint pools are
  * shared through EndpointPools, so endpoints both configurations list keep their
  * connections.
  */
-export class Routing implements Invalidation {
+export class Pipeline implements Invalidation {
   readonly table: RouteTable;
   readonly clusters: ClusterSet;
   /** Each HTTP/JSON route's stages, by route name: the same collapser and upstream as gRPC routes. */
@@ -77,8 +77,8 @@ export class Routing implements Invalidation {
 
   constructor(
     readonly topology: Topology,
-    private readonly context: RoutingContext,
-    previous: Routing | null = null,
+    private readonly context: PipelineContext,
+    previous: Pipeline | null = null,
     /** The http section loaded (descriptors and HTTP routes), or null without one. */
     api: HttpApi | null = null,
   ) {
