@@ -24,6 +24,7 @@ build: install
 
 typecheck: install
 	npm run typecheck
+	node tools/layers.mjs --quiet   # src/'s folders form a stack: no import cycle, node:http2 only at the edges
 
 demo: build
 	node dist/cmd/demo.js

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, type Config } from '../src/config/config.js';
 import { startCorral } from '../src/main.js';
 import { BUILD } from '../src/observe/build-info.js';
 import { DeclaredReads } from '../src/collapse/declared-reads.js';
-import { collapsingLine, collapsingSummary, misspelledMethods } from '../src/admin/collapsing.js';
+import { collapsingLine, collapsingSummary, misspelledMethods } from '../src/runtime/collapsing.js';
 import { loadHttpApi } from '../src/runtime/http-api.js';
 
 const USAGE = `corral ${BUILD.version}: a gRPC sidecar that collapses identical in-flight calls

@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import type { HttpSpec } from '../http/http-spec.js';
 import type { HttpRoute } from '../http/http-routes.js';
 import type { Pipeline } from '../runtime/pipeline.js';
-import { collapsingSummary } from './collapsing.js';
+import { collapsingSummary } from '../runtime/collapsing.js';
 import { collapseReason, type ReadSources } from '../collapse/method-policy.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */

@@ -1,77 +1,15 @@
 import { z } from 'zod';
 import type { SessionPoolOptions } from '../upstream/session-pool.js';
-import { parseDuration } from '../spec/duration.js';
 import { HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
 import { otelSettings, type OtelSettings } from './otel.js';
-import { parseMethodList } from '../collapse/method-set.js';
-import { closest } from '../names/closest.js';
+import { duration, integer, methodList, MiB, optionalWhole, port } from './env-fields.js';
+import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
 
 export { ConfigError };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** A Go-style duration; `positive` refuses 0 where 0 cannot work (a timer of 0 fires at once). */
-function duration(defaultValue: string, positive = false) {
-  return z
-    .string()
-    .default(defaultValue)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text.trim());
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 100ms, 10s, 1m or 1m30s' });
-        return z.NEVER;
-      }
-      if (positive && ms < 1) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration of at least 1ms (0 cannot work here)' });
-        return z.NEVER;
-      }
-      return ms;
-    });
-}
-
-function integer(defaultValue: number, min: number, max: number, what: string) {
-  return z
-    .string()
-    .default(String(defaultValue))
-    .transform((text, ctx) => {
-      const trimmed = text.trim();
-      const n = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
-      if (!(n >= min && n <= max)) {
-        ctx.addIssue({ code: 'custom', message: `expected ${what}, a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return n;
-    });
-}
-
-/** COLLAPSER_METHODS, COLLAPSER_SKIP_METHODS: full method names and service prefixes. */
-const methodList = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined || text.trim() === '') return undefined;
-    const parsed = parseMethodList(text);
-    if (typeof parsed === 'string') {
-      ctx.addIssue({ code: 'custom', message: parsed });
-      return z.NEVER;
-    }
-    return parsed;
-  });
-
-/** A whole number up to `max`, or undefined when the variable is unset. */
-const optionalWhole = (max: number, what: string) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, `expected ${what}`)
-    .transform(Number)
-    .refine((n) => n <= max, `expected ${what}`)
-    .optional();
-
-const port = (defaultValue: number) => integer(defaultValue, 0, 65535, 'a TCP port (0 picks a free one)');
-const MiB = 1024 * 1024;
 
 /**
  * Every environment variable corral reads, its default and its bounds: the one place
@@ -241,56 +179,6 @@ export interface Config {
   };
 }
 
-/** Prefixes of corral's variables: an unknown one with such a prefix is likely a typo. */
-const OUR_PREFIXES = ['ADMIN_', 'HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_'];
-/** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
-const ALSO_OURS = ['CORRAL_V8_FLAGS', 'CORRAL_NODE', 'SERVICE_PORT_GRPC'];
-
-/** Other software's variables that start like corral's: never a typo of ours. */
-const FOREIGN = new Set(['HTTP_PROXY', 'HTTP_PROXY_USER', 'HTTP_PROXY_PASSWORD']);
-/**
- * What Kubernetes sets for every Service in the namespace (service links):
- * {NAME}_SERVICE_HOST, {NAME}_SERVICE_PORT[_{PORT_NAME}], {NAME}_PORT and
- * {NAME}_PORT_{port}_{TCP|UDP|SCTP}[_PROTO|_PORT|_ADDR], for Services named backend,
- * corral, metrics...
- */
-const SERVICE_LINK = /_SERVICE_(HOST|PORT)(_[A-Z0-9_]+)?$|_PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?$/;
-/** How close (edits) an unknown name must be to one of corral's to be taken for a typo of it. */
-const TYPO_DISTANCE = 2;
-
-/**
- * Variables with one of corral's prefixes that corral does not read. One within two edits
- * of a known name is a typo (COLLAPSER_SKIP_METHOD for COLLAPSER_SKIP_METHODS): an error,
- * since a mistyped safety setting would silently do nothing, as nginx -t and Envoy refuse
- * unknown directives and fields. Any other is a warning at most: corral shares its
- * environment with other software, and Kubernetes' service links and proxy settings are
- * never reported.
- */
-function unknownVariables(env: NodeJS.ProcessEnv): { typos: string[]; warnings: string[] } {
-  const known = [...Object.keys(schema.shape), ...ALSO_OURS];
-  const typos: string[] = [];
-  const warnings: string[] = [];
-  for (const name of Object.keys(env)) {
-    if (known.includes(name) || !OUR_PREFIXES.some((p) => name.startsWith(p))) continue;
-    if (FOREIGN.has(name) || SERVICE_LINK.test(name)) continue;
-    const near = closest(name, known)!;
-    if (near.distance <= TYPO_DISTANCE) typos.push(`unknown variable ${name}: did you mean ${near.name}?`);
-    else warnings.push(`unknown variable ${name}: corral does not read it`);
-  }
-  return { typos, warnings };
-}
-
-/** The port variables Kubernetes would also set, as tcp://ip:port, for a Service of that name. */
-const PORT_VARIABLES = ['GRPC_PORT', 'METRICS_PORT', 'ADMIN_PORT', 'HTTP_PORT'];
-
-/** A port variable holding tcp://... is a Kubernetes service link that took corral's name: say so. */
-function serviceLinkCollisions(env: NodeJS.ProcessEnv): string[] {
-  return PORT_VARIABLES.filter((name) => /^(tcp|udp|sctp):\/\//i.test(env[name]?.trim() ?? '')).map(
-    (name) =>
-      `${name}='${env[name]}' is a Kubernetes service link, not a port: Kubernetes sets it for a Service named '${name.slice(0, -'_PORT'.length).toLowerCase()}' in the namespace. Set enableServiceLinks: false in the pod spec (corral's manifests do), or set ${name} yourself`,
-  );
-}
-
 /** Reads and validates the environment; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input: Record<string, string | undefined> = {};
@@ -303,7 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   input.GRPC_PORT = env.GRPC_PORT ?? env.SERVICE_PORT_GRPC;
-  const { typos, warnings } = unknownVariables(env);
+  const { typos, warnings } = unknownVariables(env, [...Object.keys(schema.shape), ...ALSO_OURS]);
   const refused = [...serviceLinkCollisions(env), ...typos];
   if (refused.length > 0) throw new ConfigError(`invalid configuration: ${refused.join('; ')}`);
   const parsed = schema.safeParse(input);

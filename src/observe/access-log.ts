@@ -1,3 +1,4 @@
+import { ConfigError } from '../spec/errors.js';
 import { openSync } from 'node:fs';
 import { pino } from 'pino';
 import type { FinishedCall, Observer } from '../call/observer.js';
@@ -42,6 +43,16 @@ export class AccessLog implements Pick<Observer, 'callEnded'> {
   private batchBytes = 0;
   /** Lines dropped because the destination could not keep up (MAX_PENDING_BYTES waiting). */
   dropped = 0;
+
+  /** ACCESS_LOG's target, opened at start, so that one corral cannot write is a configuration error; null when off. */
+  static open(target: AccessLogTarget | null): AccessLog | null {
+    if (target === null) return null;
+    try {
+      return new AccessLog(target);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ACCESS_LOG='${target}': cannot write it: ${(err as Error).message}`);
+    }
+  }
 
   constructor(target: AccessLogTarget) {
     // Opened here, synchronously, so that a path corral cannot write is a start-up error.

@@ -58,6 +58,18 @@ export class RegistryAgent {
   }
 
   /** Registers; keeps trying in the background until it has, and again whenever the lease is lost. */
+  /** Registers once `ready` holds (polled every 100 ms), so callers find an instance that can serve. */
+  startWhen(ready: () => boolean): void {
+    const check = setInterval(() => {
+      if (this.state === 'stopped') clearInterval(check);
+      else if (ready()) {
+        clearInterval(check);
+        this.start();
+      }
+    }, 100);
+    check.unref();
+  }
+
   start(): void {
     this.registerNow();
     this.watchdog = setInterval(() => this.checkLease(), (this.options.ttlSeconds * 1000) / 3).unref();

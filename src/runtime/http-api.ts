@@ -33,3 +33,8 @@ export async function loadHttpApi(topology: Topology, source: string): Promise<H
     throw err;
   }
 }
+
+/** HTTP_PORT set: the file must have an http section. */
+export function needsHttpSection(api: HttpApi | null, source: string): asserts api is HttpApi {
+  if (api === null) throw new ConfigError(`${source}: HTTP_PORT is set but the file has no http section (routes and descriptors)`);
+}

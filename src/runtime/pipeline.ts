@@ -1,28 +1,26 @@
-import { Authenticate } from '../auth/authenticate.js';
-import { BearerAuthenticate } from '../auth/bearer.js';
-import { IDENTITY_METADATA, StripIdentity } from '../auth/identity.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Handler } from '../call/call.js';
 import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
 import type { ResponseStore } from '../collapse/store.js';
-import { Collapser } from '../collapse/collapser.js';
+import type { Collapser } from '../collapse/collapser.js';
 import { DeclaredReads } from '../collapse/declared-reads.js';
 import type { LearnedDescriptors } from '../reflection/learned-reads.js';
 import type { Flight } from '../collapse/flight.js';
-import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
-import { KeyMaker } from '../collapse/key.js';
-import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
+import type { Invalidation } from '../collapse/invalidate.js';
+import type { ReadSources } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
 import { authenticatedRoutes, defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
 import { createBalancer } from '../balance/balancer-types.js';
 import type { HttpApi } from './http-api.js';
+import { CorsPolicy } from '../http/cors.js';
+import type { GatewayState } from '../http/gateway.js';
 import type { HttpRoute } from '../http/http-routes.js';
+import { ROUTE_STAGES, composeStages, type RouteDefaults, type StageContext } from './stages.js';
 import type { Origin } from '../upstream/origin.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
 import { RouteTable, type Route } from '../route/route-table.js';
-import { routeNamespace } from '../route/route-namespace.js';
 import { RouteUpstream } from '../route/route-upstream.js';
 
 /** What every route shares, and the defaults a route does not override. */
@@ -33,15 +31,7 @@ export interface PipelineContext extends ClusterSetContext {
   /** Checks bearer tokens on HTTP routes with auth_required (no session_id claim needed); null without JWT_SECRET. */
   bearerVerifier: TokenVerifier | null;
   retry: { retries: number; attemptTimeoutMs: number };
-  defaults: {
-    timeoutMs: number;
-    cacheTtlMs: number;
-    keyMetadata: string[] | undefined;
-    maxResponseBytes: number;
-    maxFollowers: number;
-    /** A call a route does not collapse drops its service's cached answers when it ends OK (COLLAPSER_READ_YOUR_WRITES). */
-    readYourWrites: boolean;
-  };
+  defaults: RouteDefaults;
   /** Descriptors learned from the backends over server reflection; null when COLLAPSER_REFLECTION is off. */
   learned: LearnedDescriptors | null;
   /** A step around every route's backend calls (tracing's client spans); null for none. */
@@ -72,15 +62,14 @@ export class Pipeline implements Invalidation {
   readonly learned: LearnedDescriptors | null;
   private readonly collapsers: Collapser[] = [];
   private readonly unfollow: () => void = () => {};
-  /** When any route authenticates, corral owns the identity metadata on every route. */
-  private readonly ownsIdentity: boolean;
+  private readonly stageContext: StageContext;
 
   constructor(
     readonly topology: Topology,
     private readonly context: PipelineContext,
     previous: Pipeline | null = null,
     /** The http section loaded (descriptors and HTTP routes), or null without one. */
-    api: HttpApi | null = null,
+    readonly api: HttpApi | null = null,
   ) {
     this.clusters = new ClusterSet(topology.clusters, context, previous?.clusters ?? null);
     const files = api === null ? null : new DeclaredReads(api.descriptors.registry);
@@ -100,7 +89,14 @@ export class Pipeline implements Invalidation {
       });
     }
     this.reads = { ...context.methods, declared: this.declared };
-    this.ownsIdentity = authenticatedRoutes(topology).length > 0;
+    this.stageContext = {
+      ...context,
+      ownsIdentity: authenticatedRoutes(topology).length > 0,
+      reads: this.reads,
+      invalidation: this,
+      collapsers: this.collapsers,
+      serverStreams: this.declared,
+    };
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
       topology.default.action === 'use_cluster'
@@ -144,14 +140,25 @@ export class Pipeline implements Invalidation {
     for (const collapser of this.collapsers) collapser.invalidate(prefixes);
   }
 
+  /** The gateway's view of this configuration: its routes, the descriptors' types, each route's stages (wrapped, e.g. traced). */
+  gatewayState(wrap: ((handler: Handler, route: HttpRoute) => Handler) | null): GatewayState {
+    const api = this.api!;
+    const handlers = new Map<string, Handler>();
+    for (const route of this.httpRoutes) {
+      const handler = this.httpHandlers.get(route.spec.name)!;
+      handlers.set(route.spec.name, wrap === null ? handler : wrap(handler, route));
+    }
+    return { table: api.table, registry: api.descriptors.registry, cors: new CorsPolicy(api.cors), json: api.json, handlers };
+  }
+
   private route(spec: RouteSpec, index: number | 'default'): Route {
-    return { name: routeName(spec, index), cluster: spec.cluster, prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec) };
+    return { name: routeName(spec, index), cluster: spec.cluster, prefix: spec.prefix, metadata: spec.metadata, handler: this.stages(spec, false) };
   }
 
   /**
-   * An HTTP route's stages: bearer authentication when it requires it, then the stages of
-   * a gRPC route for its method and cluster. GET is HTTP's own declaration of a read;
-   * other verbs are collapsed as the method policy says, as over gRPC.
+   * An HTTP route: the stages of a gRPC route for its method and cluster, with its bearer
+   * token checked when it requires one. GET is HTTP's own declaration of a read; other
+   * verbs are collapsed as the method policy says, as over gRPC.
    */
   private httpStages(route: HttpRoute): Handler {
     const spec: RouteSpec = {
@@ -160,60 +167,18 @@ export class Pipeline implements Invalidation {
       collapse: route.collapse ?? (route.spec.method === 'GET' ? true : undefined),
       timeoutMs: route.spec.timeoutMs,
     };
-    const forward = this.forward(spec);
-    if (!route.spec.authRequired) return forward;
-    if (this.context.bearerVerifier === null) throw new Error('auth_required without JWT_SECRET');
-    return new BearerAuthenticate(this.context.bearerVerifier, forward, this.context.observer);
+    return this.stages(spec, route.spec.authRequired);
   }
 
-  /**
-   * A route's stages, each handing on to the next: authentication (or stripping identity
-   * metadata a client sent, when other routes authenticate), then invalidation (routes with
-   * `invalidates`), then its collapser (unless collapse: false, or the method is not
-   * collapsed), then the passthrough to its cluster.
-   */
-  private stages(spec: RouteSpec): Handler {
-    let forward = this.forward(spec);
-    if (spec.invalidates.length > 0) forward = new Invalidate(spec.invalidates, this, forward);
-    if (spec.authorization === 'required') {
-      // checkAuthSecret refused a config like this before it got here.
-      if (this.context.verifier === null) throw new Error('authorization: required without JWT_SECRET');
-      return new Authenticate(this.context.verifier, forward, this.context.observer);
-    }
-    return this.ownsIdentity ? new StripIdentity(forward) : forward;
-  }
-
-  private forward(spec: RouteSpec): Handler {
-    const { defaults: d, retry, observer } = this.context;
+  /** A route's chain: ROUTE_STAGES around the passthrough to its cluster, over the route's origin. */
+  private stages(spec: RouteSpec, bearer: boolean): Handler {
+    const { retry, observer } = this.context;
     const cluster = this.clusters.get(spec.cluster);
     const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster));
     const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
     const origin = this.context.wrapOrigin?.(retrying) ?? retrying;
-    const direct = new Passthrough(origin, observer);
-    const routeSaysRead = spec.collapse === true;
-    if (spec.collapse === false || !MethodPolicy.mayCollapse(this.reads, routeSaysRead)) return direct;
-    // Read-your-writes: a call this route does not collapse (a write, a stream) drops its
-    // service's cached answers when it ends OK, unless the route says what it invalidates.
-    const passthrough = d.readYourWrites && spec.invalidates.length === 0 ? new Invalidate(null, this, direct) : direct;
-    // The verified identity is always in the key, even when key_metadata narrows it.
-    let keyMetadata = spec.keyMetadata ?? d.keyMetadata;
-    if (spec.authorization === 'required' && keyMetadata !== undefined) keyMetadata = [...keyMetadata, ...IDENTITY_METADATA];
-    const collapser = new Collapser(
-      passthrough,
-      origin,
-      new KeyMaker({ metadata: keyMetadata, namespace: routeNamespace(spec, this.topology.clusters[spec.cluster]) }),
-      this.context.cache,
-      {
-        timeoutMs: spec.timeoutMs ?? d.timeoutMs,
-        cacheTtlMs: spec.cacheTtlMs ?? d.cacheTtlMs,
-        maxResponseBytes: d.maxResponseBytes,
-        maxFollowers: d.maxFollowers,
-        serverStreams: this.declared,
-      },
-      observer,
-    );
-    this.collapsers.push(collapser);
-    return routeSaysRead && this.reads.skip === null ? collapser : new MethodPolicy(this.reads, routeSaysRead, collapser, passthrough);
+    const build = { spec, bearer, cluster: this.topology.clusters[spec.cluster], origin };
+    return composeStages(ROUTE_STAGES, build, this.stageContext, new Passthrough(origin, observer));
   }
 }
 

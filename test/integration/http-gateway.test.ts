@@ -222,9 +222,7 @@ describe('HTTP/JSON to gRPC', () => {
 
 describe('the same method policy on both fronts', () => {
   it('COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS decide for gateway routes as for native calls', async () => {
-    const { startOrdersGateway } = await import('../support/orders-gateway.js');
-    const grpc = await import('@grpc/grpc-js');
-    const protoLoader = await import('@grpc/proto-loader');
+    const { startOrdersGateway, ordersClient } = await import('../support/orders-gateway.js');
     const gateway = await startOrdersGateway(
       `  routes:
     - { name: get-by-post, path: "/api/v1/orders:get", method: POST, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, body: "*" }
@@ -233,9 +231,7 @@ describe('the same method policy on both fronts', () => {
       { COLLAPSER_METHODS: '/shop.v1.OrderService/GetOrder', COLLAPSER_SKIP_METHODS: '/shop.v1.OrderService/SearchOrders', COLLAPSER_CACHE_DURATION: '0' },
       'default: { action: use_cluster, use_cluster: orders }\n',
     );
-    const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
-    const loaded = grpc.loadPackageDefinition(protoLoader.loadSync('shop/v1/orders.proto', { includeDirs: [protos] })) as any;
-    const native = new loaded.shop.v1.OrderService(gateway.proxy.address, grpc.credentials.createInsecure());
+    const native = await ordersClient(gateway.proxy.address);
     try {
       const { orders } = gateway;
       const post = (path: string, id: string) =>
@@ -252,6 +248,52 @@ describe('the same method policy on both fronts', () => {
       // Skipped: its declaration (NO_SIDE_EFFECTS) does not count, over HTTP or gRPC.
       expect(await count('SearchOrders', () => post('/api/v1/orders:search', 'skipped'))).toBe(5);
       expect(await count('SearchOrders', call('SearchOrders', 'skipped-native'))).toBe(5);
+    } finally {
+      native.close();
+      await gateway.stop();
+    }
+  });
+});
+
+describe('identity on the HTTP front', () => {
+  it('keeps the verified identity in the key of an auth_required route when COLLAPSER_KEY_METADATA narrows it', async () => {
+    const { startOrdersGateway } = await import('../support/orders-gateway.js');
+    const gateway = await startOrdersGateway(
+      `  routes:
+    - { name: my-order, path: "/api/v1/me/orders/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, auth_required: true }
+`,
+      { JWT_SECRET, COLLAPSER_KEY_METADATA: 'x-tenant', COLLAPSER_CACHE_DURATION: '0' },
+    );
+    try {
+      const before = gateway.orders.calls.GetOrder ?? 0;
+      const as = (sub: string) => fetch(`${gateway.base}/api/v1/me/orders/slow-narrowed`, { headers: { authorization: `Bearer ${token({ sub })}` } });
+      const answers = await Promise.all([as('alice'), as('bob'), as('alice'), as('bob')]);
+      expect(answers.map((r) => r.headers.get('grpc-metadata-seen-x-user-id'))).toEqual(['alice', 'bob', 'alice', 'bob']);
+      expect((gateway.orders.calls.GetOrder ?? 0) - before).toBe(2);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('strips identity metadata a native gRPC client forges when only HTTP routes authenticate', async () => {
+    const { startOrdersGateway, ordersClient } = await import('../support/orders-gateway.js');
+    const grpc = await import('@grpc/grpc-js');
+    const gateway = await startOrdersGateway(
+      `  routes:
+    - { name: my-order, path: "/api/v1/me/orders/{id}", method: GET, service: orders, grpc_service: shop.v1.OrderService, grpc_method: GetOrder, auth_required: true }
+`,
+      { JWT_SECRET },
+      'default: { action: use_cluster, use_cluster: orders }\n',
+    );
+    const native = await ordersClient(gateway.proxy.address);
+    try {
+      const forged = new grpc.Metadata();
+      forged.set('x-user-id', 'mallory');
+      const seen = await new Promise<InstanceType<typeof grpc.Metadata>>((resolve, reject) => {
+        const call = native.GetOrder({ id: 'o-1' }, forged, (err: Error | null) => err && reject(err));
+        call.on('metadata', resolve);
+      });
+      expect(seen.get('seen-x-user-id')).toEqual([]);
     } finally {
       native.close();
       await gateway.stop();

@@ -49,3 +49,12 @@ ${httpLines}`,
     },
   };
 }
+
+/** A grpc-js client of shop.v1.OrderService (test/http/protos) for native calls to `address`. */
+export async function ordersClient(address: string): Promise<any> {
+  const grpc = await import('@grpc/grpc-js');
+  const protoLoader = await import('@grpc/proto-loader');
+  const protos = fileURLToPath(new URL('../http/protos', import.meta.url));
+  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync('shop/v1/orders.proto', { includeDirs: [protos] })) as any;
+  return new loaded.shop.v1.OrderService(address, grpc.credentials.createInsecure());
+}

@@ -1,0 +1,37 @@
+import type { Registry } from 'prom-client';
+import { LOG_LEVELS, type Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import { AdminServer } from './admin.js';
+import { clustersView, configDump, flightsView, type AdminState } from './admin-views.js';
+
+/** The metrics port (probes and /metrics) and the admin port (views and /logging) of a configuration. */
+export function adminServers(
+  config: Config,
+  parts: { registry: Registry; ready: () => { ok: boolean; reason: string }; state: AdminState; logger: Logger },
+): { probes: AdminServer; admin: AdminServer } {
+  const { state, logger } = parts;
+  const probes = new AdminServer({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    probes: { registry: parts.registry, ready: parts.ready, adminAddress: `${config.adminHost}:${config.adminPort}` },
+  });
+  const admin = new AdminServer({
+    host: config.adminHost,
+    port: config.adminPort,
+    admin: {
+      views: {
+        '/config_dump': { describe: 'the configuration in effect: environment and topology, defaults filled in, secrets redacted', read: () => configDump(state) },
+        '/clusters': { describe: "each cluster, its resolver's health, and each endpoint's state", read: () => clustersView(state) },
+        '/flights': { describe: 'flights under way: method, route, waiters, age', read: () => flightsView(state) },
+      },
+      logLevel: () => logger.level,
+      setLogLevel: (level) => {
+        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`expected level= one of ${LOG_LEVELS.join(', ')}`);
+        logger.level = level;
+        logger.info({ level }, 'log level changed');
+        return level;
+      },
+    },
+  });
+  return { probes, admin };
+}

@@ -1,0 +1,44 @@
+import { TokenVerifier } from '../auth/token-verifier.js';
+import type { Observer } from '../call/observer.js';
+import type { EndpointPools } from '../cluster/endpoint-pools.js';
+import type { ResponseStore } from '../collapse/store.js';
+import { MethodSet } from '../collapse/method-set.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { LearnedDescriptors } from '../reflection/learned-reads.js';
+import type { Origin } from '../upstream/origin.js';
+import type { PipelineContext } from './pipeline.js';
+
+/** What every generation's pipeline shares, from the Config and the process-wide parts. */
+export function pipelineContext(
+  config: Config,
+  parts: {
+    pools: EndpointPools;
+    cache: ResponseStore | null;
+    logger: Logger;
+    observer: Observer;
+    learned: LearnedDescriptors | null;
+    wrapOrigin: ((origin: Origin) => Origin) | null;
+  },
+): PipelineContext {
+  const { collapser, jwtSecret, jwtClaims } = config;
+  return {
+    ...parts,
+    verifier: jwtSecret === undefined ? null : new TokenVerifier({ secret: jwtSecret, ...jwtClaims }),
+    bearerVerifier: jwtSecret === undefined ? null : new TokenVerifier({ secret: jwtSecret, ...jwtClaims, requireSession: false }),
+    ejection: config.ejection,
+    retry: config.retry,
+    methods: {
+      only: collapser.onlyMethods === undefined ? null : new MethodSet(collapser.onlyMethods),
+      skip: collapser.skipMethods === undefined ? null : new MethodSet(collapser.skipMethods),
+    },
+    defaults: {
+      timeoutMs: config.backend.timeoutMs,
+      cacheTtlMs: collapser.cacheTtlMs,
+      keyMetadata: collapser.keyMetadata,
+      maxResponseBytes: collapser.maxResponseBytes,
+      maxFollowers: collapser.maxFollowers,
+      readYourWrites: collapser.readYourWrites,
+    },
+  };
+}
