@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PickerBalancer, type Balancer, type ClusterView } from './balancer.js';
+import { PickerBalancer, ShardMapBalancer, type Balancer, type ClusterView } from './balancer.js';
 import { LeastRequestPicker } from './least-request.js';
 import { RingHashPicker } from './ring-hash.js';
 import { RoundRobinPicker } from './round-robin.js';
@@ -21,15 +21,15 @@ function balancerType<Spec extends { type: string }>(type: BalancerType<Spec>): 
 export const BALANCER_TYPES = {
   round_robin: balancerType({
     schema: z.strictObject({ type: z.literal('round_robin') }),
-    create: (_spec, cluster) => new PickerBalancer((endpoints) => new RoundRobinPicker(endpoints), cluster),
+    create: () => new PickerBalancer((endpoints) => new RoundRobinPicker(endpoints)),
   }),
   least_request: balancerType({
     schema: z.strictObject({ type: z.literal('least_request') }),
-    create: (_spec, cluster) => new PickerBalancer((endpoints) => new LeastRequestPicker(endpoints, (e) => cluster.load(e)), cluster),
+    create: (_spec, cluster) => new PickerBalancer((endpoints) => new LeastRequestPicker(endpoints, (e) => cluster.load(e))),
   }),
   sticky_sessions: balancerType({
     schema: z.strictObject({ type: z.literal('sticky_sessions'), header: metadataName }),
-    create: (spec, cluster) => new PickerBalancer((endpoints) => new RingHashPicker(endpoints, spec.header), cluster),
+    create: (spec) => new PickerBalancer((endpoints) => new RingHashPicker(endpoints, spec.header)),
   }),
 };
 
@@ -39,7 +39,11 @@ export type BalancerSpec = { [K in keyof Types]: Types[K] extends BalancerType<i
 
 export const balancerSchema = typeUnion<BalancerSpec>(BALANCER_TYPES);
 
-/** The balancer for a route of any registered type. */
-export function createBalancer(spec: BalancerSpec, cluster: ClusterView): Balancer {
+/**
+ * The balancer for a route of any registered type; a cluster with a shard map is balanced
+ * by its map, whatever the route says (only a shard's brokers hold its data).
+ */
+export function createBalancer(spec: BalancerSpec, cluster: ClusterView, shardMap = false): Balancer {
+  if (shardMap) return new ShardMapBalancer(cluster);
   return (BALANCER_TYPES[spec.type] as unknown as BalancerType<BalancerSpec>).create(spec, cluster);
 }

@@ -21,22 +21,35 @@ export interface Balancer {
   pick(metadata: Metadata): Endpoint;
 }
 
-/**
- * A balancer without state of its own: a new Picker for each set of endpoints. A cluster
- * with a shard map picks by the call's topic/partition/to-leader metadata instead.
- */
+/** A balancer without state of its own: a new Picker for each set of endpoints. */
 export class PickerBalancer implements Balancer {
   private picker: Picker = EMPTY_PICKER;
 
   constructor(
     private readonly build: (endpoints: readonly Endpoint[]) => Picker,
-    private readonly cluster: ClusterView,
   ) {}
 
-  update(resolution: Resolution): void {
-    const { endpoints, shards } = resolution;
-    if (shards !== undefined) this.picker = new ShardPicker(shards, endpoints, () => this.cluster.refresh());
-    else this.picker = endpoints.length === 0 ? EMPTY_PICKER : this.build(endpoints);
+  update({ endpoints }: Resolution): void {
+    this.picker = endpoints.length === 0 ? EMPTY_PICKER : this.build(endpoints);
+  }
+
+  pick(metadata: Metadata): Endpoint {
+    return this.picker.pick(metadata);
+  }
+}
+
+/**
+ * The balancer of a cluster with a shard map: picks by the call's topic/partition/
+ * to-leader metadata over the map (ShardPicker), and asks the cluster to refresh the map
+ * when a call matches no shard.
+ */
+export class ShardMapBalancer implements Balancer {
+  private picker: Picker = EMPTY_PICKER;
+
+  constructor(private readonly cluster: ClusterView) {}
+
+  update({ endpoints, shards }: Resolution): void {
+    this.picker = new ShardPicker(shards ?? [], endpoints, () => this.cluster.refresh());
   }
 
   pick(metadata: Metadata): Endpoint {

@@ -76,6 +76,15 @@ export class Cluster implements ClusterView {
     return this.endpoints.version;
   }
 
+  /**
+   * Calls `listener` with each new pickable set as it is made (grpc-js's updateState:
+   * pickers are pushed, not built on a call's path); returns the unsubscribe.
+   */
+  watchPickable(listener: (pickable: Resolution) => void): () => void {
+    this.endpoints.on('pickable', listener);
+    return () => this.endpoints.off('pickable', listener);
+  }
+
   start(): void {
     this.resolver.start((resolution) => this.update(resolution));
   }

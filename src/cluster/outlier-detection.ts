@@ -6,6 +6,8 @@ import { Ejections, type EjectionOptions } from './ejections.js';
 interface OutlierEvents {
   /** `endpoint` failed `cause` and sits out for `forMs`. */
   ejected: [endpoint: Endpoint, forMs: number, cause: GrpcError];
+  /** A new pickable set: balancers build their pickers now, not on the next call. */
+  pickable: [pickable: Resolution];
 }
 
 /**
@@ -73,5 +75,6 @@ export class OutlierDetection extends EventEmitter<OutlierEvents> {
     }
     this.pickable = pickable;
     this.version++;
+    this.emit('pickable', pickable);
   }
 }

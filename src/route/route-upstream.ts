@@ -1,36 +1,50 @@
 import type { Metadata, ResponseListener } from '../call/call.js';
 import type { Balancer } from '../balance/balancer.js';
 import type { Cluster } from '../cluster/cluster.js';
-import type { Endpoint } from '../discovery/endpoint.js';
+import type { Endpoint, Resolution } from '../discovery/endpoint.js';
 import type { BackendExchange, Upstream } from '../upstream/upstream.js';
 import { GrpcError, Status } from '../wire/status.js';
 
 /**
  * A route's way to its cluster: picks an endpoint per attempt with the route's balancer,
  * opens the stream on that endpoint's pool, and reports failures to the cluster, which
- * ejects the endpoint. The balancer is told the cluster's pickable endpoints when they
- * changed since the last call (a new list, an ejection, a re-admission).
+ * ejects the endpoint. The balancer is told each new pickable set of the cluster as it
+ * is made (a new list, an ejection, a re-admission), so its picker is built off the
+ * call's path; once the route's configuration is replaced (close()), the first call after
+ * a change tells it instead, for the flights and retries still under way there.
  */
 export class RouteUpstream implements Upstream {
   private version = -1;
+  private unwatch: (() => void) | null;
 
   constructor(
     readonly cluster: Cluster,
     private readonly balancer: Balancer,
-  ) {}
+  ) {
+    this.unwatch = cluster.watchPickable((pickable) => this.update(pickable, cluster.version));
+    this.update(cluster.pickable, cluster.version);
+  }
+
+  /** The route's configuration was replaced: stop listening to a cluster the next one may keep. */
+  close(): void {
+    this.unwatch?.();
+    this.unwatch = null;
+  }
 
   get clusterName(): string {
     return this.cluster.name;
   }
 
   pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint {
-    if (this.version !== this.cluster.version) {
-      this.balancer.update(this.cluster.pickable);
-      this.version = this.cluster.version;
-    }
+    if (this.version !== this.cluster.version) this.update(this.cluster.pickable, this.cluster.version);
     const endpoint = this.balancer.pick(headers);
     if (tried === null || !tried.has(endpoint.id)) return endpoint;
     return this.untried(tried);
+  }
+
+  private update(pickable: Resolution, version: number): void {
+    this.balancer.update(pickable);
+    this.version = version;
   }
 
   request(endpoint: Endpoint, headers: Metadata, listener: ResponseListener, streaming: boolean): BackendExchange {

@@ -61,6 +61,7 @@ export class Pipeline implements Invalidation {
   /** What each backend endpoint declared over server reflection; null when COLLAPSER_REFLECTION is off. */
   readonly learned: LearnedDescriptors | null;
   private readonly collapsers: Collapser[] = [];
+  private readonly upstreams: RouteUpstream[] = [];
   private readonly unfollow: () => void = () => {};
   private readonly stageContext: StageContext;
 
@@ -121,6 +122,7 @@ export class Pipeline implements Invalidation {
 
   stop(): void {
     this.unfollow();
+    for (const upstream of this.upstreams) upstream.close();
     this.clusters.stop();
   }
 
@@ -174,10 +176,12 @@ export class Pipeline implements Invalidation {
   private stages(spec: RouteSpec, bearer: boolean): Handler {
     const { retry, observer } = this.context;
     const cluster = this.clusters.get(spec.cluster);
-    const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster));
+    const clusterSpec = this.topology.clusters[spec.cluster];
+    const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster, clusterSpec?.type === 'shard_map'));
+    this.upstreams.push(upstream);
     const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
     const origin = this.context.wrapOrigin?.(retrying) ?? retrying;
-    const build = { spec, bearer, cluster: this.topology.clusters[spec.cluster], origin };
+    const build = { spec, bearer, cluster: clusterSpec, origin };
     return composeStages(ROUTE_STAGES, build, this.stageContext, new Passthrough(origin, observer));
   }
 }

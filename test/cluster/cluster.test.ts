@@ -76,4 +76,29 @@ describe('RouteUpstream', () => {
     expect(() => u.pick({}, new Set(['a', 'b', 'c']))).toThrow(/no instance of cluster c left to try/);
     c.stop();
   });
+
+  it("builds the balancer's picker when the cluster's endpoints change, not on the next call; pulls once closed", () => {
+    const { c, resolver } = cluster();
+    const updates: string[][] = [];
+    const inner = createBalancer({ type: 'round_robin' }, c);
+    const counting = {
+      update: (r: Parameters<typeof inner.update>[0]) => {
+        updates.push(r.endpoints.map((e) => e.id));
+        inner.update(r);
+      },
+      pick: (m: Parameters<typeof inner.pick>[0]) => inner.pick(m),
+    };
+    const u = new RouteUpstream(c, counting);
+    resolver.update!({ endpoints: [endpoint('a', 1), endpoint('b', 2)] });
+    expect(updates.at(-1)).toEqual(['a', 'b']); // pushed, before any call
+    const before = updates.length;
+    for (let i = 0; i < 4; i++) u.pick({}, null);
+    expect(updates.length).toBe(before); // no call builds a picker
+    u.close();
+    resolver.update!({ endpoints: [endpoint('c', 3)] });
+    expect(updates.length).toBe(before); // no longer pushed to a closed route...
+    expect(u.pick({}, null).id).toBe('c'); // ...which still catches up on its next call
+    expect(updates.at(-1)).toEqual(['c']);
+    c.stop();
+  });
 });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { EtcdResolver } from '../../src/discovery/etcd.js';
 import type { Resolution } from '../../src/discovery/endpoint.js';
 import { createLogger } from '../../src/log/logger.js';
+import { until } from '../support/until.js';
 
 const PREFIX = '/corral/v1/services/orders/instances/';
 const kv = (id: string, address: string, state = 'SERVING') => ({
@@ -38,11 +39,6 @@ class ScriptedEtcd {
   close() {}
 }
 
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}
-
 describe('EtcdResolver', () => {
   it('watches from the listed revision + 1, keeps only SERVING instances, and lists again when etcd cancels the watch', async () => {
     const etcd = new ScriptedEtcd();
@@ -50,7 +46,7 @@ describe('EtcdResolver', () => {
     const seen: Resolution[] = [];
     const r = new EtcdResolver({ endpoints: ['x:1'], service: 'orders', prefix: '/corral/v1/', retryMinMs: 10 }, createLogger('silent'), etcd as unknown as Etcd3);
     r.start((res) => seen.push(res));
-    await until(() => etcd.watchers.length === 1);
+    await until('etcd.watchers.length === 1', () => etcd.watchers.length === 1);
     expect(etcd.watchers[0]!.from).toBe('11');
     expect(seen.at(-1)!.endpoints.map((e) => e.id)).toEqual(['a']);
     etcd.watchers[0]!.emit('put', kv('b', '127.0.0.1:2'));
@@ -60,7 +56,7 @@ describe('EtcdResolver', () => {
     etcd.lists.push({ kvs: [kv('a', '127.0.0.1:1'), kv('c', '127.0.0.1:3')], revision: '42' });
     etcd.watchers[0]!.emit('error', new Error('Watcher canceled: mvcc: required revision has been compacted'));
     expect(r.health.lastError).toMatch(/compacted/);
-    await until(() => etcd.watchers.length === 2);
+    await until('etcd.watchers.length === 2', () => etcd.watchers.length === 2);
     expect(etcd.watchers[1]!.from).toBe('43');
     expect(seen.at(-1)!.endpoints.map((e) => e.id)).toEqual(['a', 'c']);
     expect(r.health.lastError).toBeNull();

@@ -74,14 +74,22 @@ describe('HTTP discoverer (MyGateway contract)', () => {
   it('backs off exponentially while the discoverer fails', async () => {
     source.failWith = 500;
     const d = new HttpDiscoverer(source.url, { ...fast, intervalMs: 20, maxBackoffMs: 2000 }, logger);
-    const before = source.requests.length;
+    const before = source.times.length;
     d.start(() => {});
-    await new Promise((r) => setTimeout(r, 600));
-    d.stop();
-    source.failWith = null;
-    // Every 20ms would be ~30 polls; waits of 5, 10, 20, 40, 80, 160, 320ms allow about 8.
-    expect(source.requests.length - before).toBeLessThanOrEqual(10);
-    expect(source.requests.length - before).toBeGreaterThanOrEqual(4);
+    try {
+      // Six polls, however long a loaded machine takes to make them.
+      for (let i = 0; i < 500 && source.times.length - before < 6; i++) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      d.stop();
+      source.failWith = null;
+    }
+    const times = source.times.slice(before, before + 6);
+    expect(times).toHaveLength(6);
+    // Each wait is at least the backoff (5, 10, 20, 40, 80 ms after the first failures), never
+    // the 20 ms interval: a busy machine only makes the waits longer.
+    const waits = times.slice(1).map((t, i) => t - times[i]!);
+    expect(waits.slice(3).every((w) => w >= 35)).toBe(true);
+    expect(waits.at(-1)!).toBeGreaterThanOrEqual(70);
   });
 
   it('treats a malformed answer as a failure', async () => {

@@ -79,14 +79,7 @@ export async function release(backendAddress: string, gate: string): Promise<num
   }
 }
 
-/** Polls until check() holds; for waiting on an event seen only through metrics. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from './until.js';
 
 export function collect<T>(stream: grpc.ClientReadableStream<T>): Promise<{ messages: T[]; error: grpc.ServiceError | null; trailers: grpc.Metadata | null }> {
   return new Promise((resolve) => {

@@ -19,6 +19,8 @@ export interface HttpSource {
   failWith: number | null;
   /** Requests seen, e.g. 'GET /v1/instances', 'POST /v1/unregister/a'. */
   requests: string[];
+  /** When each request arrived (performance.now()). */
+  times: number[];
   close(): Promise<void>;
 }
 
@@ -29,10 +31,12 @@ export async function startHttpSource(): Promise<HttpSource> {
     shards: [],
     failWith: null,
     requests: [],
+    times: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server = http.createServer((req, res) => {
     source.requests.push(`${req.method} ${req.url}`);
+    source.times.push(performance.now());
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { SessionPool, type SessionPoolOptions } from '../../src/upstream/session-pool.js';
 import { UnforwardableRequest } from '../../src/upstream/upstream.js';
 import { Status, type GrpcError } from '../../src/wire/status.js';
+import { until } from '../support/until.js';
 
 const logger = createLogger('silent');
 const cleanups: Array<() => void> = [];
@@ -53,18 +54,12 @@ function pool(address: string, options: Partial<SessionPoolOptions> = {}): Sessi
 
 const request = { ':method': 'POST', ':path': '/p.S/M', 'content-type': 'application/grpc', te: 'trailers' };
 
-/** Waits up to 10 s (a bound for a loaded machine, not a timing assertion) for `check`. */
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}
-
 describe('SessionPool', () => {
   it('opens another session only when the open ones are full, up to maxSessions', async () => {
     const backend = await holdingServer();
     const p = pool(backend.address, { streamsPerSession: 2, maxSessions: 2 });
     for (let i = 0; i < 5; i++) p.request(request).end();
-    await until(() => backend.held.length === 5);
+    await until('backend.held.length === 5', () => backend.held.length === 5);
     expect(p.sessionCount).toBe(2);
     expect(backend.sessions()).toBe(2);
     expect(p.activeStreams).toBe(5); // the fifth waits in nghttp2 on the least busy session
@@ -74,9 +69,9 @@ describe('SessionPool', () => {
     const backend = await holdingServer({ maxConcurrentStreams: 1 });
     const p = pool(backend.address, { streamsPerSession: 10, maxSessions: 3 });
     p.start();
-    await until(() => p.ready);
+    await until('p.ready', () => p.ready);
     for (let i = 0; i < 3; i++) p.request(request).end();
-    await until(() => backend.held.length === 3);
+    await until('backend.held.length === 3', () => backend.held.length === 3);
     expect(backend.sessions()).toBe(3);
   });
 
@@ -87,7 +82,7 @@ describe('SessionPool', () => {
     await new Promise((resolve) => closed.close(resolve));
     const p = pool(address, { reconnectMinMs: 60_000, reconnectMaxMs: 60_000 });
     p.start();
-    await until(() => p.lastFailure !== '');
+    await until('the pool has failed to connect', () => p.lastFailure !== '');
     let error: GrpcError | null = null;
     try {
       p.request(request);
@@ -104,7 +99,7 @@ describe('SessionPool', () => {
     const backend = await holdingServer({ maxHeaderListSize: 1024 });
     const p = pool(backend.address);
     p.start();
-    await until(() => p.ready);
+    await until('p.ready', () => p.ready);
     let error: unknown = null;
     try {
       p.request({ ...request, 'x-big': 'x'.repeat(2000) });
@@ -120,10 +115,10 @@ describe('SessionPool', () => {
     const backend = await holdingServer();
     const p = pool(backend.address);
     p.request(request).end();
-    await until(() => backend.held.length === 1);
+    await until('backend.held.length === 1', () => backend.held.length === 1);
     p.recycle();
     p.request(request).end();
-    await until(() => backend.held.length === 2);
+    await until('backend.held.length === 2', () => backend.held.length === 2);
     expect(backend.sessions()).toBe(2);
     expect(backend.held[0]!.destroyed).toBe(false);
   });
