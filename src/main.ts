@@ -15,6 +15,7 @@ import { LearnedDescriptors } from './reflection/learned-reads.js';
 import { Reflector } from './reflection/reflector.js';
 import { RegistryAgent } from './registry/agent.js';
 import { Router } from './route/router.js';
+import { fleetOf } from './runtime/fleet.js';
 import { Generations } from './runtime/generations.js';
 import { loadHttpApi, needsHttpSection } from './runtime/http-api.js';
 import { Pipeline } from './runtime/pipeline.js';
@@ -61,7 +62,9 @@ export async function startCorral(config: Config): Promise<Corral> {
   const cache = cacheMaxBytes > 0 ? new ResponseCache({ ttlMs: cacheTtlMs, maxBytes: cacheMaxBytes, maxEntryBytes: maxResponseBytes }) : null;
   const learned = config.collapser.reflection ? new LearnedDescriptors() : null;
   const wrapOrigin = tracing === null ? null : tracing.clientSpans.bind(tracing);
-  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin });
+  const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
+  const fleet = fleetOf(config, agent, { metrics, observer, logger });
+  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet });
 
   const source = config.configPath ?? 'BACKEND_ADDRESS';
   const api = await loadHttpApi(config.topology, source);
@@ -123,7 +126,6 @@ export async function startCorral(config: Config): Promise<Corral> {
     logger,
   );
 
-  const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
   const readiness = new Readiness(() => current().clusters, reflector, agent);
   const ready = () => readiness.check();
   if (agent !== null) {
@@ -134,11 +136,12 @@ export async function startCorral(config: Config): Promise<Corral> {
     metrics.counterFrom('corral_access_log_dropped_total', 'Access log lines dropped because the destination fell 16 MiB behind', () => accessLog.dropped);
   }
   registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, callsInProgress: openCalls });
-  const state = { config, routing: current, generation: () => generations.generation, pools };
+  const state = { config, routing: current, generation: () => generations.generation, pools, fleet };
   const { probes, admin } = adminServers(config, { registry: metrics.registry, ready, state, logger });
 
   first.start();
   reflector?.start();
+  fleet?.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);
   const httpPort = gateway === null ? null : await bound(gateway.listen(), 'HTTP_PORT', config.http!.port, config.listenHost);
   const metricsPort = await bound(probes.listen(), 'METRICS_PORT', config.metricsPort, config.metricsHost);
@@ -146,7 +149,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   logStartUp(config, first, { grpcPort, httpPort, metricsPort, adminPort }, logger);
   agent?.startWhen(() => ready().ok);
 
-  const running = { config, logger, readiness, agent, front, gateway, openCalls, pipeline: current, reflector, pools, cache, accessLog, tracing };
+  const running = { config, logger, readiness, agent, front, gateway, openCalls, pipeline: current, reflector, fleet, pools, cache, accessLog, tracing };
   const shutdown = new Shutdown(shutdownSteps({ ...running, servers: [admin, probes] }), logger);
   return { grpcPort, metricsPort, adminPort, logger, reload: () => generations.reload(), shutdown: () => shutdown.run() };
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config/config.js';
 import type { HttpSpec } from '../http/http-spec.js';
 import type { HttpRoute } from '../http/http-routes.js';
 import type { Pipeline } from '../runtime/pipeline.js';
+import type { Fleet } from '../fleet/fleet.js';
 import { collapsingSummary } from '../runtime/collapsing.js';
 import { collapseReason, type ReadSources } from '../collapse/method-policy.js';
 
@@ -12,6 +13,8 @@ export interface AdminState {
   routing(): Pipeline;
   generation(): number;
   pools: EndpointPools;
+  /** COLLAPSER_FLEET's members and counts; null when off. */
+  fleet: Fleet | null;
 }
 
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
@@ -34,6 +37,10 @@ export function configDump(state: AdminState): unknown {
     topology: { ...topology, routes, http: topology.http === null ? null : httpDump(topology.http, httpRoutes, reads) },
     // What the lists, the routes and the descriptors (files, and what the backends declared over reflection) say.
     collapsing: { ...collapsingSummary(config, declared), byEndpoint: learned === null ? null : [...learned.endpoints()] },
+    fleet:
+      state.fleet === null
+        ? null
+        : { self: state.fleet.self, members: state.fleet.memberList(), forwarded: state.fleet.forwarded, served: state.fleet.served, fallbacks: state.fleet.fallbacks },
   };
 }
 
@@ -102,6 +109,8 @@ export function flightsView(state: AdminState): unknown {
       cluster: flight.route?.cluster ?? null,
       waiters: flight.waiting,
       ageMs: Math.round(now - flight.started),
+      // In a fleet: the member that owns the key (this one, or the peer the flight went to).
+      ...(state.fleet === null ? {} : { owner: state.fleet.ownerOf(flight.key)?.id ?? null }),
     });
   }
   return { flights };

@@ -13,7 +13,12 @@ function fnv1a(text: string): number {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  // Final avalanche (murmur3 fmix32): FNV alone clusters keys that differ only at the end.
+  // Final avalanche: FNV alone clusters keys that differ only at the end.
+  return mix32(h);
+}
+
+/** murmur3's 32-bit finalizer (fmix32): every input bit moves every output bit. */
+export function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

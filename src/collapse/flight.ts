@@ -75,7 +75,7 @@ export class Flight implements ResponseSink {
     this.startedAt = performance.now();
     this.observer.backendCallStarted('flight', this.route);
     if (!this.stream) this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
-    origin.start(call, this);
+    origin.start(call, this, this.key);
   }
 
   onStart(control: CallControl): void {

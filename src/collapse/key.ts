@@ -16,6 +16,8 @@ export const TRANSPORT_AND_TRACING_HEADERS: ReadonlySet<string> = new Set([
   'grpc-accept-encoding',
   'accept-encoding',
   'grpc-previous-rpc-attempts',
+  // a call one corral of a fleet forwarded to another (fleet/fleet-origin.ts)
+  'corral-fleet-hop',
   // tracing
   'traceparent',
   'tracestate',
@@ -48,6 +50,12 @@ export interface KeyOptions {
    * so routes that send the same method to different clusters never share a response.
    */
   namespace?: string;
+  /**
+   * Whether the caller's :authority counts (the default). A fleet leaves it out: there a
+   * client's :authority names the sidecar it reached (each pod's own address), not the
+   * question, and every sidecar must key the same call the same.
+   */
+  authority?: boolean;
 }
 
 /**
@@ -59,9 +67,11 @@ export interface KeyOptions {
 export class KeyMaker {
   private readonly only: ReadonlySet<string> | null;
   private readonly prefix: string;
+  private readonly authority: boolean;
 
   constructor(options: KeyOptions = {}) {
     this.only = options.metadata ? new Set(options.metadata) : null;
+    this.authority = options.authority ?? true;
     this.prefix = options.namespace === undefined ? '' : options.namespace + '\n';
   }
 
@@ -95,7 +105,7 @@ export class KeyMaker {
     // The backend sees the caller's :authority (virtual hosts, tenants by host name):
     // always in the key, as nginx's default cache key has $host. Other pseudo-headers are
     // the same for every gRPC call of a method.
-    if (name.charCodeAt(0) === 0x3a /* ':' pseudo-header */) return name === ':authority';
+    if (name.charCodeAt(0) === 0x3a /* ':' pseudo-header */) return this.authority && name === ':authority';
     if (this.only !== null) return this.only.has(name);
     if (!TRANSPORT_AND_TRACING_HEADERS.has(name)) return true;
     // The codec changes how the same bytes are read: only plain proto is left out.

@@ -57,6 +57,7 @@ const schema = z.object({
   COLLAPSER_SKIP_METHODS: methodList,
   COLLAPSER_READ_YOUR_WRITES: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   COLLAPSER_REFLECTION: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  COLLAPSER_FLEET: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
   MAX_MESSAGE_BYTES: integer(4 * MiB, 0, 2 ** 31, 'a size in bytes'),
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
@@ -174,6 +175,8 @@ export interface Config {
     skipMethods: string[] | undefined;
     /** COLLAPSER_READ_YOUR_WRITES: a call not collapsed that ends OK drops its service's cached answers. */
     readYourWrites: boolean;
+    /** COLLAPSER_FLEET: one backend call per key for every corral registered under REGISTRY_SERVICE. */
+    fleet: boolean;
     /** COLLAPSER_REFLECTION: ask the backends which methods they declare NO_SIDE_EFFECTS (gRPC server reflection). */
     reflection: boolean;
   };
@@ -278,13 +281,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       skipMethods: e.COLLAPSER_SKIP_METHODS,
       readYourWrites: e.COLLAPSER_READ_YOUR_WRITES === 'on',
       reflection: e.COLLAPSER_REFLECTION === 'on',
+      fleet: e.COLLAPSER_FLEET === 'on',
     },
   };
 }
 
 /** REGISTRY_*: all of service and advertised address once etcd endpoints are given. */
 function registryOf(e: Env): Config['registry'] {
-  if (e.REGISTRY_ETCD_ENDPOINTS === undefined) return null;
+  if (e.REGISTRY_ETCD_ENDPOINTS === undefined) {
+    // The fleet is the corrals registered under one service: it needs the registry.
+    if (e.COLLAPSER_FLEET === 'on') {
+      throw new ConfigError(
+        'invalid configuration: COLLAPSER_FLEET=on needs the registry: set REGISTRY_ETCD_ENDPOINTS, REGISTRY_SERVICE and REGISTRY_ADVERTISE_ADDRESS',
+      );
+    }
+    return null;
+  }
   const missing = [
     e.REGISTRY_SERVICE === undefined ? 'REGISTRY_SERVICE (the name callers look this service up by)' : null,
     e.REGISTRY_ADVERTISE_ADDRESS === undefined ? "REGISTRY_ADVERTISE_ADDRESS (the host:port callers dial: this corral's gRPC port)" : null,

@@ -252,6 +252,13 @@ export class Metrics implements Observer {
     });
   }
 
+  /** Adds a counter whose labelled series are read at scrape time from live counts that only grow. */
+  labelledCounterFrom<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Iterable<readonly [Record<L, string>, number]>): void {
+    this.countedAtScrape(name, help, [...labelNames], (c) => {
+      for (const [labels, value] of read()) if (value > 0) c.inc(labels, value);
+    });
+  }
+
   /**
    * Adds a gauge whose series are read at scrape time, so series of things gone (an
    * endpoint that left, a cluster of an old configuration) go with them.

@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { LearnedDescriptors } from '../reflection/learned-reads.js';
 import type { Origin } from '../upstream/origin.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { PipelineContext } from './pipeline.js';
 
 /** What every generation's pipeline shares, from the Config and the process-wide parts. */
@@ -19,6 +20,7 @@ export function pipelineContext(
     observer: Observer;
     learned: LearnedDescriptors | null;
     wrapOrigin: ((origin: Origin) => Origin) | null;
+    fleet: Fleet | null;
   },
 ): PipelineContext {
   const { collapser, jwtSecret, jwtClaims } = config;

@@ -17,6 +17,8 @@ import type { GatewayState } from '../http/gateway.js';
 import type { HttpRoute } from '../http/http-routes.js';
 import { ROUTE_STAGES, composeStages, type RouteDefaults, type StageContext } from './stages.js';
 import type { Origin } from '../upstream/origin.js';
+import type { Fleet } from '../fleet/fleet.js';
+import { FleetOrigin } from '../fleet/fleet-origin.js';
 import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
@@ -34,6 +36,8 @@ export interface PipelineContext extends ClusterSetContext {
   defaults: RouteDefaults;
   /** Descriptors learned from the backends over server reflection; null when COLLAPSER_REFLECTION is off. */
   learned: LearnedDescriptors | null;
+  /** The fleet (COLLAPSER_FLEET): a flight for a key another corral owns goes there; null when off. */
+  fleet: Fleet | null;
   /** A step around every route's backend calls (tracing's client spans); null for none. */
   wrapOrigin: ((origin: Origin) => Origin) | null;
   /** COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS; null when unset. */
@@ -97,6 +101,7 @@ export class Pipeline implements Invalidation {
       invalidation: this,
       collapsers: this.collapsers,
       serverStreams: this.declared,
+      fleetWide: context.fleet !== null,
     };
     const routes = topology.routes.map((spec, i) => this.route(spec, i));
     const fallback =
@@ -180,7 +185,9 @@ export class Pipeline implements Invalidation {
     const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster, clusterSpec?.type === 'shard_map'));
     this.upstreams.push(upstream);
     const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
-    const origin = this.context.wrapOrigin?.(retrying) ?? retrying;
+    const traced = this.context.wrapOrigin?.(retrying) ?? retrying;
+    const fleet = this.context.fleet;
+    const origin = fleet === null ? traced : new FleetOrigin(fleet, traced);
     const build = { spec, bearer, cluster: clusterSpec, origin };
     return composeStages(ROUTE_STAGES, build, this.stageContext, new Passthrough(origin, observer));
   }

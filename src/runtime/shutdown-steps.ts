@@ -26,6 +26,7 @@ export interface Running {
   openCalls: () => number;
   pipeline: () => Pipeline;
   reflector: Reflector | null;
+  fleet: { stop(): void } | null;
   pools: EndpointPools;
   cache: ResponseCache | null;
   accessLog: AccessLog | null;
@@ -82,6 +83,7 @@ export function shutdownSteps(r: Running): ShutdownStep[] {
       name: 'stop the backends side',
       run: () => {
         r.reflector?.stop();
+        r.fleet?.stop();
         r.pipeline().stop();
         r.pools.destroy();
         r.cache?.close();

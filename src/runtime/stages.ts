@@ -54,6 +54,12 @@ export interface StageContext {
   readonly defaults: RouteDefaults;
   /** Which methods answer with a stream (the descriptors). */
   readonly serverStreams: CollapserOptions['serverStreams'];
+  /**
+   * Keys are the same on every corral of a fleet: the route's cluster counts by name, not
+   * by its addresses (each sidecar fronts its own replica), and :authority (the sidecar a
+   * client reached) does not count.
+   */
+  readonly fleetWide: boolean;
 }
 
 /** A stage around the rest of a route's chain. */
@@ -99,7 +105,11 @@ const collapse: StageFactory = (route, c) => {
   // The verified identity is always in the key, even when key_metadata narrows it.
   let keyMetadata = spec.keyMetadata ?? d.keyMetadata;
   if ((spec.authorization === 'required' || route.bearer) && keyMetadata !== undefined) keyMetadata = [...keyMetadata, ...IDENTITY_METADATA];
-  const keys = new KeyMaker({ metadata: keyMetadata, namespace: routeNamespace(spec, route.cluster) });
+  const keys = new KeyMaker({
+    metadata: keyMetadata,
+    namespace: routeNamespace(spec, c.fleetWide ? undefined : route.cluster),
+    authority: !c.fleetWide,
+  });
   const options = {
     timeoutMs: spec.timeoutMs ?? d.timeoutMs,
     cacheTtlMs: spec.cacheTtlMs ?? d.cacheTtlMs,

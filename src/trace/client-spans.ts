@@ -16,10 +16,10 @@ export class ClientSpans implements Origin {
     private readonly inner: Origin,
   ) {}
 
-  start(call: Call, sink: ResponseSink): void {
+  start(call: Call, sink: ResponseSink, key?: string): void {
     const span = this.tracing.startSpan(call.method, SpanKind.CLIENT, call.metadata);
     this.tracing.inject(span, call.metadata);
-    this.inner.start(call, span.isRecording() ? new SpanSink(sink, span) : sink);
+    this.inner.start(call, span.isRecording() ? new SpanSink(sink, span) : sink, key);
   }
 }
 

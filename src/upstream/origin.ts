@@ -8,7 +8,8 @@ import type { Call, ResponseSink } from '../call/call.js';
 export interface Origin {
   /**
    * Starts a backend call with `call`'s request; the response flows into `sink`, which
-   * first gets, in onStart, the control to abort, pause and resume the call with.
+   * first gets, in onStart, the control to abort, pause and resume the call with. `key`
+   * is the collapse key when the call is a flight's (a fleet sends it to the key's owner).
    */
-  start(call: Call, sink: ResponseSink): void;
+  start(call: Call, sink: ResponseSink, key?: string): void;
 }

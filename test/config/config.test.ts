@@ -145,3 +145,15 @@ describe('loadConfig', () => {
     ).toThrowError(/BACKEND_RECONNECT_MIN='10s' is above BACKEND_RECONNECT_MAX='1s'/);
   });
 });
+
+describe('COLLAPSER_FLEET', () => {
+  it('is off by default, and on needs the registry, naming what to set', () => {
+    expect(loadConfig({ BACKEND_ADDRESS: '127.0.0.1:50051' }).collapser.fleet).toBe(false);
+    expect(() => loadConfig({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_FLEET: 'on' })).toThrowError(ConfigError);
+    expect(() => loadConfig({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_FLEET: 'on' })).toThrowError(
+      /COLLAPSER_FLEET=on needs the registry: set REGISTRY_ETCD_ENDPOINTS, REGISTRY_SERVICE and REGISTRY_ADVERTISE_ADDRESS/,
+    );
+    const registry = { REGISTRY_ETCD_ENDPOINTS: '127.0.0.1:2379', REGISTRY_SERVICE: 'shop', REGISTRY_ADVERTISE_ADDRESS: '10.0.0.7:50052' };
+    expect(loadConfig({ BACKEND_ADDRESS: '127.0.0.1:50051', COLLAPSER_FLEET: 'on', ...registry }).collapser.fleet).toBe(true);
+  });
+});

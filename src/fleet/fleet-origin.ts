@@ -1,0 +1,135 @@
+import type { BackendCall, Call, CallControl, Headers, ResponseSink } from '../call/call.js';
+import type { Origin } from '../upstream/origin.js';
+import type { GrpcError } from '../wire/status.js';
+import type { Fleet, Peer } from './fleet.js';
+
+/**
+ * The mark of a call one corral forwarded to another: its value is the sender's instance
+ * id. Whoever receives a marked call serves it locally, whatever its own member list
+ * says, so a call makes at most one hop (sidecars whose lists disagree never pass a key
+ * back and forth). It is not part of the key and never reaches the backend; a client
+ * that sets it gains nothing but a local call.
+ */
+export const FLEET_HOP = 'corral-fleet-hop';
+
+/**
+ * A route's origin in a fleet: a flight for a key another sidecar owns goes to that
+ * sidecar's corral, which collapses it with its own callers and answers from its cache or
+ * its backend; every other call (this sidecar owns the key, a passed-through call, a call
+ * that was forwarded here) goes to the local backend. If the owner fails before any of
+ * its answer reached a caller, the flight is made here instead (fail open).
+ */
+export class FleetOrigin implements Origin {
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly local: Origin,
+  ) {}
+
+  start(call: Call, sink: ResponseSink, key?: string): void {
+    const metadata = call.metadata;
+    if (metadata[FLEET_HOP] !== undefined) {
+      delete metadata[FLEET_HOP];
+      if (key !== undefined) this.fleet.served++;
+      this.local.start(call, sink, key);
+      return;
+    }
+    const peer = key === undefined ? null : this.fleet.peerFor(key);
+    if (peer === null) {
+      this.local.start(call, sink, key);
+      return;
+    }
+    this.fleet.forwarded++;
+    metadata[FLEET_HOP] = this.fleet.self.id;
+    peer.origin.start(call, new Forwarded(call, sink, key, peer, this));
+  }
+
+  /** The owner failed before answering: the call is made here. */
+  fallBack(call: Call, sink: ResponseSink, key: string | undefined, peer: Peer, error: GrpcError): void {
+    delete call.metadata[FLEET_HOP];
+    this.fleet.fellBack(peer, error.message);
+    this.local.start(call, sink, key);
+  }
+}
+
+/**
+ * A forwarded flight's view of its answer: passes it on, and until a message or the
+ * status has arrived, turns a failure into a local call. Response headers are held back
+ * until then (many servers send them before they work), so no caller has seen anything
+ * of an answer it may not get. Its callers steer whichever call is under way through it.
+ */
+class Forwarded implements ResponseSink, CallControl {
+  private control: CallControl | null = null;
+  private answered = false;
+  private heldHeaders: Headers | null = null;
+  private abortedWith: GrpcError | null = null;
+
+  constructor(
+    private readonly call: Call,
+    private readonly sink: ResponseSink,
+    private readonly key: string | undefined,
+    private readonly peer: Peer,
+    private readonly origin: FleetOrigin,
+  ) {}
+
+  get backend(): BackendCall | null {
+    return this.control?.backend ?? null;
+  }
+
+  onStart(control: CallControl): void {
+    const first = this.control === null;
+    this.control = control;
+    if (this.abortedWith !== null) control.abort(this.abortedWith);
+    else if (first) this.sink.onStart(this);
+  }
+
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    if (endsResponse || this.answered) {
+      this.answered = true;
+      this.sink.onHeaders(headers, endsResponse);
+      return;
+    }
+    this.heldHeaders = headers;
+  }
+
+  onData(chunk: Buffer): void {
+    this.answer();
+    this.sink.onData(chunk);
+  }
+
+  onTrailers(trailers: Headers): void {
+    this.answer();
+    this.sink.onTrailers(trailers);
+  }
+
+  /** The answer is coming: the headers held back go first. */
+  private answer(): void {
+    if (this.answered) return;
+    this.answered = true;
+    const headers = this.heldHeaders;
+    this.heldHeaders = null;
+    if (headers !== null) this.sink.onHeaders(headers, false);
+  }
+
+  onError(error: GrpcError): void {
+    if (this.answered || this.abortedWith !== null) {
+      this.sink.onError(error);
+      return;
+    }
+    this.answered = true; // one fallback; the local call's own failure reaches the callers
+    this.heldHeaders = null;
+    this.origin.fallBack(this.call, this, this.key, this.peer, error);
+  }
+
+  abort(reason: GrpcError): void {
+    this.abortedWith = reason;
+    this.control?.abort(reason);
+  }
+
+  pause(): void {
+    this.control?.pause();
+  }
+
+  resume(): void {
+    this.control?.resume();
+  }
+}

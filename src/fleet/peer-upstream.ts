@@ -1,0 +1,35 @@
+import type { Metadata, ResponseListener } from '../call/call.js';
+import type { Endpoint } from '../discovery/endpoint.js';
+import type { SessionPool } from '../upstream/session-pool.js';
+import type { BackendExchange, Upstream } from '../upstream/upstream.js';
+import type { Member } from './rendezvous.js';
+
+/**
+ * The way to one peer corral: its one endpoint and the session pool of its connection.
+ * A forwarded call is never retried on the peer; the fleet falls back to the local
+ * backend instead, and ejection does not apply (one endpoint, the member list decides).
+ */
+export class PeerUpstream implements Upstream {
+  /** One label for every peer: member ids are random, so per-peer series would grow without bound. */
+  readonly clusterName = 'fleet';
+  private readonly endpoint: Endpoint;
+
+  constructor(
+    member: Member,
+    private readonly pool: SessionPool,
+  ) {
+    this.endpoint = { id: member.id, address: member.address };
+  }
+
+  pick(): Endpoint {
+    return this.endpoint;
+  }
+
+  request(_endpoint: Endpoint, headers: Metadata, listener: ResponseListener, streaming: boolean): BackendExchange {
+    return this.pool.exchange(headers, listener, streaming);
+  }
+
+  succeeded(): void {}
+
+  failed(): void {}
+}

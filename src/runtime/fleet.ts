@@ -1,0 +1,36 @@
+import type { Observer } from '../call/observer.js';
+import { EndpointPools } from '../cluster/endpoint-pools.js';
+import type { Config } from '../config/config.js';
+import { EtcdResolver } from '../discovery/etcd.js';
+import { Fleet } from '../fleet/fleet.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { RegistryAgent } from '../registry/agent.js';
+
+/**
+ * How quickly a peer that stops answering (a frozen process, a cut network) is noticed: a
+ * PING every half second on a connection carrying forwarded calls, given up after another
+ * half second. Its calls then fall back to the local backend.
+ */
+const PEER_KEEPALIVE = { keepaliveTimeMs: 500, keepaliveTimeoutMs: 500 };
+
+/** The fleet of COLLAPSER_FLEET=on: members from the registry, peer connections, metrics. Null when off. */
+export function fleetOf(config: Config, agent: RegistryAgent | null, parts: { metrics: Metrics; observer: Observer; logger: Logger }): Fleet | null {
+  const registry = config.registry;
+  if (!config.collapser.fleet || registry === null || agent === null) return null;
+  const { timeoutMs: _flightTimeout, ...poolOptions } = config.backend;
+  const pools = new EndpointPools({ ...poolOptions, ...PEER_KEEPALIVE }, parts.logger);
+  const members = new EtcdResolver({ endpoints: registry.endpoints, service: registry.service, prefix: registry.prefix }, parts.logger);
+  const fleet = new Fleet({ id: agent.instanceId, address: registry.address }, members, pools, parts.observer, parts.logger);
+  const { metrics } = parts;
+  metrics.gaugeFrom('corral_fleet_members', 'Members of the fleet this corral sees, itself included (COLLAPSER_FLEET)', () => fleet.size);
+  metrics.counterFrom('corral_fleet_forwarded_total', "Flights this corral sent to the key's owner in the fleet", () => fleet.forwarded);
+  metrics.counterFrom('corral_fleet_served_total', 'Forwarded flights this corral answered as the owner of their key', () => fleet.served);
+  metrics.labelledCounterFrom(
+    'corral_fleet_fallbacks_total',
+    "Flights made here although another member owns the key: the owner failed before answering (unreachable), or had failed a moment before (backing_off)",
+    ['reason'],
+    () => Object.entries(fleet.fallbacks).map(([reason, n]) => [{ reason }, n] as const),
+  );
+  return fleet;
+}
