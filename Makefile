@@ -43,9 +43,9 @@ test: build typecheck interop-deps
 
 # Installs h2load and nginx from Debian's packages where missing (needs root or sudo).
 bench: build
-	@command -v h2load >/dev/null && command -v nginx >/dev/null || { \
+	@command -v h2load >/dev/null && command -v nginx >/dev/null && command -v etcd >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nghttp2-client nginx-light; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nghttp2-client nginx-light etcd-server; }
 	node dist/bench/run.js $(BENCH_ARGS)
 
 clean:

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runE2e, type E2eResult } from './e2e.js';
 import { runGateway, type GatewayReport } from './gateway.js';
+import { fleetLines, runFleet } from './fleet.js';
 import type { MicroResult } from './micro.js';
 
 const { values } = parseArgs({
@@ -143,11 +144,14 @@ if (sustainedSeconds > 0) {
 }
 
 lines.push('', ...gatewayLines);
+// The fleet: sidecars in front of their own replicas, one collapser (bench/fleet.ts).
+const fleet = await runFleet({ requests: Math.min(options.requests, 8000) });
+lines.push('', ...fleetLines(fleet));
 
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);
 writeFileSync(`${resultsDir}/latest.md`, report);
-writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, gateway }, null, 2) + '\n');
+writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, gateway, fleet }, null, 2) + '\n');
 
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;

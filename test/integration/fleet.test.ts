@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
 import { EtcdCluster } from '../support/etcd.js';
-import { backendStats, client, metadata, release, unary, type Client } from '../support/grpc.js';
+import { backendStats, client, collect, metadata, release, unary, type Client } from '../support/grpc.js';
 import { until } from '../support/until.js';
 
 const SIZE = 4;
@@ -155,6 +155,25 @@ describe('a fleet of corrals', () => {
     expect(chatsAfter.map((n, i) => n - chatsBefore[i]!)).toEqual([0, 1, 0, 0]);
   });
 
+  it('makes one backend stream for a server-streaming herd, every caller getting the same messages', async () => {
+    const watches = async () => {
+      let n = 0;
+      for (const b of backends) n += (await backendStats(b.address)).calls.Watch ?? 0;
+      return n;
+    };
+    const before = await watches();
+    const was = await joined();
+    const streams = Array.from({ length: 16 }, (_, i) => collect(clients[i % SIZE]!.Watch({ topic: 'fleet-stream', count: 3, gate: 'fleet-stream' })));
+    await until('every stream waits in a flight', async () => (await joined()) - was === 16 + SIZE - 1);
+    await releaseAll('fleet-stream');
+    const results = await Promise.all(streams);
+    expect(results.map((r) => r.error?.message ?? 'ok')).toEqual(results.map(() => 'ok'));
+    const seen = results.map((r) => JSON.stringify(r.messages));
+    expect(new Set(seen).size).toBe(1);
+    expect((results[0]!.messages as Array<{ sequence: number }>).map((m) => m.sequence)).toEqual([1, 2, 3]);
+    expect((await watches()) - before).toBe(1);
+  });
+
   it('falls back to the local replica when the owner freezes mid-herd (noticed by PING, not by its lease)', async () => {
     const { calls, owner, before } = await heldHerd('fleet-owner-freezes', 24);
     const frozen = proxies[owner]!;
@@ -172,6 +191,8 @@ describe('a fleet of corrals', () => {
     }
     await Promise.all(calls.filter((c) => c.at === owner).map((c) => c.result));
     for (const p of proxies) await until('the fleet is whole again', async () => (await members(p!)) === SIZE, 20_000);
+    // The peers forward to it again once their back-off from its failure (2 s) has run out.
+    await new Promise((r) => setTimeout(r, 2100));
   }, 60_000);
 
   it('falls back to the local replica when the owner is killed mid-herd, then carries on without it', async () => {
@@ -200,4 +221,20 @@ describe('a fleet of corrals', () => {
     expect(nextResults.every((r) => r.error === null)).toBe(true);
     expect((await lookups()) - again).toBe(1);
   }, 60_000);
+
+  it('keeps its last member list while etcd is down', async () => {
+    const live = proxies.filter((p) => p !== null) as Proxy[];
+    const seen = await members(live[0]!);
+    await etcd.stop();
+    await new Promise((r) => setTimeout(r, 3000)); // past the 2 s lease TTL: a lost list would show by now
+    for (const p of live) expect(await members(p)).toBe(seen);
+    const survivors = proxies.map((p, i) => (p === null ? -1 : i)).filter((i) => i >= 0);
+    const before = await lookups();
+    const was = await joined();
+    const calls = herd('fleet-etcd-down', 12, survivors);
+    await until('every call waits in a flight', async () => (await joined()) - was === 12 + survivors.length - 1);
+    await releaseAll('fleet-etcd-down');
+    expect((await Promise.all(calls.map((c) => c.result))).every((r) => r.error === null)).toBe(true);
+    expect((await lookups()) - before).toBe(1);
+  }, 30_000);
 });
