@@ -105,7 +105,7 @@ const call = (body: Buffer): Call => ({ method, metadata: headers, deadline: Inf
 function collapser(pool: Upstream, cache: ResponseCache | null): Collapser {
   const metrics = new Metrics();
   const passthrough = { handle: () => undefined };
-  return new Collapser(passthrough, new RetryingOrigin(pool, NO_RETRY, metrics), new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9, cacheTtlMs: 3_600_000, serverStreams: null }, metrics);
+  return new Collapser(passthrough, new RetryingOrigin(pool, NO_RETRY, metrics), new KeyMaker(), cache, { timeoutMs: 3_600_000, maxResponseBytes: 4 << 20, maxFollowers: 1e9, cache: { ttlMs: 3_600_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 3_600_000 }, serverStreams: null }, metrics);
 }
 
 // cache hit: one leader fills the cache, then every call is a hit.

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { runE2e, type E2eResult } from './e2e.js';
 import { runGateway, type GatewayReport } from './gateway.js';
 import { fleetLines, runFleet } from './fleet.js';
+import { outageLines, runOutage } from './outage.js';
 import type { MicroResult } from './micro.js';
 
 const { values } = parseArgs({
@@ -147,11 +148,14 @@ lines.push('', ...gatewayLines);
 // The fleet: sidecars in front of their own replicas, one collapser (bench/fleet.ts).
 const fleet = await runFleet({ requests: Math.min(options.requests, 8000) });
 lines.push('', ...fleetLines(fleet));
+// The cache policy while the backend is down or slow (bench/outage.ts).
+const outage = await runOutage();
+lines.push('', ...outageLines(outage));
 
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);
 writeFileSync(`${resultsDir}/latest.md`, report);
-writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, gateway, fleet }, null, 2) + '\n');
+writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, gateway, fleet, outage }, null, 2) + '\n');
 
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;

@@ -4,6 +4,7 @@ import type { HttpSpec } from '../http/http-spec.js';
 import type { HttpRoute } from '../http/http-routes.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import type { Fleet } from '../fleet/fleet.js';
+import { statusName } from '../wire/status.js';
 import { collapsingSummary } from '../runtime/collapsing.js';
 import { collapseReason, type ReadSources } from '../collapse/method-policy.js';
 
@@ -27,6 +28,9 @@ export function configDump(state: AdminState): unknown {
     name: route.name ?? null,
     collapse: route.collapse ?? 'declared or listed reads',
     cacheTtlMs: route.cacheTtlMs ?? config.collapser.cacheTtlMs,
+    staleWhileRevalidateMs: route.staleWhileRevalidateMs ?? config.collapser.cachePolicy.staleWhileRevalidateMs,
+    staleIfErrorMs: route.staleIfErrorMs ?? config.collapser.cachePolicy.staleIfErrorMs,
+    cacheStatuses: Object.fromEntries([...config.collapser.cachePolicy.statusTtls].map(([code, ms]) => [statusName(code), ms])),
     timeoutMs: route.timeoutMs ?? config.backend.timeoutMs,
     keyMetadata: route.keyMetadata ?? config.collapser.keyMetadata ?? 'all but transport and tracing headers',
   }));

@@ -85,8 +85,9 @@ export interface ResponseSink extends ResponseListener {
 }
 
 /** How a call was served. */
-export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected';
-export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected'];
+export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected' | 'stale' | 'stale_if_error';
+/** stale: served past its freshness while one call refreshes it; stale_if_error: served instead of a transient failure. */
+export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected', 'stale', 'stale_if_error'];
 
 /** What a route is known by in metrics and logs: bounded by the configuration, never by what clients send. */
 export interface RouteLabel {

@@ -5,6 +5,8 @@ import { formatGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { ResponseStore } from './store.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
+import { lifetimes, totalMs, type CachePolicy } from './cache-policy.js';
+import type { Recording } from './recording.js';
 import type { KeyMaker } from './key.js';
 import { underAny } from './method-set.js';
 
@@ -12,8 +14,8 @@ import { underAny } from './method-set.js';
 export const COLLAPSED_USER_AGENT = 'corral';
 
 export interface CollapserOptions extends FlightOptions {
-  /** How long an OK response is served from the cache; 0 turns caching off for this collapser. */
-  cacheTtlMs: number;
+  /** How long answers are kept and served: fresh, stale while revalidating, stale instead of an error. */
+  cache: CachePolicy;
   /** Which methods answer with a stream (the descriptors); null: none known, every flight is bounded by BACKEND_TIMEOUT. */
   serverStreams: { streams(method: string): boolean } | null;
 }
@@ -45,12 +47,21 @@ export class Collapser implements Handler, FlightOwner {
     }
     const key = this.keys.key(call.method, call.metadata, call.body);
     const cached = this.cache?.get(key);
+    let stale: Recording | null = null;
     if (cached !== undefined) {
-      downstream.outcome = 'cache_hit';
-      this.observer.served('cache_hit', downstream.route);
-      downstream.onStart(cached);
-      cached.replay(downstream);
-      return;
+      const now = performance.now();
+      if (now < cached.freshUntil) {
+        this.serve(cached, 'cache_hit', downstream);
+        return;
+      }
+      if (now < cached.staleUntil) {
+        // Served at once; one call refreshes it in the background (none if one is under way).
+        this.serve(cached, 'stale', downstream);
+        if (!this.flights.has(key)) this.refresh(key, call);
+        return;
+      }
+      // Past its windows but for errors: it stands in if the flight that replaces it fails.
+      if (now < cached.errorUntil) stale = cached;
     }
     const flight = this.flights.get(key);
     if (flight !== undefined) {
@@ -69,7 +80,26 @@ export class Collapser implements Handler, FlightOwner {
       }
       return;
     }
-    this.lead(key, call, downstream);
+    this.lead(key, call, downstream, stale);
+  }
+
+  private serve(recording: Recording, outcome: 'cache_hit' | 'stale', downstream: Downstream): void {
+    downstream.outcome = outcome;
+    this.observer.served(outcome, downstream.route);
+    downstream.onStart(recording);
+    recording.replay(downstream);
+  }
+
+  /** A background flight for a stale answer's key: no caller waits on it; an OK answer replaces the old one. */
+  private refresh(key: string, call: Call): void {
+    const stream = this.options.serverStreams !== null && this.options.serverStreams.streams(call.method);
+    // A stream's flight ends when its last caller leaves: with none, it would not be bounded.
+    if (stream) return;
+    const flight = new Flight(key, call.method, this.options, this, this.observer, false);
+    flight.route = null;
+    this.flights.set(key, flight);
+    this.prepareForAll(call, false);
+    flight.start(this.origin, call);
   }
 
   /** Flights under way. */
@@ -94,10 +124,15 @@ export class Collapser implements Handler, FlightOwner {
   flightLanded(flight: Flight): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
     const recording = flight.recording;
-    if (this.cache !== null && this.options.cacheTtlMs > 0 && flight.cacheable && recording !== null && recording.status === '0') {
-      recording.producedBy(flight.backend);
-      this.cache.set(flight.key, recording, this.options.cacheTtlMs, flight.method);
-    }
+    if (this.cache === null || !flight.cacheable || recording === null || flight.servedStale) return;
+    const life = lifetimes(recording, this.options.cache);
+    if (life === null) return;
+    const now = performance.now();
+    recording.freshUntil = now + life.freshMs;
+    recording.staleUntil = recording.freshUntil + life.staleWhileRevalidateMs;
+    recording.errorUntil = recording.staleUntil + life.staleIfErrorMs;
+    recording.producedBy(flight.backend);
+    this.cache.set(flight.key, recording, totalMs(life), flight.method);
   }
 
   /**
@@ -112,11 +147,12 @@ export class Collapser implements Handler, FlightOwner {
     }
   }
 
-  private lead(key: string, call: Call, downstream: Downstream): void {
+  private lead(key: string, call: Call, downstream: Downstream, stale: Recording | null): void {
     downstream.outcome = 'leader';
     this.observer.served('leader', downstream.route);
     const stream = this.options.serverStreams !== null && this.options.serverStreams.streams(call.method);
     const flight = new Flight(key, call.method, this.options, this, this.observer, stream);
+    flight.fallback = stale;
     flight.route = downstream.route;
     this.flights.set(key, flight);
     flight.join(downstream);

@@ -57,6 +57,13 @@ export class Recording implements CallControl {
   bytes = 0;
   /** The backend call that produced it, kept when it is cached. */
   backend: BackendCall | null = null;
+  /**
+   * Once cached (performance.now()): fresh until, then served while one call refreshes it
+   * until, then served only instead of a transient failure until (CachePolicy).
+   */
+  freshUntil = 0;
+  staleUntil = 0;
+  errorUntil = 0;
 
   /** Keeps what is known of the backend call that produced it (the call itself is let go). */
   producedBy(backend: BackendCall | null): void {

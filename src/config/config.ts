@@ -3,7 +3,7 @@ import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
 import { otelSettings, type OtelSettings } from './otel.js';
-import { duration, integer, methodList, MiB, optionalWhole, port } from './env-fields.js';
+import { duration, integer, methodList, MiB, optionalWhole, port, statusTtls } from './env-fields.js';
 import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
 
@@ -41,6 +41,10 @@ const schema = z.object({
   BACKEND_MAX_SESSIONS: integer(16, 1, 1024, 'a session count'),
   BACKEND_STREAMS_PER_SESSION: integer(32, 1, 2 ** 31 - 1, 'a stream count'),
   COLLAPSER_CACHE_DURATION: duration('100ms'),
+  COLLAPSER_STALE_WHILE_REVALIDATE: duration('0s'),
+  COLLAPSER_STALE_IF_ERROR: duration('0s'),
+  COLLAPSER_CACHE_STATUSES: statusTtls,
+  COLLAPSER_CACHE_MAX_TTL: duration('5m'),
   COLLAPSER_CACHE_MAX_BYTES: integer(64 * MiB, 0, 2 ** 40, 'a size in bytes'),
   COLLAPSER_MAX_RESPONSE_BYTES: integer(4 * MiB, 1024, 2 ** 32, 'a size in bytes'),
   COLLAPSER_MAX_FOLLOWERS: integer(10_000, 1, 10_000_000, 'a count'),
@@ -177,6 +181,8 @@ export interface Config {
     readYourWrites: boolean;
     /** COLLAPSER_FLEET: one backend call per key for every corral registered under REGISTRY_SERVICE. */
     fleet: boolean;
+    /** The cache policy beyond the TTL: stale windows, negative caching, the cap on a backend's max-age. */
+    cachePolicy: { staleWhileRevalidateMs: number; staleIfErrorMs: number; statusTtls: ReadonlyMap<number, number>; maxTtlMs: number };
     /** COLLAPSER_REFLECTION: ask the backends which methods they declare NO_SIDE_EFFECTS (gRPC server reflection). */
     reflection: boolean;
   };
@@ -282,6 +288,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       readYourWrites: e.COLLAPSER_READ_YOUR_WRITES === 'on',
       reflection: e.COLLAPSER_REFLECTION === 'on',
       fleet: e.COLLAPSER_FLEET === 'on',
+      cachePolicy: {
+        staleWhileRevalidateMs: e.COLLAPSER_STALE_WHILE_REVALIDATE,
+        staleIfErrorMs: e.COLLAPSER_STALE_IF_ERROR,
+        statusTtls: e.COLLAPSER_CACHE_STATUSES,
+        maxTtlMs: e.COLLAPSER_CACHE_MAX_TTL,
+      },
     },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../spec/duration.js';
 import { parseMethodList } from '../spec/method-list.js';
+import { Status } from '../wire/status.js';
 
 /** The shapes of corral's environment variables, as zod fields with their messages. */
 
@@ -64,3 +65,33 @@ export const optionalWhole = (max: number, what: string) =>
 
 export const port = (defaultValue: number) => integer(defaultValue, 0, 65535, 'a TCP port (0 picks a free one)');
 export const MiB = 1024 * 1024;
+
+/** Statuses no answer may be cached with: an authorization answer must never be shared in time. */
+const NEVER_CACHED = new Set(['UNAUTHENTICATED', 'PERMISSION_DENIED', 'OK']);
+
+/** COLLAPSER_CACHE_STATUSES: NOT_FOUND=2s,INVALID_ARGUMENT=1s -> code to ms. */
+export const statusTtls = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    const ttls = new Map<number, number>();
+    if (text === undefined || text.trim() === '') return ttls;
+    for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+      const [name, time] = entry.split('=', 2).map((p) => p.trim()) as [string, string | undefined];
+      const code = (Status as Record<string, number>)[name];
+      const ms = time === undefined ? undefined : parseDuration(time);
+      if (code === undefined || ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `'${entry}': expected STATUS=duration, e.g. NOT_FOUND=2s (status names as in grpc: NOT_FOUND, INVALID_ARGUMENT...)` });
+        return z.NEVER;
+      }
+      if (NEVER_CACHED.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: name === 'OK' ? `'${entry}': OK answers follow COLLAPSER_CACHE_DURATION` : `'${entry}': ${name} is never cached: an authorization answer must never be shared in time`,
+        });
+        return z.NEVER;
+      }
+      ttls.set(code, ms);
+    }
+    return ttls;
+  });

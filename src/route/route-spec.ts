@@ -21,6 +21,9 @@ export interface RouteSpec {
   collapse: boolean | undefined;
   /** Unset: the environment's COLLAPSER_CACHE_DURATION, BACKEND_TIMEOUT, COLLAPSER_KEY_METADATA. */
   cacheTtlMs: number | undefined;
+  /** Unset: COLLAPSER_STALE_WHILE_REVALIDATE and COLLAPSER_STALE_IF_ERROR. */
+  staleWhileRevalidateMs?: number | undefined;
+  staleIfErrorMs?: number | undefined;
   timeoutMs: number | undefined;
   keyMetadata: string[] | undefined;
   /**
@@ -72,6 +75,8 @@ export const routeSchema = z.strictObject({
   metadata: z.array(matcherSchema).default([]),
   collapse: z.boolean().optional(),
   cache_ttl_ms: millis(0).optional(),
+  stale_while_revalidate_ms: millis(0).optional(),
+  stale_if_error_ms: millis(0).optional(),
   timeout_ms: millis(1).optional(),
   key_metadata: z.array(metadataName).optional(),
   session_transfer: z.boolean().default(false),
@@ -89,6 +94,8 @@ export function routeSpecOf(r: z.output<typeof routeSchema>): RouteSpec {
     metadata: r.metadata,
     collapse: r.collapse,
     cacheTtlMs: r.cache_ttl_ms,
+    staleWhileRevalidateMs: r.stale_while_revalidate_ms,
+    staleIfErrorMs: r.stale_if_error_ms,
     timeoutMs: r.timeout_ms,
     keyMetadata: r.key_metadata,
     sessionTransfer: r.session_transfer,

@@ -37,6 +37,7 @@ export function pipelineContext(
     defaults: {
       timeoutMs: config.backend.timeoutMs,
       cacheTtlMs: collapser.cacheTtlMs,
+      cachePolicy: collapser.cachePolicy,
       keyMetadata: collapser.keyMetadata,
       maxResponseBytes: collapser.maxResponseBytes,
       maxFollowers: collapser.maxFollowers,

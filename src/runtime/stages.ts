@@ -6,6 +6,7 @@ import type { Handler } from '../call/call.js';
 import type { Observer } from '../call/observer.js';
 import type { ClusterSpec } from '../discovery/cluster-types.js';
 import { Collapser, type CollapserOptions } from '../collapse/collapser.js';
+import type { CachePolicy } from '../collapse/cache-policy.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
@@ -29,6 +30,8 @@ export interface RouteBuild {
 export interface RouteDefaults {
   timeoutMs: number;
   cacheTtlMs: number;
+  /** The cache policy beyond the TTL (COLLAPSER_STALE_*, COLLAPSER_CACHE_STATUSES, COLLAPSER_CACHE_MAX_TTL). */
+  cachePolicy: Omit<CachePolicy, 'ttlMs'>;
   keyMetadata: string[] | undefined;
   maxResponseBytes: number;
   maxFollowers: number;
@@ -112,7 +115,12 @@ const collapse: StageFactory = (route, c) => {
   });
   const options = {
     timeoutMs: spec.timeoutMs ?? d.timeoutMs,
-    cacheTtlMs: spec.cacheTtlMs ?? d.cacheTtlMs,
+    cache: {
+      ...d.cachePolicy,
+      ttlMs: spec.cacheTtlMs ?? d.cacheTtlMs,
+      staleWhileRevalidateMs: spec.staleWhileRevalidateMs ?? d.cachePolicy.staleWhileRevalidateMs,
+      staleIfErrorMs: spec.staleIfErrorMs ?? d.cachePolicy.staleIfErrorMs,
+    },
     maxResponseBytes: d.maxResponseBytes,
     maxFollowers: d.maxFollowers,
     serverStreams: c.serverStreams,

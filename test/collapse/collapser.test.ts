@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { Call, Metadata, ResponseSink } from '../../src/call/call.js';
 import { ResponseCache } from '../../src/collapse/cache.js';
 import { Collapser } from '../../src/collapse/collapser.js';
+import type { CachePolicy } from '../../src/collapse/cache-policy.js';
 import { KeyMaker } from '../../src/collapse/key.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import type { Origin } from '../../src/upstream/origin.js';
 import { encodeFrame } from '../../src/wire/frame.js';
+import { Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from './fakes.js';
 
 /** An Origin the test answers by hand: it records every call started on it. */
@@ -19,6 +21,13 @@ class HandOrigin implements Origin {
       sink.onError(reason as never);
     };
     sink.onStart({ backend: null, abort, pause: () => undefined, resume: () => undefined });
+  }
+  /** Answers call `i` with headers (and `extra` in them), one message unless `status` fails it, and trailers. */
+  answerWith(i: number, text: string, status = 0, extra: Record<string, string> = {}): void {
+    const { sink } = this.started[i]!;
+    sink.onHeaders({ ':status': 200, 'content-type': 'application/grpc', ...extra }, false);
+    if (status === 0) sink.onData(encodeFrame(Buffer.from(text)));
+    sink.onTrailers({ 'grpc-status': String(status), 'grpc-message': text });
   }
   answer(i: number, text: string): void {
     const { sink } = this.started[i]!;
@@ -40,7 +49,7 @@ const call = (text: string, headers: Record<string, string> = {}): Call => ({
 function collapser(
   origin: Origin,
   next = { calls: [] as Call[], handle(c: Call) { this.calls.push(c); } },
-  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean } } = {},
+  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CachePolicy> } = {},
 ) {
   const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
   const c = new Collapser(
@@ -48,7 +57,7 @@ function collapser(
     origin,
     new KeyMaker(),
     cache,
-    { timeoutMs: options.timeoutMs ?? 10_000, cacheTtlMs: 60_000, maxResponseBytes: 1 << 20, maxFollowers: 100, serverStreams: options.serverStreams ?? null },
+    { timeoutMs: options.timeoutMs ?? 10_000, cache: { ttlMs: 60_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 300_000, ...options.cache }, maxResponseBytes: 1 << 20, maxFollowers: 100, serverStreams: options.serverStreams ?? null },
     new Metrics(),
   );
   return { c, cache, next };
@@ -114,5 +123,94 @@ describe('Collapser', () => {
     expect(origin.aborted).toEqual([]); // detached: it fills the cache for the next caller
     await new Promise((r) => setTimeout(r, 60));
     expect(origin.aborted.map((r) => r.code)).toEqual([4]); // DEADLINE_EXCEEDED
+  });
+});
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const message = (w: RecordingDownstream) => w.data.map((d) => d.subarray(5).toString()).join('');
+
+/** A collapser whose cache holds v1 for 'k', answered 40 ms ago with a 20 ms TTL. */
+async function expiredAnswer(policy: Partial<CachePolicy>, headers: Record<string, string> = {}) {
+  const origin = new HandOrigin();
+  const made = collapser(origin, undefined, { cache: { ttlMs: 20, ...policy } });
+  made.c.handle(call('k'), new RecordingDownstream());
+  origin.answerWith(0, 'v1', 0, headers);
+  await wait(40);
+  return { origin, ...made };
+}
+
+describe('Collapser: the cache policy', () => {
+  it('stale-while-revalidate: past the TTL, callers get the old answer at once and one call refreshes it', async () => {
+    const { origin, c, cache } = await expiredAnswer({ staleWhileRevalidateMs: 10_000 });
+    const callers = Array.from({ length: 5 }, () => new RecordingDownstream());
+    for (const w of callers) c.handle(call('k'), w);
+    expect(callers.map((w) => `${w.outcome} ${message(w)}`)).toEqual(callers.map(() => 'stale v1'));
+    expect(origin.started).toHaveLength(2); // one refresh, however many callers
+    origin.answerWith(1, 'v2');
+    const after = new RecordingDownstream();
+    c.handle(call('k'), after);
+    expect(`${after.outcome} ${message(after)}`).toBe('cache_hit v2');
+    cache.close();
+  });
+
+  it('a refresh that fails leaves the old answer in place', async () => {
+    const { origin, c, cache } = await expiredAnswer({ staleWhileRevalidateMs: 10_000 });
+    c.handle(call('k'), new RecordingDownstream());
+    origin.answerWith(1, 'down', Status.UNAVAILABLE);
+    const next = new RecordingDownstream();
+    c.handle(call('k'), next);
+    expect(`${next.outcome} ${message(next)}`).toBe('stale v1');
+    cache.close();
+  });
+
+  it('stale-if-error: a transient failure gives every waiter the last good answer; an answer such as INVALID_ARGUMENT is not masked', async () => {
+    const { origin, c, cache } = await expiredAnswer({ staleIfErrorMs: 10_000 }, { 'x-version': '1' });
+    const waiters = Array.from({ length: 10 }, () => new RecordingDownstream());
+    for (const w of waiters) c.handle(call('k'), w);
+    expect(origin.started).toHaveLength(2);
+    origin.answerWith(1, 'backend down', Status.UNAVAILABLE, { 'x-version': 'failing' });
+    expect(waiters.map((w) => `${w.outcome} ${message(w)} ${w.headers?.['x-version']}`)).toEqual(waiters.map(() => 'stale_if_error v1 1'));
+    expect(waiters.every((w) => w.trailers?.['grpc-status'] === '0')).toBe(true);
+
+    const asked = new RecordingDownstream();
+    c.handle(call('k'), asked);
+    origin.answerWith(2, 'bad request', Status.INVALID_ARGUMENT);
+    expect(asked.trailers?.['grpc-status']).toBe(String(Status.INVALID_ARGUMENT));
+    cache.close();
+  });
+
+  it('negative caching: a listed status is cached for its time with its message; others are not', () => {
+    const origin = new HandOrigin();
+    const { c, cache } = collapser(origin, undefined, { cache: { statusTtls: new Map([[Status.NOT_FOUND, 60_000]]) } });
+    c.handle(call('missing'), new RecordingDownstream());
+    origin.answerWith(0, 'no such item', Status.NOT_FOUND);
+    const hit = new RecordingDownstream();
+    c.handle(call('missing'), hit);
+    expect(`${hit.outcome} ${hit.trailers?.['grpc-status']} ${hit.trailers?.['grpc-message']}`).toBe(`cache_hit ${Status.NOT_FOUND} no such item`);
+    c.handle(call('unlisted'), new RecordingDownstream());
+    origin.answerWith(1, 'nope', Status.FAILED_PRECONDITION);
+    c.handle(call('unlisted'), new RecordingDownstream());
+    expect(origin.started).toHaveLength(3);
+    cache.close();
+  });
+
+  it("the backend's cache-control: max-age sets the TTL (capped), no-store keeps it out of the cache but still collapsed", async () => {
+    const origin = new HandOrigin();
+    const { c, cache } = collapser(origin, undefined, { cache: { ttlMs: 10, maxTtlMs: 60_000 } });
+    c.handle(call('long'), new RecordingDownstream());
+    origin.answerWith(0, 'v1', 0, { 'cache-control': 'max-age=60' });
+    await wait(30);
+    const hit = new RecordingDownstream();
+    c.handle(call('long'), hit);
+    expect(hit.outcome).toBe('cache_hit');
+
+    const together = [new RecordingDownstream(), new RecordingDownstream()];
+    for (const w of together) c.handle(call('private'), w);
+    expect(origin.started).toHaveLength(2);
+    origin.answerWith(1, 'mine', 0, { 'cache-control': 'no-store' });
+    expect(together.map((w) => message(w))).toEqual(['mine', 'mine']);
+    c.handle(call('private'), new RecordingDownstream());
+    expect(origin.started).toHaveLength(3);
+    cache.close();
   });
 });

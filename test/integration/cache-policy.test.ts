@@ -1,0 +1,97 @@
+/**
+ * The cache policy with real processes: stale-while-revalidate (callers get the old
+ * answer at once, one call refreshes it), stale-if-error (the backend down: callers get
+ * the last good answer), negative caching (NOT_FOUND cached with its message).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import { backendStats, client, unary, type Client } from '../support/grpc.js';
+
+let backend: Backend;
+beforeAll(async () => {
+  backend = await startBackend();
+});
+afterAll(() => backend?.stop());
+
+const lookups = async () => (await backendStats(backend.address)).calls.Lookup ?? 0;
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withProxy(env: Record<string, string>, run: (c: Client, proxy: Proxy) => Promise<void>): Promise<void> {
+  const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, RESPONSE_OUTCOME_HEADER: 'x-corral-outcome', ...env });
+  const c = client(proxy.address);
+  try {
+    await run(c, proxy);
+  } finally {
+    c.close();
+    await proxy.stop();
+  }
+}
+
+describe('cache policy', () => {
+  it('stale-while-revalidate: past the TTL, 20 callers get the old answer at once and one call refreshes it', async () => {
+    await withProxy({ COLLAPSER_CACHE_DURATION: '200ms', COLLAPSER_STALE_WHILE_REVALIDATE: '30s' }, async (c) => {
+      // Each backend call takes 1 s; the callers past the TTL get the old answer, not the refresh's.
+      const slow = { key: 'swr', delayMs: 1000 };
+      const first = await unary(c, 'Lookup', slow);
+      await wait(300); // past the TTL, inside the window
+      const before = await lookups();
+      const herd = await Promise.all(Array.from({ length: 20 }, () => unary(c, 'Lookup', slow)));
+      expect(herd.map((r) => `${r.headers?.get('x-corral-outcome')[0]} ${r.reply.callNumber}`)).toEqual(herd.map(() => `stale ${first.reply.callNumber}`));
+      expect((await lookups()) - before).toBe(1);
+      // Once the refresh landed, the fresh answer is served.
+      let fresh = await unary(c, 'Lookup', slow);
+      for (let i = 0; i < 250 && fresh.reply.callNumber === first.reply.callNumber; i++) {
+        await wait(20);
+        fresh = await unary(c, 'Lookup', slow);
+      }
+      expect(fresh.reply.callNumber).toBeGreaterThan(first.reply.callNumber);
+      expect(fresh.headers?.get('x-corral-outcome')).toEqual(['cache_hit']);
+    });
+  });
+
+  it('stale-if-error: with the backend down, 10 callers get the last good answer', async () => {
+    const own = await startBackend();
+    const proxy = await startProxy({ BACKEND_ADDRESS: own.address, RESPONSE_OUTCOME_HEADER: 'x-corral-outcome', COLLAPSER_CACHE_DURATION: '200ms', COLLAPSER_STALE_IF_ERROR: '30s' });
+    const c = client(proxy.address);
+    try {
+      const good = await unary(c, 'Lookup', { key: 'sie' });
+      expect(good.error).toBeNull();
+      await own.stop(); // the outage
+      await wait(300);
+      const herd = await Promise.all(Array.from({ length: 10 }, () => unary(c, 'Lookup', { key: 'sie' })));
+      expect(herd.map((r) => `${r.error?.message ?? 'ok'} ${r.headers?.get('x-corral-outcome')[0]} ${r.reply?.callNumber}`)).toEqual(
+        herd.map(() => `ok stale_if_error ${good.reply.callNumber}`),
+      );
+      // A key with no good answer gets the failure: nothing is made up.
+      const never = await unary(c, 'Lookup', { key: 'never-answered' });
+      expect(never.error?.code).toBe(14);
+    } finally {
+      c.close();
+      await proxy.stop();
+    }
+  });
+
+  it('negative caching: NOT_FOUND is cached for its time with its message; other failures are not', async () => {
+    await withProxy({ COLLAPSER_CACHE_STATUSES: 'NOT_FOUND=30s' }, async (c) => {
+      const before = await lookups();
+      const missing = { key: 'missing', failCode: 5, failMessage: 'no item missing' };
+      const first = await unary(c, 'Lookup', missing);
+      const second = await unary(c, 'Lookup', missing);
+      expect([first.error?.code, second.error?.code]).toEqual([5, 5]);
+      expect(second.error?.details).toBe('no item missing');
+      expect(second.trailers?.get('x-call-number')).toEqual(first.trailers?.get('x-call-number'));
+      expect((await lookups()) - before).toBe(1);
+      const failing = { key: 'failing', failCode: 9, failMessage: 'not now' };
+      await unary(c, 'Lookup', failing);
+      await unary(c, 'Lookup', failing);
+      expect((await lookups()) - before).toBe(3);
+    });
+  });
+
+  it('refuses to cache UNAUTHENTICATED or PERMISSION_DENIED answers, naming them', async () => {
+    const { proxyExit } = await import('../../cmd/processes.js');
+    const r = await proxyExit({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_STATUSES: 'NOT_FOUND=1s,PERMISSION_DENIED=1s' }, ['validate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("'PERMISSION_DENIED=1s': PERMISSION_DENIED is never cached: an authorization answer must never be shared in time");
+  });
+});
