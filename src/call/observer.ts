@@ -47,6 +47,8 @@ export interface Observer {
   flightOverflowed(): void;
   /** A waiter was dropped for reading a shared response too slowly. */
   slowCallerDropped(): void;
+  /** A follower waited COLLAPSER_MAX_WAIT for its flight and was answered another way. */
+  waitedTooLong(): void;
   /** A backend attempt failed and the call was tried again on another endpoint. */
   retried(): void;
   /** A response was continued on another endpoint after its backend failed mid-response. */

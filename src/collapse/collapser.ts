@@ -67,7 +67,7 @@ export class Collapser implements Handler, FlightOwner {
     if (flight !== undefined) {
       // Set first: joining replays what arrived, and the client's headers say how it was served.
       downstream.outcome = 'follower';
-      if (flight.join(downstream)) {
+      if (flight.join(downstream, call)) {
         this.observer.served('follower', downstream.route);
       } else {
         downstream.outcome = 'rejected';
@@ -115,6 +115,22 @@ export class Collapser implements Handler, FlightOwner {
   /** Aborts every flight, e.g. when the shutdown grace period is over. */
   abortAll(error: GrpcError): void {
     for (const flight of this.flights.values()) flight.abort(error);
+  }
+
+  /**
+   * A follower waited COLLAPSER_MAX_WAIT for its flight (nginx's proxy_cache_lock_timeout):
+   * it gets the answer the cache still holds for errors, or makes its own backend call,
+   * whose answer is not cached.
+   */
+  waitedTooLong(flight: Flight, downstream: Downstream, call: Call): void {
+    const cached = this.cache?.get(flight.key);
+    if (cached !== undefined && performance.now() < cached.errorUntil) {
+      this.serve(cached, 'stale', downstream);
+      return;
+    }
+    downstream.outcome = 'bypass';
+    this.observer.backendCallStarted('bypass', downstream.route);
+    this.origin.start(call, downstream);
   }
 
   flightOverflowed(flight: Flight): void {

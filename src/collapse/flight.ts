@@ -13,12 +13,16 @@ export interface FlightOptions {
   maxResponseBytes: number;
   /** Followers beyond the leader that may wait on one flight. */
   maxFollowers: number;
+  /** How long a follower waits before it is answered another way (COLLAPSER_MAX_WAIT); 0: as long as the flight takes. */
+  maxWaitMs?: number;
 }
 
 /** The collapser, told when a flight may no longer be joined. */
 export interface FlightOwner {
   /** The response outgrew the recording bound: new callers must not join this flight. */
   flightOverflowed(flight: Flight): void;
+  /** A follower waited maxWaitMs and left the flight: answer it another way. */
+  waitedTooLong(flight: Flight, downstream: Downstream, call: Call): void;
   /** The response is complete or failed. */
   flightLanded(flight: Flight): void;
 }
@@ -114,15 +118,26 @@ export class Flight implements ResponseSink {
    * Adds a waiter and plays it what has arrived so far. False when the flight is full
    * or no longer joinable; the caller must then be served some other way.
    */
-  join(downstream: Downstream): boolean {
+  join(downstream: Downstream, call: Call | null = null): boolean {
     if (this.landed || this.recording === null) return false;
     if (this.waiters.size > this.options.maxFollowers) return false;
     this.joined++;
-    const waiter = new Waiter(this, downstream);
+    const waiter = new Waiter(this, downstream, call);
     this.waiters.add(waiter);
     downstream.onStart(waiter);
     this.recording.replay(downstream);
+    const maxWait = this.options.maxWaitMs ?? 0;
+    if (maxWait > 0 && call !== null && this.recording.headers === null) waiter.timer = setTimeout(onWaitedTooLong, maxWait, this, waiter);
     return true;
+  }
+
+  /** @internal A follower waited maxWaitMs: if nothing of the answer has reached it, it goes. */
+  waitedTooLong(waiter: Waiter): void {
+    waiter.timer = null;
+    if (this.landed || !this.waiters.has(waiter) || (this.recording?.headers ?? null) !== null) return;
+    this.leave(waiter);
+    this.observer.waitedTooLong();
+    this.owner.waitedTooLong(this, waiter.downstream, waiter.call!);
   }
 
   onHeaders(headers: Headers, endsResponse: boolean): void {
@@ -201,6 +216,7 @@ export class Flight implements ResponseSink {
    */
   leave(waiter: Waiter): void {
     if (!this.waiters.delete(waiter)) return;
+    if (waiter.timer !== null) clearTimeout(waiter.timer);
     if (waiter.behind) this.behind--;
     if (this.stream && this.waiters.size === 0 && !this.landed) {
       this.abandoned = new GrpcError(Status.CANCELLED, 'every caller of the collapsed stream left');
@@ -263,11 +279,16 @@ export class Flight implements ResponseSink {
     if (this.landed) return;
     this.landed = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    for (const waiter of this.waiters) if (waiter.timer !== null) clearTimeout(waiter.timer);
     this.waiters.clear();
     this.behind = 0;
     this.observer.flightLanded(this.joined - 1, (performance.now() - this.startedAt) / 1000);
     this.owner.flightLanded(this);
   }
+}
+
+function onWaitedTooLong(flight: Flight, waiter: Waiter): void {
+  flight.waitedTooLong(waiter);
 }
 
 function onFlightTimeout(flight: Flight): void {

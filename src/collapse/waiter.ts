@@ -1,4 +1,4 @@
-import type { BackendCall, CallControl, Downstream } from '../call/call.js';
+import type { BackendCall, Call, CallControl, Downstream } from '../call/call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** The part of a Flight its waiters steer. */
@@ -17,10 +17,14 @@ export interface WaitedFlight {
 export class Waiter implements CallControl {
   /** Its client is not taking the response now. */
   behind = false;
+  /** COLLAPSER_MAX_WAIT's timer for a follower, until its answer starts or it leaves. */
+  timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly flight: WaitedFlight,
     readonly downstream: Downstream,
+    /** A follower's own call, for the backend call it makes if it waits too long. */
+    readonly call: Call | null = null,
   ) {}
 
   get backend(): BackendCall | null {

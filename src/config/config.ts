@@ -45,6 +45,7 @@ const schema = z.object({
   COLLAPSER_STALE_IF_ERROR: duration('0s'),
   COLLAPSER_CACHE_STATUSES: statusTtls,
   COLLAPSER_CACHE_MAX_TTL: duration('5m'),
+  COLLAPSER_MAX_WAIT: duration('0s'),
   COLLAPSER_CACHE_MAX_BYTES: integer(64 * MiB, 0, 2 ** 40, 'a size in bytes'),
   COLLAPSER_MAX_RESPONSE_BYTES: integer(4 * MiB, 1024, 2 ** 32, 'a size in bytes'),
   COLLAPSER_MAX_FOLLOWERS: integer(10_000, 1, 10_000_000, 'a count'),
@@ -183,6 +184,8 @@ export interface Config {
     fleet: boolean;
     /** The cache policy beyond the TTL: stale windows, negative caching, the cap on a backend's max-age. */
     cachePolicy: { staleWhileRevalidateMs: number; staleIfErrorMs: number; statusTtls: ReadonlyMap<number, number>; maxTtlMs: number };
+    /** COLLAPSER_MAX_WAIT: a follower waits this long for its flight at most; 0: as long as it takes. */
+    maxWaitMs: number;
     /** COLLAPSER_REFLECTION: ask the backends which methods they declare NO_SIDE_EFFECTS (gRPC server reflection). */
     reflection: boolean;
   };
@@ -294,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         statusTtls: e.COLLAPSER_CACHE_STATUSES,
         maxTtlMs: e.COLLAPSER_CACHE_MAX_TTL,
       },
+      maxWaitMs: e.COLLAPSER_MAX_WAIT,
     },
   };
 }

@@ -57,6 +57,7 @@ export class Metrics implements Observer {
   private readonly authFailures: Record<AuthFailure, Counter.Internal>;
   private readonly retries: Counter;
   private readonly sessionTransfers: Counter;
+  private waitsTooLong = 0;
   /** Calls ended by method label, outcome and status: methods named by the configuration or the descriptors, the rest as `other`. */
   private readonly methods = new Map<string, Float64Array>();
   /**
@@ -100,6 +101,12 @@ export class Metrics implements Observer {
           emit(c, counts, (i) => ({ method, outcome: OUTCOMES[Math.floor(i / CODES)]!, grpc_code: statusName(i % CODES) }));
         }
       },
+    );
+    this.countedAtScrape(
+      'corral_max_wait_exceeded_total',
+      'Followers that waited COLLAPSER_MAX_WAIT for their flight, then got a stale answer or made their own backend call',
+      [],
+      (c) => c.inc(this.waitsTooLong),
     );
     this.countedAtScrape(
       'corral_backend_calls_total',
@@ -203,6 +210,10 @@ export class Metrics implements Observer {
 
   slowCallerDropped(): void {
     this.slowCallersDropped.inc();
+  }
+
+  waitedTooLong(): void {
+    this.waitsTooLong++;
   }
 
   retried(): void {

@@ -11,6 +11,7 @@ const EVENTS: ReadonlyArray<keyof Observer> = [
   'flightLanded',
   'flightOverflowed',
   'slowCallerDropped',
+  'waitedTooLong',
   'retried',
   'sessionTransferred',
   'authFailed',

@@ -38,6 +38,7 @@ export function pipelineContext(
       timeoutMs: config.backend.timeoutMs,
       cacheTtlMs: collapser.cacheTtlMs,
       cachePolicy: collapser.cachePolicy,
+      maxWaitMs: collapser.maxWaitMs,
       keyMetadata: collapser.keyMetadata,
       maxResponseBytes: collapser.maxResponseBytes,
       maxFollowers: collapser.maxFollowers,

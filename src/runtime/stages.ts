@@ -32,6 +32,8 @@ export interface RouteDefaults {
   cacheTtlMs: number;
   /** The cache policy beyond the TTL (COLLAPSER_STALE_*, COLLAPSER_CACHE_STATUSES, COLLAPSER_CACHE_MAX_TTL). */
   cachePolicy: Omit<CachePolicy, 'ttlMs'>;
+  /** COLLAPSER_MAX_WAIT; 0: off. */
+  maxWaitMs: number;
   keyMetadata: string[] | undefined;
   maxResponseBytes: number;
   maxFollowers: number;
@@ -123,6 +125,7 @@ const collapse: StageFactory = (route, c) => {
     },
     maxResponseBytes: d.maxResponseBytes,
     maxFollowers: d.maxFollowers,
+    maxWaitMs: d.maxWaitMs,
     serverStreams: c.serverStreams,
   };
   return (next) => {

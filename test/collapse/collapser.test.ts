@@ -49,7 +49,7 @@ const call = (text: string, headers: Record<string, string> = {}): Call => ({
 function collapser(
   origin: Origin,
   next = { calls: [] as Call[], handle(c: Call) { this.calls.push(c); } },
-  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CachePolicy> } = {},
+  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CachePolicy>; maxWaitMs?: number } = {},
 ) {
   const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
   const c = new Collapser(
@@ -57,7 +57,7 @@ function collapser(
     origin,
     new KeyMaker(),
     cache,
-    { timeoutMs: options.timeoutMs ?? 10_000, cache: { ttlMs: 60_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 300_000, ...options.cache }, maxResponseBytes: 1 << 20, maxFollowers: 100, serverStreams: options.serverStreams ?? null },
+    { timeoutMs: options.timeoutMs ?? 10_000, cache: { ttlMs: 60_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 300_000, ...options.cache }, maxResponseBytes: 1 << 20, maxFollowers: 100, maxWaitMs: options.maxWaitMs ?? 0, serverStreams: options.serverStreams ?? null },
     new Metrics(),
   );
   return { c, cache, next };
@@ -130,9 +130,9 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const message = (w: RecordingDownstream) => w.data.map((d) => d.subarray(5).toString()).join('');
 
 /** A collapser whose cache holds v1 for 'k', answered 40 ms ago with a 20 ms TTL. */
-async function expiredAnswer(policy: Partial<CachePolicy>, headers: Record<string, string> = {}) {
+async function expiredAnswer(policy: Partial<CachePolicy>, headers: Record<string, string> = {}, maxWaitMs = 0) {
   const origin = new HandOrigin();
-  const made = collapser(origin, undefined, { cache: { ttlMs: 20, ...policy } });
+  const made = collapser(origin, undefined, { cache: { ttlMs: 20, ...policy }, maxWaitMs });
   made.c.handle(call('k'), new RecordingDownstream());
   origin.answerWith(0, 'v1', 0, headers);
   await wait(40);
@@ -150,6 +150,18 @@ describe('Collapser: the cache policy', () => {
     const after = new RecordingDownstream();
     c.handle(call('k'), after);
     expect(`${after.outcome} ${message(after)}`).toBe('cache_hit v2');
+    cache.close();
+  });
+
+  it('past both windows, a caller waits for a fresh answer', async () => {
+    const { origin, c, cache } = await expiredAnswer({ staleWhileRevalidateMs: 10, staleIfErrorMs: 10 });
+    await wait(20); // 60 ms after it landed: fresh 20 + 10 + 10 are over
+    const late = new RecordingDownstream();
+    c.handle(call('k'), late);
+    expect(late.outcome).toBe('leader');
+    expect(late.events).toEqual([]);
+    origin.answerWith(1, 'down', Status.UNAVAILABLE);
+    expect(late.trailers?.['grpc-status']).toBe(String(Status.UNAVAILABLE)); // nothing left to stand in
     cache.close();
   });
 
@@ -212,5 +224,36 @@ describe('Collapser: the cache policy', () => {
     c.handle(call('private'), new RecordingDownstream());
     expect(origin.started).toHaveLength(3);
     cache.close();
+  });
+
+  it('max wait: a follower that waited too long gets the stale answer, or makes its own uncached backend call', async () => {
+    // No stale answer: its own call, not cached.
+    const origin = new HandOrigin();
+    const { c, cache } = collapser(origin, undefined, { maxWaitMs: 20 });
+    const leader = new RecordingDownstream();
+    const follower = new RecordingDownstream();
+    c.handle(call('slow'), leader);
+    c.handle(call('slow'), follower);
+    await wait(40);
+    expect(origin.started).toHaveLength(2);
+    expect(follower.outcome).toBe('bypass');
+    origin.answerWith(1, 'own');
+    expect(message(follower)).toBe('own');
+    origin.answerWith(0, 'shared');
+    expect(message(leader)).toBe('shared');
+    cache.close();
+
+    // With an answer kept for errors: that one, and no call of its own.
+    const kept = await expiredAnswer({ staleIfErrorMs: 10_000 }, {}, 20);
+    const first = new RecordingDownstream();
+    const waiting = new RecordingDownstream();
+    kept.c.handle(call('k'), first);
+    kept.c.handle(call('k'), waiting);
+    await wait(40);
+    expect(`${waiting.outcome} ${message(waiting)}`).toBe('stale v1');
+    expect(kept.origin.started).toHaveLength(2);
+    kept.origin.answerWith(1, 'v2');
+    expect(message(first)).toBe('v2');
+    kept.cache.close();
   });
 });

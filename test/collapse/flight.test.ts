@@ -24,6 +24,7 @@ function flight(options: Partial<{ maxResponseBytes: number; maxFollowers: numbe
     {
       flightOverflowed: () => owner.overflowed++,
       flightLanded: () => owner.landed++,
+      waitedTooLong: () => {},
     } satisfies FlightOwner,
     metrics,
   );
