@@ -1,4 +1,4 @@
-import type { Call, Downstream, Handler } from '../call/call.js';
+import type { Call, Downstream, Handler, RouteLabel } from '../call/call.js';
 import type { Observer } from '../call/observer.js';
 import type { Origin } from '../upstream/origin.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
@@ -57,7 +57,7 @@ export class Collapser implements Handler, FlightOwner {
       if (now < cached.staleUntil) {
         // Served at once; one call refreshes it in the background (none if one is under way).
         this.serve(cached, 'stale', downstream);
-        if (!this.flights.has(key)) this.refresh(key, call);
+        if (!this.flights.has(key)) this.refresh(key, call, cached, downstream.route);
         return;
       }
       // Past its windows but for errors: it stands in if the flight that replaces it fails.
@@ -90,13 +90,18 @@ export class Collapser implements Handler, FlightOwner {
     recording.replay(downstream);
   }
 
-  /** A background flight for a stale answer's key: no caller waits on it; an OK answer replaces the old one. */
-  private refresh(key: string, call: Call): void {
+  /**
+   * A background flight for a stale answer's key: no caller waits on it; an OK answer
+   * replaces the old one. Callers that join it once the answer is past its revalidation
+   * window still have the old one to fall back on (stale-if-error).
+   */
+  private refresh(key: string, call: Call, stale: Recording, route: RouteLabel | null): void {
     const stream = this.options.serverStreams !== null && this.options.serverStreams.streams(call.method);
     // A stream's flight ends when its last caller leaves: with none, it would not be bounded.
     if (stream) return;
     const flight = new Flight(key, call.method, this.options, this, this.observer, false);
-    flight.route = null;
+    flight.route = route;
+    if (stale.errorUntil > stale.staleUntil) flight.fallback = stale;
     this.flights.set(key, flight);
     this.prepareForAll(call, false);
     flight.start(this.origin, call);

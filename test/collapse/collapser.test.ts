@@ -165,6 +165,19 @@ describe('Collapser: the cache policy', () => {
     cache.close();
   });
 
+  it('a caller past the revalidation window that joins the refresh still falls back to the old answer', async () => {
+    const { origin, c, cache } = await expiredAnswer({ staleWhileRevalidateMs: 30, staleIfErrorMs: 10_000 });
+    c.handle(call('k'), new RecordingDownstream()); // 40 ms: within the window, starts the refresh
+    expect(origin.started).toHaveLength(2);
+    await wait(30); // 70 ms: past the window
+    const late = new RecordingDownstream();
+    c.handle(call('k'), late);
+    expect(late.outcome).toBe('follower');
+    origin.answerWith(1, 'down', Status.UNAVAILABLE);
+    expect(`${late.outcome} ${message(late)}`).toBe('stale_if_error v1');
+    cache.close();
+  });
+
   it('a refresh that fails leaves the old answer in place', async () => {
     const { origin, c, cache } = await expiredAnswer({ staleWhileRevalidateMs: 10_000 });
     c.handle(call('k'), new RecordingDownstream());
