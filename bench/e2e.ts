@@ -116,7 +116,7 @@ http {
   };
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
@@ -140,7 +140,11 @@ export function h2load(uris: string[], load: { requests: number; clients: number
     `--log-file=${log}`,
     ...(uris.length === 1 ? [uris[0]!] : ['-i', uriFile]),
   ];
-  const out = execFileSync('h2load', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  return h2loadMeasurement(execFileSync('h2load', args, { encoding: 'utf8', maxBuffer: 16 << 20 }), log);
+}
+
+/** What one h2load run measured: req/s and failures from its output, latencies from its per-request log (µs, third column). */
+export function h2loadMeasurement(out: string, log: string): Measurement {
   const summary = h2loadSummary(out);
   const latencies = readFileSync(log, 'utf8')
     .split('\n')

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, startProcess, startProxy, type Proxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
-import { backendCalls, cpuSeconds, h2loadSummary, type Measurement } from './e2e.js';
+import { backendCalls, cpuSeconds, h2loadMeasurement, type Measurement } from './e2e.js';
 
 export interface FleetReport {
   /** Backend calls for the hot-key herd, by fleet size, with the fleet on and off. */
@@ -32,7 +32,7 @@ const work = mkdtempSync(join(tmpdir(), 'corral-bench-fleet-'));
 const frame = join(work, 'frame.bin');
 writeFileSync(frame, encodeFrame(Buffer.alloc(100, 0x61)));
 
-/** h2load, asynchronously (several run at once against different sidecars). */
+/** h2load, asynchronously (several run at once against different sidecars; e2e's h2load() waits for its run). */
 function h2load(uris: string[], requests: number, streams: number): Promise<Measurement> {
   const uriFile = join(work, `uris-${Math.random().toString(36).slice(2)}.txt`);
   const log = `${uriFile}.log`;
@@ -44,17 +44,9 @@ function h2load(uris: string[], requests: number, streams: number): Promise<Meas
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.on('error', reject);
-    child.on('close', async () => {
+    child.on('close', () => {
       try {
-        const summary = h2loadSummary(out);
-        const { readFileSync } = await import('node:fs');
-        const ms = readFileSync(log, 'utf8')
-          .split('\n')
-          .filter((l) => l.length > 0)
-          .map((l) => Number(l.split('\t')[2]) / 1000)
-          .sort((a, b) => a - b);
-        const at = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)] ?? 0;
-        resolve({ reqPerSec: summary.reqPerSec, p50Ms: at(50), p99Ms: at(99), failed: summary.failed });
+        resolve(h2loadMeasurement(out, log));
       } catch (err) {
         reject(err);
       }

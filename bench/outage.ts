@@ -13,7 +13,7 @@ import http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { startProcess, startProxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
-import { backendCalls } from './e2e.js';
+import { backendCalls, percentile } from './e2e.js';
 
 const echoJs = fileURLToPath(new URL('./echo-backend.js', import.meta.url));
 const BODY = encodeFrame(Buffer.alloc(100, 0x61));
@@ -56,7 +56,6 @@ async function load(port: number, seconds: number, concurrency: number): Promise
   return result;
 }
 
-const at = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 async function echo(port: number, delayMs: number): Promise<Started & { port: number }> {
   const started = await startProcess(echoJs, [String(port), String(delayMs)], process.env, 'echo listening');
@@ -97,9 +96,9 @@ export async function runOutage(): Promise<OutageReport> {
       report.refresh.push({
         staleWhileRevalidate,
         calls: r.ok + r.failed,
-        p50Ms: at(r.latencies, 50),
-        p99Ms: at(r.latencies, 99),
-        p999Ms: at(r.latencies, 99.9),
+        p50Ms: percentile(r.latencies, 50),
+        p99Ms: percentile(r.latencies, 99),
+        p999Ms: percentile(r.latencies, 99.9),
         // Callers that waited for the backend (it answers after 200 ms): a share too small for p99 to show.
         waited: r.latencies.filter((ms) => ms >= 100).length,
         backendCalls: await backendCalls(backend.port),

@@ -63,7 +63,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   const learned = config.collapser.reflection ? new LearnedDescriptors() : null;
   const wrapOrigin = tracing === null ? null : tracing.clientSpans.bind(tracing);
   const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
-  const fleet = fleetOf(config, agent, { metrics, observer, logger });
+  const fleet = fleetOf(config, agent, { metrics, observer, logger, poolOptions });
   const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet });
 
   const source = config.configPath ?? 'BACKEND_ADDRESS';

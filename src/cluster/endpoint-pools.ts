@@ -1,6 +1,9 @@
 import type { Logger } from '../log/logger.js';
 import { SessionPool, type SessionPoolOptions } from '../upstream/session-pool.js';
 
+/** How every pool of a set connects: SessionPoolOptions but the address. */
+export type EndpointPoolOptions = Omit<SessionPoolOptions, 'address'>;
+
 interface Held {
   pool: SessionPool;
   holders: number;
@@ -18,7 +21,7 @@ export class EndpointPools {
   private readonly leaving = new Set<SessionPool>();
 
   constructor(
-    private readonly options: Omit<SessionPoolOptions, 'address'>,
+    private readonly options: EndpointPoolOptions,
     private readonly logger: Logger,
   ) {}
 

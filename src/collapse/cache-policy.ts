@@ -42,7 +42,7 @@ function seconds(value: string | undefined): number | undefined {
 }
 
 /** The `cache-control` of an answer (its headers, else its trailers), or null when it has none. */
-export function cacheControl(recording: Recording): CacheControl | null {
+function cacheControl(recording: Recording): CacheControl | null {
   const raw = recording.headers?.['cache-control'] ?? recording.trailers?.['cache-control'];
   if (raw === undefined) return null;
   const control: CacheControl = { noStore: false };

@@ -1,5 +1,5 @@
 import type { Registry } from '@bufbuild/protobuf';
-import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
+import { DeclaredReads } from '../collapse/declared-reads.js';
 
 /**
  * Descriptors learned from the backends over server reflection, one per endpoint (the
@@ -8,18 +8,20 @@ import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
  * backend still counts. Bounded by the endpoints listed now: one that leaves is forgotten.
  */
 export class LearnedDescriptors {
-  private readonly byEndpoint = new Map<string, { cluster: string; registry: Registry }>();
+  private readonly byEndpoint = new Map<string, { cluster: string; registry: Registry; declared: DeclaredReads }>();
   private readonly listeners = new Set<(registries: Iterable<Registry>) => void>();
 
-  /** What `address` (of `cluster`) answered; replaces what it answered before. */
-  set(cluster: string, address: string, registry: Registry): void {
-    this.byEndpoint.set(address, { cluster, registry });
+  /** What `address` (of `cluster`) answered; replaces what it answered before. Returns what that answer declares. */
+  set(cluster: string, address: string, registry: Registry): DeclaredReads {
+    const declared = new DeclaredReads(registry);
+    this.byEndpoint.set(address, { cluster, registry, declared });
     this.changed();
+    return declared;
   }
 
   /** Per endpoint: its cluster and the methods it declares NO_SIDE_EFFECTS (for /config_dump). */
   *endpoints(): Iterable<{ cluster: string; endpoint: string; reads: string[] }> {
-    for (const [endpoint, { cluster, registry }] of this.byEndpoint) yield { cluster, endpoint, reads: declaredReads(registry) };
+    for (const [endpoint, { cluster, declared }] of this.byEndpoint) yield { cluster, endpoint, reads: declared.methods.reads };
   }
 
   forget(address: string): void {
@@ -40,14 +42,4 @@ export class LearnedDescriptors {
   private *registries(): Iterable<Registry> {
     for (const { registry } of this.byEndpoint.values()) yield registry;
   }
-}
-
-/** The full names of the methods a registry declares idempotency_level = NO_SIDE_EFFECTS. */
-export function declaredReads(registry: Registry): string[] {
-  const reads: string[] = [];
-  for (const desc of registry) {
-    if (desc.kind !== 'service') continue;
-    for (const m of desc.methods) if (m.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) reads.push(`/${desc.typeName}/${m.name}`);
-  }
-  return reads;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import { declaredReads, type LearnedDescriptors } from './learned-reads.js';
+import type { LearnedDescriptors } from './learned-reads.js';
 import { ReflectionUnavailable, reflect } from './server-reflection.js';
 
 /** How long one backend may take to describe itself. */
@@ -100,10 +100,9 @@ export class Reflector {
     reflect(address, ASK_TIMEOUT_MS).then(
       (registry) => {
         if (!settle({ state: 'learned', ...seen })) return;
-        this.learned.set(cluster, address, registry);
-        let methods = 0;
-        for (const desc of registry) if (desc.kind === 'service') methods += desc.methods.length;
-        const reads = declaredReads(registry);
+        const declared = this.learned.set(cluster, address, registry);
+        const methods = declared.counts.described;
+        const { reads } = declared.methods;
         this.logger.info(
           { cluster, backend: address, methods, reads },
           reads.length === 0

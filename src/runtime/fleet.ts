@@ -1,5 +1,5 @@
 import type { Observer } from '../call/observer.js';
-import { EndpointPools } from '../cluster/endpoint-pools.js';
+import { EndpointPools, type EndpointPoolOptions } from '../cluster/endpoint-pools.js';
 import type { Config } from '../config/config.js';
 import { EtcdResolver } from '../discovery/etcd.js';
 import { Fleet } from '../fleet/fleet.js';
@@ -15,11 +15,14 @@ import type { RegistryAgent } from '../registry/agent.js';
 const PEER_KEEPALIVE = { keepaliveTimeMs: 500, keepaliveTimeoutMs: 500 };
 
 /** The fleet of COLLAPSER_FLEET=on: members from the registry, peer connections, metrics. Null when off. */
-export function fleetOf(config: Config, agent: RegistryAgent | null, parts: { metrics: Metrics; observer: Observer; logger: Logger }): Fleet | null {
+export function fleetOf(
+  config: Config,
+  agent: RegistryAgent | null,
+  parts: { metrics: Metrics; observer: Observer; logger: Logger; poolOptions: EndpointPoolOptions },
+): Fleet | null {
   const registry = config.registry;
   if (!config.collapser.fleet || registry === null || agent === null) return null;
-  const { timeoutMs: _flightTimeout, ...poolOptions } = config.backend;
-  const pools = new EndpointPools({ ...poolOptions, ...PEER_KEEPALIVE }, parts.logger);
+  const pools = new EndpointPools({ ...parts.poolOptions, ...PEER_KEEPALIVE }, parts.logger);
   const members = new EtcdResolver({ endpoints: registry.endpoints, service: registry.service, prefix: registry.prefix }, parts.logger);
   const fleet = new Fleet({ id: agent.instanceId, address: registry.address }, members, pools, parts.observer, parts.logger);
   const { metrics } = parts;
