@@ -101,10 +101,9 @@ export class Collapser implements Handler, FlightOwner {
     if (stream) return;
     const flight = new Flight(key, call.method, this.options, this, this.observer, false);
     flight.route = route;
-    if (stale.errorUntil > stale.staleUntil) flight.fallback = stale;
     this.flights.set(key, flight);
     this.prepareForAll(call, false);
-    flight.start(this.origin, call);
+    flight.start(this.origin, call, stale.errorUntil > stale.staleUntil ? stale : null);
   }
 
   /** Flights under way. */
@@ -173,12 +172,11 @@ export class Collapser implements Handler, FlightOwner {
     this.observer.served('leader', downstream.route);
     const stream = this.options.serverStreams !== null && this.options.serverStreams.streams(call.method);
     const flight = new Flight(key, call.method, this.options, this, this.observer, stream);
-    flight.fallback = stale;
     flight.route = downstream.route;
     this.flights.set(key, flight);
     flight.join(downstream);
     this.prepareForAll(call, stream);
-    flight.start(this.origin, call);
+    flight.start(this.origin, call, stale);
   }
 
   /**

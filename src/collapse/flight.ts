@@ -3,7 +3,7 @@ import type { Observer } from '../call/observer.js';
 import type { Origin } from '../upstream/origin.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Recording } from './recording.js';
-import { isTransient } from './cache-policy.js';
+import { StaleIfError } from './stale-if-error.js';
 import { Waiter } from './waiter.js';
 
 export interface FlightOptions {
@@ -64,16 +64,8 @@ export class Flight implements ResponseSink {
   /** False once a write made the response stale before it landed: it is not cached. */
   cacheable = true;
 
-  /**
-   * The last OK answer for the key, past its freshness but within its stale-if-error
-   * window: if this flight fails transiently before a message, every waiter gets it
-   * instead. While there is one, response headers are held back until a message or the
-   * status arrives, so no waiter has seen the start of an answer it will not get.
-   */
-  fallback: Recording | null = null;
-  /** The waiters got the fallback: nothing of this flight is cached. */
+  /** The waiters got a kept answer instead of this flight's (stale-if-error): nothing of it is cached. */
   servedStale = false;
-  private heldHeaders: Headers | null = null;
 
   constructor(
     readonly key: string,
@@ -86,12 +78,16 @@ export class Flight implements ResponseSink {
     readonly stream = false,
   ) {}
 
-  /** Starts the backend call with the leader's request. */
-  start(origin: Origin, call: Call): void {
+  /**
+   * Starts the backend call with the leader's request. With `stale` (the last OK answer,
+   * within its stale-if-error window), a transient failure before a message gives every
+   * waiter that answer instead (StaleIfError).
+   */
+  start(origin: Origin, call: Call, stale: Recording | null = null): void {
     this.startedAt = performance.now();
     this.observer.backendCallStarted('flight', this.route);
     if (!this.stream) this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
-    origin.start(call, this, this.key);
+    origin.start(call, stale === null ? this : new StaleIfError(this, stale), this.key);
   }
 
   onStart(control: CallControl): void {
@@ -141,44 +137,23 @@ export class Flight implements ResponseSink {
   }
 
   onHeaders(headers: Headers, endsResponse: boolean): void {
-    if (this.fallback !== null) {
-      if (endsResponse && isTransient(Number(headers['grpc-status']))) return this.serveStale();
-      if (!endsResponse) {
-        this.heldHeaders = headers;
-        return;
-      }
-      this.fallback = null;
-    }
     this.recording?.setHeaders(headers, endsResponse);
     for (const waiter of this.waiters) waiter.downstream.onHeaders(headers, endsResponse);
     if (endsResponse) this.land();
   }
 
-  /** A message or the status arrived: the answer is the backend's; the headers held back go first. */
-  private release(): void {
-    this.fallback = null;
-    const headers = this.heldHeaders;
-    this.heldHeaders = null;
-    if (headers !== null) this.onHeaders(headers, false);
-  }
-
   /** The flight failed transiently: every waiter gets the last OK answer instead. */
-  private serveStale(): void {
-    const stale = this.fallback!;
-    this.fallback = null;
-    this.heldHeaders = null;
+  serveStale(stale: Recording): void {
+    if (this.landed) return;
     this.servedStale = true;
     for (const waiter of this.waiters) {
       waiter.downstream.outcome = 'stale_if_error';
       stale.replay(waiter.downstream);
     }
     this.land();
-    // The backend call may still be open (its headers came): it is no use to anyone now.
-    this.call?.abort(new GrpcError(Status.CANCELLED, 'a stale answer was served instead'));
   }
 
   onData(chunk: Buffer): void {
-    if (this.fallback !== null) this.release();
     const recording = this.recording;
     if (recording !== null) {
       recording.addChunk(chunk);
@@ -191,20 +166,12 @@ export class Flight implements ResponseSink {
   }
 
   onTrailers(trailers: Headers): void {
-    if (this.fallback !== null) {
-      if (isTransient(Number(trailers['grpc-status']))) return this.serveStale();
-      this.release();
-    }
     this.recording?.setTrailers(trailers);
     for (const waiter of this.waiters) waiter.downstream.onTrailers(trailers);
     this.land();
   }
 
   onError(error: GrpcError): void {
-    if (this.fallback !== null) {
-      if (isTransient(error.code) && !this.landed) return this.serveStale();
-      this.release();
-    }
     if (this.recording !== null) this.recording.error = error;
     for (const waiter of this.waiters) waiter.downstream.onError(error);
     this.land();

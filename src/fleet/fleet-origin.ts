@@ -1,4 +1,5 @@
-import type { BackendCall, Call, CallControl, Headers, ResponseSink } from '../call/call.js';
+import type { Call, ResponseSink } from '../call/call.js';
+import { HeldAnswer } from '../call/held-answer.js';
 import type { Origin } from '../upstream/origin.js';
 import type { GrpcError } from '../wire/status.js';
 import type { Fleet, Peer } from './fleet.js';
@@ -52,84 +53,25 @@ export class FleetOrigin implements Origin {
 }
 
 /**
- * A forwarded flight's view of its answer: passes it on, and until a message or the
- * status has arrived, turns a failure into a local call. Response headers are held back
- * until then (many servers send them before they work), so no caller has seen anything
- * of an answer it may not get. Its callers steer whichever call is under way through it.
+ * A forwarded flight's view of its answer: until a message or the status has arrived, a
+ * failure (not one its callers caused by leaving) turns into a local call.
  */
-class Forwarded implements ResponseSink, CallControl {
-  private control: CallControl | null = null;
-  private answered = false;
-  private heldHeaders: Headers | null = null;
-  private abortedWith: GrpcError | null = null;
-
+class Forwarded extends HeldAnswer {
   constructor(
     private readonly call: Call,
-    private readonly sink: ResponseSink,
+    sink: ResponseSink,
     private readonly key: string | undefined,
     private readonly peer: Peer,
     private readonly origin: FleetOrigin,
-  ) {}
-
-  get backend(): BackendCall | null {
-    return this.control?.backend ?? null;
+  ) {
+    super(sink);
   }
 
-  onStart(control: CallControl): void {
-    const first = this.control === null;
-    this.control = control;
-    if (this.abortedWith !== null) control.abort(this.abortedWith);
-    else if (first) this.sink.onStart(this);
+  protected rescues(error: GrpcError | null): boolean {
+    return error !== null && this.abortedWith === null;
   }
 
-  onHeaders(headers: Headers, endsResponse: boolean): void {
-    if (endsResponse || this.answered) {
-      this.answered = true;
-      this.sink.onHeaders(headers, endsResponse);
-      return;
-    }
-    this.heldHeaders = headers;
-  }
-
-  onData(chunk: Buffer): void {
-    this.answer();
-    this.sink.onData(chunk);
-  }
-
-  onTrailers(trailers: Headers): void {
-    this.answer();
-    this.sink.onTrailers(trailers);
-  }
-
-  /** The answer is coming: the headers held back go first. */
-  private answer(): void {
-    if (this.answered) return;
-    this.answered = true;
-    const headers = this.heldHeaders;
-    this.heldHeaders = null;
-    if (headers !== null) this.sink.onHeaders(headers, false);
-  }
-
-  onError(error: GrpcError): void {
-    if (this.answered || this.abortedWith !== null) {
-      this.sink.onError(error);
-      return;
-    }
-    this.answered = true; // one fallback; the local call's own failure reaches the callers
-    this.heldHeaders = null;
-    this.origin.fallBack(this.call, this, this.key, this.peer, error);
-  }
-
-  abort(reason: GrpcError): void {
-    this.abortedWith = reason;
-    this.control?.abort(reason);
-  }
-
-  pause(): void {
-    this.control?.pause();
-  }
-
-  resume(): void {
-    this.control?.resume();
+  protected rescue(error: GrpcError | null): void {
+    this.origin.fallBack(this.call, this, this.key, this.peer, error!);
   }
 }
