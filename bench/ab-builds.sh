@@ -8,6 +8,8 @@
 # Both run on the first node on PATH with the same V8 flags, CORRAL_V8_FLAGS or corral's own.
 # A_ENV and B_ENV add variables to one side, to compare a setting on one build:
 #   B_ENV='ACCESS_LOG=/tmp/access.log' bash bench/ab-builds.sh .
+# A_FLAGS and B_FLAGS replace one side's V8 flags, to compare flags on one build:
+#   B_FLAGS='--max-semi-space-size=16 --no-maglev' bash bench/ab-builds.sh .
 # After the rounds: each side's peak RSS and CPU time per call (from /proc), since both
 # served the same calls.
 set -euo pipefail
@@ -18,11 +20,12 @@ flags=${CORRAL_V8_FLAGS---max-semi-space-size=4 --no-maglev --heap-growing-perce
 source bench/side-by-side.sh
 builds=("$BASE" ".")
 side_env=("${A_ENV:-}" "${B_ENV:-}")
+side_flags=("${A_FLAGS-$flags}" "${B_FLAGS-$flags}")
 corral=()
 for i in 0 1; do
   # shellcheck disable=SC2086 # A_ENV and B_ENV are words
   env ${side_env[$i]} GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) ADMIN_PORT=$((41300 + i)) BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn \
-    node $flags "${builds[$i]}/dist/cmd/proxy.js" >/dev/null & pids+=($!); corral+=($!)
+    node ${side_flags[$i]} "${builds[$i]}/dist/cmd/proxy.js" >/dev/null & pids+=($!); corral+=($!)
   seq 0 19999 | sed "s|^|http://127.0.0.1:$((41100 + i))/bench.Echo/M|" > "$work/unique.$i"
   echo "http://127.0.0.1:$((41100 + i))/bench.Echo/Hot" > "$work/hot.$i"
 done

@@ -46,7 +46,7 @@ export interface E2eResult {
   median: Measurement;
   rounds: Measurement[];
   backendCalls: number;
-  /** For a corral: its CPU time (user + system) per request over every round, in microseconds. */
+  /** The target's CPU time (user + system) per request over every measured round, in microseconds (direct: the backend's). */
   cpuUsPerRequest?: number;
 }
 
@@ -59,6 +59,8 @@ export interface CorralRun {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'corral-bench-'));
+// The request of every call: one gRPC frame of a 100-byte message.
+writeFileSync(join(work, 'frame.bin'), encodeFrame(Buffer.alloc(100, 0x61)));
 export const echoJs = fileURLToPath(new URL('./echo-backend.js', import.meta.url));
 const floorJs = fileURLToPath(new URL('./floor-proxies.js', import.meta.url));
 
@@ -76,7 +78,7 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   }
 }
 
-async function startNginx(backendPort: number): Promise<{ port: number; stop(): Promise<void> }> {
+async function startNginx(backendPort: number): Promise<{ port: number; pids(): number[]; stop(): Promise<void> }> {
   const port = await freePort();
   const conf = join(work, 'nginx.conf');
   // One worker: the same single event loop corral has.
@@ -107,6 +109,8 @@ http {
   await waitForPort(port);
   return {
     port,
+    // The master and its worker: their CPU is nginx's.
+    pids: () => [child.pid!, ...execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number)],
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -121,7 +125,7 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** What h2load sends: the gRPC calls of the end-to-end comparison. */
-const grpcRequest = () => ['-d', join(work, 'frame.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers'];
+export const grpcRequest = () => ['-d', join(work, 'frame.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers'];
 
 /**
  * One h2load run of `load.requests` over `load.clients` connections, `load.streams` in
@@ -219,7 +223,6 @@ export interface E2eReport {
 }
 
 export async function runE2e(options: E2eOptions): Promise<E2eReport> {
-  writeFileSync(join(work, 'frame.bin'), encodeFrame(Buffer.alloc(100, 0x61)));
   const started: Started[] = [];
   const stops: Array<() => Promise<unknown>> = [];
   try {
@@ -254,6 +257,15 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
       'floor: node:http2 pass-through': floorHttp2.ready.port as number,
       'floor: grpc-js upstream': floorGrpcJs.ready.port as number,
     };
+    // Whose CPU each target's rounds are charged: direct is the backend's own.
+    const processes: Partial<Record<Target, () => number[]>> = {
+      direct: () => [echo.child.pid!],
+      nginx: nginx.pids,
+      ...Object.fromEntries(corrals.map((c) => [c.target, () => [c.proxy.child.pid!]])),
+      'floor: node:http2 pass-through': () => [floorHttp2.child.pid!],
+      'floor: grpc-js upstream': () => [floorGrpcJs.child.pid!],
+    };
+    const cpuOf = (name: string) => (processes[name as Target]?.() ?? []).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const results: E2eResult[] = [];
     let cacheBytesMax = 0;
     for (const workload of ['hot key', 'unique keys'] as const) {
@@ -265,25 +277,32 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
         calls[name] = 0;
         cpu[name] = 0;
       }
+      const load = { requests: options.requests, clients: options.clients, streams: options.streamsPerClient };
+      const urisFor = (port: number, round: string) =>
+        workload === 'hot key'
+          ? [`http://127.0.0.1:${port}/bench.Echo/Hot`]
+          : Array.from({ length: options.requests }, (_, i) => `http://127.0.0.1:${port}/bench.Echo/U${round}x${i}`);
+      // A warm-up run per target, not counted: JIT and connections settle before the rounds.
+      for (const port of Object.values(targets)) h2load(urisFor(port, 'warm'), load, grpcRequest());
       for (let round = 0; round < options.rounds; round++) {
         for (const [name, port] of Object.entries(targets)) {
-          const uris =
-            workload === 'hot key'
-              ? [`http://127.0.0.1:${port}/bench.Echo/Hot`]
-              : Array.from({ length: options.requests }, (_, i) => `http://127.0.0.1:${port}/bench.Echo/U${round}x${i}`);
           const before = await backendCalls(echoPort);
-          const measured = corrals.find((c) => c.target === name)?.proxy;
-          const cpuBefore = measured ? cpuSeconds(measured.child.pid!) : 0;
-          rounds[name]!.push(h2load(uris, { requests: options.requests, clients: options.clients, streams: options.streamsPerClient }, grpcRequest()));
-          if (measured) cpu[name]! += cpuSeconds(measured.child.pid!) - cpuBefore;
+          const cpuBefore = cpuOf(name);
+          rounds[name]!.push(h2load(urisFor(port, String(round)), load, grpcRequest()));
+          cpu[name]! += cpuOf(name) - cpuBefore;
           calls[name]! += (await backendCalls(echoPort)) - before;
           if (name === 'corral') cacheBytesMax = Math.max(cacheBytesMax, await corral.metric('corral_cache_bytes'));
         }
       }
       for (const name of Object.keys(targets) as Target[]) {
-        const result: E2eResult = { workload, target: name, median: median(rounds[name]!), rounds: rounds[name]!, backendCalls: calls[name]! };
-        if (corrals.some((c) => c.target === name)) result.cpuUsPerRequest = (cpu[name]! * 1e6) / (options.requests * options.rounds);
-        results.push(result);
+        results.push({
+          workload,
+          target: name,
+          median: median(rounds[name]!),
+          rounds: rounds[name]!,
+          backendCalls: calls[name]!,
+          cpuUsPerRequest: (cpu[name]! * 1e6) / (options.requests * options.rounds),
+        });
       }
     }
     const runs: CorralRun[] = corrals.map(({ target, proxy }) => ({

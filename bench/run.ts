@@ -11,7 +11,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runE2e, type E2eResult } from './e2e.js';
+import { runE2e, type E2eResult, type Target } from './e2e.js';
+import { allocationLines, runAllocation } from './allocation.js';
+import { idleRss } from './idle-memory.js';
 import { runGateway, type GatewayReport } from './gateway.js';
 import { fleetLines, runFleet } from './fleet.js';
 import { outageLines, runOutage } from './outage.js';
@@ -97,10 +99,15 @@ for (const m of micro) {
   );
 }
 lines.push('', '## End to end (h2load)', '');
-lines.push('| workload | target | req/s | p50 ms | p99 ms | failed | backend calls | CPU µs/req |', '|---|---|---:|---:|---:|---:|---:|---:|');
+lines.push(
+  'req/s is the median of the rounds, with the slowest and fastest round beside it; CPU is the target process\'s own (direct: the backend\'s; nginx: master and worker) per request over every round.',
+  '',
+);
+lines.push('| workload | target | req/s | rounds min-max | p50 ms | p99 ms | failed | backend calls | CPU µs/req |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of e2e.results) {
+  const rps = r.rounds.map((m) => m.reqPerSec);
   lines.push(
-    `| ${r.workload} | ${r.target} | ${Math.round(r.median.reqPerSec).toLocaleString('en')} | ${r.median.p50Ms.toFixed(2)} | ${r.median.p99Ms.toFixed(2)} | ${r.median.failed} | ${r.backendCalls.toLocaleString('en')} | ${r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(1)} |`,
+    `| ${r.workload} | ${r.target} | ${Math.round(r.median.reqPerSec).toLocaleString('en')} | ${Math.round(Math.min(...rps)).toLocaleString('en')}-${Math.round(Math.max(...rps)).toLocaleString('en')} | ${r.median.p50Ms.toFixed(2)} | ${r.median.p99Ms.toFixed(2)} | ${r.median.failed} | ${r.backendCalls.toLocaleString('en')} | ${r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(1)} |`,
   );
 }
 lines.push('', '## corral processes', '');
@@ -126,8 +133,10 @@ const uniqueVsNginx = ratio(get('unique keys', 'corral').median.reqPerSec, get('
 const hotCalls = get('hot key', 'corral').backendCalls;
 const hotRequests = options.requests * options.rounds;
 lines.push('', '## Ratios', '');
+const cpuRatio = (w: E2eResult['workload'], a: Target, b: Target) => ratio(get(w, a).cpuUsPerRequest!, get(w, b).cpuUsPerRequest!).toFixed(2);
 lines.push(`- hot key: corral / nginx = ${hotVsNginx.toFixed(2)}x (target >= 2.0x); corral / direct = ${hotVsDirect.toFixed(2)}x (target >= 0.9x)`);
-lines.push(`- unique keys: corral / nginx = ${uniqueVsNginx.toFixed(2)}x (target >= 1.0x)`);
+lines.push(`- hot key: CPU per request, corral / nginx = ${cpuRatio('hot key', 'corral', 'nginx')}x (target <= 0.6x); corral / the backend itself = ${cpuRatio('hot key', 'corral', 'direct')}x`);
+lines.push(`- unique keys: corral / nginx = ${uniqueVsNginx.toFixed(2)}x (target >= 1.0x); CPU per request, corral / nginx = ${cpuRatio('unique keys', 'corral', 'nginx')}x, corral / the node:http2 pass-through = ${cpuRatio('unique keys', 'corral', 'floor: node:http2 pass-through')}x`);
 lines.push(`- hot key: ${hotRequests.toLocaleString('en')} requests through corral made ${hotCalls} backend calls`);
 const floor = get('unique keys', 'floor: node:http2 pass-through').median.reqPerSec;
 const grpcJs = get('unique keys', 'floor: grpc-js upstream').median.reqPerSec;
@@ -144,6 +153,15 @@ if (sustainedSeconds > 0) {
   lines.push('', '## Memory under sustained load (bench/sustained-memory.ts)', '', ...sustained.trim().split('\n').map((l) => `- ${l}`));
 }
 
+// Bytes and objects allocated per call, by path (bench/allocation.ts), and memory at rest.
+const allocation = await runAllocation(options.requests);
+lines.push('', '## Allocation per call (bench/allocation.ts)', '');
+lines.push(`${options.requests.toLocaleString('en')} calls per path after as many to warm up; bytes on the V8 heap from its used size around every GC (exact), objects from V8's sampling heap profiler (an estimate).`, '');
+lines.push(...allocationLines(allocation));
+const idle = await idleRss();
+lines.push('', '## Idle memory (bench/idle-memory.ts)', '');
+lines.push(...idle.map((r) => `- ${r.setting}: RSS ${r.rssMiB.toFixed(1)} MiB (${r.anonMiB.toFixed(1)} MiB of its own, ${r.fileMiB.toFixed(1)} MiB mapped from files: the node binary and libraries, shared with every process that maps them), ${r.seconds} s after start`));
+
 lines.push('', ...gatewayLines);
 // The fleet: sidecars in front of their own replicas, one collapser (bench/fleet.ts).
 const fleet = await runFleet({ requests: Math.min(options.requests, 8000) });
@@ -155,7 +173,7 @@ lines.push('', ...outageLines(outage));
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);
 writeFileSync(`${resultsDir}/latest.md`, report);
-writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, gateway, fleet, outage }, null, 2) + '\n');
+writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, allocation, idle, gateway, fleet, outage }, null, 2) + '\n');
 
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;

@@ -1,5 +1,8 @@
-import { createVerifier } from 'fast-jwt';
+import { createRequire } from 'node:module';
 import { LRUCache } from 'lru-cache';
+
+// Loaded when a verifier is made (JWT_SECRET set): a corral without auth does not carry it.
+const require = createRequire(import.meta.url);
 
 /** What corral reads from a verified token. */
 export interface Claims {
@@ -60,6 +63,7 @@ export class TokenVerifier {
     const required = options.requireSession === false ? ['exp'] : ['exp', 'session_id'];
     if (options.audience !== undefined) required.push('aud');
     if (options.issuer !== undefined) required.push('iss');
+    const { createVerifier } = require('fast-jwt') as typeof import('fast-jwt');
     this.verify = createVerifier({
       key: options.secret,
       algorithms: ['HS256'],

@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Metadata } from '../call/call.js';
 
 /**
@@ -39,8 +39,15 @@ export const TRANSPORT_AND_TRACING_HEADERS: ReadonlySet<string> = new Set([
   'sentry-trace',
 ]);
 
-/** Bodies up to this size are hashed in one crypto.hash call, faster than createHash for small inputs. */
-const ONE_SHOT_HASH_MAX = 16 * 1024;
+/**
+ * Every key is written here, then hashed: making a key allocates its digest and little
+ * else (the per-call allocation in docs/performance.md). One buffer for the process: a
+ * key is made synchronously, start to end. It grows to the largest key made so far,
+ * which headers and message limits bound.
+ */
+let scratch = Buffer.allocUnsafeSlow(4096);
+/** The names that count, sorted as they are found (few per call: no sort's work array). */
+const counted: string[] = [];
 
 export interface KeyOptions {
   /** When set, only these metadata names (lower case) count; otherwise all but TRANSPORT_AND_TRACING_HEADERS. */
@@ -62,7 +69,8 @@ export interface KeyOptions {
  * The collapse key: SHA-256 over the full method name, the metadata that could change
  * the answer, and the request body (the framed message, compressed flag included).
  * Entries are sorted by name so header order does not matter; every part is delimited
- * by a newline, which no method name, header name or value can contain.
+ * by a newline, which no method name, header name or value can contain, and the body,
+ * last, is hashed as its bytes.
  */
 export class KeyMaker {
   private readonly only: ReadonlySet<string> | null;
@@ -76,28 +84,34 @@ export class KeyMaker {
   }
 
   key(method: string, headers: Metadata, body: Buffer): string {
-    const names: string[] = [];
+    let chars = this.prefix.length + method.length + 2;
     for (const name in headers) {
-      if (this.counts(name, headers[name])) names.push(name);
+      const value = headers[name];
+      if (!this.counts(name, value)) continue;
+      insertSorted(counted, name);
+      if (typeof value === 'string') chars += name.length + value.length + 2;
+      else for (const v of value!) chars += name.length + v.length + 2;
     }
-    names.sort();
-    let text = this.prefix + method + '\n';
-    for (const name of names) {
+    // UTF-8 takes at most 3 bytes for each UTF-16 unit.
+    const size = chars * 3 + body.length;
+    if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, scratch.length * 2));
+    const out = scratch;
+    let at = out.write(this.prefix, 0, 'utf8');
+    at += out.write(method, at, 'utf8');
+    out[at++] = NEWLINE;
+    for (let i = 0; i < counted.length; i++) {
+      const name = counted[i]!;
       const value = headers[name]!;
       if (typeof value === 'string') {
-        text += name + ':' + value + '\n';
+        at = field(out, at, name, value);
       } else {
-        for (const v of value) text += name + ':' + v + '\n';
+        for (const v of value) at = field(out, at, name, v);
       }
     }
-    text += '\n';
-    if (body.length <= ONE_SHOT_HASH_MAX) {
-      // One string, one hash call: cheaper than building a Buffer for the prefix and
-      // concatenating. The body as latin1 maps each byte to one char, so distinct bodies
-      // stay distinct (crypto.hash then encodes the string as UTF-8, also one-to-one).
-      return hash('sha256', text + body.toString('latin1'), 'binary');
-    }
-    return createHash('sha256').update(text, 'latin1').update(body).digest('binary');
+    counted.length = 0;
+    out[at++] = NEWLINE;
+    at += body.copy(out, at);
+    return hash('sha256', out.subarray(0, at), 'binary');
   }
 
   private counts(name: string, value: string | string[] | undefined): boolean {
@@ -111,4 +125,26 @@ export class KeyMaker {
     // The codec changes how the same bytes are read: only plain proto is left out.
     return name === 'content-type' && value !== 'application/grpc' && value !== 'application/grpc+proto';
   }
+}
+
+const NEWLINE = 0x0a;
+const COLON = 0x3a;
+
+/** Writes `name:value\n` (UTF-8) at `at`; returns where it ended. */
+function field(out: Buffer, at: number, name: string, value: string): number {
+  at += out.write(name, at, 'utf8');
+  out[at++] = COLON;
+  at += out.write(value, at, 'utf8');
+  out[at++] = NEWLINE;
+  return at;
+}
+
+function insertSorted(names: string[], name: string): void {
+  let i = names.length;
+  names.push(name);
+  while (i > 0 && names[i - 1]! > name) {
+    names[i] = names[i - 1]!;
+    i--;
+  }
+  names[i] = name;
 }

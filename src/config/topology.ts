@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type { BalancerSpec } from '../balance/balancer-types.js';
 import { clusterSchema, type ClusterSpec } from '../discovery/cluster-types.js';
 import { ConfigError } from '../spec/errors.js';
 import { httpSchema, httpSpecOf, type HttpSpec } from '../http/http-spec.js';
-
 import { routeSchema, routeSpecOf, type RouteSpec } from '../route/route-spec.js';
+
+// yaml is loaded when a configuration file is read: a corral set up by variables alone does not carry it.
+const require = createRequire(import.meta.url);
 
 export type { BalancerSpec, ClusterSpec, RouteSpec };
 export { defaultRoute, type MetadataMatcher } from '../route/route-spec.js';
@@ -52,7 +54,7 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 export function parseTopology(text: string, source: string): Topology {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = (require('yaml') as typeof import('yaml')).parse(text);
   } catch (err) {
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
   }

@@ -1,8 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { OUTCOMES, type Outcome, type RouteLabel } from '../call/call.js';
 import type { AuthFailure, FinishedCall, Observer } from '../call/observer.js';
 import { statusName } from '../wire/status.js';
 import { BUILD } from './build-info.js';
+import { LeanHistogram, type HistogramSeries } from './lean-histogram.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** gRPC's status codes, 0 to 16; any other reads as UNKNOWN. */
@@ -24,7 +25,7 @@ class RouteSeries {
   readonly served = new Float64Array(OUTCOMES.length);
   readonly handled = new Float64Array(OUTCOMES.length * CODES);
   readonly backendCalls = new Float64Array(KINDS.length);
-  readonly durations: Array<Histogram.Internal<'route' | 'outcome'> | undefined> = [];
+  readonly durations: Array<HistogramSeries | undefined> = [];
   constructor(readonly label: RouteLabel) {}
 }
 
@@ -48,10 +49,10 @@ export class Metrics implements Observer {
   readonly registry = new Registry();
   private readonly routes = new Map<string, RouteSeries>();
   private readonly clusters = new Map<string, ClusterSeries>();
-  private readonly requestSeconds: Histogram<'route' | 'outcome'>;
-  private readonly backendSeconds: Histogram;
+  private readonly requestSeconds: LeanHistogram<'route' | 'outcome'>;
+  private readonly backendSeconds: HistogramSeries;
   private readonly flightsInProgress: Gauge;
-  private readonly followersPerFlight: Histogram;
+  private readonly followersPerFlight: HistogramSeries;
   private readonly flightsOverflowed: Counter;
   private readonly slowCallersDropped: Counter;
   private readonly authFailures: Record<AuthFailure, Counter.Internal>;
@@ -122,26 +123,16 @@ export class Metrics implements Observer {
     this.countedAtScrape('corral_endpoint_ejections_total', 'Endpoints taken out of their cluster for a while after a backend failure, by cluster', ['cluster'], (c) => {
       for (const [cluster, s] of clusters) if (s.ejections > 0) c.inc({ cluster }, s.ejections);
     });
-    this.requestSeconds = new Histogram({
-      name: 'corral_request_duration_seconds',
-      help: 'Time from request headers to the end of the response, by route and outcome',
-      labelNames: ['route', 'outcome'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.backendSeconds = new Histogram({
-      name: 'corral_backend_call_duration_seconds',
-      help: 'Duration of the backend call of each flight',
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.requestSeconds = this.histogram(
+      new LeanHistogram('corral_request_duration_seconds', 'Time from request headers to the end of the response, by route and outcome', LATENCY_BUCKETS),
+    );
+    this.backendSeconds = this.histogram(
+      new LeanHistogram('corral_backend_call_duration_seconds', 'Duration of the backend call of each flight', LATENCY_BUCKETS),
+    ).series({});
     this.flightsInProgress = new Gauge({ name: 'corral_flights_in_progress', help: 'Collapsed backend calls under way', registers });
-    this.followersPerFlight = new Histogram({
-      name: 'corral_flight_followers',
-      help: 'Followers that joined each flight',
-      buckets: [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000],
-      registers,
-    });
+    this.followersPerFlight = this.histogram(
+      new LeanHistogram('corral_flight_followers', 'Followers that joined each flight', [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000]),
+    ).series({});
     this.flightsOverflowed = new Counter({
       name: 'corral_flight_overflows_total',
       help: 'Flights whose response outgrew COLLAPSER_MAX_RESPONSE_BYTES and stopped taking followers',
@@ -185,7 +176,7 @@ export class Metrics implements Observer {
     let byMethod = this.methods.get(method);
     if (byMethod === undefined) this.methods.set(method, (byMethod = new Float64Array(OUTCOMES.length * CODES)));
     byMethod[outcome * CODES + call.code]!++;
-    const histogram = (series.durations[outcome] ??= this.requestSeconds.labels(series.label.name, call.outcome));
+    const histogram = (series.durations[outcome] ??= this.requestSeconds.series({ route: series.label.name, outcome: call.outcome }));
     histogram.observe((performance.now() - call.startedAt) / 1000);
   }
 
@@ -247,6 +238,12 @@ export class Metrics implements Observer {
   /** Adds a counter read at scrape time from a live count that only grows. */
   counterFrom(name: string, help: string, read: () => number): void {
     this.countedAtScrape(name, help, [], (c) => c.inc(read()));
+  }
+
+  /** Registers a histogram observed on the request path (prom-client renders it like its own). */
+  private histogram<L extends string>(histogram: LeanHistogram<L>): LeanHistogram<L> {
+    this.registry.registerMetric(histogram as unknown as Metric);
+    return histogram;
   }
 
   /** A counter whose series are set from plain counts when scraped, never on the request path. */

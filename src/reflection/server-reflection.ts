@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { createRequire } from 'node:module';
+import type * as Grpc from '@grpc/grpc-js';
+import { Status } from '../wire/status.js';
 import { create, createFileRegistry, fromBinary, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 import * as wkt from '@bufbuild/protobuf/wkt';
@@ -24,7 +25,13 @@ const PROTO_DIR = ['../../proto', '../../../proto'].map((p) => fileURLToPath(new
 /** The reflection services, newest first: servers that predate v1 serve only v1alpha. */
 const VERSIONS = ['v1', 'v1alpha'] as const;
 
-type ReflectionStub = grpc.Client & { ServerReflectionInfo(options: grpc.CallOptions): grpc.ClientDuplexStream<unknown, ReflectionResponse> };
+type ReflectionStub = Grpc.Client & { ServerReflectionInfo(options: Grpc.CallOptions): Grpc.ClientDuplexStream<unknown, ReflectionResponse> };
+
+// grpc-js and its proto loader are loaded by the first question: a corral with reflection
+// off (COLLAPSER_REFLECTION=off) does not carry them.
+const require = createRequire(import.meta.url);
+let grpcJs: typeof Grpc | null = null;
+const grpc = (): typeof Grpc => (grpcJs ??= require('@grpc/grpc-js') as typeof Grpc);
 
 interface ReflectionResponse {
   list_services_response?: { service: Array<{ name: string }> };
@@ -32,15 +39,16 @@ interface ReflectionResponse {
   error_response?: { error_code: number; error_message: string };
 }
 
-let stubs: Map<string, grpc.ServiceClientConstructor> | null = null;
+let stubs: Map<string, Grpc.ServiceClientConstructor> | null = null;
 
-function stubFor(version: (typeof VERSIONS)[number]): grpc.ServiceClientConstructor {
+function stubFor(version: (typeof VERSIONS)[number]): Grpc.ServiceClientConstructor {
   if (stubs === null) {
     if (PROTO_DIR === undefined) throw new Error('grpc/reflection protos not found beside corral');
     stubs = new Map();
+    const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
     for (const v of VERSIONS) {
       const definition = protoLoader.loadSync(`grpc/reflection/${v}/reflection.proto`, { includeDirs: [PROTO_DIR], keepCase: true, defaults: false });
-      const pkg = grpc.loadPackageDefinition(definition) as unknown as { grpc: { reflection: Record<string, { ServerReflection: grpc.ServiceClientConstructor }> } };
+      const pkg = grpc().loadPackageDefinition(definition) as unknown as { grpc: { reflection: Record<string, { ServerReflection: Grpc.ServiceClientConstructor }> } };
       stubs.set(v, pkg.grpc.reflection[v]!.ServerReflection);
     }
   }
@@ -71,16 +79,16 @@ export async function reflect(address: string, timeoutMs: number): Promise<FileR
       return await reflectWith(version, address, timeoutMs);
     } catch (err) {
       last = err;
-      if ((err as { code?: number }).code !== grpc.status.UNIMPLEMENTED) break;
+      if ((err as { code?: number }).code !== Status.UNIMPLEMENTED) break;
     }
   }
-  const unsupported = (last as { code?: number }).code === grpc.status.UNIMPLEMENTED;
+  const unsupported = (last as { code?: number }).code === Status.UNIMPLEMENTED;
   throw new ReflectionUnavailable(`${address}: ${unsupported ? 'serves no gRPC server reflection' : (last as Error).message}`, unsupported);
 }
 
 function reflectWith(version: (typeof VERSIONS)[number], address: string, timeoutMs: number): Promise<FileRegistry> {
   const Stub = stubFor(version);
-  const client = new Stub(address, grpc.credentials.createInsecure()) as unknown as ReflectionStub;
+  const client = new Stub(address, grpc().credentials.createInsecure()) as unknown as ReflectionStub;
   const call = client.ServerReflectionInfo({ deadline: Date.now() + timeoutMs });
   const files = new Map<string, FileDescriptorProto>();
   let pending = 0;
