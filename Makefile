@@ -29,11 +29,12 @@ typecheck: install
 demo: build
 	node dist/cmd/demo.js
 
-# The interop tests use Debian's Python grpcio, an independent gRPC implementation (needs root or sudo).
+# The interop tests use Debian's Python grpcio, an independent gRPC implementation, and the
+# TLS tests make their certificates with openssl (needs root or sudo).
 interop-deps:
-	@{ /usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null && command -v promtool >/dev/null && command -v etcd >/dev/null && command -v etcdctl >/dev/null; } || { \
+	@{ /usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null && command -v promtool >/dev/null && command -v etcd >/dev/null && command -v etcdctl >/dev/null && command -v openssl >/dev/null; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends python3-grpcio python3-grpc-tools prometheus etcd-server etcd-client; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends python3-grpcio python3-grpc-tools prometheus etcd-server etcd-client openssl; }
 
 # The last line is the plain 'tests: N passed, N failed' summary CI reads.
 test: build typecheck interop-deps

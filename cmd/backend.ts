@@ -9,16 +9,19 @@
  * tests can see which instance answered.
  *
  *   node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N] [--name example]
+ *     [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
  */
 import * as grpc from '@grpc/grpc-js';
 import { parseDuration } from '../src/spec/duration.js';
 import { commandLine, fail } from './command-line.js';
 import { definition, exampleService, myService, myServiceHandlers } from './example-service.js';
 import { ReflectionService } from '@grpc/reflection';
+import { readFileSync } from 'node:fs';
 
 const USAGE = `The example backend: corral.example.v1.Example (cmd/proto/example.proto) on grpc-js.
 
-  node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N] [--name example]`;
+  node dist/cmd/backend.js [--host 127.0.0.1] [--port 50051] [--delay 200ms] [--max-streams N] [--name example]
+    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]   serve TLS (with a client CA: require client certificates)`;
 
 const args = commandLine('backend', USAGE, {
   host: { type: 'string', default: '127.0.0.1' },
@@ -26,7 +29,10 @@ const args = commandLine('backend', USAGE, {
   delay: { type: 'string', default: '0' },
   'max-streams': { type: 'string' },
   name: { type: 'string', default: 'example' },
-}) as { host: string; port: string; delay: string; 'max-streams'?: string; name: string };
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-client-ca': { type: 'string' },
+}) as { host: string; port: string; delay: string; 'max-streams'?: string; name: string; 'tls-cert'?: string; 'tls-key'?: string; 'tls-client-ca'?: string };
 const defaultDelayMs = parseDuration(args.delay);
 if (defaultDelayMs === undefined) fail('backend', `--delay '${args.delay}' is not a duration such as 200ms`);
 
@@ -159,7 +165,15 @@ server.addService(exampleService, handlers);
 server.addService(myService, myServiceHandlers(handlers));
 // Its descriptors, Lookup and Watch declared NO_SIDE_EFFECTS, for corral to learn (not counted as calls).
 new ReflectionService(definition).addToServer(server);
-server.bindAsync(`${args.host}:${args.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+const credentials =
+  args['tls-cert'] === undefined || args['tls-key'] === undefined
+    ? grpc.ServerCredentials.createInsecure()
+    : grpc.ServerCredentials.createSsl(
+        args['tls-client-ca'] === undefined ? null : readFileSync(args['tls-client-ca']),
+        [{ cert_chain: readFileSync(args['tls-cert']), private_key: readFileSync(args['tls-key']) }],
+        args['tls-client-ca'] !== undefined,
+      );
+server.bindAsync(`${args.host}:${args.port}`, credentials, (err, port) => {
   if (err) {
     process.stderr.write(`backend: cannot listen on ${args.host}:${args.port}: ${err.message}\n`);
     process.exit(1);

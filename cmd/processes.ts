@@ -92,9 +92,15 @@ export interface Backend extends Started {
   address: string;
 }
 
-export async function startBackend(options: { delay?: string; maxStreams?: number; port?: number; name?: string } = {}): Promise<Backend> {
+export async function startBackend(
+  options: { delay?: string; maxStreams?: number; port?: number; name?: string; tls?: { certFile: string; keyFile: string; clientCaFile?: string } } = {},
+): Promise<Backend> {
   const args = ['--port', String(options.port ?? 0), '--delay', options.delay ?? '0', '--name', options.name ?? 'example'];
   if (options.maxStreams !== undefined) args.push('--max-streams', String(options.maxStreams));
+  if (options.tls !== undefined) {
+    args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
+    if (options.tls.clientCaFile !== undefined) args.push('--tls-client-ca', options.tls.clientCaFile);
+  }
   const started = await startProcess(distCmd('backend'), args, process.env, 'backend listening');
   const port = started.ready.port as number;
   return { ...started, port, address: `127.0.0.1:${port}` };

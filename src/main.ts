@@ -24,6 +24,7 @@ import { Readiness } from './runtime/readiness.js';
 import { shutdownSteps } from './runtime/shutdown-steps.js';
 import { Shutdown } from './runtime/shutdown.js';
 import { bound, logDescriptors, logStartUp } from './runtime/start-up.js';
+import { serverTlsOf, watchCertificates } from './runtime/tls.js';
 import { Front } from './server/front.js';
 import { Guard } from './server/guard.js';
 import { ConfigError } from './spec/errors.js';
@@ -80,7 +81,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   metrics.methodLabel = (m) => (current().declared?.has(m) || only?.methods.has(m) || skip?.methods.has(m) ? m : OTHER_METHOD);
 
   const router = new Router(first.table);
-  const frontOptions = { host: config.listenHost, port: config.grpcPort, ...config.server, outcomeHeader: config.outcomeHeader };
+  const tls = serverTlsOf(config.tls);
+  const frontOptions = { host: config.listenHost, port: config.grpcPort, ...config.server, outcomeHeader: config.outcomeHeader, tls };
   const front = new Front(new Guard(tracing === null ? router : tracing.serverSpans(router), logger), frontOptions, observer, logger);
   const traceHttp =
     tracing === null ? null : (handler: Handler, { spec }: HttpRoute) => tracing.httpServerSpans(handler, { method: spec.method, route: spec.path });
@@ -90,7 +92,7 @@ export async function startCorral(config: Config): Promise<Corral> {
       ? null
       : new HttpGateway(
           first.gatewayState(traceHttp),
-          { host: config.listenHost, ...config.http, maxConnections, maxConcurrentStreams, firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS },
+          { host: config.listenHost, ...config.http, maxConnections, maxConcurrentStreams, firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS, tls },
           logger,
           observer,
         );
@@ -139,6 +141,9 @@ export async function startCorral(config: Config): Promise<Corral> {
   const state = { config, routing: current, generation: () => generations.generation, pools, fleet };
   const { probes, admin } = adminServers(config, { registry: metrics.registry, ready, state, logger });
 
+  // Certificate files are watched; SIGHUP reads them too.
+  const certificates = tls === null ? null : watchCertificates(config.tls!, tls, { grpc: front, http: gateway }, metrics, logger);
+
   first.start();
   reflector?.start();
   fleet?.start();
@@ -151,5 +156,8 @@ export async function startCorral(config: Config): Promise<Corral> {
 
   const running = { config, logger, readiness, agent, front, gateway, openCalls, pipeline: current, reflector, fleet, pools, cache, accessLog, tracing };
   const shutdown = new Shutdown(shutdownSteps({ ...running, servers: [admin, probes] }), logger);
-  return { grpcPort, metricsPort, adminPort, logger, reload: () => generations.reload(), shutdown: () => shutdown.run() };
+  return { grpcPort, metricsPort, adminPort, logger, reload: () => {
+      certificates?.reload();
+      return generations.reload();
+    }, shutdown: () => shutdown.run() };
 }

@@ -4,6 +4,7 @@ import type { Observer } from '../call/observer.js';
 import { Cluster } from './cluster.js';
 import type { EjectionOptions } from './ejections.js';
 import type { EndpointPools } from './endpoint-pools.js';
+import type { ClientTls } from '../tls/client-tls.js';
 
 export interface ClusterSetContext {
   pools: EndpointPools;
@@ -24,14 +25,17 @@ export class ClusterSet {
 
   constructor(
     private readonly specs: Readonly<Record<string, ClusterSpec>>,
+    /** Clusters whose endpoints are reached over TLS, and how. */
+    private readonly tls: Readonly<Record<string, ClientTls>>,
     context: ClusterSetContext,
     previous: ClusterSet | null,
   ) {
     const { pools, logger, observer, ejection } = context;
     for (const [name, spec] of Object.entries(specs)) {
-      const kept = previous?.handOver(name, spec) ?? null;
+      const tls = this.tls[name] ?? null;
+      const kept = previous?.handOver(name, spec, tls) ?? null;
       if (kept !== null) this.adopted.add(name);
-      this.clusters.set(name, kept ?? new Cluster(name, createResolver(spec, context), { pools, logger, observer, ejection, warm: isFixed(spec) }));
+      this.clusters.set(name, kept ?? new Cluster(name, createResolver(spec, context), { pools, logger, observer, ejection, warm: isFixed(spec), tls }));
     }
   }
 
@@ -97,9 +101,11 @@ export class ClusterSet {
    * The next configuration defines cluster `name` as `spec`: when this one defines it the
    * same way, the cluster moves to the next one as it is, and this one will not stop it.
    */
-  private handOver(name: string, spec: ClusterSpec): Cluster | null {
+  private handOver(name: string, spec: ClusterSpec, tls: ClientTls | null): Cluster | null {
     const cluster = this.clusters.get(name);
     if (cluster === undefined || JSON.stringify(this.specs[name]) !== JSON.stringify(spec)) return null;
+    // New TLS settings, or new files behind the same paths: new connections.
+    if ((this.tls[name]?.id ?? null) !== (tls?.id ?? null)) return null;
     this.clusters.delete(name);
     return cluster;
   }

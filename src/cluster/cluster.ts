@@ -7,6 +7,7 @@ import { GrpcError, Status } from '../wire/status.js';
 import type { EjectionOptions } from './ejections.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import { OutlierDetection } from './outlier-detection.js';
+import type { ClientTls } from '../tls/client-tls.js';
 
 /** One endpoint as the admin endpoints and metrics show it. */
 export interface EndpointState {
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   ejection: EjectionOptions;
   /** Connect to each endpoint as soon as it appears (fixed lists, so /ready reflects them). */
   warm: boolean;
+  /** TLS to its endpoints (the cluster's `tls`); null: cleartext. */
+  tls: ClientTls | null;
 }
 
 /**
@@ -94,7 +97,7 @@ export class Cluster implements ClusterView {
     this.stopped = true;
     this.resolver.stop();
     this.endpoints.clear();
-    for (const address of this.pools.keys()) this.options.pools.release(address);
+    for (const address of this.pools.keys()) this.options.pools.release(address, this.options.tls);
     this.pools.clear();
   }
 
@@ -164,13 +167,13 @@ export class Cluster implements ClusterView {
 
   private update(resolution: Resolution): void {
     if (this.stopped) return;
-    const { pools, warm, logger } = this.options;
+    const { pools, warm, logger, tls } = this.options;
     const next = new Set(resolution.endpoints.map((e) => e.address));
     const added: string[] = [];
     const removed: string[] = [];
     for (const address of next) {
       if (this.pools.has(address)) continue;
-      const pool = pools.acquire(address);
+      const pool = pools.acquire(address, tls);
       this.pools.set(address, pool);
       if (warm) pool.start();
       added.push(address);
@@ -178,7 +181,7 @@ export class Cluster implements ClusterView {
     for (const address of [...this.pools.keys()]) {
       if (next.has(address)) continue;
       this.pools.delete(address);
-      pools.release(address);
+      pools.release(address, tls);
       removed.push(address);
     }
     this.endpoints.update(resolution);

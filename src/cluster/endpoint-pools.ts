@@ -1,8 +1,9 @@
 import type { Logger } from '../log/logger.js';
 import { SessionPool, type SessionPoolOptions } from '../upstream/session-pool.js';
+import type { ClientTls } from '../tls/client-tls.js';
 
 /** How every pool of a set connects: SessionPoolOptions but the address. */
-export type EndpointPoolOptions = Omit<SessionPoolOptions, 'address'>;
+export type EndpointPoolOptions = Omit<SessionPoolOptions, 'address' | 'tls'>;
 
 interface Held {
   pool: SessionPool;
@@ -25,21 +26,24 @@ export class EndpointPools {
     private readonly logger: Logger,
   ) {}
 
-  acquire(address: string): SessionPool {
-    let held = this.pools.get(address);
+  /** The pool of an address (with these TLS settings: one address over TLS and in cleartext is two pools). */
+  acquire(address: string, tls: ClientTls | null = null): SessionPool {
+    const id = poolId(address, tls);
+    let held = this.pools.get(id);
     if (held === undefined) {
-      held = { pool: new SessionPool({ ...this.options, address }, this.logger), holders: 0 };
-      this.pools.set(address, held);
+      held = { pool: new SessionPool({ ...this.options, address, tls }, this.logger), holders: 0 };
+      this.pools.set(id, held);
     }
     held.holders++;
     return held.pool;
   }
 
-  release(address: string): void {
-    const held = this.pools.get(address);
+  release(address: string, tls: ClientTls | null = null): void {
+    const id = poolId(address, tls);
+    const held = this.pools.get(id);
     if (held === undefined) return;
     if (--held.holders > 0) return;
-    this.pools.delete(address);
+    this.pools.delete(id);
     this.logger.info({ backend: address }, 'endpoint left: draining its connections');
     held.pool.drain();
     // Forget the ones done draining as others start, so the set stays as small as what drains.
@@ -73,4 +77,8 @@ export class EndpointPools {
     this.pools.clear();
     this.leaving.clear();
   }
+}
+
+function poolId(address: string, tls: ClientTls | null): string {
+  return tls === null ? address : `${address}#tls:${tls.id}`;
 }

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Metadata } from '../call/call.js';
+import { CLIENT_CERT_HEADER } from '../tls/client-certificate.js';
 
 /**
  * Metadata that describes the transport or the trace, not the question: leaving it out
@@ -120,7 +121,8 @@ export class KeyMaker {
     // always in the key, as nginx's default cache key has $host. Other pseudo-headers are
     // the same for every gRPC call of a method.
     if (name.charCodeAt(0) === 0x3a /* ':' pseudo-header */) return this.authority && name === ':authority';
-    if (this.only !== null) return this.only.has(name);
+    // The client's certificate (set by corral's TLS front) is its identity: counted even when narrowed.
+    if (this.only !== null) return this.only.has(name) || name === CLIENT_CERT_HEADER;
     if (!TRANSPORT_AND_TRACING_HEADERS.has(name)) return true;
     // The codec changes how the same bytes are read: only plain proto is left out.
     return name === 'content-type' && value !== 'application/grpc' && value !== 'application/grpc+proto';

@@ -3,9 +3,10 @@ import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
 import { otelSettings, type OtelSettings } from './otel.js';
-import { duration, integer, methodList, MiB, optionalWhole, port, statusTtls } from './env-fields.js';
+import { duration, integer, methodList, MiB, optionalWhole, path, port, statusTtls } from './env-fields.js';
 import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
+import { backendTlsOf, frontTlsOf, type FrontTls } from './tls-settings.js';
 
 export { ConfigError };
 
@@ -91,6 +92,16 @@ const schema = z.object({
     .optional(),
   REGISTRY_TTL: duration('10s', true).refine((ms) => ms >= 2000, 'expected at least 2s'),
   REGISTRY_PREFIX: z.string().trim().startsWith('/', "expected a key prefix starting and ending with '/'").endsWith('/', "expected a key prefix starting and ending with '/'").default('/corral/v1/'),
+  // TLS on the gRPC and HTTP ports; mTLS with a client CA (docs/tls.md).
+  TLS_CERT_FILE: path,
+  TLS_KEY_FILE: path,
+  TLS_CLIENT_CA_FILE: path,
+  // TLS to BACKEND_ADDRESS (with CONFIG_PATH: each cluster's tls).
+  BACKEND_TLS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
+  BACKEND_TLS_CA_FILE: path,
+  BACKEND_TLS_CERT_FILE: path,
+  BACKEND_TLS_KEY_FILE: path,
+  BACKEND_TLS_SERVER_NAME: z.string().trim().min(1, 'expected the name the backend certificate carries').optional(),
   // Unset: no HTTP gateway (a default would turn it on).
   HTTP_PORT: optionalWhole(65535, 'a TCP port (0 picks a free one)'),
   HTTP_MAX_BODY_BYTES: optionalWhole(2 ** 31, 'a size in bytes'),
@@ -161,6 +172,8 @@ export interface Config {
   accessLog: string | 1 | null;
   /** RESPONSE_OUTCOME_HEADER: response metadata telling how a call was served; null when off. */
   outcomeHeader: string | null;
+  /** TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE: TLS on the gRPC and HTTP ports; null: cleartext. */
+  tls: FrontTls | null;
   /** Registration of this corral in etcd (REGISTRY_*); null when REGISTRY_ETCD_ENDPOINTS is unset. */
   registry: { endpoints: string[]; service: string; address: string; ttlSeconds: number; prefix: string } | null;
   /** OpenTelemetry tracing from the OTEL_* variables; null when they do not ask for it. */
@@ -238,7 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration: EJECTION_BASE_TIME='${env.EJECTION_BASE_TIME ?? '30s'}' is above EJECTION_MAX_TIME='${env.EJECTION_MAX_TIME ?? '5m'}'`,
     );
   }
-  const topology = e.CONFIG_PATH !== undefined ? loadTopology(e.CONFIG_PATH) : singleBackendTopology(e.BACKEND_ADDRESS!);
+  const topology = e.CONFIG_PATH !== undefined ? loadTopology(e.CONFIG_PATH) : singleBackendTopology(e.BACKEND_ADDRESS!, backendTlsOf(e));
   const jwtSecret = e.JWT_SECRET === undefined || e.JWT_SECRET === '' ? undefined : e.JWT_SECRET;
   checkAuthSecret(topology, jwtSecret);
   return {
@@ -279,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outcomeHeader: e.RESPONSE_OUTCOME_HEADER ?? null,
     tracing: otelSettings(env),
     registry: registryOf(e),
+    tls: frontTlsOf(e),
     environment: { ...e, JWT_SECRET: e.JWT_SECRET === undefined ? undefined : REDACTED },
     collapser: {
       cacheTtlMs: e.COLLAPSER_CACHE_DURATION,

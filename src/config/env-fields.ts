@@ -63,6 +63,9 @@ export const optionalWhole = (max: number, what: string) =>
     .refine((n) => n <= max, `expected ${what}`)
     .optional();
 
+/** A file path, or undefined when the variable is unset. */
+export const path = z.string().trim().min(1, 'expected a file path').optional();
+
 export const port = (defaultValue: number) => integer(defaultValue, 0, 65535, 'a TCP port (0 picks a free one)');
 export const MiB = 1024 * 1024;
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { BalancerSpec } from '../balance/balancer-types.js';
 import { clusterSchema, type ClusterSpec } from '../discovery/cluster-types.js';
 import { ConfigError } from '../spec/errors.js';
+import { clientTlsSchema, loadClientTls, type ClientTls } from '../tls/client-tls.js';
 import { httpSchema, httpSpecOf, type HttpSpec } from '../http/http-spec.js';
 import { routeSchema, routeSpecOf, type RouteSpec } from '../route/route-spec.js';
 
@@ -18,6 +19,8 @@ export interface Topology {
   default: { action: 'error' } | { action: 'use_cluster'; cluster: string };
   routes: RouteSpec[];
   clusters: Record<string, ClusterSpec>;
+  /** The clusters reached over TLS (their `tls` field, or BACKEND_TLS_*), with their files read. */
+  clusterTls: Record<string, ClientTls>;
   /** The HTTP/JSON gateway's routes and descriptors; null when the file has no http section. */
   http: HttpSpec | null;
 }
@@ -58,19 +61,27 @@ export function parseTopology(text: string, source: string): Topology {
   } catch (err) {
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
   }
+  // A cluster's `tls` is the same for every type of cluster: taken out before the type's own fields are checked.
+  const tlsFields = takeTls(raw);
   const parsed = fileSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-      const value = valueAt(raw, at);
-      const shown = value === undefined || (typeof value === 'object' && value !== null) ? '' : `=${JSON.stringify(value)}`;
-      const message = issue.code === 'unrecognized_keys' ? `unknown field (${issue.keys.join(', ')})` : issue.message;
-      return `${pathText(at)}${shown}: ${message}`;
-    });
-    throw new ConfigError(`${source}: ${problems.join('; ')}`);
-  }
+  if (!parsed.success) throw new ConfigError(`${source}: ${issuesText(parsed.error, raw, []).join('; ')}`);
   const file = parsed.data;
   const problems: string[] = [];
+  const clusterTls: Record<string, ClientTls> = {};
+  for (const [name, fields] of Object.entries(tlsFields)) {
+    const at = ['clusters', name, 'tls'];
+    const spec = clientTlsSchema.safeParse(fields);
+    if (!spec.success) {
+      problems.push(...issuesText(spec.error, fields, at));
+      continue;
+    }
+    const field = (f: string) => `clusters.${name}.tls.${f}`;
+    try {
+      clusterTls[name] = loadClientTls(spec.data, { ca: field('ca_file'), cert: field('cert_file'), key: field('key_file') });
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
   const clusters: Record<string, ClusterSpec> = file.clusters;
   const known = Object.keys(clusters).join(', ') || 'none';
   const routes = file.routes.map((r, i): RouteSpec => {
@@ -95,7 +106,33 @@ export function parseTopology(text: string, source: string): Topology {
     default: file.default.action === 'use_cluster' ? { action: 'use_cluster', cluster: file.default.use_cluster } : { action: 'error' },
     routes,
     clusters,
+    clusterTls,
   };
+}
+
+/** Each zod issue as `path=value: message`, `at` being where the checked value sits in the file. */
+function issuesText(error: z.ZodError, raw: unknown, at: ReadonlyArray<PropertyKey>): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+    const value = valueAt(raw, path);
+    const shown = value === undefined || (typeof value === 'object' && value !== null) ? '' : `=${JSON.stringify(value)}`;
+    const message = issue.code === 'unrecognized_keys' ? `unknown field (${issue.keys.join(', ')})` : issue.message;
+    return `${pathText([...at, ...path])}${shown}: ${message}`;
+  });
+}
+
+/** Removes each cluster's `tls` field from the parsed YAML, returning them by cluster name. */
+function takeTls(raw: unknown): Record<string, unknown> {
+  const taken: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const clusters = (raw as { clusters?: unknown } | null)?.clusters;
+  if (clusters === null || typeof clusters !== 'object' || Array.isArray(clusters)) return taken;
+  for (const [name, cluster] of Object.entries(clusters as Record<string, unknown>)) {
+    if (cluster === null || typeof cluster !== 'object' || !Object.hasOwn(cluster, 'tls')) continue;
+    const { tls, ...rest } = cluster as Record<string, unknown>;
+    taken[name] = tls;
+    Object.defineProperty(clusters, name, { value: rest, enumerable: true, writable: true, configurable: true });
+  }
+  return taken;
 }
 
 /** The prefixes of routes with `authorization: required`. */
@@ -116,6 +153,12 @@ export function loadTopology(path: string): Topology {
 }
 
 /** Without CONFIG_PATH: every call goes to BACKEND_ADDRESS, as before routing existed. */
-export function singleBackendTopology(address: string): Topology {
-  return { default: { action: 'use_cluster', cluster: 'backend' }, routes: [], clusters: { backend: { type: 'static', addresses: [address] } }, http: null };
+export function singleBackendTopology(address: string, tls: ClientTls | null = null): Topology {
+  return {
+    default: { action: 'use_cluster', cluster: 'backend' },
+    routes: [],
+    clusters: { backend: { type: 'static', addresses: [address] } },
+    clusterTls: tls === null ? {} : { backend: tls },
+    http: null,
+  };
 }

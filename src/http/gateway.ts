@@ -1,6 +1,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import type { LoadedCertificate } from '../tls/certificate-files.js';
+import { secureServerOptions, type ServerTls } from '../tls/server-tls.js';
 import type { Readable } from 'node:stream';
 import type { Call, Handler } from '../call/call.js';
 import type { JsonAnswerSpec } from './http-spec.js';
@@ -45,17 +48,19 @@ export interface GatewayOptions {
   maxConcurrentStreams: number;
   /** A new connection that sends nothing for this long is closed (node's HTTP/1.1 headers timeout is 60 s too). */
   firstBytesTimeoutMs: number;
+  /** TLS on this port (ALPN h2 and http/1.1); null or unset: cleartext, HTTP/1.1 and h2c. */
+  tls?: ServerTls | null;
 }
 
 /**
  * The HTTP/JSON front: HTTP/1.1 (keep-alive) and h2c on one port, told apart by the
- * HTTP/2 preface. A request is matched to an HTTP route, its JSON becomes the route's
+ * HTTP/2 preface (over TLS: by ALPN, h2 or http/1.1). A request is matched to an HTTP route, its JSON becomes the route's
  * gRPC request message (transcode.ts), and the call goes through that route's stages
  * (the same collapser and upstream as native gRPC calls); the answer is written back as
  * JSON by a JsonReply.
  */
 export class HttpGateway {
-  private readonly server: net.Server;
+  private readonly server: net.Server | tls.Server;
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
   /** Every connection, to end them after the grace period. */
@@ -86,8 +91,17 @@ export class HttpGateway {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
     });
-    this.server = net.createServer((socket) => this.sniff(socket));
+    this.server =
+      !options.tls
+        ? net.createServer((socket) => this.sniff(socket))
+        : tls.createServer({ ...secureServerOptions(options.tls), ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => this.negotiated(socket));
     this.server.maxConnections = options.maxConnections;
+  }
+
+  /** New TLS handshakes use this certificate (and client CA); open connections carry on. */
+  setCertificate(certificate: LoadedCertificate): void {
+    const { cert, key, ca } = certificate;
+    (this.server as tls.Server).setSecureContext({ cert, key, ca });
   }
 
   /** HTTP calls whose answer has not closed yet. */
@@ -167,6 +181,17 @@ export class HttpGateway {
     });
   }
 
+  /** A TLS connection goes to the server of the protocol its client chose in the handshake. */
+  private negotiated(socket: TLSSocket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', (err) => {
+      this.logger.debug({ err: err.message }, 'gateway connection error');
+      socket.destroy();
+    });
+    (socket.alpnProtocol === 'h2' ? this.h2 : this.h1).emit('connection', socket);
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { table, handlers, cors, registry, json } = this.state;
     const url = new URL(req.url ?? '/', 'http://gateway');
@@ -210,6 +235,8 @@ export class HttpGateway {
       if (err instanceof BadRequest) return reply.fail(Status.INVALID_ARGUMENT, err.message);
       throw err;
     }
+    // Over TLS, corral owns x-forwarded-client-cert: the connection's certificate, never what the client sent.
+    if (this.options.tls) this.options.tls.identities.apply(call.metadata, req.socket as TLSSocket);
     reply.answers(route, registry, json);
     reply.requestBytes = call.body!.length;
     reply.traceparent = call.metadata.traceparent;

@@ -236,6 +236,20 @@ export class Metrics implements Observer {
   }
 
   /** Adds a counter read at scrape time from a live count that only grows. */
+  /** A gauge with one label, its series read at scrape time: label value -> value. */
+  gaugesFrom(name: string, help: string, label: string, read: () => Record<string, number>): void {
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of Object.entries(read())) this.set({ [label]: value }, n);
+      },
+    });
+  }
+
   counterFrom(name: string, help: string, read: () => number): void {
     this.countedAtScrape(name, help, [], (c) => c.inc(read()));
   }

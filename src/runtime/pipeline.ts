@@ -76,7 +76,7 @@ export class Pipeline implements Invalidation {
     /** The http section loaded (descriptors and HTTP routes), or null without one. */
     readonly api: HttpApi | null = null,
   ) {
-    this.clusters = new ClusterSet(topology.clusters, context, previous?.clusters ?? null);
+    this.clusters = new ClusterSet(topology.clusters, topology.clusterTls, context, previous?.clusters ?? null);
     const files = api === null ? null : new DeclaredReads(api.descriptors.registry);
     // With server reflection on, what the backends declare is learned as they answer.
     const learned = context.learned;

@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import http2, { constants, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Handler } from '../call/call.js';
 import type { Logger } from '../log/logger.js';
@@ -9,6 +10,9 @@ import { Intake, type IntakeOptions, type IntakeWatch } from './intake.js';
 import { QuietWatch } from './quiet-watch.js';
 import { listen } from './listen.js';
 import { Reply, type ReplyOwner } from './reply.js';
+import type { ClientIdentities } from '../tls/client-certificate.js';
+import { secureServerOptions, type ServerTls } from '../tls/server-tls.js';
+import type { LoadedCertificate } from '../tls/certificate-files.js';
 
 export interface FrontOptions extends IntakeOptions {
   /** RESPONSE_OUTCOME_HEADER: response metadata that tells the client how its call was served; null when off. */
@@ -17,18 +21,22 @@ export interface FrontOptions extends IntakeOptions {
   port: number;
   maxConcurrentStreams: number;
   maxConnections: number;
+  /** TLS on this port; null or unset: cleartext HTTP/2 (h2c). */
+  tls?: ServerTls | null;
 }
+
 
 const METHOD_NAME = /^\/[^/]+\/[^/]+$/;
 
 /**
  * The HTTP/2 front: accepts every gRPC method on cleartext HTTP/2 (h2c, as a sidecar
- * is reached inside its pod), checks that a request is gRPC, and turns each stream into
- * a Call for the handler. It knows nothing of collapsing.
+ * is reached inside its pod) or over TLS, checks that a request is gRPC, and turns each
+ * stream into a Call for the handler. It knows nothing of collapsing.
  */
 export class Front implements ReplyOwner {
   readonly outcomeHeader: string | null;
-  private readonly server: http2.Http2Server;
+  private readonly server: http2.Http2Server | http2.Http2SecureServer;
+  private readonly identities: ClientIdentities | null;
   private readonly sessions = new Set<Http2Session>();
   private readonly calls = new Set<Reply>();
   private readonly quietWatch: IntakeWatch;
@@ -39,7 +47,7 @@ export class Front implements ReplyOwner {
     private readonly observer: Observer,
     private readonly logger: Logger,
   ) {
-    this.server = http2.createServer({
+    const serverOptions = {
       settings: { maxConcurrentStreams: options.maxConcurrentStreams },
       // gRPC allows metadata values with leading or trailing spaces; RFC 9113's check would drop them.
       strictFieldWhitespaceValidation: false,
@@ -47,19 +55,31 @@ export class Front implements ReplyOwner {
       // (10 MB by default): a client reading large answers slowly would have its other calls
       // fail. grpc-js lifts it too; what a connection holds is bounded by its streams instead.
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
-    } as http2.ServerOptions);
+    } as http2.ServerOptions;
+    const tls = options.tls ?? null;
+    this.server = tls === null ? http2.createServer(serverOptions) : http2.createSecureServer({ ...serverOptions, ...secureServerOptions(tls), ALPNProtocols: ['h2'] });
+    this.identities = tls === null ? null : tls.identities;
     this.server.maxConnections = options.maxConnections;
     this.outcomeHeader = options.outcomeHeader;
     this.quietWatch = new QuietWatch(options.halfCloseWaitMs);
-    this.server.on('stream', (stream, headers, _flags, raw: string[] | undefined) =>
+    // The secure server emits the same events.
+    (this.server as http2.Http2Server).on('stream', (stream, headers, _flags, raw: string[] | undefined) =>
       this.accept(stream, restoreRepeatedFields(headers, raw)),
     );
     this.server.on('session', (session) => this.track(session));
     this.server.on('sessionError', (err) => logger.debug({ err: err.message }, 'client session error'));
+    // A client refused in the handshake (no certificate, another CA, cleartext): its connection ends there.
+    this.server.on('tlsClientError', (err: Error) => logger.debug({ err: err.message }, 'TLS handshake refused'));
   }
 
   listen(): Promise<number> {
     return listen(this.server, this.options.port, this.options.host);
+  }
+
+  /** New TLS handshakes use this certificate (and client CA); open connections carry on. */
+  setCertificate(certificate: LoadedCertificate): void {
+    const { cert, key, ca } = certificate;
+    (this.server as http2.Http2SecureServer).setSecureContext({ cert, key, ca });
   }
 
   /** Client calls still open. */
@@ -96,6 +116,8 @@ export class Front implements ReplyOwner {
   }
 
   private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    // Over TLS, corral owns x-forwarded-client-cert: the connection's certificate, never what the client sent.
+    if (this.identities !== null) this.identities.apply(headers, stream.session!.socket as TLSSocket);
     const reply = new Reply(stream, this, typeof headers[':path'] === 'string' ? headers[':path'] : '', headers);
     this.calls.add(reply);
     if (this.refusal(headers, reply)) {

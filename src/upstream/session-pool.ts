@@ -3,6 +3,7 @@ import type { Metadata, ResponseListener } from '../call/call.js';
 import type { Logger } from '../log/logger.js';
 import { headerListSize } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
+import type { ClientTls } from '../tls/client-tls.js';
 import { UnforwardableRequest } from './upstream.js';
 import { Exchange, NOT_HTTP2, kConnection, type BackendConnection, type BackendStream } from './exchange.js';
 
@@ -25,6 +26,8 @@ export interface SessionPoolOptions {
    * (bench/streams-per-session.sh; figures in docs/performance.md).
    */
   streamsPerSession: number;
+  /** TLS to the backend (the cluster's `tls`, or BACKEND_TLS_*); null: cleartext HTTP/2 (h2c). */
+  tls?: ClientTls | null;
 }
 
 type PooledStream = ClientHttp2Stream & { [kConnection]: PooledSession };
@@ -88,7 +91,7 @@ export class SessionPool {
     private readonly options: SessionPoolOptions,
     private readonly logger: Logger,
   ) {
-    this.authority = `http://${options.address}`;
+    this.authority = `${options.tls ? 'https' : 'http'}://${options.address}`;
   }
 
   /** Opens the first session now, so the pool is warm and /ready reflects the backend. */
@@ -230,6 +233,7 @@ export class SessionPool {
       strictFieldWhitespaceValidation: false,
       // As on the front (and as grpc-js does): no node cap that refuses streams on a busy session.
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      ...tlsOptions(this.options.tls),
     } as http2.SecureClientSessionOptions);
     const pooled = new PooledSession(this, session, this.advertisedLimit, this.advertisedHeaderListLimit);
     this.sessions.push(pooled);
@@ -259,7 +263,7 @@ export class SessionPool {
       pooled.state = 'closing';
     });
     session.on('error', (err: Error) => {
-      this.lastError = err.message;
+      this.lastError = describeConnectError(err, this.options.tls);
     });
     session.once('close', () => {
       clearTimeout(connectTimer);
@@ -314,6 +318,33 @@ export class SessionPool {
     }
   }
 }
+
+/** What a TLS connection to the backend is opened with: its CA, corral's certificate, the name to verify. */
+function tlsOptions(tls: ClientTls | null | undefined): http2.SecureClientSessionOptions {
+  if (!tls) return {};
+  return {
+    ALPNProtocols: ['h2'],
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+    ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+  };
+}
+
+/** A connection error as the calls see it: a certificate that does not verify says so. */
+function describeConnectError(err: Error, tls: ClientTls | null | undefined): string {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (tls && (TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))) {
+    return `TLS: the backend's certificate did not verify (${code}: ${err.message}); check the cluster's tls.ca_file and tls.server_name (or BACKEND_TLS_CA_FILE, BACKEND_TLS_SERVER_NAME)`;
+  }
+  return err.message;
+}
+
+/** OpenSSL's verification failures, as node names them in err.code. */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'HOSTNAME_MISMATCH', 'INVALID_CA',
+]);
 
 function onPooledStreamClose(this: PooledStream): void {
   this[kConnection].active--;

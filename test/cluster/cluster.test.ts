@@ -34,7 +34,7 @@ function cluster() {
     logger,
   );
   const resolver = new HandResolver();
-  const c = new Cluster('c', resolver, { pools, logger, observer: new Metrics(), ejection: { baseMs: 60_000, maxMs: 60_000 }, warm: false });
+  const c = new Cluster('c', resolver, { pools, logger, observer: new Metrics(), ejection: { baseMs: 60_000, maxMs: 60_000 }, warm: false, tls: null });
   c.start();
   return { c, pools, resolver };
 }

@@ -86,6 +86,14 @@ describe('KeyMaker', () => {
     expect(narrow.key(method, { ...base, authorization: 'b', 'x-tenant': '1' }, body)).not.toBe(a);
   });
 
+  it('counts the client certificate (x-forwarded-client-cert) even when narrowed: it is the identity', () => {
+    const narrow = new KeyMaker({ metadata: [] });
+    const alice = narrow.key(method, { ...base, 'x-forwarded-client-cert': 'Hash=aa;URI=spiffe://t/alice' }, body);
+    const bob = narrow.key(method, { ...base, 'x-forwarded-client-cert': 'Hash=bb;URI=spiffe://t/bob' }, body);
+    expect(alice).not.toBe(bob);
+    expect(narrow.key(method, base, body)).not.toBe(alice);
+  });
+
   it('gives equal keys exactly when the counted metadata and body are equal', () => {
     const name = fc.constantFrom('authorization', 'x-a', 'x-b', 'user-agent', 'traceparent');
     // Values as node:http2 gives them: one char per byte, so any of 0x20-0xff.

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { TestCa } from '../support/certificates.js';
 import { parseTopology } from '../../src/config/topology.js';
 
 const example = readFileSync(new URL('../../examples/mygateway.yaml', import.meta.url), 'utf8');
@@ -99,5 +100,22 @@ clusters:
     ).toThrowError(/routes\[0\]\.cluster="ghost": no such cluster \(known: a\); default\.use_cluster="nowhere": no such cluster/);
     expect(() => parseTopology('clusters: { a: { type: static } }', 'f')).toThrowError(/clusters\.a: a static cluster needs address or addresses/);
     expect(() => parseTopology('routes: [', 'f')).toThrowError(/f: not valid YAML/);
+  });
+
+  it('reads a cluster\'s tls, whatever its type, and names what is wrong in it', () => {
+    const ca = new TestCa('topology');
+    const client = ca.issue({ cn: 'corral-client' });
+    const t = parseTopology(
+      `clusters:\n  secure: { type: static, address: "h:1", tls: { ca_file: "${ca.certFile}", cert_file: "${client.certFile}", key_file: "${client.keyFile}", server_name: backend.internal } }\n  plain: { type: dns, address: "h:1" }\n`,
+      'f',
+    );
+    expect(t.clusters.secure).toEqual({ type: 'static', addresses: ['h:1'] });
+    expect(t.clusterTls.secure).toMatchObject({ serverName: 'backend.internal' });
+    expect(t.clusterTls.secure!.cert!.equals(readFileSync(client.certFile))).toBe(true);
+    expect(t.clusterTls.plain).toBeUndefined();
+    expect(() => parseTopology('clusters: { a: { type: static, address: "h:1", tls: { cert_file: /x } } }', 'f')).toThrowError(/clusters\.a\.tls: cert_file and key_file go together/);
+    expect(() => parseTopology('clusters: { a: { type: static, address: "h:1", tls: { ca_file: /nowhere/ca.pem } } }', 'f')).toThrowError(/clusters\.a\.tls\.ca_file=\/nowhere\/ca\.pem: cannot read it \(ENOENT\)/);
+    expect(() => parseTopology('clusters: { a: { type: static, address: "h:1", tls: { sni: x } } }', 'f')).toThrowError(/clusters\.a\.tls\.sni="x": unknown field/);
+    expect(() => parseTopology(`clusters: { a: { type: static, address: "h:1", tls: { cert_file: "${client.certFile}", key_file: "${ca.certFile.replace('.crt', '.key')}" } } }`, 'f')).toThrowError(/clusters\.a\.tls\.key_file=.* is not the key of clusters\.a\.tls\.cert_file=/);
   });
 });

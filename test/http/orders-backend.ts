@@ -22,7 +22,7 @@ export async function startOrdersBackend(): Promise<OrdersBackend> {
   const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
   const seen = (call: grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>) => {
     const md = new grpc.Metadata();
-    for (const name of ['x-user-id', 'x-forwarded-method', 'x-forwarded-path', 'x-path-id', 'x-client-note']) {
+    for (const name of ['x-user-id', 'x-forwarded-method', 'x-forwarded-path', 'x-path-id', 'x-client-note', 'x-forwarded-client-cert']) {
       const value = call.metadata.get(name)[0];
       if (value !== undefined) md.set(`seen-${name}`, String(value));
     }

@@ -22,6 +22,7 @@ import type { Proxy } from '../../cmd/processes.js';
 import { collect, grpc, metadata } from '../support/grpc.js';
 import { testClient } from '../support/interop-service.js';
 import { runPythonClient, startPythonServer, type CaseResult, type PythonServer } from '../support/python.js';
+import { TestCa } from '../support/certificates.js';
 
 let server: PythonServer;
 let proxy: Proxy;
@@ -62,6 +63,39 @@ describe('Python grpcio client and server', () => {
     for (const r of through) {
       expect(`${r.copy} ${r.case}: ${r.ok ? 'ok' : `FAILED ${r.error}`}`).toBe(`${r.copy} ${r.case}: ok`);
       expect(r.observed, r.case).toEqual(direct.find((d) => d.case === r.case)!.observed);
+    }
+  }, 120_000);
+});
+
+describe('Python grpcio over TLS on both sides', () => {
+  it('passes every case over mTLS to corral and TLS to a grpc-core server, observing what it observed direct', async () => {
+    const { startProxy } = await import('../../cmd/processes.js');
+    const front = new TestCa('python-front');
+    const back = new TestCa('python-back');
+    const serverTls = back.issue({ cn: 'python-server' });
+    const corralTls = front.issue({ cn: 'corral', uris: ['spiffe://test.example/sa/corral'] });
+    const client = front.issue({ cn: 'python-client', uris: ['spiffe://test.example/sa/python'] });
+    const tlsServer = await startPythonServer(serverTls);
+    const tlsProxy = await startProxy({
+      BACKEND_ADDRESS: tlsServer.address,
+      BACKEND_TLS_CA_FILE: back.certFile,
+      BACKEND_TLS_SERVER_NAME: 'localhost',
+      TLS_CERT_FILE: corralTls.certFile,
+      TLS_KEY_FILE: corralTls.keyFile,
+      TLS_CLIENT_CA_FILE: front.certFile,
+      COLLAPSER_MAX_RESPONSE_BYTES: String(16 << 20),
+    });
+    try {
+      const through = await runPythonClient(tlsProxy.address, { tls: { caFile: front.certFile, ...client } });
+      expect(summary(through)).toEqual(direct.map((r) => `${r.case}: ok`));
+      for (const r of through) expect(r.observed, r.case).toEqual(direct.find((d) => d.case === r.case)!.observed);
+      // Without its certificate the same client is refused in the handshake.
+      const refused = await runPythonClient(tlsProxy.address, { tls: { caFile: front.certFile }, cases: [direct[0]!.case] });
+      expect(refused[0]!.ok).toBe(false);
+      expect(refused[0]!.error).toMatch(/UNAVAILABLE/);
+    } finally {
+      await tlsProxy.stop();
+      await tlsServer.stop();
     }
   }, 120_000);
 });

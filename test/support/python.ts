@@ -14,8 +14,9 @@ export interface PythonServer extends Started {
   address: string;
 }
 
-export async function startPythonServer(): Promise<PythonServer> {
-  const started = await startProcess(script('server'), [], process.env, 'interop server listening', 30_000, PYTHON);
+export async function startPythonServer(tls?: { certFile: string; keyFile: string }): Promise<PythonServer> {
+  const args = tls === undefined ? [] : ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile];
+  const started = await startProcess(script('server'), args, process.env, 'interop server listening', 30_000, PYTHON);
   return { ...started, address: `127.0.0.1:${started.ready.port as number}` };
 }
 
@@ -28,9 +29,16 @@ export interface CaseResult {
 }
 
 /** Runs the client's cases against a target, `copies` at once; resolves with every result. */
-export function runPythonClient(target: string, options: { copies?: number; cases?: string[] } = {}): Promise<CaseResult[]> {
+export function runPythonClient(
+  target: string,
+  options: { copies?: number; cases?: string[]; tls?: { caFile: string; certFile?: string; keyFile?: string } } = {},
+): Promise<CaseResult[]> {
   const args = [script('client'), '--target', target, '--copies', String(options.copies ?? 1)];
   if (options.cases) args.push('--cases', options.cases.join(','));
+  if (options.tls) {
+    args.push('--ca', options.tls.caFile);
+    if (options.tls.certFile !== undefined) args.push('--cert', options.tls.certFile, '--key', options.tls.keyFile!);
+  }
   return new Promise((resolve, reject) => {
     execFile(PYTHON, args, { timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) {

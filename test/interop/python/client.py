@@ -6,6 +6,7 @@ corral can be compared. Prints one JSON line per case and copy:
 {"copy": 0, "case": "...", "ok": true, "observed": {...}} or {"ok": false, "error": "..."}.
 
     /usr/bin/python3 client.py --target 127.0.0.1:50052 [--copies 4] [--cases a,b]
+        [--ca CA.pem [--cert CLIENT.pem --key CLIENT.key] [--server-name localhost]]   over TLS
 """
 import argparse
 import hashlib
@@ -288,10 +289,21 @@ class Cases:
 CASES = [name for name in vars(Cases) if not name.startswith("_")]
 
 
-def run_copy(target, copy, cases, out, lock):
-    channel = grpc.insecure_channel(
-        target, options=[("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)]
-    )
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def run_copy(target, copy, cases, out, lock, tls):
+    options = [("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)]
+    if tls.ca:
+        credentials = grpc.ssl_channel_credentials(
+            read(tls.ca), read(tls.key) if tls.key else None, read(tls.cert) if tls.cert else None
+        )
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+        channel = grpc.secure_channel(target, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(target, options=options)
     stub = services.TestServiceStub(channel)
     runner = Cases(stub, copy)
     for case in cases:
@@ -310,13 +322,17 @@ def main():
     parser.add_argument("--target", required=True)
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--ca", help="call over TLS, trusting this CA (PEM)")
+    parser.add_argument("--cert", help="with this client certificate (PEM) and --key")
+    parser.add_argument("--key")
+    parser.add_argument("--server-name", default="localhost")
     args = parser.parse_args()
     cases = [c for c in args.cases.split(",") if c]
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         raise SystemExit(f"unknown cases: {unknown}; known: {CASES}")
     out, lock = [], threading.Lock()
-    threads = [threading.Thread(target=run_copy, args=(args.target, copy, cases, out, lock)) for copy in range(args.copies)]
+    threads = [threading.Thread(target=run_copy, args=(args.target, copy, cases, out, lock, args)) for copy in range(args.copies)]
     for t in threads:
         t.start()
     for t in threads:

@@ -95,13 +95,20 @@ class TestService(services.TestServiceServicer):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls-cert", help="serve TLS with this certificate (PEM) and --tls-key")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=64),
         options=[("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)],
     )
     services.add_TestServiceServicer_to_server(TestService(), server)
-    port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+    if args.tls_cert:
+        with open(args.tls_cert, "rb") as cert, open(args.tls_key, "rb") as key:
+            credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
+        port = server.add_secure_port(f"127.0.0.1:{args.port}", credentials)
+    else:
+        port = server.add_insecure_port(f"127.0.0.1:{args.port}")
     server.start()
     print(json.dumps({"msg": "interop server listening", "port": port}), flush=True)
     server.wait_for_termination()
