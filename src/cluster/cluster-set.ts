@@ -11,6 +11,8 @@ export interface ClusterSetContext {
   logger: Logger;
   observer: Observer;
   ejection: EjectionOptions;
+  /** How to reach etcd for clusters of type etcd (REGISTRY_ETCD_* TLS); null: cleartext. */
+  etcdTls: ClientTls | null;
 }
 
 /**
@@ -47,9 +49,9 @@ export class ClusterSet {
   }
 
   /** Every endpoint the clusters resolve to now, with its cluster's name and the state of corral's sessions to it. */
-  *endpoints(): Iterable<{ cluster: string; address: string; connected: boolean; comebacks: number }> {
+  *endpoints(): Iterable<{ cluster: string; address: string; tls: ClientTls | null; connected: boolean; comebacks: number }> {
     for (const [name, cluster] of this.clusters) {
-      for (const { address } of cluster.resolution.endpoints) yield { cluster: name, address, ...cluster.sessionsTo(address) };
+      for (const { address } of cluster.resolution.endpoints) yield { cluster: name, address, tls: cluster.tls, ...cluster.sessionsTo(address) };
     }
   }
 

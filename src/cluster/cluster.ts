@@ -43,6 +43,8 @@ export interface ClusterOptions {
  */
 export class Cluster implements ClusterView {
   readonly endpoints: OutlierDetection;
+  /** TLS to its endpoints; null: cleartext. */
+  readonly tls: ClientTls | null;
   private readonly pools = new Map<string, SessionPool>();
   private stopped = false;
 
@@ -51,6 +53,7 @@ export class Cluster implements ClusterView {
     readonly resolver: Resolver,
     private readonly options: ClusterOptions,
   ) {
+    this.tls = options.tls;
     const { observer, logger } = options;
     this.endpoints = new OutlierDetection(options.ejection);
     this.endpoints.on('ejected', (endpoint, ms, cause) => {

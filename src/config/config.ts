@@ -6,7 +6,8 @@ import { otelSettings, type OtelSettings } from './otel.js';
 import { duration, integer, methodList, MiB, optionalWhole, path, port, statusTtls } from './env-fields.js';
 import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
-import { backendTlsOf, frontTlsOf, type FrontTls } from './tls-settings.js';
+import { backendTlsOf, etcdTlsOf, frontTlsOf, type FrontTls } from './tls-settings.js';
+import type { ClientTls } from '../tls/client-tls.js';
 
 export { ConfigError };
 
@@ -90,6 +91,10 @@ const schema = z.object({
     .trim()
     .refine((v) => HOST_PORT.test(v), 'expected the host:port callers dial to reach this corral, e.g. 10.0.0.7:50052')
     .optional(),
+  // etcd over TLS: the registry, the fleet's members and clusters of type etcd.
+  REGISTRY_ETCD_CA_FILE: path,
+  REGISTRY_ETCD_CERT_FILE: path,
+  REGISTRY_ETCD_KEY_FILE: path,
   REGISTRY_TTL: duration('10s', true).refine((ms) => ms >= 2000, 'expected at least 2s'),
   REGISTRY_PREFIX: z.string().trim().startsWith('/', "expected a key prefix starting and ending with '/'").endsWith('/', "expected a key prefix starting and ending with '/'").default('/corral/v1/'),
   // TLS on the gRPC and HTTP ports; mTLS with a client CA (docs/tls.md).
@@ -175,7 +180,9 @@ export interface Config {
   /** TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE: TLS on the gRPC and HTTP ports; null: cleartext. */
   tls: FrontTls | null;
   /** Registration of this corral in etcd (REGISTRY_*); null when REGISTRY_ETCD_ENDPOINTS is unset. */
-  registry: { endpoints: string[]; service: string; address: string; ttlSeconds: number; prefix: string } | null;
+  registry: { endpoints: string[]; service: string; address: string; ttlSeconds: number; prefix: string; tls: ClientTls | null } | null;
+  /** REGISTRY_ETCD_CA_FILE and its client certificate: every etcd connection over TLS; null: cleartext. */
+  etcdTls: ClientTls | null;
   /** OpenTelemetry tracing from the OTEL_* variables; null when they do not ask for it. */
   tracing: OtelSettings | null;
   /** Every variable corral reads, with defaults filled in and secrets redacted: for /config_dump. */
@@ -252,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const topology = e.CONFIG_PATH !== undefined ? loadTopology(e.CONFIG_PATH) : singleBackendTopology(e.BACKEND_ADDRESS!, backendTlsOf(e));
+  const etcdTls = etcdTlsOf(e);
   const jwtSecret = e.JWT_SECRET === undefined || e.JWT_SECRET === '' ? undefined : e.JWT_SECRET;
   checkAuthSecret(topology, jwtSecret);
   return {
@@ -291,7 +299,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessLog: e.ACCESS_LOG === 'off' ? null : e.ACCESS_LOG === 'stdout' ? 1 : e.ACCESS_LOG,
     outcomeHeader: e.RESPONSE_OUTCOME_HEADER ?? null,
     tracing: otelSettings(env),
-    registry: registryOf(e),
+    registry: registryOf(e, etcdTls),
+    etcdTls,
     tls: frontTlsOf(e),
     environment: { ...e, JWT_SECRET: e.JWT_SECRET === undefined ? undefined : REDACTED },
     collapser: {
@@ -317,7 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** REGISTRY_*: all of service and advertised address once etcd endpoints are given. */
-function registryOf(e: Env): Config['registry'] {
+function registryOf(e: Env, tls: ClientTls | null): Config['registry'] {
   if (e.REGISTRY_ETCD_ENDPOINTS === undefined) {
     // The fleet is the corrals registered under one service: it needs the registry.
     if (e.COLLAPSER_FLEET === 'on') {
@@ -338,6 +347,7 @@ function registryOf(e: Env): Config['registry'] {
     address: e.REGISTRY_ADVERTISE_ADDRESS!,
     ttlSeconds: Math.ceil(e.REGISTRY_TTL / 1000),
     prefix: e.REGISTRY_PREFIX,
+    tls,
   };
 }
 

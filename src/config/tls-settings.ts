@@ -21,6 +21,9 @@ interface TlsVariables {
   BACKEND_TLS_KEY_FILE?: string | undefined;
   BACKEND_TLS_SERVER_NAME?: string | undefined;
   CONFIG_PATH?: string | undefined;
+  REGISTRY_ETCD_CA_FILE?: string | undefined;
+  REGISTRY_ETCD_CERT_FILE?: string | undefined;
+  REGISTRY_ETCD_KEY_FILE?: string | undefined;
   COLLAPSER_FLEET: 'on' | 'off';
 }
 
@@ -55,5 +58,19 @@ export function backendTlsOf(e: TlsVariables): ClientTls | null {
   return loadClientTls(
     { caFile: e.BACKEND_TLS_CA_FILE, certFile: e.BACKEND_TLS_CERT_FILE, keyFile: e.BACKEND_TLS_KEY_FILE, serverName: e.BACKEND_TLS_SERVER_NAME },
     { ca: 'BACKEND_TLS_CA_FILE', cert: 'BACKEND_TLS_CERT_FILE', key: 'BACKEND_TLS_KEY_FILE' },
+  );
+}
+
+/** REGISTRY_ETCD_CA_FILE (and a client certificate): etcd over TLS, for the registry, the fleet and etcd clusters. */
+export function etcdTlsOf(e: TlsVariables): ClientTls | null {
+  if (e.REGISTRY_ETCD_CA_FILE === undefined) {
+    if (e.REGISTRY_ETCD_CERT_FILE !== undefined || e.REGISTRY_ETCD_KEY_FILE !== undefined) {
+      throw new ConfigError('invalid configuration: REGISTRY_ETCD_CERT_FILE and REGISTRY_ETCD_KEY_FILE need REGISTRY_ETCD_CA_FILE, the CA that signed etcd\'s certificate');
+    }
+    return null;
+  }
+  return loadClientTls(
+    { caFile: e.REGISTRY_ETCD_CA_FILE, certFile: e.REGISTRY_ETCD_CERT_FILE, keyFile: e.REGISTRY_ETCD_KEY_FILE },
+    { ca: 'REGISTRY_ETCD_CA_FILE', cert: 'REGISTRY_ETCD_CERT_FILE', key: 'REGISTRY_ETCD_KEY_FILE' },
   );
 }

@@ -8,11 +8,14 @@ import { DEFAULT_POLLING } from './polling.js';
 import { ShardMapResolver } from './shard-map.js';
 import { StaticResolver } from './static.js';
 import type { Logger } from '../log/logger.js';
+import type { ClientTls } from '../tls/client-tls.js';
 import { hostPort, httpUrl, millis, typeUnion } from '../spec/fields.js';
 
 /** What a resolver may use besides its cluster's spec. */
 export interface ResolverContext {
   logger: Logger;
+  /** How to reach etcd (REGISTRY_ETCD_* TLS files), for clusters of type etcd; null: cleartext. */
+  etcdTls: ClientTls | null;
 }
 
 /**
@@ -64,7 +67,7 @@ export const CLUSTER_TYPES = {
         prefix: z.string().startsWith('/').endsWith('/').default(DEFAULT_PREFIX),
       })
       .transform((c) => ({ type: 'etcd' as const, endpoints: c.etcd_endpoints, service: c.service, prefix: c.prefix })),
-    create: (spec, { logger }) => new EtcdResolver(spec, logger),
+    create: (spec, { logger, etcdTls }) => new EtcdResolver({ ...spec, tls: etcdTls }, logger),
     fixed: false,
   }),
   shard_map: clusterType({

@@ -1,5 +1,6 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Logger } from '../log/logger.js';
+import type { ClientTls } from '../tls/client-tls.js';
 import { instancesPrefix, parseInstance, type InstanceRecord } from '../registry/contract.js';
 import { connectEtcd } from '../registry/etcd-client.js';
 import { HOST_PORT, type Endpoint, type Resolution, type Resolver, type ResolverHealth } from './endpoint.js';
@@ -12,6 +13,8 @@ export interface EtcdResolverOptions {
   /** First and largest wait before listing again after a failure. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** etcd over TLS (REGISTRY_ETCD_CA_FILE and its client certificate); cleartext when null or unset. */
+  tls?: ClientTls | null;
 }
 
 /**
@@ -39,7 +42,7 @@ export class EtcdResolver implements Resolver {
     private readonly logger: Logger,
     client?: Etcd3,
   ) {
-    this.client = client ?? connectEtcd(options.endpoints);
+    this.client = client ?? connectEtcd(options.endpoints, options.tls ?? null);
     this.prefix = instancesPrefix(options.prefix, options.service);
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from '../log/logger.js';
 import type { LearnedDescriptors } from './learned-reads.js';
 import { ReflectionUnavailable, reflect } from './server-reflection.js';
+import type { ClientTls } from '../tls/client-tls.js';
 
 /** How long one backend may take to describe itself. */
 const ASK_TIMEOUT_MS = 5000;
@@ -86,7 +87,7 @@ export class Reflector {
   }
 
   private ask(endpoint: Endpoint, before: Asked | undefined, now: number): void {
-    const { cluster, address, connected, comebacks } = endpoint;
+    const { cluster, address, tls, connected, comebacks } = endpoint;
     const failures = before?.state === 'failed' ? before.failures : 0;
     const again = before !== undefined;
     const seen = { again, connected, comebacks, at: now };
@@ -97,7 +98,7 @@ export class Reflector {
       this.asked.set(address, next);
       return true;
     };
-    reflect(address, ASK_TIMEOUT_MS).then(
+    reflect(address, ASK_TIMEOUT_MS, tls).then(
       (registry) => {
         if (!settle({ state: 'learned', ...seen })) return;
         const declared = this.learned.set(cluster, address, registry);
@@ -127,6 +128,8 @@ export class Reflector {
 interface Endpoint {
   cluster: string;
   address: string;
+  /** How the data path reaches it: reflection is asked the same way. */
+  tls: ClientTls | null;
   connected: boolean;
   comebacks: number;
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type * as Grpc from '@grpc/grpc-js';
 import { Status } from '../wire/status.js';
+import type { ClientTls } from '../tls/client-tls.js';
 import { create, createFileRegistry, fromBinary, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 import * as wkt from '@bufbuild/protobuf/wkt';
@@ -72,11 +73,11 @@ export class ReflectionUnavailable extends Error {
  * their methods' idempotency levels can be read. Asks v1, then v1alpha. A control-plane
  * call, made with grpc-js, once per endpoint and configuration, never on the data path.
  */
-export async function reflect(address: string, timeoutMs: number): Promise<FileRegistry> {
+export async function reflect(address: string, timeoutMs: number, tls: ClientTls | null = null): Promise<FileRegistry> {
   let last: unknown = null;
   for (const version of VERSIONS) {
     try {
-      return await reflectWith(version, address, timeoutMs);
+      return await reflectWith(version, address, timeoutMs, tls);
     } catch (err) {
       last = err;
       if ((err as { code?: number }).code !== Status.UNIMPLEMENTED) break;
@@ -86,9 +87,15 @@ export async function reflect(address: string, timeoutMs: number): Promise<FileR
   throw new ReflectionUnavailable(`${address}: ${unsupported ? 'serves no gRPC server reflection' : (last as Error).message}`, unsupported);
 }
 
-function reflectWith(version: (typeof VERSIONS)[number], address: string, timeoutMs: number): Promise<FileRegistry> {
+function reflectWith(version: (typeof VERSIONS)[number], address: string, timeoutMs: number, tls: ClientTls | null): Promise<FileRegistry> {
   const Stub = stubFor(version);
-  const client = new Stub(address, grpc().credentials.createInsecure()) as unknown as ReflectionStub;
+  const { credentials } = grpc();
+  // Over TLS as the data path reaches the endpoint: its CA, corral's certificate, the name to verify.
+  const client = (
+    tls === null
+      ? new Stub(address, credentials.createInsecure())
+      : new Stub(address, credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null), tls.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName })
+  ) as unknown as ReflectionStub;
   const call = client.ServerReflectionInfo({ deadline: Date.now() + timeoutMs });
   const files = new Map<string, FileDescriptorProto>();
   let pending = 0;

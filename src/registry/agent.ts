@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../log/logger.js';
+import type { ClientTls } from '../tls/client-tls.js';
 import { connectEtcd } from './etcd-client.js';
 import { instanceKey, namingKey, namingValue, type InstanceRecord, type InstanceState } from './contract.js';
 
@@ -12,6 +13,8 @@ export interface AgentOptions {
   ttlSeconds: number;
   prefix: string;
   version: string;
+  /** etcd over TLS (REGISTRY_ETCD_*); null: cleartext. */
+  tls: ClientTls | null;
 }
 
 const REVOKE_ATTEMPTS = 4;
@@ -50,7 +53,7 @@ export class RegistryAgent {
     private readonly options: AgentOptions,
     private readonly logger: Logger,
   ) {
-    this.client = connectEtcd(options.endpoints);
+    this.client = connectEtcd(options.endpoints, options.tls);
   }
 
   get key(): string {

@@ -23,7 +23,7 @@ export function fleetOf(
   const registry = config.registry;
   if (!config.collapser.fleet || registry === null || agent === null) return null;
   const pools = new EndpointPools({ ...parts.poolOptions, ...PEER_KEEPALIVE }, parts.logger);
-  const members = new EtcdResolver({ endpoints: registry.endpoints, service: registry.service, prefix: registry.prefix }, parts.logger);
+  const members = new EtcdResolver({ endpoints: registry.endpoints, service: registry.service, prefix: registry.prefix, tls: registry.tls }, parts.logger);
   const fleet = new Fleet({ id: agent.instanceId, address: registry.address }, members, pools, parts.observer, parts.logger);
   const { metrics } = parts;
   metrics.gaugeFrom('corral_fleet_members', 'Members of the fleet this corral sees, itself included (COLLAPSER_FLEET)', () => fleet.size);

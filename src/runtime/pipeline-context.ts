@@ -29,6 +29,7 @@ export function pipelineContext(
     verifier: jwtSecret === undefined ? null : new TokenVerifier({ secret: jwtSecret, ...jwtClaims }),
     bearerVerifier: jwtSecret === undefined ? null : new TokenVerifier({ secret: jwtSecret, ...jwtClaims, requireSession: false }),
     ejection: config.ejection,
+    etcdTls: config.etcdTls,
     retry: config.retry,
     methods: {
       only: collapser.onlyMethods === undefined ? null : new MethodSet(collapser.onlyMethods),

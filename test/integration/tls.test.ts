@@ -144,6 +144,21 @@ describe('TLS to the backend', () => {
     await backend?.stop();
   });
 
+  it('asks a TLS backend over server reflection, and collapses what it declares a read', async () => {
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TLS_CA_FILE: backendCa.certFile }, { defaults: 'shipped' });
+    try {
+      await proxy.untilReady();
+      const c = new ExampleClient(proxy.address, grpc.credentials.createInsecure()) as Client;
+      const results = await Promise.all(Array.from({ length: 10 }, () => unary(c, 'Lookup', { key: 'declared-read' })));
+      c.close();
+      expect(results.map((r) => r.error)).toEqual(Array(10).fill(null));
+      expect(new Set(results.map((r) => r.reply.callNumber)).size).toBe(1);
+      expect(proxy.lines.join('\n')).toMatch(/learned the backend's methods over server reflection: collapsing the \d+ it declares/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('verifies the backend against the CA given, and says so when it does not verify', async () => {
     const good = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TLS_CA_FILE: backendCa.certFile });
     const wrong = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TLS_CA_FILE: ca.certFile });

@@ -18,17 +18,26 @@ interface Member {
   process: ChildProcess | null;
 }
 
+/** etcd serving its clients over TLS, requiring client certificates signed by `caFile`. */
+export interface EtcdTls {
+  caFile: string;
+  server: { certFile: string; keyFile: string };
+  /** The client certificate etcdctl uses. */
+  client: { certFile: string; keyFile: string };
+}
+
 export class EtcdCluster {
   private constructor(
     private readonly dir: string,
     private readonly members: Member[],
+    private readonly tls: EtcdTls | null,
   ) {}
 
-  static async start(size = 3): Promise<EtcdCluster> {
+  static async start(size = 3, tls: EtcdTls | null = null): Promise<EtcdCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'corral-etcd-'));
     const members: Member[] = [];
     for (let i = 0; i < size; i++) members.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), process: null });
-    const cluster = new EtcdCluster(dir, members);
+    const cluster = new EtcdCluster(dir, members, tls);
     for (let i = 0; i < size; i++) cluster.startMember(i);
     await cluster.healthy();
     return cluster;
@@ -42,13 +51,19 @@ export class EtcdCluster {
   startMember(i: number): void {
     const m = this.members[i]!;
     const initialCluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+    const scheme = this.tls === null ? 'http' : 'https';
+    const tlsArgs =
+      this.tls === null
+        ? []
+        : ['--cert-file', this.tls.server.certFile, '--key-file', this.tls.server.keyFile, '--trusted-ca-file', this.tls.caFile, '--client-cert-auth'];
     m.process = spawn(
       'etcd',
       [
         '--name', m.name,
         '--data-dir', join(this.dir, m.name),
-        '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`,
-        '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
+        '--listen-client-urls', `${scheme}://127.0.0.1:${m.clientPort}`,
+        '--advertise-client-urls', `${scheme}://127.0.0.1:${m.clientPort}`,
+        ...tlsArgs,
         '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
         '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
         '--initial-cluster', initialCluster,
@@ -88,7 +103,8 @@ export class EtcdCluster {
   /** etcdctl against the live members. */
   ctl(...args: string[]): string {
     const live = this.members.filter((m) => m.process !== null).map((m) => `127.0.0.1:${m.clientPort}`);
-    return execFileSync('etcdctl', ['--endpoints', live.join(','), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const tlsArgs = this.tls === null ? [] : ['--cacert', this.tls.caFile, '--cert', this.tls.client.certFile, '--key', this.tls.client.keyFile];
+    return execFileSync('etcdctl', ['--endpoints', live.join(','), ...tlsArgs, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   /** Waits until every running member answers healthy. */
