@@ -78,15 +78,20 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   }
 }
 
-async function startNginx(backendPort: number): Promise<{ port: number; pids(): number[]; stop(): Promise<void> }> {
+/** nginx with grpc_pass to the backend, one worker; over TLS (HTTP/2 by ALPN) with `tls`. */
+export async function startNginx(
+  backendPort: number,
+  tls: { certFile: string; keyFile: string } | null = null,
+): Promise<{ port: number; pids(): number[]; stop(): Promise<void> }> {
   const port = await freePort();
-  const conf = join(work, 'nginx.conf');
+  const conf = join(work, `nginx-${port}.conf`);
+  const listen = tls === null ? `listen 127.0.0.1:${port} http2;` : `listen 127.0.0.1:${port} ssl http2;\n    ssl_certificate ${tls.certFile};\n    ssl_certificate_key ${tls.keyFile};`;
   // One worker: the same single event loop corral has.
   writeFileSync(
     conf,
     `worker_processes 1;
 error_log ${work}/nginx-error.log warn;
-pid ${work}/nginx.pid;
+pid ${work}/nginx-${port}.pid;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -98,7 +103,7 @@ http {
   scgi_temp_path ${work};
   upstream echo { server 127.0.0.1:${backendPort}; keepalive 64; }
   server {
-    listen 127.0.0.1:${port} http2;
+    ${listen}
     http2_max_concurrent_streams 1000;
     location / { grpc_pass grpc://echo; }
   }
@@ -222,15 +227,25 @@ export interface E2eReport {
   corralCacheBytesMax: number;
 }
 
+/** The echo backend and nginx in front of it (over TLS with `tls`), added to what the caller stops. */
+export async function echoBehindNginx(
+  tls: { certFile: string; keyFile: string } | null,
+  started: Started[],
+  stops: Array<() => Promise<unknown>>,
+): Promise<{ echo: Started; echoPort: number; nginx: Awaited<ReturnType<typeof startNginx>> }> {
+  const echo = await startProcess(echoJs, ['0'], process.env, 'echo listening');
+  started.push(echo);
+  const echoPort = echo.ready.port as number;
+  const nginx = await startNginx(echoPort, tls);
+  stops.push(nginx.stop);
+  return { echo, echoPort, nginx };
+}
+
 export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   const started: Started[] = [];
   const stops: Array<() => Promise<unknown>> = [];
   try {
-    const echo = await startProcess(echoJs, ['0'], process.env, 'echo listening');
-    started.push(echo);
-    const echoPort = echo.ready.port as number;
-    const nginx = await startNginx(echoPort);
-    stops.push(nginx.stop);
+    const { echo, echoPort, nginx } = await echoBehindNginx(null, started, stops);
     const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, NODE_OPTIONS: options.corralNodeOptions });
     started.push(corral);
     const corrals: Array<{ target: 'corral' | 'corral B'; proxy: Proxy }> = [{ target: 'corral', proxy: corral }];

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { runE2e, type E2eResult, type Target } from './e2e.js';
 import { allocationLines, runAllocation } from './allocation.js';
 import { idleRss } from './idle-memory.js';
+import { runTls, tlsLines } from './tls.js';
 import { runGateway, type GatewayReport } from './gateway.js';
 import { fleetLines, runFleet } from './fleet.js';
 import { outageLines, runOutage } from './outage.js';
@@ -162,6 +163,10 @@ const idle = await idleRss();
 lines.push('', '## Idle memory (bench/idle-memory.ts)', '');
 lines.push(...idle.map((r) => `- ${r.setting}: RSS ${r.rssMiB.toFixed(1)} MiB (${r.anonMiB.toFixed(1)} MiB of its own, ${r.fileMiB.toFixed(1)} MiB mapped from files: the node binary and libraries, shared with every process that maps them), ${r.seconds} s after start`));
 
+// TLS on the front against nginx's (bench/tls.ts).
+const tls = await runTls({ rounds: Math.min(options.rounds, 3), requests: options.requests });
+lines.push('', ...tlsLines(tls, Math.min(options.rounds, 3)));
+
 lines.push('', ...gatewayLines);
 // The fleet: sidecars in front of their own replicas, one collapser (bench/fleet.ts).
 const fleet = await runFleet({ requests: Math.min(options.requests, 8000) });
@@ -173,7 +178,7 @@ lines.push('', ...outageLines(outage));
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);
 writeFileSync(`${resultsDir}/latest.md`, report);
-writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, allocation, idle, gateway, fleet, outage }, null, 2) + '\n');
+writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, allocation, idle, tls, gateway, fleet, outage }, null, 2) + '\n');
 
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;

@@ -64,7 +64,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   const learned = config.collapser.reflection ? new LearnedDescriptors() : null;
   const wrapOrigin = tracing === null ? null : tracing.clientSpans.bind(tracing);
   const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
-  const fleet = fleetOf(config, agent, { metrics, observer, logger, poolOptions });
+  const tls = serverTlsOf(config.tls);
+  const fleet = fleetOf(config, agent, { metrics, observer, logger, poolOptions }, tls);
   const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet });
 
   const source = config.configPath ?? 'BACKEND_ADDRESS';
@@ -81,7 +82,6 @@ export async function startCorral(config: Config): Promise<Corral> {
   metrics.methodLabel = (m) => (current().declared?.has(m) || only?.methods.has(m) || skip?.methods.has(m) ? m : OTHER_METHOD);
 
   const router = new Router(first.table);
-  const tls = serverTlsOf(config.tls);
   const frontOptions = { host: config.listenHost, port: config.grpcPort, ...config.server, outcomeHeader: config.outcomeHeader, tls };
   const front = new Front(new Guard(tracing === null ? router : tracing.serverSpans(router), logger), frontOptions, observer, logger);
   const traceHttp =
@@ -142,7 +142,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   const { probes, admin } = adminServers(config, { registry: metrics.registry, ready, state, logger });
 
   // Certificate files are watched; SIGHUP reads them too.
-  const certificates = tls === null ? null : watchCertificates(config.tls!, tls, { grpc: front, http: gateway }, metrics, logger);
+  const certificates = tls === null ? null : watchCertificates(config.tls!, tls, { grpc: front, http: gateway }, metrics, logger, [fleet]);
 
   first.start();
   reflector?.start();

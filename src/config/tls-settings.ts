@@ -36,8 +36,10 @@ export function frontTlsOf(e: TlsVariables): FrontTls | null {
   if (e.TLS_CERT_FILE === undefined || e.TLS_KEY_FILE === undefined) {
     throw new ConfigError(`invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE go together (${e.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'} is unset)`);
   }
-  if (e.COLLAPSER_FLEET === 'on') {
-    throw new ConfigError('invalid configuration: COLLAPSER_FLEET=on with TLS_CERT_FILE is not supported yet: the sidecars of a fleet call each other in cleartext');
+  if (e.COLLAPSER_FLEET === 'on' && e.TLS_CLIENT_CA_FILE === undefined) {
+    throw new ConfigError(
+      'invalid configuration: COLLAPSER_FLEET=on with TLS_CERT_FILE needs TLS_CLIENT_CA_FILE: the sidecars of a fleet call each other with mTLS, each checking the other is one of them',
+    );
   }
   const files: CertificateFiles = {
     certFile: e.TLS_CERT_FILE,

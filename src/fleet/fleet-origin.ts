@@ -1,17 +1,11 @@
 import type { Call, ResponseSink } from '../call/call.js';
+import { FLEET_HOP } from '../call/fleet-hop.js';
 import { HeldAnswer } from '../call/held-answer.js';
 import type { Origin } from '../upstream/origin.js';
 import type { GrpcError } from '../wire/status.js';
 import type { Fleet, Peer } from './fleet.js';
 
-/**
- * The mark of a call one corral forwarded to another: its value is the sender's instance
- * id. Whoever receives a marked call serves it locally, whatever its own member list
- * says, so a call makes at most one hop (sidecars whose lists disagree never pass a key
- * back and forth). It is not part of the key and never reaches the backend; a client
- * that sets it gains nothing but a local call.
- */
-export const FLEET_HOP = 'corral-fleet-hop';
+export { FLEET_HOP };
 
 /**
  * A route's origin in a fleet: a flight for a key another sidecar owns goes to that

@@ -1,4 +1,6 @@
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
+import type { ClientTls } from '../tls/client-tls.js';
+import type { LoadedCertificate } from '../tls/certificate-files.js';
 import type { Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../log/logger.js';
 import type { Observer } from '../call/observer.js';
@@ -43,8 +45,18 @@ export class Fleet {
     private readonly pools: EndpointPools,
     private readonly observer: Observer,
     private readonly logger: Logger,
+    /** mTLS to the peers (this sidecar's certificate, peers checked by their SPIFFE ID); null: cleartext. */
+    private readonly peerTls: ClientTls | null = null,
   ) {
     this.ring = new Rendezvous([self]);
+  }
+
+  /** This sidecar's certificate was renewed: new connections to peers present the new one. */
+  setCertificate(certificate: LoadedCertificate): void {
+    if (this.peerTls === null) return;
+    this.peerTls.cert = certificate.cert;
+    this.peerTls.key = certificate.key;
+    this.peerTls.ca = certificate.ca;
   }
 
   start(): void {
@@ -105,11 +117,11 @@ export class Fleet {
       // A member that left: its flights here finish; its connection drains.
       this.peers.delete(id);
       this.backoff.delete(id);
-      this.pools.release(peer.member.address);
+      this.pools.release(peer.member.address, this.peerTls);
     }
     for (const member of members) {
       if (this.peers.has(member.id)) continue;
-      const upstream = new PeerUpstream(member, this.pools.acquire(member.address));
+      const upstream = new PeerUpstream(member, this.pools.acquire(member.address, this.peerTls));
       const origin = new RetryingOrigin(upstream, { retries: 0, attemptTimeoutMs: 0, sessionTransfer: false }, this.observer);
       this.peers.set(member.id, { member, origin });
     }

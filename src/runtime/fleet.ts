@@ -6,6 +6,10 @@ import { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RegistryAgent } from '../registry/agent.js';
+import { ConfigError } from '../spec/errors.js';
+import { samePeerIdentity, spiffeIdOf } from '../tls/client-certificate.js';
+import type { ClientTls } from '../tls/client-tls.js';
+import type { ServerTls } from '../tls/server-tls.js';
 
 /**
  * How quickly a peer that stops answering (a frozen process, a cut network) is noticed: a
@@ -19,12 +23,14 @@ export function fleetOf(
   config: Config,
   agent: RegistryAgent | null,
   parts: { metrics: Metrics; observer: Observer; logger: Logger; poolOptions: EndpointPoolOptions },
+  tls: ServerTls | null,
 ): Fleet | null {
   const registry = config.registry;
   if (!config.collapser.fleet || registry === null || agent === null) return null;
+  const peerTls = tls === null ? null : peersOverTls(tls);
   const pools = new EndpointPools({ ...parts.poolOptions, ...PEER_KEEPALIVE }, parts.logger);
   const members = new EtcdResolver({ endpoints: registry.endpoints, service: registry.service, prefix: registry.prefix, tls: registry.tls }, parts.logger);
-  const fleet = new Fleet({ id: agent.instanceId, address: registry.address }, members, pools, parts.observer, parts.logger);
+  const fleet = new Fleet({ id: agent.instanceId, address: registry.address }, members, pools, parts.observer, parts.logger, peerTls);
   const { metrics } = parts;
   metrics.gaugeFrom('corral_fleet_members', 'Members of the fleet this corral sees, itself included (COLLAPSER_FLEET)', () => fleet.size);
   metrics.counterFrom('corral_fleet_forwarded_total', "Flights this corral sent to the key's owner in the fleet", () => fleet.forwarded);
@@ -36,4 +42,20 @@ export function fleetOf(
     () => Object.entries(fleet.fallbacks).map(([reason, n]) => [{ reason }, n] as const),
   );
   return fleet;
+}
+
+/**
+ * Over TLS, the sidecars of a fleet call each other with mTLS: each presents its own
+ * certificate and accepts a peer whose certificate chains to TLS_CLIENT_CA_FILE and carries
+ * the same SPIFFE ID (the sidecars of one service share it). An owner keeps a forwarded
+ * call's x-forwarded-client-cert, the original client's, only from such a peer.
+ */
+function peersOverTls(tls: ServerTls): ClientTls {
+  const own = spiffeIdOf(tls.certificate.certificate);
+  if (own === null) {
+    throw new ConfigError('invalid configuration: COLLAPSER_FLEET=on over TLS needs a SPIFFE ID in TLS_CERT_FILE (one spiffe:// URI SAN): the sidecars recognize each other by it');
+  }
+  tls.identities.fleetPeer = own;
+  const { ca, cert, key } = tls.certificate;
+  return { ca, cert, key, serverName: undefined, id: 'fleet-peers', checkServerIdentity: samePeerIdentity(own) };
 }

@@ -30,10 +30,13 @@ export function watchCertificates(
   listeners: Record<string, CertificateHolder | null>,
   metrics: Metrics,
   logger: Logger,
+  /** Others that use the certificate as clients (the fleet's peer connections). */
+  clients: ReadonlyArray<CertificateHolder | null> = [],
 ): CertificateWatch {
   const ports = Object.keys(listeners).filter((p) => listeners[p] !== null);
   const watch = new CertificateWatch(ports.join(','), tls.files, tls.certificate, (next) => {
     for (const port of ports) listeners[port]!.setCertificate(next);
+    for (const c of clients) c?.setCertificate(next);
     server.certificate = next;
     if (server.clientCertificates) server.identities.by = spiffeIdOf(next.certificate);
   }, logger);

@@ -1,4 +1,6 @@
-import { createHash, type X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { FLEET_HOP } from '../call/fleet-hop.js';
 import { createRequire } from 'node:module';
 
 /**
@@ -77,6 +79,13 @@ function escape(text: string): string {
 export class ClientIdentities {
   private readonly bySocket = new WeakMap<object, ClientCertificate | null>();
 
+  /**
+   * With the fleet on: the SPIFFE ID of its sidecars (this corral's own). A call marked as
+   * forwarded by a peer over a connection with that identity keeps the original client's
+   * x-forwarded-client-cert, which the peer's front set.
+   */
+  fleetPeer: string | null = null;
+
   constructor(
     /** corral's own SPIFFE ID (the By field); replaced when its certificate is. */
     public by: string | null,
@@ -96,7 +105,24 @@ export class ClientIdentities {
   /** Sets the call's x-forwarded-client-cert from its connection, replacing whatever the client sent. */
   apply(headers: Record<string, string | string[] | undefined>, socket: { getPeerX509Certificate(): X509Certificate | undefined }): void {
     const client = this.of(socket);
+    if (headers[FLEET_HOP] !== undefined) {
+      if (client !== null && this.fleetPeer !== null && client.spiffeId === this.fleetPeer) return;
+      // Not a peer of the fleet: its mark is ignored and its call served as any other.
+      delete headers[FLEET_HOP];
+    }
     if (client === null) delete headers[CLIENT_CERT_HEADER];
     else headers[CLIENT_CERT_HEADER] = client.header;
   }
+}
+
+/**
+ * A TLS client's check of a fleet peer's certificate, in place of the host name check:
+ * sidecars are dialled at pod addresses their certificates do not name, and what makes a
+ * peer is its SPIFFE ID, which must be `id` (this corral's own).
+ */
+export function samePeerIdentity(id: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const peer = spiffeIdOf(new X509Certificate(cert.raw));
+    return peer === id ? undefined : new Error(`fleet peer ${host} presented ${peer ?? 'no SPIFFE ID'}, not ${id}: not a sidecar of this fleet`);
+  };
 }

@@ -22,6 +22,8 @@ export interface ClientTls {
   serverName: string | undefined;
   /** Tells apart pools of one address opened with different settings or files (content, not paths: a reload with new files opens new connections). */
   id: string;
+  /** Replaces the host name check of the peer's certificate (a fleet peer is checked by its SPIFFE ID). */
+  checkServerIdentity?: ((host: string, cert: import('node:tls').PeerCertificate) => Error | undefined) | undefined;
 }
 
 /** The `tls` field of a cluster in the YAML. */

@@ -327,6 +327,7 @@ function tlsOptions(tls: ClientTls | null | undefined): http2.SecureClientSessio
     ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
     ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
     ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+    ...(tls.checkServerIdentity !== undefined ? { checkServerIdentity: tls.checkServerIdentity } : {}),
   };
 }
 

@@ -54,7 +54,7 @@ describe('loadConfig', () => {
     const base = { BACKEND_ADDRESS: '127.0.0.1:50051', REGISTRY_ETCD_ENDPOINTS: '10.0.0.1:2379, 10.0.0.2:2379' };
     expect(() => loadConfig(base)).toThrowError(/REGISTRY_SERVICE .* and REGISTRY_ADVERTISE_ADDRESS .* are required/);
     const c = loadConfig({ ...base, REGISTRY_SERVICE: 'orders', REGISTRY_ADVERTISE_ADDRESS: '10.0.0.7:50052', REGISTRY_TTL: '2500ms' });
-    expect(c.registry).toEqual({ endpoints: ['10.0.0.1:2379', '10.0.0.2:2379'], service: 'orders', address: '10.0.0.7:50052', ttlSeconds: 3, prefix: '/corral/v1/' });
+    expect(c.registry).toEqual({ endpoints: ['10.0.0.1:2379', '10.0.0.2:2379'], service: 'orders', address: '10.0.0.7:50052', ttlSeconds: 3, prefix: '/corral/v1/', tls: null });
     expect(loadConfig({ BACKEND_ADDRESS: '127.0.0.1:50051' }).registry).toBeNull();
     expect(() => loadConfig({ ...base, REGISTRY_SERVICE: 'orders', REGISTRY_ADVERTISE_ADDRESS: 'nowhere' })).toThrowError(/REGISTRY_ADVERTISE_ADDRESS='nowhere': expected the host:port/);
   });
