@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -118,6 +118,37 @@ describe('TLS and mTLS on the gRPC port', () => {
     renameSync(`${keyFile}.tmp`, keyFile);
     await until('the failed reload is counted', async () => (await proxy.metric('corral_tls_certificate_reload_failures_total')) >= 1);
     expect(await servedSerial(proxy.grpcPort, alice)).toBe(inUse);
+  });
+});
+
+describe('rotation as Kubernetes does it: a secret volume whose ..data link is swapped', () => {
+  it('serves the new certificate once the link moves to the new files', async () => {
+    // The kubelet's layout: tls.crt -> ..data/tls.crt, ..data -> ..<timestamp>/, swapped by renaming a new link over it.
+    const volume = mkdtempSync(join(tmpdir(), 'corral-secret-'));
+    const version = (name: string, issued: Issued) => {
+      mkdirSync(join(volume, name));
+      copyFileSync(issued.certFile, join(volume, name, 'tls.crt'));
+      copyFileSync(issued.keyFile, join(volume, name, 'tls.key'));
+    };
+    version('..v1', server);
+    symlinkSync('..v1', join(volume, '..data'));
+    symlinkSync('..data/tls.crt', join(volume, 'tls.crt'));
+    symlinkSync('..data/tls.key', join(volume, 'tls.key'));
+    const backend = await startBackend();
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, TLS_CERT_FILE: join(volume, 'tls.crt'), TLS_KEY_FILE: join(volume, 'tls.key'), TLS_CLIENT_CA_FILE: ca.certFile });
+    try {
+      const first = await servedSerial(proxy.grpcPort, alice);
+      const next = ca.issue({ cn: 'corral', name: 'corral-k8s-next', uris: ['spiffe://test.example/ns/default/sa/corral'] });
+      version('..v2', next);
+      symlinkSync('..v2', join(volume, '..data_tmp'));
+      renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+      let served = first;
+      await until('a new connection is served the new certificate', async () => (served = await servedSerial(proxy.grpcPort, alice)) !== first);
+      expect(served).toBe(new (await import('node:crypto')).X509Certificate(readFileSync(next.certFile)).serialNumber);
+    } finally {
+      await proxy.stop();
+      await backend.stop();
+    }
   });
 });
 
