@@ -42,11 +42,11 @@ test: build typecheck interop-deps
 	node -e 'const r = require("./.test-results.json"); console.log(`tests: $${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
 	exit $$status
 
-# Installs h2load and nginx from Debian's packages where missing (needs root or sudo).
+# Installs h2load, nginx, etcd and openssl from Debian's packages where missing (needs root or sudo).
 bench: build
-	@command -v h2load >/dev/null && command -v nginx >/dev/null && command -v etcd >/dev/null || { \
+	@command -v h2load >/dev/null && command -v nginx >/dev/null && command -v etcd >/dev/null && command -v openssl >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nghttp2-client nginx-light etcd-server; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nghttp2-client nginx-light etcd-server openssl; }
 	node dist/bench/run.js $(BENCH_ARGS)
 
 clean:
