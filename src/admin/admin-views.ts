@@ -38,7 +38,18 @@ export function configDump(state: AdminState): unknown {
     generation: state.generation(),
     configPath: config.configPath ?? null,
     environment: config.environment,
-    topology: { ...topology, routes, http: topology.http === null ? null : httpDump(topology.http, httpRoutes, reads) },
+    topology: {
+      ...topology,
+      routes,
+      // What each cluster's TLS is, never the bytes of its files (its key among them).
+      clusterTls: Object.fromEntries(
+        Object.entries(topology.clusterTls).map(([name, tls]) => [
+          name,
+          { ca: tls.ca === undefined ? 'the system roots' : 'ca_file', clientCertificate: tls.cert !== undefined, serverName: tls.serverName ?? null },
+        ]),
+      ),
+      http: topology.http === null ? null : httpDump(topology.http, httpRoutes, reads),
+    },
     // What the lists, the routes and the descriptors (files, and what the backends declared over reflection) say.
     collapsing: { ...collapsingSummary(config, declared), byEndpoint: learned === null ? null : [...learned.endpoints()] },
     fleet:

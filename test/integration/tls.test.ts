@@ -299,6 +299,10 @@ describe('mTLS to the backend, per cluster', () => {
       const ok = await unary(c1, 'Lookup', { key: 'mtls' });
       c1.close();
       expect(ok.error).toBeNull();
+      // The admin port says what the cluster's TLS is, never the bytes of its files.
+      const dump = (await good.admin('/config_dump')).body;
+      expect(JSON.parse(dump).topology.clusterTls).toEqual({ main: { ca: 'ca_file', clientCertificate: true, serverName: 'localhost' } });
+      expect(dump).not.toMatch(/PRIVATE KEY|"type":"Buffer"/);
       const c2 = new ExampleClient(without.address, grpc.credentials.createInsecure()) as Client;
       const refused = await unary(c2, 'Lookup', { key: 'mtls' });
       c2.close();
