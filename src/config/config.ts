@@ -68,6 +68,8 @@ const schema = z.object({
   MAX_MESSAGE_BYTES: integer(4 * MiB, 0, 2 ** 31, 'a size in bytes'),
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
+  // A connection that has not finished its TLS handshake and sent HTTP/2's preface by then is closed (grpc-go's ConnectionTimeout).
+  HANDSHAKE_TIMEOUT: duration('10s', true),
   SHUTDOWN_GRACE: duration('20s'),
   SHUTDOWN_DELAY: duration('0s'),
   // MyGateway's names and units (whole milliseconds), so its deployments carry over.
@@ -146,6 +148,8 @@ export interface Config {
     maxConnections: number;
     /** How long a request may stay quiet before its end before it is taken for a stream. */
     halfCloseWaitMs: number;
+    /** A new connection must finish its TLS handshake and send HTTP/2's preface and SETTINGS within this. */
+    handshakeTimeoutMs: number;
   };
   /** Connection settings of every endpoint's pool; the addresses come from the topology. */
   backend: Omit<SessionPoolOptions, 'address'> & {
@@ -280,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,
       maxConnections: e.MAX_CONNECTIONS,
       halfCloseWaitMs: e.COLLAPSER_HALF_CLOSE_WAIT,
+      handshakeTimeoutMs: e.HANDSHAKE_TIMEOUT,
     },
     backend: {
       timeoutMs: e.BACKEND_TIMEOUT,

@@ -94,7 +94,10 @@ export class HttpGateway {
     this.server =
       !options.tls
         ? net.createServer((socket) => this.sniff(socket))
-        : tls.createServer({ ...secureServerOptions(options.tls), ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => this.negotiated(socket));
+        : tls.createServer(
+            { ...secureServerOptions(options.tls), ALPNProtocols: ['h2', 'http/1.1'], handshakeTimeout: options.firstBytesTimeoutMs },
+            (socket) => this.negotiated(socket),
+          );
     this.server.maxConnections = options.maxConnections;
   }
 

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import http2, { constants, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Handler } from '../call/call.js';
@@ -21,6 +22,11 @@ export interface FrontOptions extends IntakeOptions {
   port: number;
   maxConcurrentStreams: number;
   maxConnections: number;
+  /**
+   * A connection that has not finished its TLS handshake and sent HTTP/2's preface and
+   * SETTINGS by then is closed: otherwise silent connections would hold MAX_CONNECTIONS.
+   */
+  handshakeTimeoutMs: number;
   /** TLS on this port; null or unset: cleartext HTTP/2 (h2c). */
   tls?: ServerTls | null;
 }
@@ -57,7 +63,7 @@ export class Front implements ReplyOwner {
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     } as http2.ServerOptions;
     const tls = options.tls ?? null;
-    this.server = tls === null ? http2.createServer(serverOptions) : http2.createSecureServer({ ...serverOptions, ...secureServerOptions(tls), ALPNProtocols: ['h2'] });
+    this.server = tls === null ? http2.createServer(serverOptions) : http2.createSecureServer({ ...serverOptions, ...secureServerOptions(tls), ALPNProtocols: ['h2'], handshakeTimeout: options.handshakeTimeoutMs });
     this.identities = tls === null ? null : tls.identities;
     this.server.maxConnections = options.maxConnections;
     this.outcomeHeader = options.outcomeHeader;
@@ -111,7 +117,14 @@ export class Front implements ReplyOwner {
 
   private track(session: Http2Session): void {
     this.sessions.add(session);
-    session.on('close', () => this.sessions.delete(session));
+    // Until the client's SETTINGS arrive, the connection is on a clock (one timer per connection).
+    // Reset, not closed: a graceful close would wait for a client that says nothing.
+    const silent = setTimeout(resetSilent, this.options.handshakeTimeoutMs, session);
+    session.once('remoteSettings', () => clearTimeout(silent));
+    session.on('close', () => {
+      clearTimeout(silent);
+      this.sessions.delete(session);
+    });
     session.on('error', (err) => this.logger.debug({ err: err.message }, 'client session error'));
   }
 
@@ -167,5 +180,14 @@ export class Front implements ReplyOwner {
       return true;
     }
     return false;
+  }
+}
+
+/** Ends a connection that did not finish setting up in time. */
+function resetSilent(session: Http2Session): void {
+  try {
+    (session.socket as Socket).resetAndDestroy();
+  } catch {
+    // already let go of its socket: closing anyway
   }
 }

@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -310,6 +311,38 @@ describe('mTLS to the backend, per cluster', () => {
     } finally {
       await good.stop();
       await without.stop();
+    }
+  });
+});
+
+describe('connections that never finish setting up', () => {
+  it('closes a silent connection after HANDSHAKE_TIMEOUT, in cleartext and over TLS, and serves others meanwhile', async () => {
+    const backend = await startBackend();
+    const plain = await startProxy({ BACKEND_ADDRESS: backend.address, HANDSHAKE_TIMEOUT: '300ms' });
+    const secure = await startProxy({ BACKEND_ADDRESS: backend.address, HANDSHAKE_TIMEOUT: '300ms', TLS_CERT_FILE: server.certFile, TLS_KEY_FILE: server.keyFile });
+    try {
+      // A TCP connection that sends nothing: no HTTP/2 preface, no TLS ClientHello.
+      const closedAfter = (port: number) =>
+        new Promise<number>((resolve, reject) => {
+          const started = Date.now();
+          const socket = net.connect(port, '127.0.0.1');
+          socket.on('error', () => {});
+          socket.on('close', () => resolve(Date.now() - started));
+          setTimeout(() => reject(new Error(`port ${port}: a silent connection still open after 5 s`)), 5000);
+        });
+      const [plainMs, secureMs] = await Promise.all([closedAfter(plain.grpcPort), closedAfter(secure.grpcPort)]);
+      expect(plainMs).toBeGreaterThanOrEqual(250);
+      expect(secureMs).toBeGreaterThanOrEqual(250);
+      // A client that sets up in time is not affected, and an idle one stays connected past the timeout.
+      const c = new ExampleClient(plain.address, grpc.credentials.createInsecure()) as Client;
+      expect((await unary(c, 'Lookup', { key: 'in-time' })).error).toBeNull();
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await unary(c, 'Lookup', { key: 'after-idle' })).error).toBeNull();
+      c.close();
+    } finally {
+      await plain.stop();
+      await secure.stop();
+      await backend.stop();
     }
   });
 });
