@@ -26,13 +26,14 @@ for i in 0 1; do
   # shellcheck disable=SC2086 # A_ENV and B_ENV are words
   env ${side_env[$i]} GRPC_PORT=$((41100 + i)) METRICS_PORT=$((41200 + i)) ADMIN_PORT=$((41300 + i)) BACKEND_ADDRESS=127.0.0.1:41001 LOG_LEVEL=warn \
     node ${side_flags[$i]} "${builds[$i]}/dist/cmd/proxy.js" >/dev/null & pids+=($!); corral+=($!)
-  seq 0 19999 | sed "s|^|http://127.0.0.1:$((41100 + i))/bench.Echo/M|" > "$work/unique.$i"
   echo "http://127.0.0.1:$((41100 + i))/bench.Echo/Hot" > "$work/hot.$i"
 done
 sleep 2
 
 declare -A results
 for r in $(seq 1 "$ROUNDS"); do
+  # Keys of their own each round: no key is asked twice in a run.
+  for i in 0 1; do seq 0 19999 | sed "s|^|http://127.0.0.1:$((41100 + i))/bench.Echo/R${r}x|" > "$work/unique.$i"; done
   for load in unique hot; do
     line="round $r $load:"
     for i in 0 1; do

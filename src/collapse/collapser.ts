@@ -8,6 +8,7 @@ import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
 import { lifetimes, totalMs, type CachePolicy } from './cache-policy.js';
 import type { Recording } from './recording.js';
 import type { KeyMaker } from './key.js';
+import type { CacheAdmission } from './cache-admission.js';
 import { underAny } from './method-set.js';
 
 /** The user-agent of a collapsed call: it is made for every caller with its key, whatever their libraries. */
@@ -18,6 +19,8 @@ export interface CollapserOptions extends FlightOptions {
   cache: CachePolicy;
   /** Which methods answer with a stream (the descriptors); null: none known, every flight is bounded by BACKEND_TIMEOUT. */
   serverStreams: { streams(method: string): boolean } | null;
+  /** COLLAPSER_CACHE_MIN_USES: which answers are asked for often enough to cache; null: all. */
+  admission?: CacheAdmission | null;
 }
 
 /**
@@ -46,6 +49,8 @@ export class Collapser implements Handler, FlightOwner {
       return;
     }
     const key = this.keys.key(call.method, call.metadata, call.body);
+    // Every ask counts, served from the cache or not: a refresh of a stale answer is then admitted too.
+    this.options.admission?.asked(key);
     const cached = this.cache?.get(key);
     let stale: Recording | null = null;
     if (cached !== undefined) {
@@ -145,6 +150,7 @@ export class Collapser implements Handler, FlightOwner {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
     const recording = flight.recording;
     if (this.cache === null || !flight.cacheable || recording === null || flight.servedStale) return;
+    if (this.options.admission && !this.options.admission.admits(flight.key)) return;
     const life = lifetimes(recording, this.options.cache);
     if (life === null) return;
     const now = performance.now();

@@ -47,6 +47,7 @@ const schema = z.object({
   COLLAPSER_STALE_IF_ERROR: duration('0s'),
   COLLAPSER_CACHE_STATUSES: statusTtls,
   COLLAPSER_CACHE_MAX_TTL: duration('5m'),
+  COLLAPSER_CACHE_MIN_USES: integer(1, 1, 255, 'a count of uses'),
   COLLAPSER_MAX_WAIT: duration('0s'),
   COLLAPSER_CACHE_MAX_BYTES: integer(64 * MiB, 0, 2 ** 40, 'a size in bytes'),
   COLLAPSER_MAX_RESPONSE_BYTES: integer(4 * MiB, 1024, 2 ** 32, 'a size in bytes'),
@@ -210,6 +211,8 @@ export interface Config {
     cachePolicy: { staleWhileRevalidateMs: number; staleIfErrorMs: number; statusTtls: ReadonlyMap<number, number>; maxTtlMs: number };
     /** COLLAPSER_MAX_WAIT: a follower waits this long for its flight at most; 0: as long as it takes. */
     maxWaitMs: number;
+    /** COLLAPSER_CACHE_MIN_USES: an answer is cached once its key was asked this many times (nginx's proxy_cache_min_uses). */
+    cacheMinUses: number;
     /** COLLAPSER_REFLECTION: ask the backends which methods they declare NO_SIDE_EFFECTS (gRPC server reflection). */
     reflection: boolean;
   };
@@ -326,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxTtlMs: e.COLLAPSER_CACHE_MAX_TTL,
       },
       maxWaitMs: e.COLLAPSER_MAX_WAIT,
+      cacheMinUses: e.COLLAPSER_CACHE_MIN_USES,
     },
   };
 }

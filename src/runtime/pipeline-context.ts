@@ -1,3 +1,4 @@
+import { CacheAdmission } from '../collapse/cache-admission.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import type { Observer } from '../call/observer.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
@@ -40,6 +41,7 @@ export function pipelineContext(
       cacheTtlMs: collapser.cacheTtlMs,
       cachePolicy: collapser.cachePolicy,
       maxWaitMs: collapser.maxWaitMs,
+      admission: collapser.cacheMinUses > 1 ? new CacheAdmission(collapser.cacheMinUses) : null,
       keyMetadata: collapser.keyMetadata,
       maxResponseBytes: collapser.maxResponseBytes,
       maxFollowers: collapser.maxFollowers,

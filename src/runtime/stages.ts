@@ -1,3 +1,4 @@
+import type { CacheAdmission } from '../collapse/cache-admission.js';
 import { Authenticate } from '../auth/authenticate.js';
 import { BearerAuthenticate } from '../auth/bearer.js';
 import { IDENTITY_METADATA, StripIdentity } from '../auth/identity.js';
@@ -34,6 +35,8 @@ export interface RouteDefaults {
   cachePolicy: Omit<CachePolicy, 'ttlMs'>;
   /** COLLAPSER_MAX_WAIT; 0: off. */
   maxWaitMs: number;
+  /** COLLAPSER_CACHE_MIN_USES above 1: the use counts every route's collapser shares; null: every answer may be cached. */
+  admission: CacheAdmission | null;
   keyMetadata: string[] | undefined;
   maxResponseBytes: number;
   maxFollowers: number;
@@ -126,6 +129,7 @@ const collapse: StageFactory = (route, c) => {
     maxResponseBytes: d.maxResponseBytes,
     maxFollowers: d.maxFollowers,
     maxWaitMs: d.maxWaitMs,
+    admission: d.admission,
     serverStreams: c.serverStreams,
   };
   return (next) => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Call, Metadata, ResponseSink } from '../../src/call/call.js';
 import { ResponseCache } from '../../src/collapse/cache.js';
 import { Collapser } from '../../src/collapse/collapser.js';
+import { CacheAdmission } from '../../src/collapse/cache-admission.js';
 import type { CachePolicy } from '../../src/collapse/cache-policy.js';
 import { KeyMaker } from '../../src/collapse/key.js';
 import { Metrics } from '../../src/observe/metrics.js';
@@ -49,7 +50,7 @@ const call = (text: string, headers: Record<string, string> = {}): Call => ({
 function collapser(
   origin: Origin,
   next = { calls: [] as Call[], handle(c: Call) { this.calls.push(c); } },
-  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CachePolicy>; maxWaitMs?: number } = {},
+  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CachePolicy>; maxWaitMs?: number; minUses?: number } = {},
 ) {
   const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
   const c = new Collapser(
@@ -57,13 +58,34 @@ function collapser(
     origin,
     new KeyMaker(),
     cache,
-    { timeoutMs: options.timeoutMs ?? 10_000, cache: { ttlMs: 60_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 300_000, ...options.cache }, maxResponseBytes: 1 << 20, maxFollowers: 100, maxWaitMs: options.maxWaitMs ?? 0, serverStreams: options.serverStreams ?? null },
+    { timeoutMs: options.timeoutMs ?? 10_000, cache: { ttlMs: 60_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 300_000, ...options.cache }, maxResponseBytes: 1 << 20, maxFollowers: 100, maxWaitMs: options.maxWaitMs ?? 0, serverStreams: options.serverStreams ?? null, admission: options.minUses === undefined ? null : new CacheAdmission(options.minUses) },
     new Metrics(),
   );
   return { c, cache, next };
 }
 
 describe('Collapser', () => {
+  it('with a minimum of uses, caches an answer asked for once only when it is asked again, and a herd at once', () => {
+    const origin = new HandOrigin();
+    const { c, cache } = collapser(origin, undefined, { minUses: 2 });
+    c.handle(call('once'), new RecordingDownstream());
+    origin.answer(0, 'a');
+    const again = new RecordingDownstream();
+    c.handle(call('once'), again);
+    expect(again.outcome).toBe('leader'); // the first answer was not kept
+    origin.answer(1, 'b');
+    const third = new RecordingDownstream();
+    c.handle(call('once'), third);
+    expect(`${third.outcome} ${message(third)}`).toBe('cache_hit b');
+    // A herd: its followers count, so the one answer is kept.
+    for (let i = 0; i < 3; i++) c.handle(call('herd'), new RecordingDownstream());
+    origin.answer(2, 'h');
+    const after = new RecordingDownstream();
+    c.handle(call('herd'), after);
+    expect(`${after.outcome} ${message(after)}`).toBe('cache_hit h');
+    cache.close();
+  });
+
   it('starts one backend call on its Origin for identical calls, with BACKEND_TIMEOUT and identity encoding', () => {
     const origin = new HandOrigin();
     const { c, cache } = collapser(origin);

@@ -28,6 +28,16 @@ async function withProxy(env: Record<string, string>, run: (c: Client, proxy: Pr
 }
 
 describe('cache policy', () => {
+  it('COLLAPSER_CACHE_MIN_USES=2: a key asked for once is not cached; asked again, it is', async () => {
+    await withProxy({ COLLAPSER_CACHE_DURATION: '30s', COLLAPSER_CACHE_MIN_USES: '2' }, async (c) => {
+      const before = await lookups();
+      const outcomes: string[] = [];
+      for (let i = 0; i < 3; i++) outcomes.push(String((await unary(c, 'Lookup', { key: 'min-uses' })).headers?.get('x-corral-outcome')[0]));
+      expect(outcomes).toEqual(['leader', 'leader', 'cache_hit']);
+      expect((await lookups()) - before).toBe(2);
+    });
+  });
+
   it('stale-while-revalidate: past the TTL, 20 callers get the old answer at once and one call refreshes it', async () => {
     await withProxy({ COLLAPSER_CACHE_DURATION: '200ms', COLLAPSER_STALE_WHILE_REVALIDATE: '30s' }, async (c) => {
       // Each backend call takes 1 s; the callers past the TTL get the old answer, not the refresh's.
