@@ -101,14 +101,9 @@ export class Collapser implements Handler, FlightOwner {
    * window still have the old one to fall back on (stale-if-error).
    */
   private refresh(key: string, call: Call, stale: Recording, route: RouteLabel | null): void {
-    const stream = this.options.serverStreams !== null && this.options.serverStreams.streams(call.method);
     // A stream's flight ends when its last caller leaves: with none, it would not be bounded.
-    if (stream) return;
-    const flight = new Flight(key, call.method, this.options, this, this.observer, false);
-    flight.route = route;
-    this.flights.set(key, flight);
-    this.prepareForAll(call, false);
-    flight.start(this.origin, call, stale.errorUntil > stale.staleUntil ? stale : null);
+    if (this.streams(call.method)) return;
+    this.fly(new Flight(key, call.method, this.options, this, this.observer, false), route, null, call, stale.errorUntil > stale.staleUntil ? stale : null);
   }
 
   /** Flights under way. */
@@ -176,13 +171,22 @@ export class Collapser implements Handler, FlightOwner {
   private lead(key: string, call: Call, downstream: Downstream, stale: Recording | null): void {
     downstream.outcome = 'leader';
     this.observer.served('leader', downstream.route);
-    const stream = this.options.serverStreams !== null && this.options.serverStreams.streams(call.method);
-    const flight = new Flight(key, call.method, this.options, this, this.observer, stream);
-    flight.route = downstream.route;
-    this.flights.set(key, flight);
-    flight.join(downstream);
-    this.prepareForAll(call, stream);
+    const flight = new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method));
+    this.fly(flight, downstream.route, downstream, call, stale);
+  }
+
+  /** Registers a flight under its key, its leader (none for a refresh) first, and starts its backend call. */
+  private fly(flight: Flight, route: RouteLabel | null, leader: Downstream | null, call: Call, stale: Recording | null): void {
+    flight.route = route;
+    this.flights.set(flight.key, flight);
+    if (leader !== null) flight.join(leader);
+    this.prepareForAll(call, flight.stream);
     flight.start(this.origin, call, stale);
+  }
+
+  /** Whether the method answers with a stream, as the descriptors say. */
+  private streams(method: string): boolean {
+    return this.options.serverStreams !== null && this.options.serverStreams.streams(method);
   }
 
   /**

@@ -1,4 +1,5 @@
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
+import { FLEET_HOP } from '../call/fleet-hop.js';
 import type { Metadata } from '../call/call.js';
 import { CLIENT_CERT_HEADER } from '../tls/client-certificate.js';
 
@@ -18,7 +19,7 @@ export const TRANSPORT_AND_TRACING_HEADERS: ReadonlySet<string> = new Set([
   'accept-encoding',
   'grpc-previous-rpc-attempts',
   // a call one corral of a fleet forwarded to another (fleet/fleet-origin.ts)
-  'corral-fleet-hop',
+  FLEET_HOP,
   // tracing
   'traceparent',
   'tracestate',
@@ -44,9 +45,11 @@ export const TRANSPORT_AND_TRACING_HEADERS: ReadonlySet<string> = new Set([
  * Every key is written here, then hashed: making a key allocates its digest and little
  * else (the per-call allocation in docs/performance.md). One buffer for the process: a
  * key is made synchronously, start to end. It grows to the largest key made so far,
- * which headers and message limits bound.
+ * which the header list limit and BODY_COPY_MAX bound.
  */
 let scratch = Buffer.allocUnsafeSlow(4096);
+/** Bodies up to this size are copied behind the metadata and hashed in one call; larger ones are hashed where they are. */
+const BODY_COPY_MAX = 16 * 1024;
 /** The names that count, sorted as they are found (few per call: no sort's work array). */
 const counted: string[] = [];
 
@@ -94,7 +97,8 @@ export class KeyMaker {
       else for (const v of value!) chars += name.length + v.length + 2;
     }
     // UTF-8 takes at most 3 bytes for each UTF-16 unit.
-    const size = chars * 3 + body.length;
+    const inline = body.length <= BODY_COPY_MAX;
+    const size = chars * 3 + (inline ? body.length : 0);
     if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, scratch.length * 2));
     const out = scratch;
     let at = out.write(this.prefix, 0, 'utf8');
@@ -111,6 +115,7 @@ export class KeyMaker {
     }
     counted.length = 0;
     out[at++] = NEWLINE;
+    if (!inline) return createHash('sha256').update(out.subarray(0, at)).update(body).digest('binary');
     at += body.copy(out, at);
     return hash('sha256', out.subarray(0, at), 'binary');
   }

@@ -1,6 +1,6 @@
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { ClientTls } from '../tls/client-tls.js';
-import type { LoadedCertificate } from '../tls/certificate-files.js';
+import { secureContextOf, type LoadedCertificate } from '../tls/certificate-files.js';
 import type { Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../log/logger.js';
 import type { Observer } from '../call/observer.js';
@@ -54,9 +54,7 @@ export class Fleet {
   /** This sidecar's certificate was renewed: new connections to peers present the new one. */
   setCertificate(certificate: LoadedCertificate): void {
     if (this.peerTls === null) return;
-    this.peerTls.cert = certificate.cert;
-    this.peerTls.key = certificate.key;
-    this.peerTls.ca = certificate.ca;
+    Object.assign(this.peerTls, secureContextOf(certificate));
   }
 
   start(): void {

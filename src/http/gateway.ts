@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import type { LoadedCertificate } from '../tls/certificate-files.js';
+import { secureContextOf, type LoadedCertificate } from '../tls/certificate-files.js';
 import { secureServerOptions, type ServerTls } from '../tls/server-tls.js';
 import type { Readable } from 'node:stream';
 import type { Call, Handler } from '../call/call.js';
@@ -103,8 +103,7 @@ export class HttpGateway {
 
   /** New TLS handshakes use this certificate (and client CA); open connections carry on. */
   setCertificate(certificate: LoadedCertificate): void {
-    const { cert, key, ca } = certificate;
-    (this.server as tls.Server).setSecureContext({ cert, key, ca });
+    (this.server as tls.Server).setSecureContext(secureContextOf(certificate));
   }
 
   /** HTTP calls whose answer has not closed yet. */

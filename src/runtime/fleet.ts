@@ -9,6 +9,7 @@ import type { RegistryAgent } from '../registry/agent.js';
 import { ConfigError } from '../spec/errors.js';
 import { samePeerIdentity, spiffeIdOf } from '../tls/client-certificate.js';
 import type { ClientTls } from '../tls/client-tls.js';
+import { secureContextOf } from '../tls/certificate-files.js';
 import type { ServerTls } from '../tls/server-tls.js';
 
 /**
@@ -56,6 +57,5 @@ function peersOverTls(tls: ServerTls): ClientTls {
     throw new ConfigError('invalid configuration: COLLAPSER_FLEET=on over TLS needs a SPIFFE ID in TLS_CERT_FILE (one spiffe:// URI SAN): the sidecars recognize each other by it');
   }
   tls.identities.fleetPeer = own;
-  const { ca, cert, key } = tls.certificate;
-  return { ca, cert, key, serverName: undefined, id: 'fleet-peers', checkServerIdentity: samePeerIdentity(own) };
+  return { ...secureContextOf(tls.certificate), serverName: undefined, id: 'fleet-peers', checkServerIdentity: samePeerIdentity(own) };
 }

@@ -37,7 +37,6 @@ export function watchCertificates(
   const watch = new CertificateWatch(ports.join(','), tls.files, tls.certificate, (next) => {
     for (const port of ports) listeners[port]!.setCertificate(next);
     for (const c of clients) c?.setCertificate(next);
-    server.certificate = next;
     if (server.clientCertificates) server.identities.by = spiffeIdOf(next.certificate);
   }, logger);
   metrics.gaugesFrom(

@@ -13,7 +13,7 @@ import { listen } from './listen.js';
 import { Reply, type ReplyOwner } from './reply.js';
 import type { ClientIdentities } from '../tls/client-certificate.js';
 import { secureServerOptions, type ServerTls } from '../tls/server-tls.js';
-import type { LoadedCertificate } from '../tls/certificate-files.js';
+import { secureContextOf, type LoadedCertificate } from '../tls/certificate-files.js';
 
 export interface FrontOptions extends IntakeOptions {
   /** RESPONSE_OUTCOME_HEADER: response metadata that tells the client how its call was served; null when off. */
@@ -84,8 +84,7 @@ export class Front implements ReplyOwner {
 
   /** New TLS handshakes use this certificate (and client CA); open connections carry on. */
   setCertificate(certificate: LoadedCertificate): void {
-    const { cert, key, ca } = certificate;
-    (this.server as http2.Http2SecureServer).setSecureContext({ cert, key, ca });
+    (this.server as http2.Http2SecureServer).setSecureContext(secureContextOf(certificate));
   }
 
   /** Client calls still open. */

@@ -25,6 +25,12 @@ export interface LoadedCertificate {
   certificate: X509Certificate;
 }
 
+/** What a secure context is made of: the certificate, its key, the CA bundle. */
+export function secureContextOf(certificate: LoadedCertificate): { cert: Buffer; key: Buffer; ca: Buffer | undefined } {
+  const { cert, key, ca } = certificate;
+  return { cert, key, ca };
+}
+
 /**
  * Reads and checks a certificate, its key and a CA bundle: each file readable, the
  * certificate PEM and valid now, the key the certificate's own, the bundle PEM
