@@ -1,8 +1,9 @@
 import { adminServers } from './admin/endpoints.js';
 import { misspelledMethods } from './runtime/collapsing.js';
-import { registerLiveGauges } from './admin/live-gauges.js';
+import { registerAdmissionGauges, registerLiveGauges } from './admin/live-gauges.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { ResponseCache } from './collapse/cache.js';
+import { PacedInvalidation } from './collapse/paced-invalidation.js';
 import { checkAuthSecret, type Config } from './config/config.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
 import { HttpGateway } from './http/gateway.js';
@@ -27,6 +28,8 @@ import { bound, logDescriptors, logStartUp } from './runtime/start-up.js';
 import { serverTlsOf, watchCertificates } from './runtime/tls.js';
 import { Front } from './server/front.js';
 import { Guard } from './server/guard.js';
+import { Overload } from './server/overload.js';
+import { MemoryWatch, defaultHeapBound } from './server/memory-watch.js';
 import { ConfigError } from './spec/errors.js';
 import type { Handler } from './call/call.js';
 import type { HttpRoute } from './http/http-routes.js';
@@ -66,7 +69,10 @@ export async function startCorral(config: Config): Promise<Corral> {
   const agent = config.registry === null ? null : new RegistryAgent({ ...config.registry, version: BUILD.version }, logger);
   const tls = serverTlsOf(config.tls);
   const fleet = fleetOf(config, agent, { metrics, observer, logger, poolOptions }, tls);
-  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet });
+  // Writes drop stale answers at most once per interval for the same prefixes, on the generation in effect.
+  const intervalMs = config.collapser.invalidationIntervalMs;
+  const writes = intervalMs > 0 ? new PacedInvalidation({ invalidate: (prefixes) => generations.now.invalidate(prefixes) }, intervalMs) : null;
+  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet, writes });
 
   const source = config.configPath ?? 'BACKEND_ADDRESS';
   const api = await loadHttpApi(config.topology, source);
@@ -81,20 +87,25 @@ export async function startCorral(config: Config): Promise<Corral> {
   const { only, skip } = context.methods;
   metrics.methodLabel = (m) => (current().declared?.has(m) || only?.methods.has(m) || skip?.methods.has(m) ? m : OTHER_METHOD);
 
+  // One bound on what the process holds for clients, over both fronts.
+  const overload = new Overload(config.overload);
+  const heapBound = config.overload.heapBytes ?? defaultHeapBound();
+  const memory = heapBound > 0 ? new MemoryWatch(overload, heapBound, logger) : null;
   const router = new Router(first.table);
-  const frontOptions = { host: config.listenHost, port: config.grpcPort, ...config.server, outcomeHeader: config.outcomeHeader, tls };
-  const front = new Front(new Guard(tracing === null ? router : tracing.serverSpans(router), logger), frontOptions, observer, logger);
+  const frontOptions = { host: config.listenHost, port: config.grpcPort, ...config.server, outcomeHeader: config.outcomeHeader, tls, fleet: fleet !== null };
+  const front = new Front(new Guard(tracing === null ? router : tracing.serverSpans(router), logger), frontOptions, observer, logger, overload);
   const traceHttp =
     tracing === null ? null : (handler: Handler, { spec }: HttpRoute) => tracing.httpServerSpans(handler, { method: spec.method, route: spec.path });
-  const { maxConnections, maxConcurrentStreams } = config.server;
+  const { maxConnections, maxConnectionsPerPeer, idleTimeoutMs, maxConcurrentStreams } = config.server;
   const gateway =
     config.http === null
       ? null
       : new HttpGateway(
           first.gatewayState(traceHttp),
-          { host: config.listenHost, ...config.http, maxConnections, maxConcurrentStreams, firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS, tls },
+          { host: config.listenHost, ...config.http, maxConnections, maxConnectionsPerPeer, idleTimeoutMs, maxConcurrentStreams, firstBytesTimeoutMs: FIRST_BYTES_TIMEOUT_MS, tls },
           logger,
           observer,
+          overload,
         );
   const openCalls = (): number => front.activeCalls + (gateway?.activeCalls ?? 0);
 
@@ -138,6 +149,15 @@ export async function startCorral(config: Config): Promise<Corral> {
     metrics.counterFrom('corral_access_log_dropped_total', 'Access log lines dropped because the destination fell 16 MiB behind', () => accessLog.dropped);
   }
   registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, callsInProgress: openCalls });
+  if (writes !== null) {
+    metrics.labelledCounterFrom(
+      'corral_invalidations_total',
+      'Writes that dropped cached answers: applied (at once, or at the end of COLLAPSER_INVALIDATION_INTERVAL for the writes folded into it), coalesced (a write folded into the next applied one)',
+      ['how'],
+      () => Object.entries(writes.counts).map(([how, n]) => [{ how }, n] as const),
+    );
+  }
+  registerAdmissionGauges(metrics, { overload, memory, connections: { grpc: front.connections, http: gateway?.connections ?? null } });
   const state = { config, routing: current, generation: () => generations.generation, pools, fleet };
   const { probes, admin } = adminServers(config, { registry: metrics.registry, ready, state, logger });
 
@@ -154,7 +174,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   logStartUp(config, first, { grpcPort, httpPort, metricsPort, adminPort }, logger);
   agent?.startWhen(() => ready().ok);
 
-  const running = { config, logger, readiness, agent, front, gateway, openCalls, pipeline: current, reflector, fleet, pools, cache, accessLog, tracing };
+  const running = { config, logger, readiness, agent, front, gateway, openCalls, pipeline: current, reflector, fleet, pools, cache, accessLog, tracing, memory };
   const shutdown = new Shutdown(shutdownSteps({ ...running, servers: [admin, probes] }), logger);
   return { grpcPort, metricsPort, adminPort, logger, reload: () => {
       certificates?.reload();

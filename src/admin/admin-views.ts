@@ -5,6 +5,7 @@ import type { HttpRoute } from '../http/http-routes.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { statusName } from '../wire/status.js';
+import { redactedUrlsIn, redactedUrlsOf } from '../spec/redact.js';
 import { collapsingSummary } from '../runtime/collapsing.js';
 import { collapseReason, type ReadSources } from '../collapse/method-policy.js';
 
@@ -34,7 +35,8 @@ export function configDump(state: AdminState): unknown {
     timeoutMs: route.timeoutMs ?? config.backend.timeoutMs,
     keyMetadata: route.keyMetadata ?? config.collapser.keyMetadata ?? 'all but transport and tracing headers',
   }));
-  return {
+  // A URL in the configuration (a discoverer's, a shard map's) may carry credentials: never shown.
+  return redactedUrlsOf({
     generation: state.generation(),
     configPath: config.configPath ?? null,
     environment: config.environment,
@@ -56,7 +58,7 @@ export function configDump(state: AdminState): unknown {
       state.fleet === null
         ? null
         : { self: state.fleet.self, members: state.fleet.memberList(), forwarded: state.fleet.forwarded, served: state.fleet.served, fallbacks: state.fleet.fallbacks },
-  };
+  });
 }
 
 /** The http section as served: every route, those read from google.api.http options included, collapse settled. */
@@ -99,7 +101,7 @@ export function clustersView(state: AdminState): unknown {
       resolver: {
         kind: cluster.resolver.kind,
         lastUpdate: lastUpdateAt === null ? null : new Date(lastUpdateAt).toISOString(),
-        lastError,
+        lastError: lastError === null ? null : redactedUrlsIn(lastError),
       },
       endpoints: [...cluster.endpointStates()],
     });

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import { listen } from '../server/listen.js';
 
@@ -23,6 +24,12 @@ export interface AdminEndpoints {
 export interface AdminOptions {
   host: string;
   port: number;
+  /**
+   * Host names a request may name in its Host header besides IP literals and localhost
+   * (ADMIN_ALLOWED_HOSTS); undefined: Host is not checked (the metrics port, which
+   * Prometheus may reach by any name).
+   */
+  allowedHosts?: ReadonlySet<string>;
   /** /metrics, /health and /ready (METRICS_PORT). */
   probes?: ProbeEndpoints;
   /** The index, the views and /logging (ADMIN_PORT). */
@@ -50,6 +57,15 @@ export class AdminServer {
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const allowed = this.options.allowedHosts;
+    if (allowed !== undefined && !hostAllowed(req.headers.host, allowed)) {
+      res.writeHead(403, JSON_TYPE).end(
+        JSON.stringify({
+          error: `refused: Host '${req.headers.host}' is not an IP address, localhost or a name in ADMIN_ALLOWED_HOSTS (a page on another site can make a browser send its requests here under its own name: DNS rebinding)`,
+        }) + '\n',
+      );
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
     const { probes, admin } = this.options;
@@ -126,4 +142,23 @@ export class AdminServer {
       this.server.closeAllConnections();
     });
   }
+}
+
+/**
+ * Whether a request's Host names this server as an operator reaches it: an IP literal,
+ * localhost, or a configured name. A DNS rebinding attack reaches it under the attacker's
+ * own name (a page at evil.example whose name then resolves to 127.0.0.1), which this
+ * refuses, as Vite's dev server and Jupyter do. A request without Host (HTTP/1.0, not a
+ * browser) is taken.
+ */
+export function hostAllowed(host: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (host === undefined) return true;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  if (name.startsWith('[') && name.endsWith(']')) name = name.slice(1, -1);
+  return isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowed.has(name);
 }

@@ -18,6 +18,7 @@ export function adminServers(
   const admin = new AdminServer({
     host: config.adminHost,
     port: config.adminPort,
+    allowedHosts: new Set(config.adminAllowedHosts),
     admin: {
       views: {
         '/config_dump': { describe: 'the configuration in effect: environment and topology, defaults filled in, secrets redacted', read: () => configDump(state) },

@@ -1,6 +1,9 @@
 import type { ClusterSet } from '../cluster/cluster-set.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { Metrics } from '../observe/metrics.js';
+import type { ClientConnections } from '../server/client-connections.js';
+import type { MemoryWatch } from '../server/memory-watch.js';
+import type { Overload } from '../server/overload.js';
 
 /** What the gauges read at scrape time. */
 export interface LiveState {
@@ -42,4 +45,41 @@ export function registerLiveGauges(metrics: Metrics, live: LiveState): void {
   perEndpoint('corral_endpoint_calls_in_progress', 'Backend streams open to each endpoint of each cluster', (e) => e.callsInProgress);
   perEndpoint('corral_endpoint_sessions', 'HTTP/2 sessions open to each endpoint of each cluster', (e) => e.sessions);
   perEndpoint('corral_endpoint_ejected', 'Per endpoint: 1 while it sits out after a backend failure', (e) => (e.state === 'ejected' ? 1 : 0));
+}
+
+/** What bounds the process and its client connections: the fronts' refusals and closures. */
+export interface AdmissionState {
+  overload: Overload;
+  memory: MemoryWatch | null;
+  /** Each port's connections; null for a port that is off. */
+  connections: { grpc: ClientConnections; http: ClientConnections | null };
+}
+
+export function registerAdmissionGauges(metrics: Metrics, state: AdmissionState): void {
+  const { overload, memory } = state;
+  const ports = (Object.entries(state.connections) as Array<[string, ClientConnections | null]>).filter(
+    (p): p is [string, ClientConnections] => p[1] !== null,
+  );
+  metrics.labelledGaugeFrom('corral_client_connections', 'Client connections open, per port (grpc, http)', ['port'], function* () {
+    for (const [port, c] of ports) yield [{ port }, c.size];
+  });
+  metrics.labelledCounterFrom(
+    'corral_client_connections_closed_total',
+    'Client connections corral closed, per port: evicted (the longest idle, to make room at MAX_CONNECTIONS), idle_timeout (CLIENT_IDLE_TIMEOUT), refused (at MAX_CONNECTIONS with none idle, or MAX_CONNECTIONS_PER_PEER)',
+    ['port', 'reason'],
+    function* () {
+      for (const [port, c] of ports) for (const [reason, n] of Object.entries(c.closed)) yield [{ port, reason }, n];
+    },
+  );
+  metrics.labelledCounterFrom(
+    'corral_calls_refused_total',
+    'Calls refused before corral took them (REFUSED_STREAM, or 503 over HTTP/1.1): open_calls (MAX_OPEN_CALLS), request_bytes (MAX_REQUEST_BUFFER_BYTES), memory (OVERLOAD_HEAP_BYTES)',
+    ['reason'],
+    () => Object.entries(overload.refused).map(([reason, n]) => [{ reason }, n] as const),
+  );
+  metrics.gaugeFrom('corral_request_buffer_bytes', 'Request bytes corral holds for calls under way (bounded by MAX_REQUEST_BUFFER_BYTES)', () => overload.requestBytes);
+  metrics.gaugeFrom('corral_overloaded', '1 while live memory is above OVERLOAD_HEAP_BYTES and new calls are refused', () => (overload.memoryHigh ? 1 : 0));
+  if (memory !== null) {
+    metrics.gaugeFrom('corral_live_memory_bytes', 'V8 heap in use plus external memory, as compared with OVERLOAD_HEAP_BYTES', () => memory.liveBytes);
+  }
 }

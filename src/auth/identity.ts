@@ -1,6 +1,7 @@
 import type { Metadata } from '../call/call.js';
 import type { Call, Downstream, Handler } from '../call/call.js';
 import type { Claims } from './token-verifier.js';
+import { percentEncoded } from '../wire/percent-encoding.js';
 
 /**
  * Metadata through which corral tells a backend who the verified caller is. A backend
@@ -20,11 +21,15 @@ export function stripIdentity(headers: Metadata): void {
   if (headers[USER_EMAIL_HEADER] !== undefined) delete headers[USER_EMAIL_HEADER];
 }
 
-/** Replaces identity metadata with what a verified token says. */
+/**
+ * Replaces identity metadata with what a verified token says, percent-encoded where it is
+ * not printable ASCII (or holds '%'): sent as it is, node:http2 would keep the low byte
+ * of each character and the backend would be told another user ('šdmin' as 'admin').
+ */
 export function setIdentity(headers: Metadata, claims: Claims): void {
   stripIdentity(headers);
-  if (claims.subject !== undefined) headers[USER_ID_HEADER] = claims.subject;
-  if (claims.email !== undefined) headers[USER_EMAIL_HEADER] = claims.email;
+  if (claims.subject !== undefined) headers[USER_ID_HEADER] = percentEncoded(claims.subject);
+  if (claims.email !== undefined) headers[USER_EMAIL_HEADER] = percentEncoded(claims.email);
 }
 
 /** The stage in front of routes that do not authenticate, in a config where others do. */

@@ -94,13 +94,15 @@ export class TokenVerifier {
     }
     const { session_id: sessionId, sub, email, exp, iat } = payload;
     if (typeof exp !== 'number' || (sessionId !== undefined && typeof sessionId !== 'string')) return null;
+    // A claim corral forwards must be text: a number or an object would reach the backend as no identity.
+    if ((sub !== undefined && typeof sub !== 'string') || (email !== undefined && typeof email !== 'string')) return null;
     // Issued in the future, beyond the clock skew allowed: fast-jwt checks iat only against a maxAge.
     if (typeof iat === 'number' && iat * 1000 > Date.now() + this.leewayMs) return null;
     if (this.requireSession && sessionId === undefined) return null;
     const claims: Verified = {
       sessionId,
-      subject: typeof sub === 'string' ? sub : undefined,
-      email: typeof email === 'string' ? email : undefined,
+      subject: sub,
+      email,
       expiresAtMs: exp * 1000 + this.leewayMs,
     };
     this.verified.set(token, claims);

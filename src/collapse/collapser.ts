@@ -2,7 +2,7 @@ import type { Call, Downstream, Handler, RouteLabel } from '../call/call.js';
 import type { Observer } from '../call/observer.js';
 import type { Origin } from '../upstream/origin.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
-import { GrpcError, Status } from '../wire/status.js';
+import type { GrpcError } from '../wire/status.js';
 import type { ResponseStore } from './store.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
 import { lifetimes, totalMs, type CachePolicy } from './cache-policy.js';
@@ -29,7 +29,10 @@ export interface CollapserOptions extends FlightOptions {
  * key (follower); starting that flight (leader). Calls that stream go to `next`.
  */
 export class Collapser implements Handler, FlightOwner {
+  /** The joinable flight of each key. */
   private readonly flights = new Map<string, Flight>();
+  /** Flights still under way that take no new callers (full, overflowed, invalidated): aborted and listed with the others. */
+  private readonly detached = new Set<Flight>();
   private readonly upstreamTimeout: string;
 
   constructor(
@@ -74,16 +77,12 @@ export class Collapser implements Handler, FlightOwner {
       downstream.outcome = 'follower';
       if (flight.join(downstream, call)) {
         this.observer.served('follower', downstream.route);
-      } else {
-        downstream.outcome = 'rejected';
-        downstream.onError(
-          new GrpcError(
-            Status.RESOURCE_EXHAUSTED,
-            `too many callers waiting for the same call: ${this.options.maxFollowers} already (COLLAPSER_MAX_FOLLOWERS)`,
-          ),
-        );
+        return;
       }
-      return;
+      // Its waiting list is full (COLLAPSER_MAX_FOLLOWERS): the overflow gets a flight of its
+      // own, one more backend call per full list, so a herd one client parked there cannot
+      // refuse another client's call.
+      this.detach(flight);
     }
     this.lead(key, call, downstream, stale);
   }
@@ -108,17 +107,18 @@ export class Collapser implements Handler, FlightOwner {
 
   /** Flights under way. */
   get inFlight(): number {
-    return this.flights.size;
+    return this.flights.size + this.detached.size;
   }
 
   /** The flights under way, for the admin endpoints. */
-  underWay(): IterableIterator<Flight> {
-    return this.flights.values();
+  *underWay(): IterableIterator<Flight> {
+    yield* this.flights.values();
+    yield* this.detached;
   }
 
   /** Aborts every flight, e.g. when the shutdown grace period is over. */
   abortAll(error: GrpcError): void {
-    for (const flight of this.flights.values()) flight.abort(error);
+    for (const flight of [...this.underWay()]) flight.abort(error);
   }
 
   /**
@@ -138,11 +138,12 @@ export class Collapser implements Handler, FlightOwner {
   }
 
   flightOverflowed(flight: Flight): void {
-    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    this.detach(flight);
   }
 
   flightLanded(flight: Flight): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    else this.detached.delete(flight);
     const recording = flight.recording;
     if (this.cache === null || !flight.cacheable || recording === null || flight.servedStale) return;
     if (this.options.admission && !this.options.admission.admits(flight.key)) return;
@@ -160,12 +161,22 @@ export class Collapser implements Handler, FlightOwner {
    * A write made answers to methods under these prefixes stale: flights under way for them
    * take no new callers and are not cached (they may have read the old state).
    */
-  invalidate(prefixes: readonly string[]): void {
-    for (const flight of this.flights.values()) {
-      if (!underAny(flight.method, prefixes)) continue;
+  invalidate(prefixes: readonly string[]): number {
+    let dropped = 0;
+    for (const flight of this.underWay()) {
+      if (!underAny(flight.method, prefixes) || !flight.cacheable) continue;
       flight.cacheable = false;
-      this.flights.delete(flight.key);
+      this.detach(flight);
+      dropped++;
     }
+    return dropped;
+  }
+
+  /** The flight takes no new callers; a new one may take its key. */
+  private detach(flight: Flight): void {
+    if (this.flights.get(flight.key) !== flight) return;
+    this.flights.delete(flight.key);
+    this.detached.add(flight);
   }
 
   private lead(key: string, call: Call, downstream: Downstream, stale: Recording | null): void {
@@ -195,8 +206,9 @@ export class Collapser implements Handler, FlightOwner {
    * deadline is BACKEND_TIMEOUT (callers' deadlines differ and are not in the key; a
    * server stream gets none, as the flight ends it when its last caller leaves), the
    * response is asked for uncompressed (grpc-accept-encoding is not in the key, so a
-   * waiter may not accept what the leader would), and the user-agent is corral's (the
-   * callers' libraries differ and are not in the key). The metadata is this call's own
+   * waiter may not accept what the leader would), the user-agent is corral's (the
+   * callers' libraries differ and are not in the key), and accept-encoding and
+   * grpc-previous-rpc-attempts are dropped (one client's, not in the key). The metadata is this call's own
    * and not read again once the key is made, so it is changed in place: a copy per
    * flight showed in profiles (docs/performance.md).
    */
@@ -206,5 +218,9 @@ export class Collapser implements Handler, FlightOwner {
     else metadata['grpc-timeout'] = this.upstreamTimeout;
     metadata['grpc-accept-encoding'] = 'identity';
     metadata['user-agent'] = COLLAPSED_USER_AGENT;
+    // Not in the key, and not the same for every caller: a collapsed call is corral's own
+    // first attempt, and gRPC's codings are grpc-accept-encoding's.
+    if (metadata['accept-encoding'] !== undefined) delete metadata['accept-encoding'];
+    if (metadata['grpc-previous-rpc-attempts'] !== undefined) delete metadata['grpc-previous-rpc-attempts'];
   }
 }

@@ -3,7 +3,8 @@ import { ForwardingDownstream } from '../call/forwarding-downstream.js';
 
 /** What a write's OK makes stale: cached answers and flights under way. */
 export interface Invalidation {
-  invalidate(prefixes: readonly string[]): void;
+  /** Returns how many answers and flights it dropped. */
+  invalidate(prefixes: readonly string[]): number;
 }
 
 /**

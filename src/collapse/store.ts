@@ -9,6 +9,6 @@ export interface ResponseStore {
   get(key: string): Recording | undefined;
   /** Keeps a response to `method` for `ttlMs` (the store's default when undefined). */
   set(key: string, recording: Recording, ttlMs: number | undefined, method: string): void;
-  /** Drops every response to a method under one of the prefixes (a write made them stale). */
-  invalidate(prefixes: readonly string[]): void;
+  /** Drops every response to a method under one of the prefixes (a write made them stale); returns how many. */
+  invalidate(prefixes: readonly string[]): number;
 }

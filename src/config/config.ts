@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { SessionPoolOptions } from '../upstream/session-pool.js';
 import { HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
+import { REDACTED } from '../spec/redact.js';
 import { otelSettings, type OtelSettings } from './otel.js';
 import { duration, integer, methodList, MiB, optionalWhole, path, port, statusTtls } from './env-fields.js';
 import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
@@ -26,6 +27,11 @@ const schema = z.object({
   // The views and /logging: localhost only unless told otherwise (Envoy's advice for its admin port).
   ADMIN_HOST: z.string().trim().min(1, 'expected an address to bind, e.g. 127.0.0.1').default('127.0.0.1'),
   ADMIN_PORT: port(9901),
+  // Names the admin port answers to besides IP addresses and localhost (DNS rebinding).
+  ADMIN_ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined ? [] : v.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''))),
   CONFIG_PATH: z.string().trim().min(1, 'expected a path to a YAML file').optional(),
   BACKEND_ADDRESS: z
     .string()
@@ -64,11 +70,22 @@ const schema = z.object({
   COLLAPSER_METHODS: methodList,
   COLLAPSER_SKIP_METHODS: methodList,
   COLLAPSER_READ_YOUR_WRITES: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  // Past a burst of 10, a service's (or a route's invalidates) answers are dropped at most once per this long; 0: every write.
+  COLLAPSER_INVALIDATION_INTERVAL: duration('100ms'),
   COLLAPSER_REFLECTION: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   COLLAPSER_FLEET: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
+  // Over TLS, the SPIFFE ID fleet peers present: only the sidecars may hold it.
+  COLLAPSER_FLEET_PEER_ID: z.string().trim().startsWith('spiffe://', 'expected a SPIFFE ID, spiffe://trust-domain/path').optional(),
   MAX_MESSAGE_BYTES: integer(4 * MiB, 0, 2 ** 31, 'a size in bytes'),
   MAX_CONCURRENT_STREAMS: integer(1000, 1, 2 ** 31 - 1, 'a stream count'),
   MAX_CONNECTIONS: integer(4096, 1, 1_000_000, 'a connection count'),
+  MAX_CONNECTIONS_PER_PEER: integer(0, 0, 1_000_000, 'a connection count (0: no limit)'),
+  // nginx's http2_idle_timeout; gRPC clients reconnect on their next call.
+  CLIENT_IDLE_TIMEOUT: duration('3m'),
+  MAX_OPEN_CALLS: integer(10_000, 1, 10_000_000, 'a call count'),
+  MAX_REQUEST_BUFFER_BYTES: integer(64 * MiB, 1024, 2 ** 40, 'a size in bytes'),
+  // Unset: half the container's memory limit, when there is one (server/memory-watch.ts).
+  OVERLOAD_HEAP_BYTES: optionalWhole(2 ** 50, 'a size in bytes (0: not watched)'),
   // A connection that has not finished its TLS handshake and sent HTTP/2's preface by then is closed (grpc-go's ConnectionTimeout).
   HANDSHAKE_TIMEOUT: duration('10s', true),
   SHUTDOWN_GRACE: duration('20s'),
@@ -125,8 +142,7 @@ const schema = z.object({
 
 type Env = z.output<typeof schema>;
 
-/** What /config_dump shows in place of a secret. */
-export const REDACTED = '[redacted]';
+export { REDACTED } from '../spec/redact.js';
 
 export interface Config {
   /** Things start-up should warn about: variables that look like corral's but are not. */
@@ -137,6 +153,8 @@ export interface Config {
   /** Where the admin endpoints (views, /logging) listen: ADMIN_HOST, 127.0.0.1 by default. */
   adminHost: string;
   adminPort: number;
+  /** ADMIN_ALLOWED_HOSTS: Host names the admin port answers besides IP literals and localhost. */
+  adminAllowedHosts: string[];
   grpcPort: number;
   metricsPort: number;
   logLevel: Env['LOG_LEVEL'];
@@ -146,11 +164,23 @@ export interface Config {
   server: {
     maxMessageBytes: number;
     maxConcurrentStreams: number;
+    /** Per port: at the limit, the connection idle the longest is closed to make room. */
     maxConnections: number;
+    /** MAX_CONNECTIONS_PER_PEER: per port and client address; 0: no limit. */
+    maxConnectionsPerPeer: number;
+    /** CLIENT_IDLE_TIMEOUT: a client connection with no call open this long is closed; 0: never. */
+    idleTimeoutMs: number;
     /** How long a request may stay quiet before its end before it is taken for a stream. */
     halfCloseWaitMs: number;
     /** A new connection must finish its TLS handshake and send HTTP/2's preface and SETTINGS within this. */
     handshakeTimeoutMs: number;
+  };
+  /** What the whole process holds for its clients, both fronts together; past it new calls are refused. */
+  overload: {
+    maxOpenCalls: number;
+    maxRequestBytes: number;
+    /** OVERLOAD_HEAP_BYTES; undefined: half the container's memory limit, if any; 0: not watched. */
+    heapBytes: number | undefined;
   };
   /** Connection settings of every endpoint's pool; the addresses come from the topology. */
   backend: Omit<SessionPoolOptions, 'address'> & {
@@ -205,6 +235,8 @@ export interface Config {
     skipMethods: string[] | undefined;
     /** COLLAPSER_READ_YOUR_WRITES: a call not collapsed that ends OK drops its service's cached answers. */
     readYourWrites: boolean;
+    /** COLLAPSER_INVALIDATION_INTERVAL: past a burst, writes drop the same answers at most once per this long; 0: every write. */
+    invalidationIntervalMs: number;
     /** COLLAPSER_FLEET: one backend call per key for every corral registered under REGISTRY_SERVICE. */
     fleet: boolean;
     /** The cache policy beyond the TTL: stale windows, negative caching, the cap on a backend's max-age. */
@@ -277,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsHost: e.METRICS_HOST ?? e.LISTEN_HOST,
     adminHost: e.ADMIN_HOST,
     adminPort: e.ADMIN_PORT,
+    adminAllowedHosts: e.ADMIN_ALLOWED_HOSTS,
     grpcPort: e.GRPC_PORT,
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
@@ -286,9 +319,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxMessageBytes: e.MAX_MESSAGE_BYTES,
       maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,
       maxConnections: e.MAX_CONNECTIONS,
+      maxConnectionsPerPeer: e.MAX_CONNECTIONS_PER_PEER,
+      idleTimeoutMs: e.CLIENT_IDLE_TIMEOUT,
       halfCloseWaitMs: e.COLLAPSER_HALF_CLOSE_WAIT,
       handshakeTimeoutMs: e.HANDSHAKE_TIMEOUT,
     },
+    overload: { maxOpenCalls: e.MAX_OPEN_CALLS, maxRequestBytes: e.MAX_REQUEST_BUFFER_BYTES, heapBytes: e.OVERLOAD_HEAP_BYTES },
     backend: {
       timeoutMs: e.BACKEND_TIMEOUT,
       connectTimeoutMs: e.BACKEND_CONNECT_TIMEOUT,
@@ -320,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       onlyMethods: e.COLLAPSER_METHODS,
       skipMethods: e.COLLAPSER_SKIP_METHODS,
       readYourWrites: e.COLLAPSER_READ_YOUR_WRITES === 'on',
+      invalidationIntervalMs: e.COLLAPSER_INVALIDATION_INTERVAL,
       reflection: e.COLLAPSER_REFLECTION === 'on',
       fleet: e.COLLAPSER_FLEET === 'on',
       cachePolicy: {

@@ -1,5 +1,6 @@
 import { ConfigError } from '../spec/errors.js';
 import { loadCertificate, type CertificateFiles, type LoadedCertificate } from '../tls/certificate-files.js';
+import { spiffeIdOf } from '../tls/client-certificate.js';
 import { loadClientTls, type ClientTls } from '../tls/client-tls.js';
 
 /** TLS on corral's own listeners (the gRPC port and the HTTP/JSON port). */
@@ -9,6 +10,11 @@ export interface FrontTls {
   certificate: LoadedCertificate;
   /** TLS_CLIENT_CA_FILE set: a client must present a certificate signed by it (mTLS). */
   clientCertificates: boolean;
+  /**
+   * COLLAPSER_FLEET_PEER_ID, with the fleet on: the SPIFFE ID a peer sidecar presents (and
+   * this one's certificate carries); null with the fleet off.
+   */
+  fleetPeerId: string | null;
 }
 
 interface TlsVariables {
@@ -25,6 +31,7 @@ interface TlsVariables {
   REGISTRY_ETCD_CERT_FILE?: string | undefined;
   REGISTRY_ETCD_KEY_FILE?: string | undefined;
   COLLAPSER_FLEET: 'on' | 'off';
+  COLLAPSER_FLEET_PEER_ID?: string | undefined;
 }
 
 /** TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE: read and checked at start (a bad file is exit 2 naming it). */
@@ -47,7 +54,30 @@ export function frontTlsOf(e: TlsVariables): FrontTls | null {
     caFile: e.TLS_CLIENT_CA_FILE,
     names: { cert: 'TLS_CERT_FILE', key: 'TLS_KEY_FILE', ca: 'TLS_CLIENT_CA_FILE' },
   };
-  return { files, certificate: loadCertificate(files), clientCertificates: e.TLS_CLIENT_CA_FILE !== undefined };
+  const certificate = loadCertificate(files);
+  return { files, certificate, clientCertificates: e.TLS_CLIENT_CA_FILE !== undefined, fleetPeerId: e.COLLAPSER_FLEET === 'on' ? fleetPeerIdOf(e, certificate) : null };
+}
+
+/**
+ * The identity fleet peers are known by, named by the operator: whoever holds a
+ * certificate with it may tell an owner whose call it forwards, so it must be one only the
+ * sidecars hold, not the workload's own (which the app container beside corral holds).
+ * corral presents its own certificate to its peers, so that certificate must carry it.
+ */
+function fleetPeerIdOf(e: TlsVariables, certificate: LoadedCertificate): string {
+  const id = e.COLLAPSER_FLEET_PEER_ID;
+  if (id === undefined) {
+    throw new ConfigError(
+      "invalid configuration: COLLAPSER_FLEET=on over TLS needs COLLAPSER_FLEET_PEER_ID: the SPIFFE ID the sidecars present to each other, which only they may hold (not the app's own: a peer may say whose call it forwards); see docs/fleet.md",
+    );
+  }
+  const own = spiffeIdOf(certificate.certificate);
+  if (own !== id) {
+    throw new ConfigError(
+      `invalid configuration: COLLAPSER_FLEET_PEER_ID='${id}' but TLS_CERT_FILE carries ${own === null ? 'no SPIFFE ID' : `'${own}'`}: corral presents that certificate to its peers, so it must carry the fleet's ID`,
+    );
+  }
+  return id;
 }
 
 /** BACKEND_TLS and BACKEND_TLS_*: TLS to BACKEND_ADDRESS. With CONFIG_PATH, each cluster has its own `tls`. */

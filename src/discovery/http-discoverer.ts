@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import { joinHostPort, type Endpoint, type Resolution } from './endpoint.js';
-import { PollingResolver, type PollingOptions } from './polling.js';
+import { PollingResolver, fetchWithCredentials, type PollingOptions } from './polling.js';
+import { redactedUrl } from '../spec/redact.js';
 
 const instancesSchema = z.object({
   instances: z.array(
@@ -24,7 +25,14 @@ export class HttpDiscoverer extends PollingResolver {
 
   constructor(url: string, options: PollingOptions, logger: Logger) {
     super(options, logger);
-    this.base = url.replace(/\/+$/, '');
+    this.base = url;
+  }
+
+  /** `{url}/{path}`, keeping the URL's query (an api key, say) after the path. */
+  private at(path: string): string {
+    const url = new URL(this.base);
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}/${path}`;
+    return url.href;
   }
 
   protected get target(): string {
@@ -32,7 +40,7 @@ export class HttpDiscoverer extends PollingResolver {
   }
 
   protected async lookup(signal: AbortSignal): Promise<Resolution> {
-    const { instances } = await this.getJson(`${this.base}/v1/instances`, instancesSchema, signal);
+    const { instances } = await this.getJson(this.at('v1/instances'), instancesSchema, signal);
     const byId = new Map<string, Endpoint>();
     for (const i of instances) {
       if (!byId.has(i.instance_id)) byId.set(i.instance_id, { id: i.instance_id, address: joinHostPort(i.ipv4, i.port) });
@@ -43,12 +51,12 @@ export class HttpDiscoverer extends PollingResolver {
   /** Tells the discoverer an instance failed. Resolves false (and logs) when it could not. */
   async unregister(instanceId: string): Promise<boolean> {
     try {
-      const response = await fetch(`${this.base}/v1/unregister/${encodeURIComponent(instanceId)}`, {
+      const response = await fetchWithCredentials(this.at(`v1/unregister/${encodeURIComponent(instanceId)}`), {
         method: 'POST',
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       if (response.ok) {
-        this.logger.info({ instance: instanceId, discoverer: this.base }, 'unregistered a failed instance');
+        this.logger.info({ instance: instanceId, discoverer: redactedUrl(this.base) }, 'unregistered a failed instance');
         return true;
       }
       this.logger.warn({ instance: instanceId, status: response.status }, 'discoverer refused to unregister an instance');

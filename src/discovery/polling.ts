@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import type { Resolution, Resolver, ResolverHealth } from './endpoint.js';
+import { redactedUrl, redactedUrlsIn } from '../spec/redact.js';
 
 export interface PollingOptions {
   /** Time between lookups while they succeed. */
@@ -48,7 +49,7 @@ export abstract class PollingResolver implements Resolver {
 
   /** GETs a JSON document and checks it against `schema`; throws naming the first mismatch. */
   protected async getJson<S extends z.ZodType>(url: string, schema: S, signal: AbortSignal): Promise<z.output<S>> {
-    const response = await fetch(url, { signal });
+    const response = await fetchWithCredentials(url, { signal });
     if (!response.ok) throw new Error(`GET ${url} answered HTTP ${response.status}`);
     const parsed = schema.safeParse(await response.json());
     if (!parsed.success) {
@@ -86,7 +87,7 @@ export abstract class PollingResolver implements Resolver {
     try {
       const resolution = await this.lookup(controller.signal);
       if (this.stopped) return;
-      if (this.failures > 0) this.logger.info({ source: this.kind, target: this.target }, 'endpoint lookup recovered');
+      if (this.failures > 0) this.logger.info({ source: this.kind, target: redactedUrl(this.target) }, 'endpoint lookup recovered');
       this.failures = 0;
       this.notBefore = 0;
       this.health = { lastUpdateAt: Date.now(), lastError: null };
@@ -96,10 +97,12 @@ export abstract class PollingResolver implements Resolver {
       this.failures++;
       wait = Math.min(this.options.maxBackoffMs, (this.options.intervalMs / 4) * 2 ** (this.failures - 1));
       this.notBefore = performance.now() + wait;
-      const reason = controller.signal.aborted ? (controller.signal.reason as Error).message : (err as Error).message;
-      this.health = { lastUpdateAt: this.health.lastUpdateAt, lastError: `${this.target}: ${reason}` };
+      // Shown in /clusters and logs: a URL's credentials never are.
+      const reason = redactedUrlsIn(controller.signal.aborted ? (controller.signal.reason as Error).message : (err as Error).message);
+      const target = redactedUrl(this.target);
+      this.health = { lastUpdateAt: this.health.lastUpdateAt, lastError: `${target}: ${reason}` };
       this.logger.warn(
-        { source: this.kind, target: this.target, err: reason, failures: this.failures, retryInMs: Math.round(wait) },
+        { source: this.kind, target, err: reason, failures: this.failures, retryInMs: Math.round(wait) },
         'endpoint lookup failed; keeping the last good list',
       );
     } finally {
@@ -108,4 +111,17 @@ export abstract class PollingResolver implements Resolver {
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.poll(), wait).unref();
   }
+}
+
+/**
+ * fetch(), with a URL's user information (`https://user:password@host/`) sent as HTTP
+ * Basic authentication, as curl sends it: fetch refuses a URL that holds credentials.
+ */
+export function fetchWithCredentials(text: string, init: RequestInit): Promise<Response> {
+  const url = new URL(text);
+  if (url.username === '' && url.password === '') return fetch(url, init);
+  const basic = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
+  url.username = '';
+  url.password = '';
+  return fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Basic ${basic}` } });
 }

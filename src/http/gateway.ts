@@ -18,6 +18,8 @@ import { httpError } from './http-errors.js';
 import type { HttpRoute, HttpRouteTable } from './http-routes.js';
 import { JsonReply, type HttpResponse } from './json-reply.js';
 import { BadRequest, requestMessage } from './transcode.js';
+import { ClientConnections, kClientConnection, type ClientConnection, type ConnectionLimits, type OpenCall } from '../server/client-connections.js';
+import { SHED, requestBufferFull, type Overload } from '../server/overload.js';
 import type { JsonValue, Registry } from '@bufbuild/protobuf';
 
 /** A JSON media type: application/json, or a +json type, with parameters or none. */
@@ -37,13 +39,12 @@ export interface GatewayState {
   json: JsonAnswerSpec;
 }
 
-export interface GatewayOptions {
+/** MAX_CONNECTIONS and the other connection bounds apply to this port apart from the gRPC port. */
+export interface GatewayOptions extends ConnectionLimits {
   host: string;
   port: number;
   /** Largest request body (413 beyond it). */
   maxBodyBytes: number;
-  /** Connections held at most (MAX_CONNECTIONS, counted apart from the gRPC port's); more are closed at once. */
-  maxConnections: number;
   /** Streams at once on one h2c connection (MAX_CONCURRENT_STREAMS). */
   maxConcurrentStreams: number;
   /** A new connection that sends nothing for this long is closed (node's HTTP/1.1 headers timeout is 60 s too). */
@@ -69,14 +70,20 @@ export class HttpGateway {
   /** Calls whose answer has not closed yet. */
   private readonly open = new Set<JsonReply>();
   private draining = false;
+  /** This port's connections: bounded, idle ones closed. */
+  readonly connections: ClientConnections;
 
   constructor(
     public state: GatewayState,
     private readonly options: GatewayOptions,
     private readonly logger: Logger,
     private readonly observer: Observer,
+    /** What the process holds for every front: refuses calls past its bounds. */
+    private readonly overload: Overload,
   ) {
-    const handle = (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res).catch((err: unknown) => this.failed(err, res));
+    this.connections = new ClientConnections(options);
+    overload.watch(this.connections);
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.request(req, res);
     this.h1 = http.createServer({ keepAlive: true }, handle);
     this.h2 = http2.createServer(
       {
@@ -90,6 +97,10 @@ export class HttpGateway {
     this.h2.on('session', (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
+      const connection = this.connections.of(session.socket);
+      if (connection === undefined) return;
+      (session as Tagged)[kClientConnection] = connection;
+      connection.closer = () => session.close();
     });
     this.server =
       !options.tls
@@ -98,7 +109,8 @@ export class HttpGateway {
             { ...secureServerOptions(options.tls), ALPNProtocols: ['h2', 'http/1.1'], handshakeTimeout: options.firstBytesTimeoutMs },
             (socket) => this.negotiated(socket),
           );
-    this.server.maxConnections = options.maxConnections;
+    // Over TLS, a connection is counted from its first byte, before its handshake.
+    if (options.tls) this.server.prependListener('connection', (socket: net.Socket) => this.connections.admit(socket));
   }
 
   /** New TLS handshakes use this certificate (and client CA); open connections carry on. */
@@ -131,6 +143,7 @@ export class HttpGateway {
   /** Ends every connection at once (after the grace period, or in tests). */
   destroy(): void {
     this.draining = true;
+    this.connections.close();
     this.server.close();
     for (const socket of this.sockets) socket.destroy();
   }
@@ -164,8 +177,26 @@ export class HttpGateway {
     res.end(JSON.stringify(body));
   }
 
+  /**
+   * Takes a request within the process's bounds, and counts it on its connection (which is
+   * not idle while it is open). Over the bounds, an h2c stream is refused with
+   * REFUSED_STREAM and an HTTP/1.1 request answered 503 with Retry-After.
+   */
+  private request(req: IncomingMessage, res: ServerResponse): void {
+    const connection = (req.httpVersionMajor === 2 ? (req as unknown as { stream: { session: Tagged } }).stream.session : (req.socket as Tagged))[kClientConnection];
+    if (!this.overload.admit(connection)) return refuseOverloaded(req, res);
+    const held = new AdmittedRequest(req, res);
+    if (connection !== undefined) this.connections.callStarted(connection, held);
+    res.once('close', () => {
+      this.overload.callEnded(held.bytes, held.wasShed);
+      if (connection !== undefined) this.connections.callEnded(connection, held);
+    });
+    void this.serve(req, res, held).catch((err: unknown) => this.failed(err, res));
+  }
+
   /** Hands a connection to the HTTP/2 server when its first bytes are the start of the preface, else to HTTP/1.1. */
   private sniff(socket: net.Socket): void {
+    if (this.connections.admit(socket) === null) return;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.setTimeout(this.options.firstBytesTimeoutMs, () => socket.destroy());
@@ -185,6 +216,9 @@ export class HttpGateway {
 
   /** A TLS connection goes to the server of the protocol its client chose in the handshake. */
   private negotiated(socket: TLSSocket): void {
+    const connection = this.connections.of(socket);
+    if (connection === undefined) return void socket.destroy();
+    (socket as Tagged)[kClientConnection] = connection;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', (err) => {
@@ -194,7 +228,7 @@ export class HttpGateway {
     (socket.alpnProtocol === 'h2' ? this.h2 : this.h1).emit('connection', socket);
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, held: AdmittedRequest): Promise<void> {
     const { table, handlers, cors, registry, json } = this.state;
     const url = new URL(req.url ?? '/', 'http://gateway');
     const preflight = cors.preflight(req.method, req.headers);
@@ -205,6 +239,7 @@ export class HttpGateway {
     }
     const match = table.match(req.method ?? 'GET', url.pathname);
     const reply = new JsonReply(res as HttpResponse, req.method ?? 'GET', url.pathname, cors.headers(req.headers), cors, this);
+    held.reply = reply;
     this.open.add(reply);
     if (this.draining) reply.closesConnection();
     if (match === null) return reply.fail(Status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
@@ -221,10 +256,13 @@ export class HttpGateway {
     }
     let body: JsonValue | undefined;
     try {
-      body = await this.readJson(req, route);
+      body = await this.readJson(req, route, held);
     } catch (err) {
       const tooLarge = (err as { tooLarge?: boolean }).tooLarge === true;
       if (tooLarge) return reply.refuse(413, 'PAYLOAD_TOO_LARGE', Status.RESOURCE_EXHAUSTED, (err as Error).message);
+      if ((err as { overloaded?: boolean }).overloaded === true) {
+        return reply.refuse(503, 'SERVICE_UNAVAILABLE', Status.RESOURCE_EXHAUSTED, (err as Error).message, { 'retry-after': '1' });
+      }
       return reply.fail(Status.INVALID_ARGUMENT, (err as Error).message);
     }
     // The client went away while its body was read: nobody waits for this call.
@@ -245,7 +283,7 @@ export class HttpGateway {
     handlers.get(route.spec.name)!.handle(call, reply);
   }
 
-  private readJson(req: IncomingMessage, route: HttpRoute): Promise<JsonValue | undefined> {
+  private readJson(req: IncomingMessage, route: HttpRoute, held: AdmittedRequest): Promise<JsonValue | undefined> {
     const limit = this.options.maxBodyBytes;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -256,6 +294,13 @@ export class HttpGateway {
           req.removeAllListeners('data');
           req.resume();
           reject(Object.assign(new Error(`the request body is larger than ${limit} bytes`), { tooLarge: true }));
+          return;
+        }
+        held.bytes += chunk.length;
+        if (!this.overload.hold(chunk.length)) {
+          req.removeAllListeners('data');
+          req.resume();
+          reject(Object.assign(new Error(requestBufferFull(this.overload.limits.maxRequestBytes)), { overloaded: true }));
           return;
         }
         chunks.push(chunk);
@@ -275,4 +320,41 @@ export class HttpGateway {
       req.on('error', reject);
     });
   }
+}
+
+type Tagged = { [kClientConnection]?: ClientConnection };
+
+/** A request the process took: what it holds, and how it is ended to make room at MAX_OPEN_CALLS. */
+class AdmittedRequest implements OpenCall {
+  /** Body bytes held, counted against MAX_REQUEST_BUFFER_BYTES. */
+  bytes = 0;
+  /** Its answer, once it has a route. */
+  reply: JsonReply | null = null;
+  wasShed = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {}
+
+  /** 429 saying why (the reply's own error once it has one), or a reset once its answer has started. */
+  shed(): void {
+    this.wasShed = true;
+    if (this.reply !== null) return this.reply.fail(Status.RESOURCE_EXHAUSTED, SHED);
+    if (this.res.headersSent) return void this.res.destroy();
+    const { status, body } = httpError(Status.RESOURCE_EXHAUSTED, SHED);
+    this.res.writeHead(status, { 'content-type': 'application/json', ...(this.req.httpVersionMajor === 1 ? { connection: 'close' } : {}) });
+    this.res.end(JSON.stringify(body));
+  }
+}
+
+/** A request past the process's bounds: nothing of it was processed, and the client may retry. */
+function refuseOverloaded(req: IncomingMessage, res: ServerResponse): void {
+  if (req.httpVersionMajor === 2) {
+    (req as unknown as { stream: http2.ServerHttp2Stream }).stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    return;
+  }
+  const { status, body } = httpError(Status.UNAVAILABLE, 'corral is at its bounds (open calls, buffered requests or memory) and refuses new calls for now; retry shortly');
+  res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '1' });
+  res.end(JSON.stringify(body));
 }

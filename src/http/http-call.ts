@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Call, Metadata } from '../call/call.js';
 import { USER_EMAIL_HEADER, USER_ID_HEADER } from '../auth/identity.js';
+import { OWN_METADATA_PREFIX } from '../call/own-metadata.js';
 import { metadataProblem } from '../wire/metadata.js';
-import { encodeGrpcMessage } from '../wire/status.js';
+import { percentEncoded } from '../wire/percent-encoding.js';
 import { BadRequest } from './transcode.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
 import type { HttpRoute } from './http-routes.js';
@@ -18,7 +19,7 @@ const PRINTABLE = /^[\x20-\x7e]*$/;
 /**
  * Names a Grpc-Metadata-* header may never set: HTTP/2's and HTTP/1.1's own fields
  * (a content-length the body does not have makes a backend close the whole connection,
- * failing every caller on it), gRPC's (grpc-*), and what corral sets itself (the
+ * failing every caller on it), gRPC's (grpc-*), corral's own (corral-*), and what corral sets itself (the
  * forwarded path and method, path variables, the verified identity, the token and
  * trace context, which come from their own HTTP headers).
  */
@@ -41,7 +42,7 @@ function reserved(name: string): boolean {
     case USER_EMAIL_HEADER:
       return true;
     default:
-      return name.startsWith('grpc-') || name.startsWith('x-forwarded-') || name.startsWith('x-path-');
+      return name.startsWith('grpc-') || name.startsWith('x-forwarded-') || name.startsWith('x-path-') || name.startsWith(OWN_METADATA_PREFIX);
   }
 }
 
@@ -87,7 +88,7 @@ export function httpCall(route: HttpRoute, httpMethod: string, path: string, hea
   metadata['x-forwarded-method'] = httpMethod;
   metadata['x-forwarded-path'] = path;
   // Metadata values are printable ASCII: other bytes percent-encoded, as grpc-message is.
-  for (const [name, value] of variables) metadata[`x-path-${name.toLowerCase()}`] = encodeGrpcMessage(value);
+  for (const [name, value] of variables) metadata[`x-path-${name.toLowerCase()}`] = percentEncoded(value);
   metadata['grpc-timeout'] = formatGrpcTimeout(route.spec.timeoutMs);
   const body = Buffer.allocUnsafe(5 + message.length);
   body[0] = 0;

@@ -6,8 +6,7 @@ import { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RegistryAgent } from '../registry/agent.js';
-import { ConfigError } from '../spec/errors.js';
-import { samePeerIdentity, spiffeIdOf } from '../tls/client-certificate.js';
+import { samePeerIdentity } from '../tls/client-certificate.js';
 import type { ClientTls } from '../tls/client-tls.js';
 import { secureContextOf } from '../tls/certificate-files.js';
 import type { ServerTls } from '../tls/server-tls.js';
@@ -28,7 +27,7 @@ export function fleetOf(
 ): Fleet | null {
   const registry = config.registry;
   if (!config.collapser.fleet || registry === null || agent === null) return null;
-  const peerTls = tls === null ? null : peersOverTls(tls);
+  const peerTls = tls === null ? null : peersOverTls(tls, config.tls!.fleetPeerId!);
   const pools = new EndpointPools({ ...parts.poolOptions, ...PEER_KEEPALIVE }, parts.logger);
   const members = new EtcdResolver({ endpoints: registry.endpoints, service: registry.service, prefix: registry.prefix, tls: registry.tls }, parts.logger);
   const fleet = new Fleet({ id: agent.instanceId, address: registry.address }, members, pools, parts.observer, parts.logger, peerTls);
@@ -48,14 +47,10 @@ export function fleetOf(
 /**
  * Over TLS, the sidecars of a fleet call each other with mTLS: each presents its own
  * certificate and accepts a peer whose certificate chains to TLS_CLIENT_CA_FILE and carries
- * the same SPIFFE ID (the sidecars of one service share it). An owner keeps a forwarded
- * call's x-forwarded-client-cert, the original client's, only from such a peer.
+ * COLLAPSER_FLEET_PEER_ID (checked at start to be this sidecar's own). An owner keeps a
+ * forwarded call's x-forwarded-client-cert, the original client's, only from such a peer.
  */
-function peersOverTls(tls: ServerTls): ClientTls {
-  const own = spiffeIdOf(tls.certificate.certificate);
-  if (own === null) {
-    throw new ConfigError('invalid configuration: COLLAPSER_FLEET=on over TLS needs a SPIFFE ID in TLS_CERT_FILE (one spiffe:// URI SAN): the sidecars recognize each other by it');
-  }
-  tls.identities.fleetPeer = own;
-  return { ...secureContextOf(tls.certificate), serverName: undefined, id: 'fleet-peers', checkServerIdentity: samePeerIdentity(own) };
+function peersOverTls(tls: ServerTls, peerId: string): ClientTls {
+  tls.identities.fleetPeer = peerId;
+  return { ...secureContextOf(tls.certificate), serverName: undefined, id: 'fleet-peers', checkServerIdentity: samePeerIdentity(peerId) };
 }

@@ -10,6 +10,7 @@ import type { LearnedDescriptors } from '../reflection/learned-reads.js';
 import type { Origin } from '../upstream/origin.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { PipelineContext } from './pipeline.js';
+import type { Invalidation } from '../collapse/invalidate.js';
 
 /** What every generation's pipeline shares, from the Config and the process-wide parts. */
 export function pipelineContext(
@@ -22,6 +23,7 @@ export function pipelineContext(
     learned: LearnedDescriptors | null;
     wrapOrigin: ((origin: Origin) => Origin) | null;
     fleet: Fleet | null;
+    writes: Invalidation | null;
   },
 ): PipelineContext {
   const { collapser, jwtSecret, jwtClaims } = config;

@@ -42,6 +42,11 @@ export interface PipelineContext extends ClusterSetContext {
   wrapOrigin: ((origin: Origin) => Origin) | null;
   /** COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS; null when unset. */
   methods: { only: MethodSet | null; skip: MethodSet | null };
+  /**
+   * Where a write's OK drops the answers it made stale: paced over every generation
+   * (PacedInvalidation) and applied to the one in effect; null: straight to this pipeline.
+   */
+  writes: Invalidation | null;
 }
 
 /**
@@ -98,7 +103,7 @@ export class Pipeline implements Invalidation {
       ...context,
       ownsIdentity: authenticatedRoutes(topology).length > 0,
       reads: this.reads,
-      invalidation: this,
+      invalidation: context.writes ?? this,
       collapsers: this.collapsers,
       serverStreams: this.declared,
       fleetWide: context.fleet !== null,
@@ -141,10 +146,11 @@ export class Pipeline implements Invalidation {
     for (const collapser of this.collapsers) collapser.abortAll(error);
   }
 
-  /** A write on a route with `invalidates` ended OK: drop the answers it made stale. */
-  invalidate(prefixes: readonly string[]): void {
-    this.context.cache?.invalidate(prefixes);
-    for (const collapser of this.collapsers) collapser.invalidate(prefixes);
+  /** A write ended OK: drop the answers it made stale (`invalidates`, or its service's). */
+  invalidate(prefixes: readonly string[]): number {
+    let dropped = this.context.cache?.invalidate(prefixes) ?? 0;
+    for (const collapser of this.collapsers) dropped += collapser.invalidate(prefixes);
+    return dropped;
   }
 
   /** The gateway's view of this configuration: its routes, the descriptors' types, each route's stages (wrapped, e.g. traced). */

@@ -31,6 +31,8 @@ export interface Running {
   cache: ResponseCache | null;
   accessLog: AccessLog | null;
   tracing: { shutdown(): Promise<void> } | null;
+  /** The watch of live memory against OVERLOAD_HEAP_BYTES; null when off. */
+  memory: { close(): void } | null;
   /** The admin and metrics servers: closed last, so /ready says "draining" to the end. */
   servers: ReadonlyArray<{ close(): Promise<void> }>;
 }
@@ -87,6 +89,7 @@ export function shutdownSteps(r: Running): ShutdownStep[] {
         r.pipeline().stop();
         r.pools.destroy();
         r.cache?.close();
+        r.memory?.close();
         r.accessLog?.close();
       },
     },

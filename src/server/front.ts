@@ -7,21 +7,25 @@ import type { Observer } from '../call/observer.js';
 import { metadataProblem, restoreRepeatedFields } from '../wire/metadata.js';
 import { parseGrpcTimeout } from '../wire/timeout.js';
 import { GrpcError, Status } from '../wire/status.js';
-import { Intake, type IntakeOptions, type IntakeWatch } from './intake.js';
+import { Intake, type IntakeContext, type IntakeOptions } from './intake.js';
 import { QuietWatch } from './quiet-watch.js';
 import { listen } from './listen.js';
 import { Reply, type ReplyOwner } from './reply.js';
 import type { ClientIdentities } from '../tls/client-certificate.js';
 import { secureServerOptions, type ServerTls } from '../tls/server-tls.js';
 import { secureContextOf, type LoadedCertificate } from '../tls/certificate-files.js';
+import { ClientConnections, kClientConnection, type ClientConnection, type ConnectionLimits } from './client-connections.js';
+import type { Overload } from './overload.js';
+import { EarlyAnswers } from './early-answers.js';
+import { dropOwnMetadata } from '../call/own-metadata.js';
+import { FLEET_HOP } from '../call/fleet-hop.js';
 
-export interface FrontOptions extends IntakeOptions {
+export interface FrontOptions extends IntakeOptions, ConnectionLimits {
   /** RESPONSE_OUTCOME_HEADER: response metadata that tells the client how its call was served; null when off. */
   outcomeHeader: string | null;
   host: string;
   port: number;
   maxConcurrentStreams: number;
-  maxConnections: number;
   /**
    * A connection that has not finished its TLS handshake and sent HTTP/2's preface and
    * SETTINGS by then is closed: otherwise silent connections would hold MAX_CONNECTIONS.
@@ -29,6 +33,11 @@ export interface FrontOptions extends IntakeOptions {
   handshakeTimeoutMs: number;
   /** TLS on this port; null or unset: cleartext HTTP/2 (h2c). */
   tls?: ServerTls | null;
+  /**
+   * COLLAPSER_FLEET is on: a call may carry the hop mark of a fleet peer (over TLS only
+   * from a connection with the peers' identity). Off, every corral-* name is dropped.
+   */
+  fleet?: boolean;
 }
 
 
@@ -45,13 +54,20 @@ export class Front implements ReplyOwner {
   private readonly identities: ClientIdentities | null;
   private readonly sessions = new Set<Http2Session>();
   private readonly calls = new Set<Reply>();
-  private readonly quietWatch: IntakeWatch;
+  private readonly intake: IntakeContext;
+  private readonly earlyAnswers = new EarlyAnswers();
+  /** The one corral-* name a call may keep: the fleet's hop mark, when the fleet is on. */
+  private readonly hopMark: string | null;
+  /** This port's connections: bounded, idle ones closed. */
+  readonly connections: ClientConnections;
 
   constructor(
-    private readonly handler: Handler,
+    handler: Handler,
     private readonly options: FrontOptions,
     private readonly observer: Observer,
     private readonly logger: Logger,
+    /** What the process holds for every front: refuses calls past its bounds. */
+    private readonly overload: Overload,
   ) {
     const serverOptions = {
       settings: { maxConcurrentStreams: options.maxConcurrentStreams },
@@ -65,13 +81,15 @@ export class Front implements ReplyOwner {
     const tls = options.tls ?? null;
     this.server = tls === null ? http2.createServer(serverOptions) : http2.createSecureServer({ ...serverOptions, ...secureServerOptions(tls), ALPNProtocols: ['h2'], handshakeTimeout: options.handshakeTimeoutMs });
     this.identities = tls === null ? null : tls.identities;
-    this.server.maxConnections = options.maxConnections;
+    this.connections = new ClientConnections(options);
+    overload.watch(this.connections);
+    // First, so that a refused connection gets no further (over TLS: before its handshake).
+    this.server.prependListener('connection', (socket: Socket) => this.connections.admit(socket));
     this.outcomeHeader = options.outcomeHeader;
-    this.quietWatch = new QuietWatch(options.halfCloseWaitMs);
+    this.hopMark = options.fleet === true ? FLEET_HOP : null;
+    this.intake = { handler, maxMessageBytes: options.maxMessageBytes, watch: new QuietWatch(options.halfCloseWaitMs), overload };
     // The secure server emits the same events.
-    (this.server as http2.Http2Server).on('stream', (stream, headers, _flags, raw: string[] | undefined) =>
-      this.accept(stream, restoreRepeatedFields(headers, raw)),
-    );
+    (this.server as http2.Http2Server).on('stream', (stream, headers, _flags, raw: string[] | undefined) => this.accept(stream, headers, raw));
     this.server.on('session', (session) => this.track(session));
     this.server.on('sessionError', (err) => logger.debug({ err: err.message }, 'client session error'));
     // A client refused in the handshake (no certificate, another CA, cleartext): its connection ends there.
@@ -94,6 +112,7 @@ export class Front implements ReplyOwner {
 
   /** Stops accepting connections and sends GOAWAY on every session; calls under way go on. */
   drain(): void {
+    this.connections.close();
     this.server.close();
     for (const session of this.sessions) session.close();
   }
@@ -105,17 +124,32 @@ export class Front implements ReplyOwner {
 
   /** Ends every remaining session at once. */
   destroy(): void {
+    this.connections.close();
+    this.earlyAnswers.close();
     for (const session of this.sessions) session.destroy();
+  }
+
+  /** @internal */
+  answeredEarly(stream: ServerHttp2Stream): void {
+    this.earlyAnswers.add(stream);
   }
 
   /** @internal */
   replyClosed(reply: Reply): void {
     this.calls.delete(reply);
+    this.earlyAnswers.delete(reply.stream);
+    this.overload.callEnded(reply.heldBytes, reply.wasShed);
+    if (reply.connection !== null) this.connections.callEnded(reply.connection, reply);
     this.observer.callEnded(reply);
   }
 
   private track(session: Http2Session): void {
     this.sessions.add(session);
+    const connection = this.connections.of(session.socket);
+    if (connection !== undefined) {
+      (session as Http2Session & { [kClientConnection]?: ClientConnection })[kClientConnection] = connection;
+      connection.closer = () => session.close();
+    }
     // Until the client's SETTINGS arrive, the connection is on a clock (one timer per connection).
     // Reset, not closed: a graceful close would wait for a client that says nothing.
     const silent = setTimeout(resetSilent, this.options.handshakeTimeoutMs, session);
@@ -127,11 +161,25 @@ export class Front implements ReplyOwner {
     session.on('error', (err) => this.logger.debug({ err: err.message }, 'client session error'));
   }
 
-  private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  private accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string[] | undefined): void {
+    // Past the process's bounds the call is refused before corral spends anything on it;
+    // REFUSED_STREAM tells the client nothing was processed, so it may retry.
+    const connection = (stream.session as Http2Session & { [kClientConnection]?: ClientConnection })[kClientConnection];
+    if (!this.overload.admit(connection)) {
+      stream.on('error', ignoreRefusedStream);
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    restoreRepeatedFields(headers, raw);
     // Over TLS, corral owns x-forwarded-client-cert: the connection's certificate, never what the client sent.
     if (this.identities !== null) this.identities.apply(headers, stream.session!.socket as TLSSocket);
+    dropOwnMetadata(headers, this.hopMark);
     const reply = new Reply(stream, this, typeof headers[':path'] === 'string' ? headers[':path'] : '', headers);
     this.calls.add(reply);
+    if (connection !== undefined) {
+      reply.connection = connection;
+      this.connections.callStarted(connection, reply);
+    }
     if (this.refusal(headers, reply)) {
       stream.resume();
       return;
@@ -149,7 +197,7 @@ export class Front implements ReplyOwner {
         return;
       }
     }
-    new Intake(stream, headers[':path']!, headers, deadline, reply, this.handler, this.options.maxMessageBytes, this.quietWatch);
+    new Intake(stream, headers[':path']!, headers, deadline, reply, this.intake);
   }
 
   /** Answers a request that is not a well-formed gRPC call; returns true when it did. */
@@ -190,3 +238,6 @@ function resetSilent(session: Http2Session): void {
     // already let go of its socket: closing anyway
   }
 }
+
+/** node reports a stream it closed with an error code as an 'error' of that stream; a refusal is not one. */
+function ignoreRefusedStream(): void {}

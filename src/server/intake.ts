@@ -5,6 +5,7 @@ import { halfClosedByClient } from '../wire/half-close.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { QuietWatch, Quietable } from './quiet-watch.js';
 import type { Reply } from './reply.js';
+import { requestBufferFull, type Overload } from './overload.js';
 
 const kIntake = Symbol('corral.intake');
 type IntakeStream = ServerHttp2Stream & { [kIntake]: Intake };
@@ -24,6 +25,15 @@ export interface IntakeOptions {
 }
 
 export type IntakeWatch = QuietWatch<Intake>;
+
+/** What every intake of a front shares. */
+export interface IntakeContext {
+  readonly handler: Handler;
+  readonly maxMessageBytes: number;
+  readonly watch: IntakeWatch;
+  /** Counts the request bytes intakes hold, against the process's bound. */
+  readonly overload: Overload;
+}
 
 /**
  * Reads one request far enough to tell the two shapes of call apart without a .proto:
@@ -50,16 +60,14 @@ export class Intake implements Quietable {
     private readonly metadata: Metadata,
     private readonly deadline: number,
     private readonly reply: Reply,
-    private readonly handler: Handler,
-    maxMessageBytes: number,
-    private readonly watch: IntakeWatch,
+    private readonly context: IntakeContext,
   ) {
     const encoding = metadata['grpc-encoding'];
-    this.scanner = new FrameScanner(maxMessageBytes, encoding !== undefined && encoding !== 'identity');
+    this.scanner = new FrameScanner(context.maxMessageBytes, encoding !== undefined && encoding !== 'identity');
     (stream as IntakeStream)[kIntake] = this;
     stream.on('data', onIntakeData);
     stream.on('end', onIntakeEnd);
-    watch.add(this);
+    context.watch.add(this);
   }
 
   /** @internal */
@@ -73,7 +81,13 @@ export class Intake implements Quietable {
       return;
     }
     if (this.phase === Phase.Streaming) return;
+    // Held until the call ends (the body of a call that may be retried, or the head of a stream).
     this.chunks.push(chunk);
+    this.reply.heldBytes += chunk.length;
+    if (!this.context.overload.hold(chunk.length)) {
+      this.fail(new GrpcError(Status.RESOURCE_EXHAUSTED, requestBufferFull(this.context.overload.limits.maxRequestBytes)));
+      return;
+    }
     this.lastDataAt = performance.now();
     this.busy = true;
     const s = this.scanner;
@@ -100,7 +114,7 @@ export class Intake implements Quietable {
     if (this.phase === Phase.Streaming) return;
     if (s.messages === 1) {
       this.phase = Phase.Done;
-      this.watch.delete(this);
+      this.context.watch.delete(this);
       const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       this.dispatch(body);
     } else {
@@ -116,7 +130,7 @@ export class Intake implements Quietable {
   private handOnStream(): void {
     if (!this.reply.open) return this.stop();
     this.phase = Phase.Streaming;
-    this.watch.delete(this);
+    this.context.watch.delete(this);
     this.dispatch(null);
   }
 
@@ -129,20 +143,20 @@ export class Intake implements Quietable {
       head: body === null ? this.chunks : [],
       source: body === null ? this.stream : null,
     };
-    this.handler.handle(call, this.reply);
+    this.context.handler.handle(call, this.reply);
   }
 
   /** The call is over for its client: nothing more is read into it. */
   private stop(): void {
     const streaming = this.phase === Phase.Streaming;
     this.phase = Phase.Done;
-    this.watch.delete(this);
+    this.context.watch.delete(this);
     if (!streaming) this.stream.resume();
   }
 
   private fail(error: GrpcError): void {
     this.phase = Phase.Done;
-    this.watch.delete(this);
+    this.context.watch.delete(this);
     this.reply.fail(error);
     // Keep reading and dropping what the client still sends, so its stream can close.
     this.stream.resume();

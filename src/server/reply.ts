@@ -3,6 +3,8 @@ import type { BackendCall, CallControl, Downstream, Headers, Metadata, Outcome, 
 import type { FinishedCall } from '../call/observer.js';
 import { GrpcError, Status, decodeGrpcMessage, encodeGrpcMessage, statusCode } from '../wire/status.js';
 import { MAX_TIMER_MS } from '../wire/timeout.js';
+import type { ClientConnection, OpenCall } from './client-connections.js';
+import { SHED } from './overload.js';
 
 const kReply = Symbol('corral.reply');
 type ReplyStream = ServerHttp2Stream & { [kReply]: Reply };
@@ -15,6 +17,8 @@ export interface ReplyOwner {
   replyClosed(reply: Reply): void;
   /** Response metadata naming the call's outcome (RESPONSE_OUTCOME_HEADER); null when off. */
   readonly outcomeHeader: string | null;
+  /** The call's answer has ended while its client is still sending (see EarlyAnswers). */
+  answeredEarly(stream: ServerHttp2Stream): void;
 }
 
 /** What the stage serving a call is told when its client goes away: nobody reads it (the call is over for that client). */
@@ -39,12 +43,16 @@ function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
  * Stream listeners are shared functions that find their Reply on the stream, so a call
  * allocates no closures.
  */
-export class Reply implements Downstream, FinishedCall {
+export class Reply implements Downstream, FinishedCall, OpenCall {
   outcome: Outcome = 'rejected';
   route: RouteLabel | null = null;
   readonly startedAt = performance.now();
   /** Counted by the intake as the client's frames arrive. */
   requestBytes = 0;
+  /** Request bytes corral holds for this call until it ends (counted against MAX_REQUEST_BUFFER_BYTES). */
+  heldBytes = 0;
+  /** The client connection it came on, which is not idle while the call is open. */
+  connection: ClientConnection | null = null;
   responseBytes = 0;
   /** Steers the call serving this one until the client is gone. */
   private control: CallControl | null = null;
@@ -123,6 +131,7 @@ export class Reply implements Downstream, FinishedCall {
     try {
       // No date of corral's own: the response headers are the backend's, as it sent them.
       this.stream.respond(headers, endsResponse ? RESPOND_ENDING : RESPOND_OPEN);
+      if (endsResponse) this.releaseRequest();
     } catch {
       // The stream was reset between our check and respond(); nothing is left to answer.
       this.ended = true;
@@ -163,6 +172,19 @@ export class Reply implements Downstream, FinishedCall {
     this.onError(error);
   }
 
+  wasShed = false;
+
+  /** The process is at MAX_OPEN_CALLS and this call's connection holds the most: it ends to make room. */
+  shed(): void {
+    this.wasShed = true;
+    this.fail(new GrpcError(Status.RESOURCE_EXHAUSTED, SHED));
+  }
+
+  /** The answer has ended: a client still sending is told to stop once it has gone out. */
+  private releaseRequest(): void {
+    if (!this.stream.readableEnded) this.owner.answeredEarly(this.stream);
+  }
+
   /** Answers a request that is not gRPC at all with a plain HTTP status, as the gRPC spec asks. */
   reject(httpStatus: number, error: GrpcError, extra?: OutgoingHttpHeaders): void {
     this.onHeaders({ ...errorHeaders(error, httpStatus), ...extra }, true);
@@ -172,6 +194,7 @@ export class Reply implements Downstream, FinishedCall {
   sendTrailers(): void {
     try {
       this.stream.sendTrailers(this.trailers ?? {});
+      this.releaseRequest();
     } catch {
       // reset by the client while the last bytes were flushing
     }

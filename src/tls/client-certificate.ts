@@ -2,6 +2,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { FLEET_HOP } from '../call/fleet-hop.js';
 import { createRequire } from 'node:module';
+import { percentEncoded } from '../wire/percent-encoding.js';
 
 /**
  * The metadata through which corral tells the backend who the client is, in Envoy's
@@ -59,7 +60,8 @@ export function clientCertificate(cert: X509Certificate, by: string | null): Cli
   fields.push(`Hash=${createHash('sha256').update(cert.raw).digest('hex')}`);
   fields.push(`Subject="${escape(subject)}"`);
   if (spiffeId !== null) fields.push(`URI=${value(spiffeId)}`);
-  return { spiffeId, subject, header: fields.join(';') };
+  // A subject may hold any Unicode: percent-encoded, so the backend reads what the certificate says.
+  return { spiffeId, subject, header: percentEncoded(fields.join(';')) };
 }
 
 /** A field value, quoted (Envoy's rule) when it holds a separator. */
@@ -80,7 +82,7 @@ export class ClientIdentities {
   private readonly bySocket = new WeakMap<object, ClientCertificate | null>();
 
   /**
-   * With the fleet on: the SPIFFE ID of its sidecars (this corral's own). A call marked as
+   * With the fleet on: the SPIFFE ID of its sidecars (COLLAPSER_FLEET_PEER_ID). A call marked as
    * forwarded by a peer over a connection with that identity keeps the original client's
    * x-forwarded-client-cert, which the peer's front set.
    */
@@ -118,7 +120,7 @@ export class ClientIdentities {
 /**
  * A TLS client's check of a fleet peer's certificate, in place of the host name check:
  * sidecars are dialled at pod addresses their certificates do not name, and what makes a
- * peer is its SPIFFE ID, which must be `id` (this corral's own).
+ * peer is its SPIFFE ID, which must be `id` (COLLAPSER_FLEET_PEER_ID).
  */
 export function samePeerIdentity(id: string): (host: string, cert: PeerCertificate) => Error | undefined {
   return (host, cert) => {

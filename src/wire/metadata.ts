@@ -49,11 +49,22 @@ const SINGLE_VALUE_NAMES: ReadonlySet<string> = new Set([
 
 /** Standard base64, padded or not (gRPC accepts both); no separators inside one value. */
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
+/**
+ * Whether a -bin value is base64 as an encoder writes it (RFC 4648 3.5): the bits of its
+ * last character past the end of its bytes are zero. 'YR==' decodes to 'a' for a lenient
+ * decoder, but grpc-core reads it as a connection error and closes the whole connection.
+ */
 function isBase64(value: string): boolean {
   if (!BASE64.test(value)) return false;
-  const padded = value.charCodeAt(value.length - 1) === 0x3d; /* '=' */
-  return padded ? value.length % 4 === 0 : value.length % 4 !== 1;
+  let end = value.length;
+  while (end > 0 && value.charCodeAt(end - 1) === 0x3d /* '=' */) end--;
+  const padded = end < value.length;
+  if (padded ? value.length % 4 !== 0 : end % 4 === 1) return false;
+  // 2 characters of a last group carry 12 bits for 1 byte (4 spare), 3 carry 18 for 2 (2 spare).
+  const spare = end % 4 === 2 ? 0x0f : end % 4 === 3 ? 0x03 : 0;
+  return spare === 0 || (ALPHABET.indexOf(value[end - 1]!) & spare) === 0;
 }
 
 /**
@@ -82,7 +93,7 @@ function malformedBinary(name: string, value: string): GrpcError {
   const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
   return new GrpcError(
     Status.INTERNAL,
-    `malformed binary metadata '${name}': '${shown}' is not base64; send each -bin value base64-encoded in a field of its own`,
+    `malformed binary metadata '${name}': '${shown}' is not base64 as an encoder writes it (padded or not, the spare bits of its last character zero); send each -bin value base64-encoded in a field of its own`,
   );
 }
 

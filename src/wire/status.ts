@@ -1,3 +1,5 @@
+import { percentDecoded, percentEncoded } from './percent-encoding.js';
+
 /** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const Status = {
   OK: 0,
@@ -36,14 +38,7 @@ export function statusCode(value: unknown): number {
 
 /** grpc-message as text: percent-decoded (its bytes are UTF-8); kept as sent when it does not decode. */
 export function decodeGrpcMessage(value: unknown): string {
-  if (value === undefined) return '';
-  const text = String(value);
-  if (!text.includes('%')) return text;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
+  return value === undefined ? '' : percentDecoded(String(value));
 }
 
 /**
@@ -79,26 +74,7 @@ export function statusFromRstCode(rstCode: number): StatusCode {
   }
 }
 
-/**
- * grpc-message is percent-encoded: every byte outside printable ASCII, and '%' itself
- * (PROTOCOL-HTTP2.md, "Responses").
- */
+/** grpc-message is percent-encoded: every byte outside printable ASCII, and '%' itself. */
 export function encodeGrpcMessage(message: string): string {
-  let plain = true;
-  for (let i = 0; i < message.length; i++) {
-    const c = message.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x25) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return message;
-  let out = '';
-  for (const byte of Buffer.from(message, 'utf8')) {
-    out +=
-      byte < 0x20 || byte > 0x7e || byte === 0x25
-        ? '%' + byte.toString(16).toUpperCase().padStart(2, '0')
-        : String.fromCharCode(byte);
-  }
-  return out;
+  return percentEncoded(message);
 }

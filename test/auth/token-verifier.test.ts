@@ -22,6 +22,9 @@ describe('TokenVerifier', () => {
     expect(verifier.claims(noExp)).toBeNull();
     expect(verifier.claims(token({ sub: 'u' }))).toBeNull();
     expect(verifier.claims(token({ session_id: 42 }))).toBeNull();
+    // An identity claim that is not text would reach the backend as no identity at all.
+    for (const sub of [42, true, { id: 'admin' }, ['admin'], null]) expect(verifier.claims(token({ session_id: 's', sub })), JSON.stringify(sub)).toBeNull();
+    expect(verifier.claims(token({ session_id: 's', sub: 'u', email: 7 }))).toBeNull();
     expect(verifier.claims('')).toBeNull();
     expect(verifier.claims('a.b.c')).toBeNull();
   });

@@ -103,6 +103,25 @@ describe('Collapser', () => {
     cache.close();
   });
 
+  it('gives the overflow of a full waiting list a flight of its own rather than refusing it, and every caller its answer', () => {
+    const origin = new HandOrigin();
+    const { c, cache } = collapser(origin);
+    // maxFollowers is 100: the leader and 100 followers fill the first flight.
+    const waiters = Array.from({ length: 103 }, () => new RecordingDownstream());
+    for (const w of waiters) c.handle(call('parked'), w);
+    expect(origin.started).toHaveLength(2);
+    expect(waiters.map((w) => w.outcome).slice(99)).toEqual(['follower', 'follower', 'leader', 'follower']);
+    expect(c.inFlight).toBe(2);
+    expect([...c.underWay()].map((f) => f.waiting)).toEqual([2, 101]);
+    origin.answer(0, 'first');
+    origin.answer(1, 'second');
+    expect(waiters.every((w) => w.events.at(-1) === 'trailers')).toBe(true);
+    expect(message(waiters[100]!)).toBe('first');
+    expect(message(waiters[101]!)).toBe('second');
+    expect(c.inFlight).toBe(0);
+    cache.close();
+  });
+
   it('starts a call per distinct request, and hands streams on without starting any', () => {
     const origin = new HandOrigin();
     const { c, cache, next } = collapser(origin);

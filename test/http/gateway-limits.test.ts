@@ -17,6 +17,9 @@ import { HttpGateway, type GatewayOptions } from '../../src/http/gateway.js';
 import { HttpRouteTable } from '../../src/http/http-routes.js';
 import { createLogger } from '../../src/log/logger.js';
 import { combineObservers } from '../../src/observe/observers.js';
+import { Overload } from '../../src/server/overload.js';
+import { GrpcError, Status } from '../../src/wire/status.js';
+import { until } from '../support/until.js';
 
 const root = fileURLToPath(new URL('./protos', import.meta.url));
 const descriptors = await Descriptors.load({ protoPaths: [root], protoFiles: [`${root}/shop/v1/orders.proto`], descriptorSet: undefined });
@@ -26,10 +29,18 @@ const table = HttpRouteTable.build(
   descriptors,
 );
 
-/** Answers GetOrder at once: an order whose note is 3 MB when the id is "big". */
+/** Calls to /o/hold, held open until the test answers them. */
+const held: Downstream[] = [];
+
+/** Answers GetOrder at once (an order whose note is 3 MB when the id is "big"), except /o/hold. */
 const stub: Handler = {
   handle(call: Call, downstream: Downstream) {
     const id = JSON.stringify(call.metadata['x-path-id']).slice(1, -1);
+    if (id === 'hold') {
+      downstream.onStart({ backend: null, abort() {}, pause() {}, resume() {} });
+      held.push(downstream);
+      return;
+    }
     const message = toBinary(getOrder.output, create(getOrder.output, { id, note: id === 'big' ? new Uint8Array(3 << 20) : new Uint8Array() }));
     const frame = Buffer.alloc(5 + message.length);
     frame.writeUInt32BE(message.length, 1);
@@ -44,18 +55,39 @@ const stub: Handler = {
 
 let gateway: HttpGateway | null = null;
 afterEach(async () => {
+  for (const d of held.splice(0)) d.onError(new GrpcError(Status.CANCELLED, 'test over'));
   await gateway?.close();
   gateway = null;
 });
 
-async function start(options: Partial<GatewayOptions> = {}): Promise<number> {
+async function start(options: Partial<GatewayOptions> = {}, overload = new Overload({ maxOpenCalls: 1000, maxRequestBytes: 1 << 20 })): Promise<number> {
   gateway = new HttpGateway(
     { table, registry: descriptors.registry, handlers: new Map([['get', stub]]), cors: new CorsPolicy(null), json: { useProtoNames: false, emitUnpopulated: false } },
-    { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, maxConnections: 100, maxConcurrentStreams: 100, firstBytesTimeoutMs: 60_000, ...options },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 1 << 20,
+      maxConnections: 100,
+      maxConnectionsPerPeer: 0,
+      idleTimeoutMs: 0,
+      maxConcurrentStreams: 100,
+      firstBytesTimeoutMs: 60_000,
+      ...options,
+    },
     createLogger('silent'),
     combineObservers({} as Observer, {}),
+    overload,
   );
   return gateway.listen();
+}
+
+/** An HTTP/1.1 GET on its own connection; resolves with the socket once the request is sent. */
+async function h1Get(port: number, path: string): Promise<{ socket: net.Socket; answer: () => string }> {
+  const socket = await connect(port);
+  let answer = '';
+  socket.on('data', (d: Buffer) => (answer += d.toString()));
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  return { socket, answer: () => answer };
 }
 
 /** Resolves when the server closes the socket. */
@@ -63,20 +95,84 @@ const closed = (socket: net.Socket) => new Promise<void>((resolve) => socket.onc
 const connect = (port: number) => new Promise<net.Socket>((resolve) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); s.on('error', () => {}); });
 
 describe('the gateway bounds its connections', () => {
-  it('closes connections beyond MAX_CONNECTIONS, and serves the ones it holds', async () => {
-    const port = await start({ maxConnections: 2 });
-    const [a, b] = [await connect(port), await connect(port)];
-    a.write('GET /o/1 HTTP/1.1\r\nHost: x\r\n');
-    b.write('GET /o/2 HTTP/1.1\r\nHost: x\r\n');
+  it('at MAX_CONNECTIONS, closes the connection idle the longest to let a new one in; refuses it only when all carry a call', async () => {
+    const port = await start({ maxConnections: 3 });
+    const busy = await h1Get(port, '/o/hold');
+    await until('the call is held', () => held.length === 1);
+    const oldIdle = await connect(port);
+    await new Promise((r) => setTimeout(r, 20));
+    const newIdle = await connect(port);
+    // A fourth: the connection idle the longest goes, the busy one and the newer idle one stay.
+    const fourth = await h1Get(port, '/o/1');
+    await closed(oldIdle);
+    await until('the fourth connection is answered', () => fourth.answer().startsWith('HTTP/1.1 200'));
+    expect(newIdle.destroyed).toBe(false);
+    expect(busy.socket.destroyed).toBe(false);
+    expect(gateway!.connections.closed.evicted).toBe(1);
+    // Every connection carries a call: a new one is refused, and the calls go on.
+    const calls = await Promise.all([h1Get(port, '/o/hold'), h1Get(port, '/o/hold')]);
+    await until('three calls are held', () => held.length === 3);
+    const refused = await connect(port);
+    await closed(refused);
+    expect(gateway!.connections.closed.refused).toBe(1);
+    held[0]!.onHeaders({ ':status': 200, 'content-type': 'application/grpc' }, false);
+    held[0]!.onData(Buffer.from([0, 0, 0, 0, 0]));
+    held[0]!.onTrailers({ 'grpc-status': '0' });
+    await until('the held call is answered', () => busy.answer().startsWith('HTTP/1.1 200'));
+    for (const c of [busy, fourth, ...calls]) c.socket.destroy();
+    newIdle.destroy();
+  });
+
+  it('closes a connection with no call open for CLIENT_IDLE_TIMEOUT, never one that carries a call', async () => {
+    const port = await start({ idleTimeoutMs: 150 });
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const goaway = new Promise<number>((resolve) => session.once('goaway', (code) => resolve(code)));
+    const busy = await h1Get(port, '/o/hold');
+    await until('the call is held', () => held.length === 1);
+    const t0 = performance.now();
+    expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(100);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(busy.socket.destroyed).toBe(false);
+    expect(gateway!.connections.closed.idle_timeout).toBeGreaterThanOrEqual(1);
+    busy.socket.destroy();
+    session.destroy();
+  });
+
+  it('refuses a connection past MAX_CONNECTIONS_PER_PEER', async () => {
+    const port = await start({ maxConnectionsPerPeer: 2 });
+    const calls = [await h1Get(port, '/o/hold'), await h1Get(port, '/o/hold')];
+    await until('both calls are held', () => held.length === 2);
     const third = await connect(port);
     await closed(third);
-    let answer = '';
-    a.on('data', (d: Buffer) => (answer += d.toString()));
-    a.write('\r\n');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(answer).toMatch(/^HTTP\/1\.1 200/);
-    a.destroy();
-    b.destroy();
+    expect(gateway!.connections.closed.refused).toBe(1);
+    for (const c of calls) c.socket.destroy();
+  });
+
+  it('refuses calls past MAX_OPEN_CALLS: 503 with Retry-After over HTTP/1.1, REFUSED_STREAM over h2c; takes them again once calls end', async () => {
+    const overload = new Overload({ maxOpenCalls: 1, maxRequestBytes: 1 << 20 });
+    const port = await start({}, overload);
+    const holding = await h1Get(port, '/o/hold');
+    await until('the call is held', () => held.length === 1);
+    const res = await fetch(`http://127.0.0.1:${port}/o/1`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect((await res.json()).message).toMatch(/refuses new calls/);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const rst = await new Promise<number>((resolve) => {
+      const req = session.request({ ':path': '/o/2' });
+      req.on('error', () => {});
+      req.on('close', () => resolve(req.rstCode ?? 0));
+      req.end();
+    });
+    expect(rst).toBe(http2.constants.NGHTTP2_REFUSED_STREAM);
+    expect(overload.refused.open_calls).toBe(2);
+    holding.socket.destroy();
+    await until('the held call ended', () => overload.openCalls === 0);
+    expect((await fetch(`http://127.0.0.1:${port}/o/3`)).status).toBe(200);
+    session.destroy();
   });
 
   it('closes when its last connection ended before close() was called (shutdown drains first)', async () => {

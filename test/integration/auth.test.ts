@@ -120,6 +120,25 @@ describe('a route with authorization: required', () => {
     expect(r.reply.metadata['session-id']).toBe('s-ok');
   });
 
+  it('tells the backend exactly who the token names, whatever its characters: percent-encoded UTF-8, never the low byte of each', async () => {
+    const as = (claims: Record<string, unknown>) =>
+      unary(myService, 'MyServiceEcho', { key: `who-${Math.random()}` }, metadata({ 'session-id': 's-who', authorization: token({ session_id: 's-who', ...claims }) }));
+    // Before, node:http2 wrote these as latin1: 'šdmin' reached the backend as 'admin', the email as x@corp.example.
+    const s = await as({ sub: 'šdmin', email: 'xŀcorp.example' });
+    expect(s.error).toBeNull();
+    expect(s.reply.metadata['x-user-id']).toBe('%C5%A1dmin');
+    expect(decodeURIComponent(s.reply.metadata['x-user-id'])).toBe('šdmin');
+    expect(s.reply.metadata['x-user-email']).toBe('x%C5%80corp.example');
+    const armenian = await as({ sub: 'ադխթծ' });
+    expect(decodeURIComponent(armenian.reply.metadata['x-user-id'])).toBe('ադխթծ');
+    // '%' itself is encoded, so no two subjects reach the backend as one.
+    expect((await as({ sub: '%C5%A1dmin' })).reply.metadata['x-user-id']).toBe('%25C5%25A1dmin');
+    expect((await as({ sub: 'plain-ascii.user_1' })).reply.metadata['x-user-id']).toBe('plain-ascii.user_1');
+    // A subject that is not text is refused, not forwarded as no identity.
+    const numeric = await as({ sub: 12345 });
+    expect(numeric.error?.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
   it('keeps a sticky session on one instance', async () => {
     const placed = new Set<string>();
     for (let i = 0; i < 6; i++) placed.add(answeredBy(await unary(myService, 'MyServiceEcho', { key: `sticky-${i}` }, session('s-sticky'))));

@@ -205,4 +205,27 @@ describe('a collapsed server stream lives as long as its callers ask for', () =>
       'shipped',
     );
   });
+
+  it('a loop of writes cannot empty the cache: past a burst, a service is invalidated at most once per COLLAPSER_INVALIDATION_INTERVAL', async () => {
+    await withProxy({ COLLAPSER_SKIP_METHODS: `${EXAMPLE}Release`, COLLAPSER_CACHE_DURATION: '30s', COLLAPSER_INVALIDATION_INTERVAL: '5s' }, async (proxy, c) => {
+      const read = async () => (await unary(c, 'Lookup', { key: 'hot' })).reply.callNumber as number;
+      const lookups = async () => (await backendStats(backend.address)).calls.Lookup ?? 0;
+      await read();
+      const before = await lookups();
+      // A loop of 40 writes, each followed by a read: the first ten are each read fresh (a
+      // client's few writes in a row), the rest are answered from the cache.
+      const reads: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        expect((await unary(c, 'Release', { gate: `w${i}` })).error).toBeNull();
+        reads.push(await read());
+      }
+      expect(new Set(reads.slice(0, 10)).size).toBe(10);
+      expect(new Set(reads.slice(10)).size).toBe(1);
+      expect((await lookups()) - before).toBe(10);
+      expect(await proxy.metric('corral_invalidations_total{how="coalesced"}')).toBe(30);
+      // The folded writes invalidate once, when the next interval's token comes: then the read is fresh again.
+      await until('the folded writes invalidate', async () => (await proxy.metric('corral_invalidations_total{how="applied"}')) === 11);
+      expect(await read()).toBeGreaterThan(reads.at(-1)!);
+    });
+  }, 30_000);
 });

@@ -185,3 +185,30 @@ describe('the response cache', () => {
     expect(fresh.reply.callNumber).toBeGreaterThan(first.reply.callNumber);
   });
 });
+
+describe('a herd larger than COLLAPSER_MAX_FOLLOWERS', () => {
+  let small: Stack;
+  beforeAll(async () => {
+    small = await startStack({ COLLAPSER_MAX_FOLLOWERS: '20' });
+  });
+  afterAll(() => small?.stop());
+
+  it('cannot refuse another client its call: the overflow gets one more backend call per full waiting list', async () => {
+    const parked = Array.from({ length: 50 }, () => unary(small.client, 'Lookup', { key: 'parked', gate: 'parked' }));
+    const other = client(small.proxy.address);
+    try {
+      const mine = unary(other, 'Lookup', { key: 'parked', gate: 'parked' });
+      // 51 callers, 21 per flight (a leader and 20 followers): three backend calls.
+      await until('every caller waits', async () => (await small.proxy.metric(series('leader'))) + (await small.proxy.metric(series('follower'))) === 51);
+      expect(await small.proxy.metric(series('leader'))).toBe(3);
+      await release(small.backend.address, 'parked');
+      const results = await Promise.all([...parked, mine]);
+      expect(results.filter((r) => r.error !== null)).toEqual([]);
+      expect(new Set(results.map((r) => r.reply.callNumber)).size).toBe(3);
+      expect((await backendStats(small.backend.address)).calls.Lookup).toBe(3);
+      expect(await small.proxy.metric('corral_flights_in_progress')).toBe(0);
+    } finally {
+      other.close();
+    }
+  });
+});

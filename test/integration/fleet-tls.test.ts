@@ -1,7 +1,9 @@
 /**
- * A fleet over mTLS: two sidecars with certificates of one SPIFFE ID, each in front of its
- * own replica, registered in a real etcd. Calls between them carry the original client's
- * identity; a client that marks its call as forwarded is not believed.
+ * A fleet over mTLS: two sidecars with certificates of the fleet's SPIFFE ID
+ * (COLLAPSER_FLEET_PEER_ID), each in front of its own replica, registered in a real etcd.
+ * Calls between them carry the original client's identity; a client that marks its call as
+ * forwarded is not believed, not even the app beside a sidecar, which holds the workload's
+ * own identity.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -13,10 +15,14 @@ import { backendStats, grpc, metadata, unary, type Client } from '../support/grp
 import { until } from '../support/until.js';
 
 const ca = new TestCa('fleet');
-const SIDECAR_ID = 'spiffe://test.example/ns/shop/sa/orders';
+/** The fleet's identity: only the sidecars hold it. */
+const SIDECAR_ID = 'spiffe://test.example/ns/shop/sa/orders/corral-fleet';
+/** The workload's own identity, which the app container beside each sidecar holds. */
+const WORKLOAD_ID = 'spiffe://test.example/ns/shop/sa/orders';
 const alice = ca.issue({ cn: 'alice', uris: ['spiffe://test.example/ns/shop/sa/alice'] });
 const bob = ca.issue({ cn: 'bob', uris: ['spiffe://test.example/ns/shop/sa/bob'] });
 const carol = ca.issue({ cn: 'carol', uris: ['spiffe://test.example/ns/shop/sa/carol'] });
+const app = ca.issue({ cn: 'orders-app', uris: [WORKLOAD_ID] });
 let etcd: EtcdCluster;
 let backends: Backend[] = [];
 let sidecars: Proxy[] = [];
@@ -49,6 +55,7 @@ beforeAll(async () => {
         REGISTRY_SERVICE: 'fleet-tls',
         REGISTRY_ADVERTISE_ADDRESS: `127.0.0.1:${port}`,
         COLLAPSER_FLEET: 'on',
+        COLLAPSER_FLEET_PEER_ID: SIDECAR_ID,
         COLLAPSER_CACHE_DURATION: '0',
         TLS_CERT_FILE: own.certFile,
         TLS_KEY_FILE: own.keyFile,
@@ -93,5 +100,34 @@ describe('the fleet over mTLS', () => {
     expect(error).toBeNull();
     expect(reply.metadata['x-forwarded-client-cert']).toMatch(/URI=spiffe:\/\/test\.example\/ns\/shop\/sa\/carol$/);
     expect(reply.metadata['corral-fleet-hop']).toBeUndefined();
+  });
+
+  it("does not believe the app beside a sidecar either: the workload's identity is not the fleet's", async () => {
+    const c = tlsClient(sidecars[0]!.address, app);
+    const forged = metadata({ 'corral-fleet-hop': 'some-peer', 'x-forwarded-client-cert': `By=${SIDECAR_ID};Hash=00;URI=spiffe://test.example/ns/shop/sa/alice` });
+    const { error, reply } = await unary(c, 'Lookup', { key: 'fleet-app-forged-hop' }, forged);
+    expect(error).toBeNull();
+    expect(reply.metadata['x-forwarded-client-cert']).toMatch(/URI=spiffe:\/\/test\.example\/ns\/shop\/sa\/orders$/);
+  });
+
+  it('refuses to start over TLS without COLLAPSER_FLEET_PEER_ID, or with one its own certificate does not carry', async () => {
+    const { proxyExit } = await import('../../cmd/processes.js');
+    const own = ca.issue({ cn: 'sidecar-x', uris: [WORKLOAD_ID] });
+    const env = {
+      BACKEND_ADDRESS: backends[0]!.address,
+      REGISTRY_ETCD_ENDPOINTS: etcd.endpoints.join(','),
+      REGISTRY_SERVICE: 'fleet-tls-refused',
+      REGISTRY_ADVERTISE_ADDRESS: '127.0.0.1:1',
+      COLLAPSER_FLEET: 'on',
+      TLS_CERT_FILE: own.certFile,
+      TLS_KEY_FILE: own.keyFile,
+      TLS_CLIENT_CA_FILE: ca.certFile,
+    };
+    const missing = await proxyExit(env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('COLLAPSER_FLEET=on over TLS needs COLLAPSER_FLEET_PEER_ID');
+    const other = await proxyExit({ ...env, COLLAPSER_FLEET_PEER_ID: SIDECAR_ID });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(`COLLAPSER_FLEET_PEER_ID='${SIDECAR_ID}' but TLS_CERT_FILE carries '${WORKLOAD_ID}'`);
   });
 });

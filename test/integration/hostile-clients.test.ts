@@ -70,6 +70,7 @@ describe('at the HTTP/JSON gateway', () => {
       'Grpc-Metadata-X-User-Id': 'mallory',
       'Grpc-Metadata-X-Forwarded-Path': '/admin',
       'Grpc-Metadata-Connection': 'close',
+      'Grpc-Metadata-Corral-Fleet-Hop': 'forged-peer',
     };
     for (const [header, value] of Object.entries(refused)) {
       const res = await fetch(`${base}/api/v1/orders/md`, { headers: { [header]: value } });
@@ -79,6 +80,12 @@ describe('at the HTTP/JSON gateway', () => {
     const badBin = await fetch(`${base}/api/v1/orders/md`, { headers: { 'Grpc-Metadata-X-Bad-Bin': '!!not-base64!!' } });
     expect(badBin.status).toBe(400);
     expect((await badBin.json()).message).toMatch(/malformed binary metadata 'x-bad-bin'/);
+    // Base64 with spare bits set in its last character: a lenient decoder reads 'a', grpc-core closes its connection.
+    for (const value of ['YR==', 'YWJ=']) {
+      const res = await fetch(`${base}/api/v1/orders/md`, { headers: { 'Grpc-Metadata-X-A-Bin': value } });
+      expect(res.status, value).toBe(400);
+      expect((await res.json()).message).toContain(`malformed binary metadata 'x-a-bin': '${value}' is not base64 as an encoder writes it`);
+    }
     const notPrintable = await fetch(`${base}/api/v1/orders/md`, { headers: { 'Grpc-Metadata-X-Note': 'caf\u00e9' } });
     expect(notPrintable.status).toBe(400);
     // The call of the other client on the same backend connection came through, and nothing was ejected.
@@ -137,6 +144,14 @@ describe('at the HTTP/JSON gateway', () => {
     expect((await as({ sub: 'alice', aud: 'billing' })).status).toBe(401);
     expect((await as({ sub: 'alice' })).status).toBe(401);
   });
+
+  it('passes the verified user on percent-encoded: a token for šdmin never reaches the backend as admin; a sub that is not text is 401', async () => {
+    const as = (claims: Record<string, unknown>) => fetch(`${base}/api/v1/me/orders/who-${Math.random()}`, { headers: { authorization: `Bearer ${token({ aud: 'orders', ...claims })}` } });
+    const res = await as({ sub: 'šdmin' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('grpc-metadata-seen-x-user-id')).toBe('%C5%A1dmin');
+    expect((await as({ sub: 42 })).status).toBe(401);
+  });
 });
 
 describe('at the gRPC port', () => {
@@ -162,7 +177,8 @@ describe('at the gRPC port', () => {
           if (stream.destroyed) return;
           stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
           stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-          stream.end(encodeFrame(Buffer.from(JSON.stringify({ authority: headers[':authority'], userAgent: headers['user-agent'] }))));
+          const seen = Object.keys(headers).filter((n) => n.startsWith('corral-') || n === 'accept-encoding' || n === 'grpc-previous-rpc-attempts');
+          stream.end(encodeFrame(Buffer.from(JSON.stringify({ authority: headers[':authority'], userAgent: headers['user-agent'], seen }))));
         }, 150),
       );
     });
@@ -178,7 +194,7 @@ describe('at the gRPC port', () => {
 
   const ask = (headers: http2.OutgoingHttpHeaders) =>
     rawCall(proxy.address, { path: '/tenant.Api/Get', headers, chunks: [encodeFrame(Buffer.from('same question'))] });
-  const answer = (r: { data: Buffer }) => JSON.parse(r.data.subarray(5).toString()) as { authority: string; userAgent: string };
+  const answer = (r: { data: Buffer }) => JSON.parse(r.data.subarray(5).toString()) as { authority: string; userAgent: string; seen: string[] };
 
   it('never shares an answer between callers of different :authority, and sends a collapsed call with its own user-agent', async () => {
     calls = 0;
@@ -193,6 +209,18 @@ describe('at the gRPC port', () => {
     expect(a2.data.equals(a.data)).toBe(true);
     expect(answer(a).userAgent).toBe('corral');
     expect(calls).toBe(2);
+  });
+
+  it("keeps what is not in the key from the backend: corral's own names, accept-encoding, grpc-previous-rpc-attempts", async () => {
+    calls = 0;
+    const [marked, plain] = await Promise.all([
+      ask({ ':authority': 'strip.example', 'corral-fleet-hop': 'forged-peer', 'corral-anything': 'x', 'accept-encoding': 'gzip', 'grpc-previous-rpc-attempts': '3' }),
+      ask({ ':authority': 'strip.example' }),
+    ]);
+    // One backend call for both, which saw none of the first caller's extras.
+    expect(calls).toBe(1);
+    expect(answer(marked).seen).toEqual([]);
+    expect(plain.data.equals(marked.data)).toBe(true);
   });
 
   it('does not eject an endpoint for a stream the backend reset because of what the request carried', async () => {

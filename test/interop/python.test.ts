@@ -158,3 +158,44 @@ describe('blast radius on a shared grpc-core backend session', () => {
     }
   });
 });
+
+describe('a -bin value that is base64 but not as an encoder writes it, against grpc-core', () => {
+  it("fails only its own call: other clients' calls on the shared connections go on, and no endpoint is ejected", async () => {
+    const { startProxy } = await import('../../cmd/processes.js');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { rawCall } = await import('../support/raw.js');
+    const { encodeFrame } = await import('../../src/wire/frame.js');
+    const second = await startPythonServer();
+    const configPath = join(mkdtempSync(join(tmpdir(), 'corral-bin-')), 'corral.yaml');
+    writeFileSync(configPath, `clusters:\n  core: { type: static, addresses: ["${server.address}", "${second.address}"] }\ndefault: { action: use_cluster, use_cluster: core }\n`);
+    const twoEndpoints = await startProxy({ CONFIG_PATH: configPath, COLLAPSER_CACHE_DURATION: '0' });
+    const victims = [testClient(twoEndpoints.address), testClient(twoEndpoints.address)];
+    try {
+      // 32 calls of other clients in flight on corral's connections to both backends.
+      const params = Array.from({ length: 5 }, () => ({ size: 10, interval_us: 40_000 }));
+      const inFlight = Array.from({ length: 32 }, (_, i) =>
+        collect<unknown>(victims[i % 2]!.StreamingOutputCall({ response_parameters: params, payload: { body: Buffer.from(`victim-${i}`) } })),
+      );
+      await new Promise((r) => setTimeout(r, 60));
+      const culprit: string[] = [];
+      for (const value of ['YR==', 'YWJ=', 'YR', 'YWJ']) {
+        const r = await rawCall(twoEndpoints.address, { path: '/grpc.testing.TestService/EmptyCall', headers: { 'x-a-bin': value }, chunks: [encodeFrame(Buffer.alloc(0))] });
+        culprit.push(`${r.grpcStatus} ${decodeURIComponent(r.grpcMessage ?? '').split(' (')[0]}`);
+      }
+      expect(culprit).toEqual(['YR==', 'YWJ=', 'YR', 'YWJ'].map((v) => `13 malformed binary metadata 'x-a-bin': '${v}' is not base64 as an encoder writes it`));
+      const results = await Promise.all(inFlight);
+      expect(results.map((r) => `${r.error?.code ?? 'OK'} ${r.messages.length}`)).toEqual(Array.from({ length: 32 }, () => 'OK 5'));
+      // The same bytes written as an encoder writes them ('YQ==' is 'a') pass, and reach grpc-core.
+      const fine = await rawCall(twoEndpoints.address, { path: '/grpc.testing.TestService/EmptyCall', headers: { 'x-echo-a-bin': 'YQ==' }, chunks: [encodeFrame(Buffer.alloc(0))] });
+      expect(fine.grpcStatus).toBe(0);
+      expect(fine.headers['x-echo-a-bin']).toBe('YQ');
+      expect(await twoEndpoints.metric('corral_endpoint_ejections_total')).toBe(0);
+    } finally {
+      for (const v of victims) v.close();
+      await twoEndpoints.stop();
+      await second.stop();
+    }
+  }, 60_000);
+});

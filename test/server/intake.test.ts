@@ -3,6 +3,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { describe, expect, it } from 'vitest';
 import type { Call } from '../../src/call/call.js';
 import { Intake, type IntakeWatch } from '../../src/server/intake.js';
+import { Overload } from '../../src/server/overload.js';
 import type { Reply } from '../../src/server/reply.js';
 import { encodeFrame } from '../../src/wire/frame.js';
 import { Status, type GrpcError } from '../../src/wire/status.js';
@@ -27,23 +28,15 @@ class HandWatch {
   }
 }
 
-function intake(maxMessageBytes = 1024, metadata: Record<string, string> = {}) {
+function intake(maxMessageBytes = 1024, metadata: Record<string, string> = {}, overload = new Overload({ maxOpenCalls: 10, maxRequestBytes: 1 << 20 })) {
   const stream = new FakeRequestStream();
   const calls: Call[] = [];
   const failures: GrpcError[] = [];
-  const reply = { open: true, fail: (err: GrpcError) => failures.push(err) } as unknown as Reply;
+  const reply = { open: true, heldBytes: 0, fail: (err: GrpcError) => failures.push(err) } as unknown as Reply;
   const watch = new HandWatch();
-  const i = new Intake(
-    stream as unknown as ServerHttp2Stream,
-    '/p.S/M',
-    metadata,
-    1234,
-    reply,
-    { handle: (call) => calls.push(call) },
-    maxMessageBytes,
-    watch as unknown as IntakeWatch,
-  );
-  return { stream, calls, failures, watch, i };
+  const handler = { handle: (call: Call) => calls.push(call) };
+  const i = new Intake(stream as unknown as ServerHttp2Stream, '/p.S/M', metadata, 1234, reply, { handler, maxMessageBytes, watch: watch as unknown as IntakeWatch, overload });
+  return { stream, calls, failures, watch, i, reply };
 }
 
 const frame = (text: string) => encodeFrame(Buffer.from(text));
@@ -110,5 +103,26 @@ describe('Intake', () => {
     expect(calls).toHaveLength(0);
     expect(failures).toHaveLength(0);
     expect(watch.waiting.size).toBe(0);
+  });
+
+  it('counts the bytes it holds against the process, and ends its call with RESOURCE_EXHAUSTED past MAX_REQUEST_BUFFER_BYTES', () => {
+    const overload = new Overload({ maxOpenCalls: 10, maxRequestBytes: 100 });
+    const first = intake(1024, {}, overload);
+    first.stream.emit('data', encodeFrame(Buffer.alloc(60)).subarray(0, 40));
+    expect(overload.requestBytes).toBe(40);
+    expect(first.reply.heldBytes).toBe(40);
+    const second = intake(1024, {}, overload);
+    second.stream.emit('data', encodeFrame(Buffer.alloc(60)).subarray(0, 40));
+    expect(second.failures).toHaveLength(0);
+    // The third chunk takes the process past 100 bytes: that call ends, the others carry on.
+    const third = intake(1024, {}, overload);
+    third.stream.emit('data', encodeFrame(Buffer.alloc(60)).subarray(0, 40));
+    expect(third.failures.map((f) => f.code)).toEqual([Status.RESOURCE_EXHAUSTED]);
+    expect(third.failures[0]!.message).toMatch(/MAX_REQUEST_BUFFER_BYTES/);
+    expect(third.stream.resumed).toBe(true);
+    // What the ended call held is counted until its reply closes, which releases it.
+    expect(overload.requestBytes).toBe(120);
+    first.stream.emit('data', encodeFrame(Buffer.alloc(60)).subarray(40));
+    expect(first.failures).toHaveLength(1);
   });
 });

@@ -52,7 +52,7 @@ export class TestCa {
     ];
     const keyFile = `${base}.key`;
     const certFile = `${base}.crt`;
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', `${base}.csr`, '-subj', `/CN=${options.cn}`]);
+    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', `${base}.csr`, '-utf8', '-subj', `/CN=${options.cn}`]);
     // openssl ca: the only way in OpenSSL 3.0 to set validity dates in the past.
     const db = join(this.dir, 'index.txt');
     writeFileSync(db, '');
@@ -63,7 +63,7 @@ export class TestCa {
     // A serial of its own per certificate: rotation tests tell certificates apart by it.
     writeFileSync(`${base}.srl`, (this.serial++).toString(16).padStart(4, '0') + Date.now().toString(16).padStart(12, '0') + '\n');
     openssl([
-      'ca', '-batch', '-config', `${base}.cnf`, '-cert', this.certFile, '-keyfile', this.keyFile, '-in', `${base}.csr`, '-out', certFile,
+      'ca', '-batch', '-utf8', '-config', `${base}.cnf`, '-cert', this.certFile, '-keyfile', this.keyFile, '-in', `${base}.csr`, '-out', certFile,
       '-extensions', 'ext', '-notext',
       '-startdate', options.startDate ?? yesterday(), '-enddate', options.endDate ?? tomorrow(),
     ]);

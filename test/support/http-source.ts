@@ -21,6 +21,8 @@ export interface HttpSource {
   requests: string[];
   /** When each request arrived (performance.now()). */
   times: number[];
+  /** The Authorization header of each request ('' when none). */
+  authorizations: string[];
   close(): Promise<void>;
 }
 
@@ -32,23 +34,26 @@ export async function startHttpSource(): Promise<HttpSource> {
     failWith: null,
     requests: [],
     times: [],
+    authorizations: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server = http.createServer((req, res) => {
     source.requests.push(`${req.method} ${req.url}`);
     source.times.push(performance.now());
+    source.authorizations.push(req.headers.authorization ?? '');
+    const path = new URL(req.url ?? '/', 'http://source').pathname;
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.method === 'POST' && req.url?.startsWith('/v1/unregister/')) {
-      const id = decodeURIComponent(req.url.slice('/v1/unregister/'.length));
+    if (req.method === 'POST' && path.startsWith('/v1/unregister/')) {
+      const id = decodeURIComponent(path.slice('/v1/unregister/'.length));
       source.instances = source.instances.filter((i) => i.instance_id !== id);
       return send(200, {});
     }
     if (source.failWith !== null) return send(source.failWith, { error: 'down for the test' });
-    if (req.url === '/v1/instances') return send(200, { instances: source.instances });
-    if (req.url === '/shards') return send(200, { shards: source.shards });
+    if (path === '/v1/instances') return send(200, { instances: source.instances });
+    if (path === '/shards') return send(200, { shards: source.shards });
     send(404, {});
   });
   server.keepAliveTimeout = 100;

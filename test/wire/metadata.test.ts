@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { headerListSize, metadataProblem, requestHeaders, restoreRepeatedFields } from '../../src/wire/metadata.js';
 import { Status } from '../../src/wire/status.js';
 
@@ -33,10 +34,27 @@ describe('metadataProblem', () => {
     expect(metadataProblem({ 'a-bin': 'AAE=', 'b-bin': 'AAE', 'c-bin': '', 'd-bin': ['AQ==', 'AgME'], 'x-a': ' padded, or not ' })).toBeNull();
   });
 
-  it.each([['AAE, AgME'], ['AAE,AgME'], ['!!!'], ['A'], ['AAE=A'], ['AA-_']])('refuses -bin value %j as INTERNAL', (value) => {
+  it.each([['AAE, AgME'], ['AAE,AgME'], ['!!!'], ['A'], ['AAE=A'], ['AA-_'], ['YR=='], ['YR'], ['YWJ='], ['YWJ'], ['AAF=']])('refuses -bin value %j as INTERNAL', (value) => {
     const problem = metadataProblem({ 'x-bin': value });
     expect(problem?.code).toBe(Status.INTERNAL);
     expect(problem?.message).toContain("malformed binary metadata 'x-bin'");
+  });
+
+  it('accepts exactly the base64 an encoder writes, padded or not: what decodes and encodes back to itself', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        const padded = Buffer.from(bytes).toString('base64');
+        expect(metadataProblem({ 'x-bin': padded })).toBeNull();
+        expect(metadataProblem({ 'x-bin': padded.replace(/=+$/, '') })).toBeNull();
+      }),
+    );
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9+/]{0,12}={0,2}$/), (text) => {
+        const canonical = Buffer.from(text, 'base64').toString('base64');
+        const roundTrips = text === canonical || text === canonical.replace(/=+$/, '');
+        expect(metadataProblem({ 'x-bin': text }) === null).toBe(roundTrips);
+      }),
+    );
   });
 
   it('refuses a bad value among repeated -bin values, and a repeated single-value name', () => {
