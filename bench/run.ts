@@ -174,6 +174,9 @@ lines.push('', ...fleetLines(fleet));
 // The cache policy while the backend is down or slow (bench/outage.ts).
 const outage = await runOutage();
 lines.push('', ...outageLines(outage));
+// One client against the others: a flood of streams that never finish, and of idle connections (bench/attacks.ts).
+const attacks = execFileSync(process.execPath, [fileURLToPath(new URL('./attacks.js', import.meta.url))], { encoding: 'utf8' });
+lines.push('', '## Attacks (bench/attacks.ts)', '', ...attacks.trim().split('\n').map((l) => `- ${l}`));
 
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);

@@ -55,7 +55,8 @@ export class Front implements ReplyOwner {
   private readonly sessions = new Set<Http2Session>();
   private readonly calls = new Set<Reply>();
   private readonly intake: IntakeContext;
-  private readonly earlyAnswers = new EarlyAnswers();
+  /** Calls answered while their clients still send: reset once the answer went out. */
+  private readonly earlyAnswers = new EarlyAnswers(this.calls);
   /** The one corral-* name a call may keep: the fleet's hop mark, when the fleet is on. */
   private readonly hopMark: string | null;
   /** This port's connections: bounded, idle ones closed. */
@@ -113,6 +114,7 @@ export class Front implements ReplyOwner {
   /** Stops accepting connections and sends GOAWAY on every session; calls under way go on. */
   drain(): void {
     this.connections.close();
+    this.earlyAnswers.close();
     this.server.close();
     for (const session of this.sessions) session.close();
   }
@@ -130,14 +132,9 @@ export class Front implements ReplyOwner {
   }
 
   /** @internal */
-  answeredEarly(stream: ServerHttp2Stream): void {
-    this.earlyAnswers.add(stream);
-  }
-
-  /** @internal */
   replyClosed(reply: Reply): void {
     this.calls.delete(reply);
-    this.earlyAnswers.delete(reply.stream);
+    this.earlyAnswers.delete(reply);
     this.overload.callEnded(reply.heldBytes, reply.wasShed);
     if (reply.connection !== null) this.connections.callEnded(reply.connection, reply);
     this.observer.callEnded(reply);
@@ -173,7 +170,7 @@ export class Front implements ReplyOwner {
     restoreRepeatedFields(headers, raw);
     // Over TLS, corral owns x-forwarded-client-cert: the connection's certificate, never what the client sent.
     if (this.identities !== null) this.identities.apply(headers, stream.session!.socket as TLSSocket);
-    dropOwnMetadata(headers, this.hopMark);
+    if (raw !== undefined) dropOwnMetadata(headers, raw, this.hopMark);
     const reply = new Reply(stream, this, typeof headers[':path'] === 'string' ? headers[':path'] : '', headers);
     this.calls.add(reply);
     if (connection !== undefined) {

@@ -17,8 +17,6 @@ export interface ReplyOwner {
   replyClosed(reply: Reply): void;
   /** Response metadata naming the call's outcome (RESPONSE_OUTCOME_HEADER); null when off. */
   readonly outcomeHeader: string | null;
-  /** The call's answer has ended while its client is still sending (see EarlyAnswers). */
-  answeredEarly(stream: ServerHttp2Stream): void;
 }
 
 /** What the stage serving a call is told when its client goes away: nobody reads it (the call is over for that client). */
@@ -131,7 +129,6 @@ export class Reply implements Downstream, FinishedCall, OpenCall {
     try {
       // No date of corral's own: the response headers are the backend's, as it sent them.
       this.stream.respond(headers, endsResponse ? RESPOND_ENDING : RESPOND_OPEN);
-      if (endsResponse) this.releaseRequest();
     } catch {
       // The stream was reset between our check and respond(); nothing is left to answer.
       this.ended = true;
@@ -180,11 +177,6 @@ export class Reply implements Downstream, FinishedCall, OpenCall {
     this.fail(new GrpcError(Status.RESOURCE_EXHAUSTED, SHED));
   }
 
-  /** The answer has ended: a client still sending is told to stop once it has gone out. */
-  private releaseRequest(): void {
-    if (!this.stream.readableEnded) this.owner.answeredEarly(this.stream);
-  }
-
   /** Answers a request that is not gRPC at all with a plain HTTP status, as the gRPC spec asks. */
   reject(httpStatus: number, error: GrpcError, extra?: OutgoingHttpHeaders): void {
     this.onHeaders({ ...errorHeaders(error, httpStatus), ...extra }, true);
@@ -194,7 +186,6 @@ export class Reply implements Downstream, FinishedCall, OpenCall {
   sendTrailers(): void {
     try {
       this.stream.sendTrailers(this.trailers ?? {});
-      this.releaseRequest();
     } catch {
       // reset by the client while the last bytes were flushing
     }

@@ -8,7 +8,6 @@ import { GrpcError, Status } from '../../src/wire/status.js';
 class FakeClientStream extends EventEmitter {
   destroyed = false;
   writableLength = 0;
-  readableEnded = true;
   log: unknown[] = [];
   respond(headers: Record<string, unknown>, options: Record<string, unknown>): void {
     this.log.push(['respond', headers, options]);
@@ -29,11 +28,10 @@ class FakeClientStream extends EventEmitter {
 function reply() {
   const stream = new FakeClientStream();
   const open = new Set<Reply>();
-  const early: unknown[] = [];
-  const owner = { replyClosed: (closed: Reply) => open.delete(closed), outcomeHeader: null, answeredEarly: (s: unknown) => early.push(s) };
+  const owner = { replyClosed: (closed: Reply) => open.delete(closed), outcomeHeader: null };
   const r = new Reply(stream as unknown as ServerHttp2Stream, owner, '/p.S/M', {});
   open.add(r);
-  return { stream, open, r, early };
+  return { stream, open, r };
 }
 
 describe('Reply', () => {
@@ -78,20 +76,5 @@ describe('Reply', () => {
     expect(open.has(r)).toBe(true);
     stream.emit('close');
     expect(open.size).toBe(0);
-  });
-
-  it('hands its stream to the owner once answered if the client is still sending, and not if it had finished', () => {
-    const finished = reply();
-    finished.r.onError(new GrpcError(Status.DEADLINE_EXCEEDED, 'late'));
-    expect(finished.early).toEqual([]);
-    const sending = reply();
-    sending.stream.readableEnded = false;
-    sending.r.onHeaders({ ':status': 200 }, false);
-    sending.r.onTrailers({ 'grpc-status': '0' });
-    expect(sending.early).toEqual([sending.stream]);
-    const refused = reply();
-    refused.stream.readableEnded = false;
-    refused.r.fail(new GrpcError(Status.RESOURCE_EXHAUSTED, 'shed'));
-    expect(refused.early).toEqual([refused.stream]);
   });
 });
