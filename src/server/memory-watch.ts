@@ -25,9 +25,8 @@ function collector(): () => void {
 /**
  * Live memory (the V8 heap in use plus memory outside it that V8 tracks: buffers) against
  * OVERLOAD_HEAP_BYTES: above it, the Overload refuses new calls until it falls back below
- * 90% of it. Not RSS: after a burst, Node keeps the pages it had (measured: RSS was higher
- * 5 s after 24,000 streams had closed than while they were open), so a bound on RSS would
- * refuse calls long after the memory was free.
+ * 90% of it. Not RSS: after a burst, Node keeps the pages it had (docs/performance.md,
+ * Attacks), so a bound on RSS would refuse calls long after the memory was free.
  */
 export class MemoryWatch {
   private readonly timer: NodeJS.Timeout;
@@ -79,8 +78,8 @@ function mib(bytes: number): number {
 /**
  * OVERLOAD_HEAP_BYTES when unset: half the container's memory limit (cgroups, as
  * process.constrainedMemory() reads it), else 0 (not watched). Half, because the rest of
- * what the kernel counts is not in the heap: the node binary (~50 MiB of RSS), nghttp2's
- * and the allocator's memory (measured under a stream flood: RSS ~ 87 MiB + 1.4 x live).
+ * what the kernel counts is not in the heap: the node binary, nghttp2's and the
+ * allocator's memory, which grow with it.
  */
 export function defaultHeapBound(): number {
   const constrained = process.constrainedMemory();
