@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startProcess, startProxy, type Started } from '../cmd/processes.js';
+import { EVERY_METHOD, startProcess, startProxy, type Started } from '../cmd/processes.js';
 import { backendCalls, echoJs, grpcRequest, h2load } from './e2e.js';
 
 export type AllocationPath = 'leader' | 'follower' | 'cache hit' | 'passthrough' | 'floor: node:http2 pass-through';
@@ -62,6 +62,7 @@ export async function runAllocation(calls: number): Promise<AllocationRow[]> {
       const echo = await startProcess(echoJs, ['0', String(p.delayMs)], process.env, 'echo listening');
       started.push(echo);
       const proxy = await startProxy({
+        ...EVERY_METHOD,
         ...p.env,
         BACKEND_ADDRESS: `127.0.0.1:${echo.ready.port as number}`,
         NODE_OPTIONS: `--import ${probe}`,

@@ -16,7 +16,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { startProcess, startProxy, type Proxy } from '../cmd/processes.js';
+import { EVERY_METHOD, startProcess, startProxy, type Proxy } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 import { echoJs, peakRssMiB, rssMiB } from './e2e.js';
 
@@ -156,7 +156,7 @@ try {
   for (const [name, attack] of Object.entries(attacks)) {
     if (values.attack !== 'both' && values.attack !== name) continue;
     // A fresh corral per attack, so neither inherits the other's memory.
-    const proxy = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echo.ready.port as number}`, ...extraEnv });
+    const proxy = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: `127.0.0.1:${echo.ready.port as number}`, ...extraEnv });
     try {
       lines.push(await attack(proxy));
     } finally {

@@ -13,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startProcess, startProxy, type Proxy, type Started } from '../cmd/processes.js';
+import { EVERY_METHOD, freePort, startProcess, startProxy, type Proxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 
 export interface E2eOptions {
@@ -246,12 +246,13 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   const stops: Array<() => Promise<unknown>> = [];
   try {
     const { echo, echoPort, nginx } = await echoBehindNginx(null, started, stops);
-    const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, NODE_OPTIONS: options.corralNodeOptions });
+    const corral = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, NODE_OPTIONS: options.corralNodeOptions });
     started.push(corral);
     const corrals: Array<{ target: 'corral' | 'corral B'; proxy: Proxy }> = [{ target: 'corral', proxy: corral }];
     if (options.compare !== null) {
       const b = await startProxy(
         {
+          ...EVERY_METHOD,
           BACKEND_ADDRESS: `127.0.0.1:${echoPort}`,
           NODE_OPTIONS: options.corralNodeOptions,
           ...(options.compare.v8Flags !== undefined ? { CORRAL_V8_FLAGS: options.compare.v8Flags } : {}),

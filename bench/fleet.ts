@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, startProcess, startProxy, type Proxy, type Started } from '../cmd/processes.js';
+import { EVERY_METHOD, freePort, startProcess, startProxy, type Proxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 import { backendCalls, cpuSeconds, h2loadMeasurement, type Measurement } from './e2e.js';
 
@@ -92,7 +92,7 @@ async function startFleet(n: number, fleet: { etcd: string; service: string } | 
         REGISTRY_TTL: '2s',
       });
     }
-    sidecars.push({ proxy: await startProxy(env), echo, echoPort });
+    sidecars.push({ proxy: await startProxy({ ...EVERY_METHOD, ...env }), echo, echoPort });
   }
   if (fleet !== null) {
     for (const s of sidecars) {

@@ -5,7 +5,7 @@
  *   node dist/bench/gateway-memory.js [--requests 100000]
  */
 import { parseArgs } from 'node:util';
-import { startProcess, startProxy, type Started } from '../cmd/processes.js';
+import { EVERY_METHOD, startProcess, startProxy, type Started } from '../cmd/processes.js';
 import { echoJs, h2load, peakRssMiB, rssMiB } from './e2e.js';
 import { gatewayConfig, nodeClient } from './gateway.js';
 
@@ -29,7 +29,7 @@ try {
   };
   const lines: string[] = [];
   for (const [name, run] of Object.entries(shapes)) {
-    const corral = await startProxy({ CONFIG_PATH: config, HTTP_PORT: '0' });
+    const corral = await startProxy({ ...EVERY_METHOD, CONFIG_PATH: config, HTTP_PORT: '0' });
     run(corral.grpcPort, corral.ready.httpPort as number);
     lines.push(`${name}: peak RSS ${peakRssMiB(corral.child.pid!).toFixed(1)} MiB`);
     await corral.stop();
@@ -38,7 +38,7 @@ try {
     ['idle, descriptors loaded', { CONFIG_PATH: config, HTTP_PORT: '0' }],
     ['idle, BACKEND_ADDRESS alone', { BACKEND_ADDRESS: `127.0.0.1:${echoPort}` }],
   ] as const) {
-    const corral = await startProxy(env);
+    const corral = await startProxy({ ...EVERY_METHOD, ...env });
     await settle();
     lines.push(`${name}: RSS ${rssMiB(corral.child.pid!).toFixed(1)} MiB`);
     await corral.stop();

@@ -16,7 +16,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, startProxy, type Started } from '../cmd/processes.js';
+import { EVERY_METHOD, startProcess, startProxy, type Started } from '../cmd/processes.js';
 import { backendCalls, cpuSeconds, echoJs, h2load, median, peakRssMiB, type Measurement } from './e2e.js';
 
 export interface GatewayOptions {
@@ -80,7 +80,7 @@ export async function runGateway(options: GatewayOptions): Promise<GatewayReport
     started.push(echo);
     const echoPort = echo.ready.port as number;
     const config = gatewayConfig(echoPort);
-    const corral = await startProxy({ CONFIG_PATH: config, HTTP_PORT: '0' });
+    const corral = await startProxy({ ...EVERY_METHOD, CONFIG_PATH: config, HTTP_PORT: '0' });
     started.push(corral);
     const grpcPort = corral.grpcPort;
     const httpPort = corral.ready.httpPort as number;

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startProcess, startProxy } from '../cmd/processes.js';
+import { EVERY_METHOD, startProcess, startProxy } from '../cmd/processes.js';
 import { echoJs } from './e2e.js';
 
 export interface IdleRss {
@@ -19,9 +19,9 @@ export interface IdleRss {
   fileMiB: number;
 }
 
-const SETTINGS: Array<{ setting: string; env: Record<string, string>; defaults: 'shipped' | 'harness' }> = [
-  { setting: 'BACKEND_ADDRESS only (server reflection on)', env: {}, defaults: 'shipped' },
-  { setting: 'COLLAPSER_METHODS=* COLLAPSER_REFLECTION=off', env: {}, defaults: 'harness' },
+const SETTINGS: Array<{ setting: string; env: Record<string, string> }> = [
+  { setting: 'BACKEND_ADDRESS only (server reflection on)', env: {} },
+  { setting: 'COLLAPSER_METHODS=* COLLAPSER_REFLECTION=off', env: EVERY_METHOD },
 ];
 
 export async function idleRss(seconds = 5): Promise<IdleRss[]> {
@@ -29,7 +29,7 @@ export async function idleRss(seconds = 5): Promise<IdleRss[]> {
   for (const s of SETTINGS) {
     const echo = await startProcess(echoJs, ['0'], process.env, 'echo listening');
     try {
-      const proxy = await startProxy({ ...s.env, BACKEND_ADDRESS: `127.0.0.1:${echo.ready.port as number}` }, { defaults: s.defaults });
+      const proxy = await startProxy({ ...s.env, BACKEND_ADDRESS: `127.0.0.1:${echo.ready.port as number}` });
       try {
         await new Promise((r) => setTimeout(r, seconds * 1000));
         const status = readFileSync(`/proc/${proxy.child.pid}/status`, 'utf8');

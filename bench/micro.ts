@@ -24,7 +24,7 @@ import { KeyMaker } from '../src/collapse/key.js';
 import { AccessLog } from '../src/observe/access-log.js';
 import { Metrics } from '../src/observe/metrics.js';
 import type { FinishedCall } from '../src/call/observer.js';
-import type { Upstream } from '../src/upstream/upstream.js';
+import type { Upstream } from '../src/cluster/cluster-upstream.js';
 import { NO_RETRY, stubUpstream } from './stub-upstream.js';
 import { RetryingOrigin } from '../src/upstream/retrying-origin.js';
 import { encodeFrame } from '../src/wire/frame.js';
@@ -100,7 +100,7 @@ const payload = (seed: number) => {
   message.writeUInt32BE(seed, 0);
   return encodeFrame(message);
 };
-const call = (body: Buffer): Call => ({ method, metadata: headers, deadline: Infinity, body, head: [], source: null });
+const call = (body: Buffer): Call => ({ stream: false, method, metadata: headers, deadline: Infinity, body });
 
 function collapser(pool: Upstream, cache: ResponseCache | null): Collapser {
   const metrics = new Metrics();
@@ -122,7 +122,7 @@ for (let i = 0; i < WAITERS; i++) joinCollapser.handle(call(joinBody), new NullD
 const secret = 'bench-secret-of-32-bytes-or-more!';
 const sessionToken = createSigner({ key: secret, algorithm: 'HS256' })({ session_id: 'bench-session', sub: 'bench-user', exp: Math.floor(Date.now() / 1000) + 3600 });
 const authHeaders: Metadata = { ...headers, 'session-id': 'bench-session', authorization: `Bearer ${sessionToken}` };
-const authCall = (body: Buffer): Call => ({ method, metadata: authHeaders, deadline: Infinity, body, head: [], source: null });
+const authCall = (body: Buffer): Call => ({ stream: false, method, metadata: authHeaders, deadline: Infinity, body });
 const authHit = new Authenticate(
   new TokenVerifier({ secret }),
   collapser(stubPool(false), new ResponseCache({ ttlMs: 3_600_000, maxBytes: 64 << 20, maxEntryBytes: 4 << 20 })),

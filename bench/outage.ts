@@ -11,7 +11,7 @@
  */
 import http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
-import { startProcess, startProxy, type Started } from '../cmd/processes.js';
+import { EVERY_METHOD, startProcess, startProxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 import { backendCalls, percentile } from './e2e.js';
 
@@ -68,7 +68,7 @@ export async function runOutage(): Promise<OutageReport> {
     let backend = await echo(0, 5);
     const port = backend.port;
     let calls = 0;
-    const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${port}`, COLLAPSER_CACHE_DURATION: '200ms', ...(staleIfError ? { COLLAPSER_STALE_IF_ERROR: '1m' } : {}) });
+    const corral = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: `127.0.0.1:${port}`, COLLAPSER_CACHE_DURATION: '200ms', ...(staleIfError ? { COLLAPSER_STALE_IF_ERROR: '1m' } : {}) });
     try {
       const running = load(corral.grpcPort, 14, 32);
       await new Promise((r) => setTimeout(r, 2000));
@@ -87,6 +87,7 @@ export async function runOutage(): Promise<OutageReport> {
   for (const staleWhileRevalidate of [false, true]) {
     const backend = await echo(0, 200);
     const corral = await startProxy({
+      ...EVERY_METHOD,
       BACKEND_ADDRESS: `127.0.0.1:${backend.port}`,
       COLLAPSER_CACHE_DURATION: '500ms',
       ...(staleWhileRevalidate ? { COLLAPSER_STALE_WHILE_REVALIDATE: '1m' } : {}),

@@ -1,7 +1,7 @@
-import { Exchange, type BackendStream } from '../src/upstream/exchange.js';
+import { Exchange, type BackendStream } from '../src/transport/exchange.js';
 import type { Endpoint } from '../src/discovery/endpoint.js';
 import type { RetryPolicy } from '../src/upstream/retrying-call.js';
-import type { Upstream } from '../src/upstream/upstream.js';
+import type { Upstream } from '../src/cluster/cluster-upstream.js';
 
 const STUB_ENDPOINT: Endpoint = { id: 'stub', address: '127.0.0.1:1' };
 export const NO_RETRY: RetryPolicy = { retries: 0, attemptTimeoutMs: 0, sessionTransfer: false };

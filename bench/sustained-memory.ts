@@ -18,7 +18,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { startProcess, startProxy, type Proxy } from '../cmd/processes.js';
+import { EVERY_METHOD, startProcess, startProxy, type Proxy } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
 import { cpuSeconds, echoJs, h2loadSummary, peakRssMiB, rssMiB } from './e2e.js';
 
@@ -57,7 +57,7 @@ async function h2load(args: string[]): Promise<{ reqPerSec: number; succeeded: n
 async function shapeRounds(echoPort: number): Promise<string> {
   const frame = join(work, 'frame-100.bin');
   writeFileSync(frame, encodeFrame(Buffer.alloc(100, 0x61)));
-  const proxy = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, ...extraEnv });
+  const proxy = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, ...extraEnv });
   const watch = cacheHighWater(proxy);
   const base = `http://127.0.0.1:${proxy.grpcPort}`;
   const common = ['-c', '1', '-m', '128', '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers'];
@@ -83,7 +83,7 @@ async function shapeRounds(echoPort: number): Promise<string> {
 async function shapeSustained(echoPort: number): Promise<string> {
   const frame = join(work, 'frame-1k.bin');
   writeFileSync(frame, encodeFrame(Buffer.alloc(1024, 0x62)));
-  const proxy = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, COLLAPSER_CACHE_DURATION: '5s', ...extraEnv });
+  const proxy = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, COLLAPSER_CACHE_DURATION: '5s', ...extraEnv });
   const watch = cacheHighWater(proxy);
   const base = `http://127.0.0.1:${proxy.grpcPort}`;
   // h2load cycles through its list: 400,000 keys take longer than the 5 s TTL to come round.

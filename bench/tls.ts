@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startProxy, type Started } from '../cmd/processes.js';
+import { EVERY_METHOD, startProxy, type Started } from '../cmd/processes.js';
 import { cpuSeconds, echoBehindNginx, grpcRequest, h2load, median, type Measurement } from './e2e.js';
 
 export interface TlsRow {
@@ -46,7 +46,7 @@ export async function runTls(options: { rounds: number; requests: number }): Pro
   const stops: Array<() => Promise<unknown>> = [];
   try {
     const { echoPort, nginx } = await echoBehindNginx(tls, started, stops);
-    const corral = await startProxy({ BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile });
+    const corral = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: `127.0.0.1:${echoPort}`, TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile });
     started.push(corral);
     const targets = {
       nginx: { port: nginx.port, pids: nginx.pids },

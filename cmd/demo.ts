@@ -17,7 +17,7 @@ try {
   started.push(backend);
   // Nothing but the backend's address: corral learns over server reflection that Lookup is
   // declared NO_SIDE_EFFECTS (cmd/proto/example.proto), and /ready waits until it has asked.
-  const proxy = await startProxy({ BACKEND_ADDRESS: backend.address }, { defaults: 'shipped' });
+  const proxy = await startProxy({ BACKEND_ADDRESS: backend.address });
   started.push(proxy);
   await proxy.untilReady();
   console.log(`example backend on ${backend.address}, corral on ${proxy.address} (metrics on :${proxy.metricsPort}), configured with BACKEND_ADDRESS only`);

@@ -123,19 +123,18 @@ export interface Proxy extends Started {
 const PROBE_PATHS = ['/metrics', '/health', '/ready'];
 
 /**
- * What the tests and benchmarks run corral with unless they say otherwise: their backends
- * (bare node:http2 ones among them) answer any method and serve no reflection, and count
- * every call they get, so every method is taken for a read and nobody is asked over
- * reflection. A test of the shipped defaults passes `{ defaults: 'shipped' }`, or sets the
- * variables (an empty value is unset).
+ * For a backend that describes nothing (a bare node:http2 server answering any method, the
+ * echo backend of the benchmarks): every method is taken for a read, and nobody is asked
+ * over server reflection. corral runs on its shipped defaults unless a test or benchmark
+ * says so, with these or other variables (an empty value is unset).
  */
-export const HARNESS_DEFAULTS = { COLLAPSER_METHODS: '*', COLLAPSER_REFLECTION: 'off' };
+export const EVERY_METHOD = { COLLAPSER_METHODS: '*', COLLAPSER_REFLECTION: 'off' };
 
 /**
- * corral as it ships: bin/corral (its V8 flags), on this process's node unless `node` names
- * another binary (the bench compares runtimes).
+ * corral as it ships: bin/corral (its V8 flags and its defaults), on this process's node
+ * unless `node` names another binary (the bench compares runtimes).
  */
-export async function startProxy(env: Record<string, string>, options: { node?: string; defaults?: 'harness' | 'shipped' } = {}): Promise<Proxy> {
+export async function startProxy(env: Record<string, string>, options: { node?: string } = {}): Promise<Proxy> {
   const node = options.node ?? process.execPath;
   const started = await startProcess(
     launcher,
@@ -149,7 +148,6 @@ export async function startProxy(env: Record<string, string>, options: { node?: 
       ...('SERVICE_PORT_GRPC' in env ? {} : { GRPC_PORT: '0' }),
       METRICS_PORT: '0',
       ADMIN_PORT: '0',
-      ...(options.defaults === 'shipped' ? {} : HARNESS_DEFAULTS),
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -216,7 +214,7 @@ export function sumOfSeries(body: string, series: string): number {
  */
 export async function proxyExit(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = spawn('/bin/sh', [launcher, ...args], {
-    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ...HARNESS_DEFAULTS, ...env },
+    env: { PATH: onPath(process.execPath, process.env.PATH), HOME: process.env.HOME, GRPC_PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

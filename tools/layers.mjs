@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // The import graph of src/'s folders: prints each folder's imports and every cycle
-// (strongly connected group of folders); exits 1 when there is one, or when a file other
-// than the allowed ones imports node:http2. Files directly in src/ count as the folder ".".
+// (strongly connected group of folders); exits 1 when there is one, when a file other
+// than the allowed ones imports node:http2, or when a folder of the call path imports one
+// the call went through before it. Files directly in src/ count as the folder ".".
 //   node tools/layers.mjs [--quiet]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..', 'src');
-// The gRPC front (server/), the HTTP/JSON front, the session pool and the exchange.
-const HTTP2_ALLOWED = (file) => file.startsWith('server/') || ['http/gateway.ts', 'upstream/session-pool.ts', 'upstream/exchange.ts'].includes(file);
+// The gRPC front (server/), the HTTP/JSON front, and the transport to the backends.
+const HTTP2_ALLOWED = (file) => file.startsWith('server/') || file.startsWith('transport/') || file === 'http/gateway.ts';
+// A call's way down, folder by folder: each may import only folders after it, so the call
+// never swings back up (the backend half: the retry policy, the cluster, the balancer, the transport).
+const CALL_PATH = ['server', 'route', 'auth', 'collapse', 'upstream', 'cluster', 'balance', 'transport'];
 
 function* files(dir) {
   for (const name of readdirSync(dir)) {
@@ -72,6 +76,11 @@ function visit(v) {
 }
 for (const v of edges.keys()) if (!info.has(v)) visit(v);
 
+const upward = [];
+for (const [i, from] of CALL_PATH.entries()) {
+  for (const to of edges.get(from) ?? []) if (CALL_PATH.indexOf(to) >= 0 && CALL_PATH.indexOf(to) < i) upward.push(`${from} -> ${to}`);
+}
+
 const pairs = [];
 for (const [a, tos] of edges) for (const b of tos) if (a < b && edges.get(b)?.has(a)) pairs.push(`${a}<->${b}`);
 
@@ -79,6 +88,7 @@ if (!process.argv.includes('--quiet')) {
   for (const [from, tos] of [...edges].sort()) console.log(`${from.padEnd(12)} -> ${[...tos].sort().join(', ')}`);
 }
 console.log(`folders: ${edges.size}; cycles: ${groups.length === 0 ? 'none' : groups.map((g) => `{${g.join(', ')}}`).join(' ')}; mutual pairs: ${pairs.length === 0 ? 'none' : pairs.join(' ')}`);
-console.log(`node:http2 outside the fronts, the session pool and the exchange: ${http2.length === 0 ? 'none' : http2.join(', ')}`);
+console.log(`node:http2 outside the fronts and the transport: ${http2.length === 0 ? 'none' : http2.join(', ')}`);
+console.log(`call path ${CALL_PATH.join(' > ')}: ${upward.length === 0 ? 'each folder imports only those after it' : `imports back up: ${upward.join(', ')}`}`);
 console.log(`longest file: ${longest.file} (${longest.lines} lines); main.ts: ${readFileSync(join(root, 'main.ts'), 'utf8').split('\n').length} lines`);
-process.exitCode = groups.length > 0 || http2.length > 0 ? 1 : 0;
+process.exitCode = groups.length > 0 || http2.length > 0 || upward.length > 0 ? 1 : 0;

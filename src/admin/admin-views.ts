@@ -7,7 +7,7 @@ import type { Fleet } from '../fleet/fleet.js';
 import { statusName } from '../wire/status.js';
 import { redactedUrlsIn, redactedUrlsOf } from '../spec/redact.js';
 import { collapsingSummary } from '../runtime/collapsing.js';
-import { collapseReason, type ReadSources } from '../collapse/method-policy.js';
+import { collapseReason, collapses, type ReadSources } from '../collapse/method-policy.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */
 export interface AdminState {
@@ -87,7 +87,7 @@ function httpCollapse(verb: string, grpcPath: string, collapse: boolean | undefi
   if (collapse === false) return { collapse: false, why: 'collapse: false' };
   const reason = collapseReason(reads, grpcPath, collapse === true || verb === 'GET');
   const why = reason === 'route' ? (collapse === true ? 'collapse: true' : 'GET') : reason;
-  return { collapse: reason === 'route' || reason === 'listed' || reason === 'declared', why };
+  return { collapse: collapses(reason), why };
 }
 
 /** GET /clusters: each cluster, its resolver's health, and each endpoint's state; then endpoints draining away. */

@@ -24,23 +24,33 @@ export type Metadata = { [name: string]: string | string[] | undefined };
 /** Response headers or trailers; `:status` may be a number. */
 export type Headers = { [name: string]: string | string[] | number | undefined };
 
-export interface Call {
+interface CallBase {
   /** The full method name, e.g. /pkg.Service/Method. */
   readonly method: string;
   /** The request metadata. Stages may change it in place (auth sets the caller's identity). */
   readonly metadata: Metadata;
   /** When the caller stops waiting, on performance.now()'s clock; Infinity when it set no deadline. */
   readonly deadline: number;
-  /**
-   * The whole request body (every byte of its one framed message) when the client
-   * half-closed after exactly one message; null when the call is a stream.
-   */
-  readonly body: Buffer | null;
-  /** For a stream: the bytes read before it was known to be one. The rest flows from `source`. */
-  readonly head: readonly Buffer[];
-  /** For a stream: the rest of the request, gRPC-framed bytes as the client sends them. */
-  readonly source: Readable | null;
 }
+
+/** A call whose client half-closed after exactly one message (unary, server streaming): it can be keyed and shared. */
+export interface MessageCall extends CallBase {
+  readonly stream: false;
+  /** The whole request body: every byte of its one framed message. */
+  readonly body: Buffer;
+}
+
+/** A call whose request is a stream (client or bidi streaming, or one that went quiet before its end). */
+export interface StreamCall extends CallBase {
+  readonly stream: true;
+  /** The bytes read before it was known to be a stream. The rest flows from `source`. */
+  readonly head: readonly Buffer[];
+  /** The rest of the request, gRPC-framed bytes as the client sends them. */
+  readonly source: Readable;
+}
+
+/** A call as the stages see it: `stream` tells the two shapes apart (connect-es's `stream: true | false`). */
+export type Call = MessageCall | StreamCall;
 
 /** What is known of the backend call that answers a call, for logs, metrics and traces. */
 export interface BackendCall {

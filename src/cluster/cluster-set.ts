@@ -5,6 +5,7 @@ import { Cluster } from './cluster.js';
 import type { EjectionOptions } from './ejections.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import type { ClientTls } from '../tls/client-tls.js';
+import type { SessionPool } from '../transport/session-pool.js';
 
 export interface ClusterSetContext {
   pools: EndpointPools;
@@ -48,10 +49,13 @@ export class ClusterSet {
     return cluster;
   }
 
-  /** Every endpoint the clusters resolve to now, with its cluster's name and the state of corral's sessions to it. */
-  *endpoints(): Iterable<{ cluster: string; address: string; tls: ClientTls | null; connected: boolean; comebacks: number }> {
+  /** Every endpoint the clusters resolve to now, with its cluster's name and corral's sessions to it. */
+  *endpoints(): Iterable<{ cluster: string; address: string; sessions: SessionPool; connected: boolean; comebacks: number }> {
     for (const [name, cluster] of this.clusters) {
-      for (const { address } of cluster.resolution.endpoints) yield { cluster: name, address, tls: cluster.tls, ...cluster.sessionsTo(address) };
+      for (const { address } of cluster.resolution.endpoints) {
+        const sessions = cluster.sessionsTo(address);
+        if (sessions !== undefined) yield { cluster: name, address, sessions, connected: sessions.ready, comebacks: sessions.comebacks };
+      }
     }
   }
 

@@ -2,7 +2,7 @@ import type { ClusterView } from '../balance/balancer.js';
 import type { Endpoint, Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../log/logger.js';
 import type { Observer } from '../call/observer.js';
-import type { SessionPool } from '../upstream/session-pool.js';
+import type { SessionPool } from '../transport/session-pool.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { EjectionOptions } from './ejections.js';
 import type { EndpointPools } from './endpoint-pools.js';
@@ -150,10 +150,9 @@ export class Cluster implements ClusterView {
     }
   }
 
-  /** Whether corral holds a ready session to this endpoint, and how many times it came back after losing them. */
-  sessionsTo(address: string): { connected: boolean; comebacks: number } {
-    const pool = this.pools.get(address);
-    return { connected: pool?.ready ?? false, comebacks: pool?.comebacks ?? 0 };
+  /** corral's sessions to one of its endpoints (whether one is ready, how many times they came back); undefined for one it does not list. */
+  sessionsTo(address: string): SessionPool | undefined {
+    return this.pools.get(address);
   }
 
   /** True when the cluster has a connected endpoint; clusters fed by a discoverer may be empty and still be healthy. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import { SessionPool, type SessionPoolOptions } from '../upstream/session-pool.js';
+import { SessionPool, type SessionPoolOptions } from '../transport/session-pool.js';
 import type { ClientTls } from '../tls/client-tls.js';
 
 /** How every pool of a set connects: SessionPoolOptions but the address. */

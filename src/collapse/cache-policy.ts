@@ -1,7 +1,9 @@
+import type { BackendCall } from '../call/call.js';
+import { CachedAnswer } from './cached-answer.js';
 import type { Recording } from './recording.js';
 
 /** How long answers are kept, and how they may be served once they are no longer fresh. */
-export interface CachePolicy {
+export interface CacheSettings {
   /** How long an OK answer is fresh (COLLAPSER_CACHE_DURATION, a route's cache_ttl_ms). */
   ttlMs: number;
   /** After that, served at once while one background call refreshes it (RFC 5861 stale-while-revalidate). */
@@ -63,7 +65,7 @@ function cacheControl(recording: Recording): CacheControl | null {
  * then the windows (the policy's, or the backend's own directives). Null: not kept (an
  * unlisted status, no-store or private, or nothing to keep it for).
  */
-export function lifetimes(recording: Recording, policy: CachePolicy): Lifetimes | null {
+function lifetimes(recording: Recording, policy: CacheSettings): Lifetimes | null {
   const status = Number(recording.status);
   if (recording.status === undefined || Number.isNaN(status)) return null;
   const control = cacheControl(recording);
@@ -86,6 +88,34 @@ export function lifetimes(recording: Recording, policy: CachePolicy): Lifetimes 
 }
 
 /** How long the cache keeps an answer: fresh, then served while revalidating, then only instead of an error. */
-export function totalMs(life: Lifetimes): number {
+function totalMs(life: Lifetimes): number {
   return life.freshMs + life.staleWhileRevalidateMs + life.staleIfErrorMs;
+}
+
+/** How a cached answer may be used now. */
+export type Usability = 'fresh' | 'stale' | 'error_only' | 'unusable';
+
+/**
+ * The one place that decides what the cache keeps and how a kept answer may be used
+ * (Envoy's CachePolicy: cacheability and usability; the key is KeyMaker's): a landed
+ * answer becomes an entry with its windows, and an entry is, at a given time, fresh
+ * (served as it is), stale (served while one call refreshes it), kept only for errors
+ * (served if the flight that replaces it fails transiently), or of no use.
+ */
+export class CachePolicy {
+  constructor(readonly settings: CacheSettings) {}
+
+  /** The cache entry a landed answer makes, and how long the store keeps it; null when it is not kept. */
+  entry(recording: Recording, method: string, backend: BackendCall | null, now: number): { answer: CachedAnswer; ttlMs: number } | null {
+    const life = lifetimes(recording, this.settings);
+    if (life === null) return null;
+    const freshUntil = now + life.freshMs;
+    const staleUntil = freshUntil + life.staleWhileRevalidateMs;
+    const kept = backend === null ? null : { endpoint: backend.endpoint, retries: backend.retries, traceparent: backend.traceparent };
+    return { answer: new CachedAnswer(recording, method, freshUntil, staleUntil, staleUntil + life.staleIfErrorMs, kept), ttlMs: totalMs(life) };
+  }
+
+  usability(answer: CachedAnswer, now: number): Usability {
+    return now < answer.freshUntil ? 'fresh' : now < answer.staleUntil ? 'stale' : now < answer.errorUntil ? 'error_only' : 'unusable';
+  }
 }

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { underAny } from './method-set.js';
-import type { Recording } from './recording.js';
+import type { CachedAnswer } from './cached-answer.js';
 import type { ResponseStore } from './store.js';
 
 export interface ResponseCacheOptions {
@@ -28,7 +28,7 @@ export const ENTRY_OVERHEAD_BYTES = 1024;
  * with expired answers.
  */
 export class ResponseCache implements ResponseStore {
-  private readonly lru: LRUCache<string, Recording>;
+  private readonly lru: LRUCache<string, CachedAnswer>;
   private readonly sweeper: NodeJS.Timeout;
   /**
    * Keys by method, so a write can drop what it made stale; bounded by the entries. A
@@ -38,15 +38,15 @@ export class ResponseCache implements ResponseStore {
   private readonly byMethod = new Map<string, string | Set<string>>();
 
   constructor(options: ResponseCacheOptions) {
-    this.lru = new LRUCache<string, Recording>({
+    this.lru = new LRUCache<string, CachedAnswer>({
       ttl: options.ttlMs,
       maxSize: options.maxBytes,
       maxEntrySize: Math.min(options.maxEntryBytes, options.maxBytes),
-      sizeCalculation: (recording) => recording.bytes + ENTRY_OVERHEAD_BYTES,
+      sizeCalculation: (answer) => answer.recording.bytes + ENTRY_OVERHEAD_BYTES,
       ttlAutopurge: false,
       ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
       updateAgeOnGet: false,
-      dispose: (recording, key) => this.unindex(recording.method, key),
+      dispose: (answer, key) => this.unindex(answer.method, key),
     });
     const sweepMs = Math.min(1000, Math.max(100, options.ttlMs));
     this.sweeper = setInterval(() => this.lru.purgeStale(), sweepMs).unref();
@@ -57,16 +57,16 @@ export class ResponseCache implements ResponseStore {
     clearInterval(this.sweeper);
   }
 
-  get(key: string): Recording | undefined {
+  get(key: string): CachedAnswer | undefined {
     return this.lru.get(key);
   }
 
-  /** Caches a response to `method`; `ttlMs` overrides the default TTL (a route's cache_ttl_ms). */
-  set(key: string, recording: Recording, ttlMs?: number, method = ''): void {
-    recording.compact(ENTRY_OVERHEAD_BYTES);
-    recording.method = method;
-    if (ttlMs === undefined) this.lru.set(key, recording);
-    else this.lru.set(key, recording, { ttl: ttlMs });
+  /** Caches an answer; `ttlMs` overrides the default TTL (its windows, as the CachePolicy set them). */
+  set(key: string, answer: CachedAnswer, ttlMs?: number): void {
+    answer.recording.compact(ENTRY_OVERHEAD_BYTES);
+    const method = answer.method;
+    if (ttlMs === undefined) this.lru.set(key, answer);
+    else this.lru.set(key, answer, { ttl: ttlMs });
     if (!this.lru.has(key)) return; // larger than an entry may be
     const keys = this.byMethod.get(method);
     if (keys === undefined) this.byMethod.set(method, key);

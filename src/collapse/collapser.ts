@@ -5,8 +5,8 @@ import { formatGrpcTimeout } from '../wire/timeout.js';
 import type { GrpcError } from '../wire/status.js';
 import type { ResponseStore } from './store.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
-import { lifetimes, totalMs, type CachePolicy } from './cache-policy.js';
-import type { Recording } from './recording.js';
+import { CachePolicy, type CacheSettings } from './cache-policy.js';
+import type { CachedAnswer } from './cached-answer.js';
 import type { KeyMaker } from './key.js';
 import type { CacheAdmission } from './cache-admission.js';
 import { underAny } from './method-set.js';
@@ -16,7 +16,7 @@ export const COLLAPSED_USER_AGENT = 'corral';
 
 export interface CollapserOptions extends FlightOptions {
   /** How long answers are kept and served: fresh, stale while revalidating, stale instead of an error. */
-  cache: CachePolicy;
+  cache: CacheSettings;
   /** Which methods answer with a stream (the descriptors); null: none known, every flight is bounded by BACKEND_TIMEOUT. */
   serverStreams: { streams(method: string): boolean } | null;
   /** COLLAPSER_CACHE_MIN_USES: which answers are asked for often enough to cache; null: all. */
@@ -34,6 +34,7 @@ export class Collapser implements Handler, FlightOwner {
   /** Flights still under way that take no new callers (full, overflowed, invalidated): aborted and listed with the others. */
   private readonly detached = new Set<Flight>();
   private readonly upstreamTimeout: string;
+  private readonly policy: CachePolicy;
 
   constructor(
     private readonly next: Handler,
@@ -44,10 +45,11 @@ export class Collapser implements Handler, FlightOwner {
     private readonly observer: Observer,
   ) {
     this.upstreamTimeout = formatGrpcTimeout(options.timeoutMs);
+    this.policy = new CachePolicy(options.cache);
   }
 
   handle(call: Call, downstream: Downstream): void {
-    if (call.body === null) {
+    if (call.stream) {
       this.next.handle(call, downstream);
       return;
     }
@@ -55,21 +57,21 @@ export class Collapser implements Handler, FlightOwner {
     // Every ask counts, served from the cache or not: a refresh of a stale answer is then admitted too.
     this.options.admission?.asked(key);
     const cached = this.cache?.get(key);
-    let stale: Recording | null = null;
+    let stale: CachedAnswer | null = null;
     if (cached !== undefined) {
-      const now = performance.now();
-      if (now < cached.freshUntil) {
-        this.serve(cached, 'cache_hit', downstream);
-        return;
+      switch (this.policy.usability(cached, performance.now())) {
+        case 'fresh':
+          this.serve(cached, 'cache_hit', downstream);
+          return;
+        case 'stale':
+          // Served at once; one call refreshes it in the background (none if one is under way).
+          this.serve(cached, 'stale', downstream);
+          if (!this.flights.has(key)) this.refresh(key, call, cached, downstream.route);
+          return;
+        case 'error_only':
+          // It stands in if the flight that replaces it fails.
+          stale = cached;
       }
-      if (now < cached.staleUntil) {
-        // Served at once; one call refreshes it in the background (none if one is under way).
-        this.serve(cached, 'stale', downstream);
-        if (!this.flights.has(key)) this.refresh(key, call, cached, downstream.route);
-        return;
-      }
-      // Past its windows but for errors: it stands in if the flight that replaces it fails.
-      if (now < cached.errorUntil) stale = cached;
     }
     const flight = this.flights.get(key);
     if (flight !== undefined) {
@@ -87,11 +89,11 @@ export class Collapser implements Handler, FlightOwner {
     this.lead(key, call, downstream, stale);
   }
 
-  private serve(recording: Recording, outcome: 'cache_hit' | 'stale', downstream: Downstream): void {
+  private serve(answer: CachedAnswer, outcome: 'cache_hit' | 'stale', downstream: Downstream): void {
     downstream.outcome = outcome;
     this.observer.served(outcome, downstream.route);
-    downstream.onStart(recording);
-    recording.replay(downstream);
+    downstream.onStart(answer);
+    answer.recording.replay(downstream);
   }
 
   /**
@@ -99,10 +101,10 @@ export class Collapser implements Handler, FlightOwner {
    * replaces the old one. Callers that join it once the answer is past its revalidation
    * window still have the old one to fall back on (stale-if-error).
    */
-  private refresh(key: string, call: Call, stale: Recording, route: RouteLabel | null): void {
+  private refresh(key: string, call: Call, stale: CachedAnswer, route: RouteLabel | null): void {
     // A stream's flight ends when its last caller leaves: with none, it would not be bounded.
     if (this.streams(call.method)) return;
-    this.fly(new Flight(key, call.method, this.options, this, this.observer, false), route, null, call, stale.errorUntil > stale.staleUntil ? stale : null);
+    this.fly(new Flight(key, call.method, this.options, this, this.observer, false), route, null, call, stale.keptForErrors ? stale : null);
   }
 
   /** Flights under way. */
@@ -128,7 +130,7 @@ export class Collapser implements Handler, FlightOwner {
    */
   waitedTooLong(flight: Flight, downstream: Downstream, call: Call): void {
     const cached = this.cache?.get(flight.key);
-    if (cached !== undefined && performance.now() < cached.errorUntil) {
+    if (cached !== undefined && this.policy.usability(cached, performance.now()) !== 'unusable') {
       this.serve(cached, 'stale', downstream);
       return;
     }
@@ -147,14 +149,8 @@ export class Collapser implements Handler, FlightOwner {
     const recording = flight.recording;
     if (this.cache === null || !flight.cacheable || recording === null || flight.servedStale) return;
     if (this.options.admission && !this.options.admission.admits(flight.key)) return;
-    const life = lifetimes(recording, this.options.cache);
-    if (life === null) return;
-    const now = performance.now();
-    recording.freshUntil = now + life.freshMs;
-    recording.staleUntil = recording.freshUntil + life.staleWhileRevalidateMs;
-    recording.errorUntil = recording.staleUntil + life.staleIfErrorMs;
-    recording.producedBy(flight.backend);
-    this.cache.set(flight.key, recording, totalMs(life), flight.method);
+    const entry = this.policy.entry(recording, flight.method, flight.backend, performance.now());
+    if (entry !== null) this.cache.set(flight.key, entry.answer, entry.ttlMs);
   }
 
   /**
@@ -179,7 +175,7 @@ export class Collapser implements Handler, FlightOwner {
     this.detached.add(flight);
   }
 
-  private lead(key: string, call: Call, downstream: Downstream, stale: Recording | null): void {
+  private lead(key: string, call: Call, downstream: Downstream, stale: CachedAnswer | null): void {
     downstream.outcome = 'leader';
     this.observer.served('leader', downstream.route);
     const flight = new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method));
@@ -187,12 +183,12 @@ export class Collapser implements Handler, FlightOwner {
   }
 
   /** Registers a flight under its key, its leader (none for a refresh) first, and starts its backend call. */
-  private fly(flight: Flight, route: RouteLabel | null, leader: Downstream | null, call: Call, stale: Recording | null): void {
+  private fly(flight: Flight, route: RouteLabel | null, leader: Downstream | null, call: Call, stale: CachedAnswer | null): void {
     flight.route = route;
     this.flights.set(flight.key, flight);
     if (leader !== null) flight.join(leader);
     this.prepareForAll(call, flight.stream);
-    flight.start(this.origin, call, stale);
+    flight.start(this.origin, call, stale?.recording ?? null);
   }
 
   /** Whether the method answers with a stream, as the descriptors say. */

@@ -24,28 +24,16 @@ export type CollapseReason = 'skipped' | 'route' | 'listed' | 'declared' | 'not 
  * call, as server reflection may learn them after the route is built.
  */
 export class MethodPolicy implements Handler {
-  private readonly only: MethodSet | null;
-  private readonly skip: MethodSet | null;
-  private readonly declared: DeclaredReads | null;
-
   constructor(
-    sources: ReadSources,
+    private readonly sources: ReadSources,
     /** The route says its calls are reads. */
     private readonly routeSaysRead: boolean,
     private readonly collapser: Handler,
     private readonly passthrough: Handler,
-  ) {
-    this.only = sources.only;
-    this.skip = sources.skip;
-    this.declared = sources.declared;
-  }
+  ) {}
 
   handle(call: Call, downstream: Downstream): void {
-    const method = call.method;
-    const read =
-      (this.skip === null || !this.skip.has(method)) &&
-      (this.routeSaysRead || (this.only !== null && this.only.has(method)) || (this.declared !== null && this.declared.isRead(method)));
-    (read ? this.collapser : this.passthrough).handle(call, downstream);
+    (collapses(collapseReason(this.sources, call.method, this.routeSaysRead)) ? this.collapser : this.passthrough).handle(call, downstream);
   }
 
   /** Whether anything could ever make this route collapse (the descriptors may be learned later). */
@@ -54,7 +42,12 @@ export class MethodPolicy implements Handler {
   }
 }
 
-/** Why `method` is collapsed or not, as MethodPolicy decides it (for start-up, validate and /config_dump). */
+/** Whether a method with this reason is collapsed. */
+export function collapses(reason: CollapseReason): boolean {
+  return reason === 'route' || reason === 'listed' || reason === 'declared';
+}
+
+/** Why `method` is collapsed or not: the one rule, for each call and for start-up, validate and /config_dump. */
 export function collapseReason(sources: ReadSources, method: string, routeSaysRead = false): CollapseReason {
   if (sources.skip?.has(method)) return 'skipped';
   if (routeSaysRead) return 'route';

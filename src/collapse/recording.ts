@@ -1,4 +1,4 @@
-import type { BackendCall, CallControl, Headers, ResponseListener } from '../call/call.js';
+import type { Headers, ResponseListener } from '../call/call.js';
 import type { GrpcError } from '../wire/status.js';
 
 /** Rough cost of one header entry beyond its text, for byte accounting. */
@@ -45,15 +45,11 @@ function compactHeaders(headers: Headers): Headers {
 }
 
 /**
- * One backend response as it arrived: headers, the DATA chunks untouched (the message
- * frames, compressed or not), and trailers or the error that ended it. It can be
+ * One backend response as it arrived, a tape: headers, the DATA chunks untouched (the
+ * message frames, compressed or not), and trailers or the error that ended it. It can be
  * replayed to any sink, which is how followers that join late and cache hits are served.
- * A cached one is also a cache hit's CallControl: nothing to steer, and the backend call
- * that once produced it (for logs and trace links).
  */
-export class Recording implements CallControl {
-  /** The method it answers, once cached (for invalidation). */
-  method = '';
+export class Recording {
   headers: Headers | null = null;
   endedByHeaders = false;
   chunks: Buffer[] = [];
@@ -61,24 +57,6 @@ export class Recording implements CallControl {
   error: GrpcError | null = null;
   /** Bytes held: chunk lengths plus an estimate for headers and trailers. */
   bytes = 0;
-  /** The backend call that produced it, kept when it is cached. */
-  backend: BackendCall | null = null;
-  /**
-   * Once cached (performance.now()): fresh until, then served while one call refreshes it
-   * until, then served only instead of a transient failure until (CachePolicy).
-   */
-  freshUntil = 0;
-  staleUntil = 0;
-  errorUntil = 0;
-
-  /** Keeps what is known of the backend call that produced it (the call itself is let go). */
-  producedBy(backend: BackendCall | null): void {
-    if (backend !== null) this.backend = { endpoint: backend.endpoint, retries: backend.retries, traceparent: backend.traceparent };
-  }
-
-  abort(): void {}
-  pause(): void {}
-  resume(): void {}
 
   setHeaders(headers: Headers, endsResponse: boolean): void {
     this.headers = headers;

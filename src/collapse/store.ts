@@ -1,4 +1,4 @@
-import type { Recording } from './recording.js';
+import type { CachedAnswer } from './cached-answer.js';
 
 /**
  * Where completed responses are kept for reuse: the collapser asks it before leading a
@@ -6,9 +6,9 @@ import type { Recording } from './recording.js';
  * shared by a fleet of sidecars would be another.
  */
 export interface ResponseStore {
-  get(key: string): Recording | undefined;
-  /** Keeps a response to `method` for `ttlMs` (the store's default when undefined). */
-  set(key: string, recording: Recording, ttlMs: number | undefined, method: string): void;
+  get(key: string): CachedAnswer | undefined;
+  /** Keeps an answer for `ttlMs` (the store's default when undefined). */
+  set(key: string, answer: CachedAnswer, ttlMs: number | undefined): void;
   /** Drops every response to a method under one of the prefixes (a write made them stale); returns how many. */
   invalidate(prefixes: readonly string[]): number;
 }

@@ -5,7 +5,10 @@ import { Status } from '../wire/status.js';
 
 /** The shapes of corral's environment variables, as zod fields with their messages. */
 
-/** A Go-style duration; `positive` refuses 0 where 0 cannot work (a timer of 0 fires at once). */
+/**
+ * A Go-style duration; `positive` refuses 0 where 0 cannot work (a timer of 0 fires at once).
+ * The default text is kept as the field's metadata, for messages that name the value in effect.
+ */
 export function duration(defaultValue: string, positive = false) {
   return z
     .string()
@@ -21,7 +24,8 @@ export function duration(defaultValue: string, positive = false) {
         return z.NEVER;
       }
       return ms;
-    });
+    })
+    .meta({ default: defaultValue });
 }
 
 export function integer(defaultValue: number, min: number, max: number, what: string) {
@@ -36,7 +40,8 @@ export function integer(defaultValue: number, min: number, max: number, what: st
         return z.NEVER;
       }
       return n;
-    });
+    })
+    .meta({ default: String(defaultValue) });
 }
 
 /** COLLAPSER_METHODS, COLLAPSER_SKIP_METHODS: full method names and service prefixes. */

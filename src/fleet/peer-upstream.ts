@@ -1,7 +1,8 @@
 import type { Metadata, ResponseListener } from '../call/call.js';
 import type { Endpoint } from '../discovery/endpoint.js';
-import type { SessionPool } from '../upstream/session-pool.js';
-import type { BackendExchange, Upstream } from '../upstream/upstream.js';
+import type { SessionPool } from '../transport/session-pool.js';
+import type { BackendExchange } from '../transport/backend-exchange.js';
+import type { Upstream } from '../cluster/cluster-upstream.js';
 import type { Member } from './rendezvous.js';
 
 /**

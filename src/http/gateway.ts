@@ -5,7 +5,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { secureContextOf, type LoadedCertificate } from '../tls/certificate-files.js';
 import { secureServerOptions, type ServerTls } from '../tls/server-tls.js';
 import type { Readable } from 'node:stream';
-import type { Call, Handler } from '../call/call.js';
+import type { Handler, MessageCall } from '../call/call.js';
 import type { JsonAnswerSpec } from './http-spec.js';
 import type { Logger } from '../log/logger.js';
 import type { Observer } from '../call/observer.js';
@@ -267,7 +267,7 @@ export class HttpGateway {
     }
     // The client went away while its body was read: nobody waits for this call.
     if (!reply.open) return;
-    let call: Call;
+    let call: MessageCall;
     try {
       const message = requestMessage(route.method, registry, variables, url.searchParams, body, route.spec.body);
       call = httpCall(route, req.method!, url.pathname, req.headers, variables, message);
@@ -278,7 +278,7 @@ export class HttpGateway {
     // Over TLS, corral owns x-forwarded-client-cert: the connection's certificate, never what the client sent.
     if (this.options.tls) this.options.tls.identities.apply(call.metadata, req.socket as TLSSocket);
     reply.answers(route, registry, json);
-    reply.requestBytes = call.body!.length;
+    reply.requestBytes = call.body.length;
     reply.traceparent = call.metadata.traceparent;
     handlers.get(route.spec.name)!.handle(call, reply);
   }

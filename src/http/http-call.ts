@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Call, Metadata } from '../call/call.js';
+import type { MessageCall, Metadata } from '../call/call.js';
 import { USER_EMAIL_HEADER, USER_ID_HEADER } from '../auth/identity.js';
 import { OWN_METADATA_PREFIX } from '../call/own-metadata.js';
 import { metadataProblem } from '../wire/metadata.js';
@@ -70,7 +70,7 @@ function clientMetadata(header: string, value: string | string[]): [string, stri
  * HTTP/2 allows once sent once), and a Grpc-Metadata-* header that names a reserved
  * field or is not valid metadata is refused: BadRequest, 400 naming the header.
  */
-export function httpCall(route: HttpRoute, httpMethod: string, path: string, headers: IncomingHttpHeaders, variables: ReadonlyMap<string, string>, message: Uint8Array): Call {
+export function httpCall(route: HttpRoute, httpMethod: string, path: string, headers: IncomingHttpHeaders, variables: ReadonlyMap<string, string>, message: Uint8Array): MessageCall {
   // Keyed by names the client chose: no prototype to reach.
   const metadata = Object.create(null) as Metadata;
   for (const header of Object.keys(headers)) {
@@ -94,5 +94,5 @@ export function httpCall(route: HttpRoute, httpMethod: string, path: string, hea
   body[0] = 0;
   body.writeUInt32BE(message.length, 1);
   body.set(message, 5);
-  return { method: route.grpcPath, metadata, deadline: performance.now() + route.spec.timeoutMs, body, head: [], source: null };
+  return { stream: false, method: route.grpcPath, metadata, deadline: performance.now() + route.spec.timeoutMs, body };
 }

@@ -133,16 +133,9 @@ export class Metrics implements Observer {
     this.followersPerFlight = this.histogram(
       new LeanHistogram('corral_flight_followers', 'Followers that joined each flight', [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000]),
     ).series({});
-    this.flightsOverflowed = new Counter({
-      name: 'corral_flight_overflows_total',
-      help: 'Flights whose response outgrew COLLAPSER_MAX_RESPONSE_BYTES and stopped taking followers',
-      registers,
-    });
-    this.slowCallersDropped = new Counter({
-      name: 'corral_slow_callers_dropped_total',
-      help: 'Waiters ended with RESOURCE_EXHAUSTED because they read a shared response too slowly',
-      registers,
-    });
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.flightsOverflowed = counter('corral_flight_overflows_total', 'Flights whose response outgrew COLLAPSER_MAX_RESPONSE_BYTES and stopped taking followers');
+    this.slowCallersDropped = counter('corral_slow_callers_dropped_total', 'Waiters ended with RESOURCE_EXHAUSTED because they read a shared response too slowly');
     const authFailures = new Counter({
       name: 'corral_auth_failures_total',
       help: 'Calls refused UNAUTHENTICATED on routes with authorization: required, by reason',
@@ -150,16 +143,8 @@ export class Metrics implements Observer {
       registers,
     });
     this.authFailures = { missing_session: authFailures.labels('missing_session'), invalid_token: authFailures.labels('invalid_token') };
-    this.retries = new Counter({
-      name: 'corral_backend_retries_total',
-      help: 'Backend attempts made again on another endpoint after a failure (RETRY_COUNT)',
-      registers,
-    });
-    this.sessionTransfers = new Counter({
-      name: 'corral_session_transfers_total',
-      help: 'Responses continued on another endpoint after their backend failed mid-response (session_transfer)',
-      registers,
-    });
+    this.retries = counter('corral_backend_retries_total', 'Backend attempts made again on another endpoint after a failure (RETRY_COUNT)');
+    this.sessionTransfers = counter('corral_session_transfers_total', 'Responses continued on another endpoint after their backend failed mid-response (session_transfer)');
   }
 
   served(outcome: Outcome, route: RouteLabel | null): void {

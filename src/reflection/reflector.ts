@@ -1,7 +1,6 @@
 import type { Logger } from '../log/logger.js';
 import type { LearnedDescriptors } from './learned-reads.js';
-import { ReflectionUnavailable, reflect } from './server-reflection.js';
-import type { ClientTls } from '../tls/client-tls.js';
+import { ReflectionUnavailable, reflect, type ReflectionTransport } from './server-reflection.js';
 
 /** How long one backend may take to describe itself. */
 const ASK_TIMEOUT_MS = 5000;
@@ -87,7 +86,7 @@ export class Reflector {
   }
 
   private ask(endpoint: Endpoint, before: Asked | undefined, now: number): void {
-    const { cluster, address, tls, connected, comebacks } = endpoint;
+    const { cluster, address, sessions, connected, comebacks } = endpoint;
     const failures = before?.state === 'failed' ? before.failures : 0;
     const again = before !== undefined;
     const seen = { again, connected, comebacks, at: now };
@@ -98,7 +97,7 @@ export class Reflector {
       this.asked.set(address, next);
       return true;
     };
-    reflect(address, ASK_TIMEOUT_MS, tls).then(
+    reflect(sessions, address, ASK_TIMEOUT_MS).then(
       (registry) => {
         if (!settle({ state: 'learned', ...seen })) return;
         const declared = this.learned.set(cluster, address, registry);
@@ -128,8 +127,8 @@ export class Reflector {
 interface Endpoint {
   cluster: string;
   address: string;
-  /** How the data path reaches it: reflection is asked the same way. */
-  tls: ClientTls | null;
+  /** corral's sessions to it, which the data path uses: reflection is asked over them. */
+  sessions: ReflectionTransport;
   connected: boolean;
   comebacks: number;
 }

@@ -1,14 +1,19 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import type * as Grpc from '@grpc/grpc-js';
-import { Status } from '../wire/status.js';
-import type { ClientTls } from '../tls/client-tls.js';
-import { create, createFileRegistry, fromBinary, type FileRegistry } from '@bufbuild/protobuf';
+import type { Headers, Metadata, ResponseListener } from '../call/call.js';
+import type { BackendExchange } from '../transport/backend-exchange.js';
+import { FRAME_HEADER_BYTES, encodeFrame } from '../wire/frame.js';
+import { requestHeaders } from '../wire/metadata.js';
+import { GrpcError, Status, decodeGrpcMessage, statusCode, type StatusCode } from '../wire/status.js';
+import { formatGrpcTimeout } from '../wire/timeout.js';
+import { create, createFileRegistry, fromBinary, toBinary, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 import * as wkt from '@bufbuild/protobuf/wkt';
 import type { DescFile } from '@bufbuild/protobuf';
+import {
+  ServerReflectionRequestSchema,
+  ServerReflectionResponseSchema,
+  type ServerReflectionRequest,
+  type ServerReflectionResponse,
+} from './gen/grpc/reflection/v1/reflection_pb.js';
 
 /** The well-known types' files (google/protobuf/*.proto), for servers that describe a file importing one without sending it. */
 const WELL_KNOWN = new Map<string, DescFile>(
@@ -18,42 +23,18 @@ const WELL_KNOWN = new Map<string, DescFile>(
 );
 
 /**
- * corral's copy of grpc/reflection/v{1,1alpha}/reflection.proto: two folders up from
- * src/reflection/, three from dist/src/reflection/.
+ * The reflection services, newest first: servers that predate v1 serve only v1alpha. Both
+ * carry the same messages (field for field), so v1's serve for both.
  */
-const PROTO_DIR = ['../../proto', '../../../proto'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(join(p, 'grpc/reflection/v1/reflection.proto')));
+const PATHS = ['/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo'];
 
-/** The reflection services, newest first: servers that predate v1 serve only v1alpha. */
-const VERSIONS = ['v1', 'v1alpha'] as const;
-
-type ReflectionStub = Grpc.Client & { ServerReflectionInfo(options: Grpc.CallOptions): Grpc.ClientDuplexStream<unknown, ReflectionResponse> };
-
-// grpc-js and its proto loader are loaded by the first question: a corral with reflection
-// off (COLLAPSER_REFLECTION=off) does not carry them.
-const require = createRequire(import.meta.url);
-let grpcJs: typeof Grpc | null = null;
-const grpc = (): typeof Grpc => (grpcJs ??= require('@grpc/grpc-js') as typeof Grpc);
-
-interface ReflectionResponse {
-  list_services_response?: { service: Array<{ name: string }> };
-  file_descriptor_response?: { file_descriptor_proto: Buffer[] };
-  error_response?: { error_code: number; error_message: string };
-}
-
-let stubs: Map<string, Grpc.ServiceClientConstructor> | null = null;
-
-function stubFor(version: (typeof VERSIONS)[number]): Grpc.ServiceClientConstructor {
-  if (stubs === null) {
-    if (PROTO_DIR === undefined) throw new Error('grpc/reflection protos not found beside corral');
-    stubs = new Map();
-    const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
-    for (const v of VERSIONS) {
-      const definition = protoLoader.loadSync(`grpc/reflection/${v}/reflection.proto`, { includeDirs: [PROTO_DIR], keepCase: true, defaults: false });
-      const pkg = grpc().loadPackageDefinition(definition) as unknown as { grpc: { reflection: Record<string, { ServerReflection: Grpc.ServiceClientConstructor }> } };
-      stubs.set(v, pkg.grpc.reflection[v]!.ServerReflection);
-    }
-  }
-  return stubs.get(version)!;
+/**
+ * Where a question goes: corral's own sessions to the endpoint (its SessionPool), the way
+ * its calls go, so asking opens no connection of its own (a reload asks every endpoint
+ * again) and a TLS backend is asked over the session it already has.
+ */
+export interface ReflectionTransport {
+  exchange(headers: Metadata, listener: ResponseListener, streaming: boolean): BackendExchange;
 }
 
 /** Why nothing was learned from a backend: it has no reflection service, or it could not be asked. */
@@ -70,14 +51,16 @@ export class ReflectionUnavailable extends Error {
 /**
  * What a backend says of itself over gRPC server reflection: the files describing every
  * service it lists (each with the files it imports), as a registry of descriptors, so
- * their methods' idempotency levels can be read. Asks v1, then v1alpha. A control-plane
- * call, made with grpc-js, once per endpoint and configuration, never on the data path.
+ * their methods' idempotency levels can be read. Asks v1, then v1alpha; two calls on the
+ * ServerReflectionInfo stream, each with all its questions sent at once: the services,
+ * then a file for each. A control-plane call, once per endpoint and configuration, never
+ * on the data path.
  */
-export async function reflect(address: string, timeoutMs: number, tls: ClientTls | null = null): Promise<FileRegistry> {
+export async function reflect(transport: ReflectionTransport, address: string, timeoutMs: number): Promise<FileRegistry> {
   let last: unknown = null;
-  for (const version of VERSIONS) {
+  for (const path of PATHS) {
     try {
-      return await reflectWith(version, address, timeoutMs, tls);
+      return await reflectOn(transport, path, timeoutMs);
     } catch (err) {
       last = err;
       if ((err as { code?: number }).code !== Status.UNIMPLEMENTED) break;
@@ -87,62 +70,103 @@ export async function reflect(address: string, timeoutMs: number, tls: ClientTls
   throw new ReflectionUnavailable(`${address}: ${unsupported ? 'serves no gRPC server reflection' : (last as Error).message}`, unsupported);
 }
 
-function reflectWith(version: (typeof VERSIONS)[number], address: string, timeoutMs: number, tls: ClientTls | null): Promise<FileRegistry> {
-  const Stub = stubFor(version);
-  const { credentials } = grpc();
-  // Over TLS as the data path reaches the endpoint: its CA, corral's certificate, the name to verify.
-  const client = (
-    tls === null
-      ? new Stub(address, credentials.createInsecure())
-      : new Stub(address, credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null), tls.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName })
-  ) as unknown as ReflectionStub;
-  const call = client.ServerReflectionInfo({ deadline: Date.now() + timeoutMs });
+async function reflectOn(transport: ReflectionTransport, path: string, timeoutMs: number): Promise<FileRegistry> {
+  const deadline = performance.now() + timeoutMs;
+  const [listed] = await ask(transport, path, [{ case: 'listServices', value: '' }], deadline);
+  const services = listed?.messageResponse.case === 'listServicesResponse' ? listed.messageResponse.value.service.map((s) => s.name) : [];
+  const described = services.filter((name) => !name.startsWith('grpc.reflection.'));
   const files = new Map<string, FileDescriptorProto>();
-  let pending = 0;
-  return new Promise<FileRegistry>((resolve, reject) => {
-    let done = false;
-    const finish = (err: Error | null) => {
-      if (done) return;
-      done = true;
-      call.removeAllListeners();
-      call.on('error', () => {});
-      call.cancel();
-      client.close();
-      if (err !== null) return reject(err);
-      try {
-        addWellKnown(files);
-        const set = [...files.values()];
-        qualifyTypeNames(set);
-        addMissingDependencies(set);
-        resolve(createFileRegistry(create(FileDescriptorSetSchema, { file: importsFirst(set) })));
-      } catch (e) {
-        reject(new Error(`its descriptors do not resolve: ${(e as Error).message}`));
-      }
-    };
-    call.on('data', (response: ReflectionResponse) => {
-      if (response.list_services_response !== undefined) {
-        for (const { name } of response.list_services_response.service) {
-          if (name.startsWith('grpc.reflection.')) continue;
-          pending++;
-          call.write({ file_containing_symbol: name });
-        }
-        if (pending === 0) finish(null);
-        return;
-      }
-      if (response.file_descriptor_response !== undefined) {
-        for (const bytes of response.file_descriptor_response.file_descriptor_proto) {
-          const file = fromBinary(FileDescriptorProtoSchema, bytes);
-          files.set(file.name, file);
-        }
-      }
+  if (described.length > 0) {
+    const answers = await ask(transport, path, described.map((name) => ({ case: 'fileContainingSymbol', value: name }) as const), deadline);
+    for (const answer of answers) {
       // An error_response (a symbol it cannot describe) leaves that service undescribed.
-      if (pending > 0 && --pending === 0) finish(null);
-    });
-    call.on('error', (err) => finish(err));
-    // A server that ends the stream before answering every question is not speaking reflection.
-    call.on('end', () => finish(new Error('the reflection stream ended before its answers')));
-    call.write({ list_services: '' });
+      if (answer.messageResponse.case !== 'fileDescriptorResponse') continue;
+      for (const bytes of answer.messageResponse.value.fileDescriptorProto) {
+        const file = fromBinary(FileDescriptorProtoSchema, bytes);
+        files.set(file.name, file);
+      }
+    }
+  }
+  try {
+    addWellKnown(files);
+    const set = [...files.values()];
+    qualifyTypeNames(set);
+    addMissingDependencies(set);
+    return createFileRegistry(create(FileDescriptorSetSchema, { file: importsFirst(set) }));
+  } catch (e) {
+    throw new Error(`its descriptors do not resolve: ${(e as Error).message}`);
+  }
+}
+
+/** One ServerReflectionInfo call: every question sent at once, then the half-close; resolves with the answers. */
+function ask(transport: ReflectionTransport, path: string, questions: ServerReflectionRequest['messageRequest'][], deadline: number): Promise<ServerReflectionResponse[]> {
+  const remaining = Math.max(1, Math.round(deadline - performance.now()));
+  const body = Buffer.concat(questions.map((q) => encodeFrame(toBinary(ServerReflectionRequestSchema, create(ServerReflectionRequestSchema, { messageRequest: q })))));
+  return new Promise((resolve, reject) => {
+    const answer = new Answer(resolve, reject);
+    let exchange: BackendExchange;
+    try {
+      exchange = transport.exchange(requestHeaders(path, { 'grpc-timeout': formatGrpcTimeout(remaining), 'grpc-accept-encoding': 'identity' }), answer, false);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    answer.timer = setTimeout(() => exchange.abort(new GrpcError(Status.DEADLINE_EXCEEDED, `no answer over server reflection within ${remaining}ms`)), remaining);
+    exchange.send(body);
   });
+}
+
+/** The response of one reflection call: its messages, then its status. */
+class Answer implements ResponseListener {
+  private readonly chunks: Buffer[] = [];
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly resolve: (answers: ServerReflectionResponse[]) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  onHeaders(headers: Headers, endsResponse: boolean): void {
+    if (endsResponse) this.onTrailers(headers);
+  }
+
+  onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onTrailers(trailers: Headers): void {
+    this.settle();
+    const code = statusCode(trailers['grpc-status']);
+    if (code !== Status.OK) return this.reject(new GrpcError(code as StatusCode, decodeGrpcMessage(trailers['grpc-message']) || `status ${code}`));
+    try {
+      this.resolve(messages(Buffer.concat(this.chunks)));
+    } catch (err) {
+      this.reject(err as Error);
+    }
+  }
+
+  onError(error: GrpcError): void {
+    this.settle();
+    this.reject(error);
+  }
+
+  private settle(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+  }
+}
+
+/** The response messages in gRPC framing (uncompressed, as asked for). */
+function messages(bytes: Buffer): ServerReflectionResponse[] {
+  const out: ServerReflectionResponse[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    if (at + FRAME_HEADER_BYTES > bytes.length || bytes[at] !== 0) throw new Error('the reflection answer is not uncompressed gRPC framing');
+    const length = bytes.readUInt32BE(at + 1);
+    const end = at + FRAME_HEADER_BYTES + length;
+    if (end > bytes.length) throw new Error('the reflection answer ends inside a message');
+    out.push(fromBinary(ServerReflectionResponseSchema, bytes.subarray(at + FRAME_HEADER_BYTES, end)));
+    at = end;
+  }
+  return out;
 }
 
 /**

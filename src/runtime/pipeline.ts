@@ -23,7 +23,7 @@ import { Passthrough } from '../upstream/passthrough.js';
 import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
 import { RouteTable, type Route } from '../route/route-table.js';
-import { RouteUpstream } from '../route/route-upstream.js';
+import { ClusterUpstream } from '../cluster/cluster-upstream.js';
 
 /** What every route shares, and the defaults a route does not override. */
 export interface PipelineContext extends ClusterSetContext {
@@ -70,7 +70,7 @@ export class Pipeline implements Invalidation {
   /** What each backend endpoint declared over server reflection; null when COLLAPSER_REFLECTION is off. */
   readonly learned: LearnedDescriptors | null;
   private readonly collapsers: Collapser[] = [];
-  private readonly upstreams: RouteUpstream[] = [];
+  private readonly upstreams: ClusterUpstream[] = [];
   private readonly unfollow: () => void = () => {};
   private readonly stageContext: StageContext;
 
@@ -188,7 +188,7 @@ export class Pipeline implements Invalidation {
     const { retry, observer } = this.context;
     const cluster = this.clusters.get(spec.cluster);
     const clusterSpec = this.topology.clusters[spec.cluster];
-    const upstream = new RouteUpstream(cluster, createBalancer(spec.balancer, cluster, clusterSpec?.type === 'shard_map'));
+    const upstream = new ClusterUpstream(cluster, createBalancer(spec.balancer, cluster, clusterSpec?.type === 'shard_map'));
     this.upstreams.push(upstream);
     const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
     const traced = this.context.wrapOrigin?.(retrying) ?? retrying;

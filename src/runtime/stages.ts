@@ -7,7 +7,7 @@ import type { Handler } from '../call/call.js';
 import type { Observer } from '../call/observer.js';
 import type { ClusterSpec } from '../discovery/cluster-types.js';
 import { Collapser, type CollapserOptions } from '../collapse/collapser.js';
-import type { CachePolicy } from '../collapse/cache-policy.js';
+import type { CacheSettings } from '../collapse/cache-policy.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
@@ -32,7 +32,7 @@ export interface RouteDefaults {
   timeoutMs: number;
   cacheTtlMs: number;
   /** The cache policy beyond the TTL (COLLAPSER_STALE_*, COLLAPSER_CACHE_STATUSES, COLLAPSER_CACHE_MAX_TTL). */
-  cachePolicy: Omit<CachePolicy, 'ttlMs'>;
+  cachePolicy: Omit<CacheSettings, 'ttlMs'>;
   /** COLLAPSER_MAX_WAIT; 0: off. */
   maxWaitMs: number;
   /** COLLAPSER_CACHE_MIN_USES above 1: the use counts every route's collapser shares; null: every answer may be cached. */

@@ -135,14 +135,10 @@ export class Intake implements Quietable {
   }
 
   private dispatch(body: Buffer | null): void {
-    const call: Call = {
-      method: this.method,
-      metadata: this.metadata,
-      deadline: this.deadline,
-      body,
-      head: body === null ? this.chunks : [],
-      source: body === null ? this.stream : null,
-    };
+    const call: Call =
+      body !== null
+        ? { stream: false, method: this.method, metadata: this.metadata, deadline: this.deadline, body }
+        : { stream: true, method: this.method, metadata: this.metadata, deadline: this.deadline, head: this.chunks, source: this.stream };
     this.context.handler.handle(call, this.reply);
   }
 

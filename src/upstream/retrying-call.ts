@@ -4,7 +4,8 @@ import type { Observer } from '../call/observer.js';
 import { FrameScanner } from '../wire/frame.js';
 import { firstValue, requestHeaders } from '../wire/metadata.js';
 import { GrpcError, Status, statusCode } from '../wire/status.js';
-import { StreamReset, UnforwardableRequest, type BackendExchange, type Upstream } from './upstream.js';
+import { StreamReset, UnforwardableRequest, type BackendExchange } from '../transport/backend-exchange.js';
+import type { Upstream } from '../cluster/cluster-upstream.js';
 
 /** What a route allows after a backend failure. */
 export interface RetryPolicy {
@@ -62,8 +63,6 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
   /** The receiver asked to wait; a new attempt starts paused too. */
   private paused = false;
   private readonly headers: Metadata;
-  /** The whole request, or null for a stream read from the call's source after its head. */
-  private readonly body: Buffer | null;
 
   constructor(
     private readonly upstream: Upstream,
@@ -72,9 +71,8 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
     private readonly sink: ResponseSink,
     private readonly observer: Observer,
   ) {
-    this.body = call.body;
     this.headers = requestHeaders(call.method, call.metadata);
-    this.frames = this.body !== null && policy.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
+    this.frames = !call.stream && policy.sessionTransfer ? new FrameScanner(ANY_MESSAGE_SIZE, true) : null;
   }
 
   get backend(): BackendCall {
@@ -184,7 +182,7 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
     this.picked = endpoint;
     let exchange: BackendExchange;
     try {
-      exchange = this.upstream.request(endpoint, this.headers, this, this.body === null);
+      exchange = this.upstream.request(endpoint, this.headers, this, this.call.stream);
     } catch (err) {
       // A request no endpoint could take is answered as it is; the endpoint is not to blame.
       if (err instanceof UnforwardableRequest) this.finish(err);
@@ -195,8 +193,9 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
     if (this.paused) exchange.pause();
     const timeoutMs = this.policy.attemptTimeoutMs;
     if (timeoutMs > 0) this.timer = setTimeout(onAttemptTimeout, timeoutMs, this);
-    if (this.body !== null) exchange.send(this.body);
-    else exchange.pipeFrom(this.call.head, this.call.source!);
+    const call = this.call;
+    if (call.stream) exchange.pipeFrom(call.head, call.source);
+    else exchange.send(call.body);
   }
 
   /**
@@ -216,7 +215,7 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
       return;
     }
     (this.tried ??= new Set()).add(endpoint.id);
-    if (this.exchange !== null && this.call.source !== null) this.exchange.unpipe(this.call.source);
+    if (this.exchange !== null && this.call.stream) this.exchange.unpipe(this.call.source);
     this.exchange = null;
     if (this.committed) this.observer.sessionTransferred();
     else this.observer.retried();
@@ -226,7 +225,7 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
   private mayRetry(): boolean {
     if (this.attempts > this.policy.retries) return false;
     if (this.committed) return this.frames !== null && this.frames.atBoundary;
-    return this.body !== null || this.exchange === null || !this.exchange.sentFromSource;
+    return !this.call.stream || this.exchange === null || !this.exchange.sentFromSource;
   }
 
   private finish(error: GrpcError): void {

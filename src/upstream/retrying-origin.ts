@@ -2,7 +2,7 @@ import type { Call, ResponseSink } from '../call/call.js';
 import type { Observer } from '../call/observer.js';
 import type { Origin } from './origin.js';
 import { RetryingCall, type RetryPolicy } from './retrying-call.js';
-import type { Upstream } from './upstream.js';
+import type { Upstream } from '../cluster/cluster-upstream.js';
 
 /** The default Origin: each call a RetryingCall over a route's Upstream, with the route's retry policy. */
 export class RetryingOrigin implements Origin {

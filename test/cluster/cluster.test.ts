@@ -5,7 +5,7 @@ import type { Endpoint, Resolution, Resolver } from '../../src/discovery/endpoin
 import { createLogger } from '../../src/log/logger.js';
 import { createBalancer } from '../../src/balance/balancer-types.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { RouteUpstream } from '../../src/route/route-upstream.js';
+import { ClusterUpstream } from '../../src/cluster/cluster-upstream.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 
 /** A resolver the test feeds by hand; it records unregistered ids. */
@@ -65,11 +65,11 @@ describe('Cluster', () => {
   });
 });
 
-describe('RouteUpstream', () => {
+describe('ClusterUpstream', () => {
   it('picks with the route balancer, avoiding the endpoints a call failed on', () => {
     const { c, resolver } = cluster();
     resolver.update!({ endpoints: [endpoint('a', 1), endpoint('b', 2), endpoint('c', 3)] });
-    const u = new RouteUpstream(c, createBalancer({ type: 'round_robin' }, c));
+    const u = new ClusterUpstream(c, createBalancer({ type: 'round_robin' }, c));
     const picks = Array.from({ length: 6 }, () => u.pick({}, null).id);
     expect(new Set(picks)).toEqual(new Set(['a', 'b', 'c']));
     for (let i = 0; i < 6; i++) expect(u.pick({}, new Set(['a', 'b'])).id).toBe('c');
@@ -88,7 +88,7 @@ describe('RouteUpstream', () => {
       },
       pick: (m: Parameters<typeof inner.pick>[0]) => inner.pick(m),
     };
-    const u = new RouteUpstream(c, counting);
+    const u = new ClusterUpstream(c, counting);
     resolver.update!({ endpoints: [endpoint('a', 1), endpoint('b', 2)] });
     expect(updates.at(-1)).toEqual(['a', 'b']); // pushed, before any call
     const before = updates.length;

@@ -1,13 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ENTRY_OVERHEAD_BYTES, ResponseCache } from '../../src/collapse/cache.js';
+import { CachedAnswer } from '../../src/collapse/cached-answer.js';
 import { Recording } from '../../src/collapse/recording.js';
 
-function recording(bytes: number): Recording {
-  const r = new Recording();
-  r.setHeaders({ ':status': 200 }, false);
-  r.addChunk(Buffer.alloc(bytes));
-  r.setTrailers({ 'grpc-status': '0' });
-  return r;
+/** A cached answer of `bytes` of body to `method`, whose windows the cache does not read. */
+function answer(r: Recording | number, method = ''): CachedAnswer {
+  if (typeof r === 'number') {
+    const bytes = r;
+    r = new Recording();
+    r.setHeaders({ ':status': 200 }, false);
+    r.addChunk(Buffer.alloc(bytes));
+    r.setTrailers({ 'grpc-status': '0' });
+  }
+  return new CachedAnswer(r, method, Infinity, Infinity, Infinity, null);
 }
 
 describe('ResponseCache', () => {
@@ -19,7 +24,7 @@ describe('ResponseCache', () => {
     vi.useFakeTimers();
     let now = 1000;
     const cache = new ResponseCache({ ttlMs: 100, maxBytes: 1 << 30, maxEntryBytes: 1 << 20, clock: { now: () => now } });
-    for (let i = 0; i < 50; i++) cache.set(`distinct-${i}`, recording(100));
+    for (let i = 0; i < 50; i++) cache.set(`distinct-${i}`, answer(100));
     expect(cache.entries).toBe(50);
     now += 150;
     vi.advanceTimersByTime(100);
@@ -30,7 +35,7 @@ describe('ResponseCache', () => {
 
   it('charges each entry its bytes plus the measured per-entry overhead', () => {
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 30, maxEntryBytes: 1 << 20 });
-    cache.set('a', recording(100));
+    cache.set('a', answer(100));
     expect(cache.bytes).toBeGreaterThanOrEqual(100 + ENTRY_OVERHEAD_BYTES);
     cache.close();
   });
@@ -43,8 +48,8 @@ describe('ResponseCache', () => {
     r.addChunk(big.subarray(0, 10));
     r.addChunk(big.subarray(10, 30));
     r.setTrailers({ 'grpc-status': '0' });
-    cache.set('k', r);
-    const kept = cache.get('k')!.chunks;
+    cache.set('k', answer(r));
+    const kept = cache.get('k')!.recording.chunks;
     expect(kept).toHaveLength(1);
     expect(kept[0]!.length).toBe(30);
     expect(kept[0]!.buffer.byteLength).toBe(30);
@@ -54,7 +59,7 @@ describe('ResponseCache', () => {
   it('serves an entry until its TTL passes', () => {
     let now = 1000;
     const cache = new ResponseCache({ ttlMs: 100, maxBytes: 1 << 20, maxEntryBytes: 1 << 20, clock: { now: () => now } });
-    const r = recording(10);
+    const r = answer(10);
     cache.set('k', r);
     now += 99;
     expect(cache.get('k')).toBe(r);
@@ -66,7 +71,7 @@ describe('ResponseCache', () => {
   it('never holds more bytes than its bound, evicting the least recently used', () => {
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 10_000, maxEntryBytes: 10_000 });
     for (let i = 0; i < 100; i++) {
-      cache.set(`k${i}`, recording(1000));
+      cache.set(`k${i}`, answer(1000));
       expect(cache.bytes).toBeLessThanOrEqual(10_000);
     }
     expect(cache.get('k99')).toBeDefined();
@@ -76,7 +81,7 @@ describe('ResponseCache', () => {
 
   it('does not store an entry larger than the per-entry bound', () => {
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 500 });
-    cache.set('big', recording(1000));
+    cache.set('big', answer(1000));
     expect(cache.get('big')).toBeUndefined();
     expect(cache.bytes).toBe(0);
   });
@@ -93,8 +98,8 @@ describe('a cached Recording', () => {
     r.addChunk(Buffer.alloc(8));
     r.setTrailers({ 'grpc-status': '0' });
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
-    cache.set('k', r);
-    const cached = cache.get('k')!;
+    cache.set('k', answer(r));
+    const cached = cache.get('k')!.recording;
     expect(Object.getPrototypeOf(cached.headers)).toBe(Object.prototype);
     expect(Object.entries(cached.headers!)).toEqual([[':status', 200], ['content-type', 'application/grpc'], ['__proto__', 'from-the-backend']]);
     expect(cached.trailers).toEqual({ 'grpc-status': '0' });
@@ -105,10 +110,10 @@ describe('a cached Recording', () => {
 describe('ResponseCache.invalidate', () => {
   it('drops the responses of methods under the prefixes, and only those', () => {
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
-    cache.set('a1', recording(10), undefined, '/shop.Cart/Get');
-    cache.set('a2', recording(10), undefined, '/shop.Cart/Get');
-    cache.set('b', recording(10), undefined, '/shop.Cart/List');
-    cache.set('c', recording(10), undefined, '/shop.Catalog/Get');
+    cache.set('a1', answer(10, '/shop.Cart/Get'));
+    cache.set('a2', answer(10, '/shop.Cart/Get'));
+    cache.set('b', answer(10, '/shop.Cart/List'));
+    cache.set('c', answer(10, '/shop.Catalog/Get'));
     expect(cache.invalidate(['/shop.Cart/Get'])).toBe(2);
     expect([cache.get('a1'), cache.get('a2')]).toEqual([undefined, undefined]);
     expect(cache.invalidate(['/shop.Cart/'])).toBe(1);
@@ -119,14 +124,14 @@ describe('ResponseCache.invalidate', () => {
 
   it('keeps the index right as a method goes from one entry to several and back', () => {
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
-    cache.set('x1', recording(10), undefined, '/a.B/One');
-    cache.set('x1', recording(10), undefined, '/a.B/One'); // the same key again
-    cache.set('x2', recording(10), undefined, '/a.B/One');
+    cache.set('x1', answer(10, '/a.B/One'));
+    cache.set('x1', answer(10, '/a.B/One')); // the same key again
+    cache.set('x2', answer(10, '/a.B/One'));
     expect(cache.invalidate(['/a.B/One'])).toBe(2);
-    cache.set('y1', recording(10), undefined, '/a.B/Two');
-    cache.set('y2', recording(10), undefined, '/a.B/Two');
+    cache.set('y1', answer(10, '/a.B/Two'));
+    cache.set('y2', answer(10, '/a.B/Two'));
     expect(cache.invalidate(['/nothing/'])).toBe(0);
-    cache.set('y2', recording(20), undefined, '/a.B/Two'); // replaced: disposed, then indexed again
+    cache.set('y2', answer(20, '/a.B/Two')); // replaced: disposed, then indexed again
     expect(cache.invalidate(['/a.B/'])).toBe(2);
     expect(cache.entries).toBe(0);
     cache.close();
@@ -134,7 +139,7 @@ describe('ResponseCache.invalidate', () => {
 
   it('forgets entries the LRU evicted', () => {
     const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 3 * (ENTRY_OVERHEAD_BYTES + 200), maxEntryBytes: 1 << 20 });
-    for (let i = 0; i < 10; i++) cache.set(`k${i}`, recording(10), undefined, '/a.B/C');
+    for (let i = 0; i < 10; i++) cache.set(`k${i}`, answer(10, '/a.B/C'));
     const live = cache.entries;
     expect(live).toBeLessThan(10);
     expect(cache.invalidate(['/a.B/'])).toBe(live); // the index held only what the cache still held

@@ -1,9 +1,10 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Call, Metadata, ResponseSink } from '../../src/call/call.js';
 import { ResponseCache } from '../../src/collapse/cache.js';
 import { Collapser } from '../../src/collapse/collapser.js';
 import { CacheAdmission } from '../../src/collapse/cache-admission.js';
-import type { CachePolicy } from '../../src/collapse/cache-policy.js';
+import type { CacheSettings } from '../../src/collapse/cache-policy.js';
 import { KeyMaker } from '../../src/collapse/key.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import type { Origin } from '../../src/upstream/origin.js';
@@ -16,7 +17,7 @@ class HandOrigin implements Origin {
   started: Array<{ headers: Metadata; body: Buffer | null; sink: ResponseSink }> = [];
   aborted: Array<{ code: number; message: string }> = [];
   start(call: Call, sink: ResponseSink): void {
-    this.started.push({ headers: call.metadata, body: call.body, sink });
+    this.started.push({ headers: call.metadata, body: call.stream ? null : call.body, sink });
     const abort = (reason: { code: number; message: string }) => {
       this.aborted.push(reason);
       sink.onError(reason as never);
@@ -39,18 +40,17 @@ class HandOrigin implements Origin {
 }
 
 const call = (text: string, headers: Record<string, string> = {}): Call => ({
+  stream: false,
   method: '/test.S/M',
   metadata: { ':path': '/test.S/M', ...headers },
   deadline: Infinity,
   body: encodeFrame(Buffer.from(text)),
-  head: [],
-  source: null,
 });
 
 function collapser(
   origin: Origin,
   next = { calls: [] as Call[], handle(c: Call) { this.calls.push(c); } },
-  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CachePolicy>; maxWaitMs?: number; minUses?: number } = {},
+  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CacheSettings>; maxWaitMs?: number; minUses?: number } = {},
 ) {
   const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
   const c = new Collapser(
@@ -128,7 +128,7 @@ describe('Collapser', () => {
     c.handle(call('a'), new RecordingDownstream());
     c.handle(call('b'), new RecordingDownstream());
     c.handle(call('a', { authorization: 'other' }), new RecordingDownstream());
-    const stream = { ...call('s'), body: null };
+    const stream: Call = { stream: true, method: '/test.S/M', metadata: {}, deadline: Infinity, head: [], source: Readable.from([]) };
     c.handle(stream, new RecordingDownstream());
     expect(origin.started).toHaveLength(3);
     expect(next.calls).toEqual([stream]);
@@ -171,7 +171,7 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const message = (w: RecordingDownstream) => w.data.map((d) => d.subarray(5).toString()).join('');
 
 /** A collapser whose cache holds v1 for 'k', answered 40 ms ago with a 20 ms TTL. */
-async function expiredAnswer(policy: Partial<CachePolicy>, headers: Record<string, string> = {}, maxWaitMs = 0) {
+async function expiredAnswer(policy: Partial<CacheSettings>, headers: Record<string, string> = {}, maxWaitMs = 0) {
   const origin = new HandOrigin();
   const made = collapser(origin, undefined, { cache: { ttlMs: 20, ...policy }, maxWaitMs });
   made.c.handle(call('k'), new RecordingDownstream());

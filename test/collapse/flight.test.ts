@@ -11,7 +11,7 @@ const metrics = new Metrics();
 
 function started(f: Flight): FakeBackendStream {
   const stream = new FakeBackendStream();
-  f.start(new RetryingOrigin(stubUpstream(() => stream), NO_RETRY, metrics), { method: '/test.Service/Method', metadata: {}, deadline: Infinity, body: Buffer.alloc(5), head: [], source: null });
+  f.start(new RetryingOrigin(stubUpstream(() => stream), NO_RETRY, metrics), { stream: false, method: '/test.Service/Method', metadata: {}, deadline: Infinity, body: Buffer.alloc(5) });
   return stream;
 }
 

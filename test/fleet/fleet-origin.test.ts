@@ -19,12 +19,11 @@ class HandOrigin implements Origin {
 }
 
 const call = (metadata: Record<string, string> = {}): Call => ({
+  stream: false,
   method: '/a.B/C',
   metadata: { ':path': '/a.B/C', ...metadata },
   deadline: Infinity,
   body: Buffer.from('request'),
-  head: [],
-  source: null,
 });
 
 function setUp(owned: 'here' | 'peer') {

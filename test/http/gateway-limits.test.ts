@@ -99,8 +99,8 @@ describe('the gateway bounds its connections', () => {
     const port = await start({ maxConnections: 3 });
     const busy = await h1Get(port, '/o/hold');
     await until('the call is held', () => held.length === 1);
+    // Idle in the order they came: the first has been idle the longest.
     const oldIdle = await connect(port);
-    await new Promise((r) => setTimeout(r, 20));
     const newIdle = await connect(port);
     // A fourth: the connection idle the longest goes, the busy one and the newer idle one stay.
     const fourth = await h1Get(port, '/o/1');
@@ -133,7 +133,9 @@ describe('the gateway bounds its connections', () => {
     const t0 = performance.now();
     expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(100);
-    await new Promise((r) => setTimeout(r, 300));
+    // A connection opened after the busy one times out too: sweeps ran past the busy one's time, and left it.
+    const later = await connect(port);
+    await closed(later);
     expect(busy.socket.destroyed).toBe(false);
     expect(gateway!.connections.closed.idle_timeout).toBeGreaterThanOrEqual(1);
     busy.socket.destroy();
@@ -181,7 +183,7 @@ describe('the gateway bounds its connections', () => {
     expect(res.status).toBe(200);
     await res.text();
     gateway!.drain();
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the connection has gone', () => gateway!.connections.size === 0);
     const closing = gateway!.close();
     gateway = null;
     const outcome = await Promise.race([closing.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still waiting'), 2000))]);
@@ -206,7 +208,8 @@ describe('the gateway bounds its connections', () => {
         req.end();
         return req;
       });
-      await new Promise((r) => setTimeout(r, 500));
+      // Their answers have started and wait, unread, on the connection.
+      await Promise.all(unread.map((req) => new Promise((resolve) => req.once('response', resolve))));
       const small = await new Promise<{ status: number | undefined; rstCode: number; body: string }>((resolve) => {
         const req = session.request({ ':path': '/o/small' });
         let status: number | undefined;

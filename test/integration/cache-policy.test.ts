@@ -18,6 +18,7 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function withProxy(env: Record<string, string>, run: (c: Client, proxy: Proxy) => Promise<void>): Promise<void> {
   const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, RESPONSE_OUTCOME_HEADER: 'x-corral-outcome', ...env });
+  await proxy.untilReady(); // the backend's declared reads are known
   const c = client(proxy.address);
   try {
     await run(c, proxy);
@@ -62,6 +63,7 @@ describe('cache policy', () => {
   it('stale-if-error: with the backend down, 10 callers get the last good answer', async () => {
     const own = await startBackend();
     const proxy = await startProxy({ BACKEND_ADDRESS: own.address, RESPONSE_OUTCOME_HEADER: 'x-corral-outcome', COLLAPSER_CACHE_DURATION: '200ms', COLLAPSER_STALE_IF_ERROR: '30s' });
+    await proxy.untilReady();
     const c = client(proxy.address);
     try {
       const good = await unary(c, 'Lookup', { key: 'sie' });

@@ -166,6 +166,7 @@ describe('the response cache', () => {
 
   beforeAll(async () => {
     cached = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '1s' });
+    await cached.untilReady();
     cc = client(cached.address);
   });
   afterAll(async () => {

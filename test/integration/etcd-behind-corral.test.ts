@@ -39,7 +39,7 @@ async function ranges(): Promise<number> {
 }
 
 async function withCorral(env: Record<string, string>, test: (proxy: Proxy) => Promise<void>): Promise<void> {
-  const proxy = await startProxy({ BACKEND_ADDRESS: etcd.endpoints[0]!, ...env }, { defaults: 'shipped' });
+  const proxy = await startProxy({ BACKEND_ADDRESS: etcd.endpoints[0]!, ...env });
   try {
     await proxy.untilReady();
     await test(proxy);

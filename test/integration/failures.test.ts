@@ -110,6 +110,7 @@ describe('backend failures', () => {
 
   it('a backend slower than BACKEND_TIMEOUT gives every waiter DEADLINE_EXCEEDED naming it', async () => {
     const impatient = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TIMEOUT: '300ms' });
+    await impatient.untilReady();
     const ic = client(impatient.address);
     try {
       const calls = Array.from({ length: 3 }, () => unary(ic, 'Lookup', { key: 'too-slow', delayMs: 5000 }));
@@ -146,6 +147,7 @@ describe('backend failures', () => {
 describe('shutdown', () => {
   it('SIGTERM stops new connections and lets calls in flight finish, then exits 0', async () => {
     const p = await startProxy({ BACKEND_ADDRESS: backend.address });
+    await p.untilReady();
     const pc = client(p.address);
     try {
       const inFlight = unary(pc, 'Lookup', { key: 'drain', gate: 'drain' });

@@ -69,10 +69,11 @@ describe('a request the client never finished, over gRPC', () => {
   let usual: Proxy;
 
   beforeAll(async () => {
-    const { startProxy } = await import('../../cmd/processes.js');
+    const { EVERY_METHOD, startProxy } = await import('../../cmd/processes.js');
     backend = await startHalfCloseBackend();
-    patient = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_HALF_CLOSE_WAIT: '1s', COLLAPSER_CACHE_DURATION: '0' });
-    usual = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '5s' });
+    // The backend answers any method and describes none: every method is a read.
+    patient = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: backend.address, COLLAPSER_HALF_CLOSE_WAIT: '1s', COLLAPSER_CACHE_DURATION: '0' });
+    usual = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '5s' });
   });
 
   afterAll(async () => {

@@ -162,7 +162,7 @@ describe('at the gRPC port', () => {
   let proxy: Proxy;
 
   beforeAll(async () => {
-    const { startProxy } = await import('../../cmd/processes.js');
+    const { EVERY_METHOD, startProxy } = await import('../../cmd/processes.js');
     server = http2.createServer();
     server.on('stream', (stream, headers) => {
       calls++;
@@ -184,7 +184,8 @@ describe('at the gRPC port', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     backendAddress = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    proxy = await startProxy({ BACKEND_ADDRESS: backendAddress, COLLAPSER_CACHE_DURATION: '0' });
+    // A bare backend that answers any method and describes none: every method is a read.
+    proxy = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: backendAddress, COLLAPSER_CACHE_DURATION: '0' });
   });
 
   afterAll(async () => {

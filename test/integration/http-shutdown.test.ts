@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startOrdersBackend, type OrdersBackend } from '../http/orders-backend.js';
+import { until } from '../support/until.js';
 
 let backend: OrdersBackend | null = null;
 afterAll(async () => {
@@ -40,7 +41,7 @@ http:
     session.on('error', () => {});
     await new Promise<void>((resolve) => session.request({ ':path': '/api/v1/orders/first' }).on('close', () => resolve()).resume().end());
     const slow = fetch(`${base}/api/v1/orders/slow-stop`);
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the slow call is under way', async () => (await proxy.metric('corral_calls_in_progress')) === 1);
     const t0 = performance.now();
     proxy.child.kill('SIGTERM');
     const res = await slow;

@@ -38,7 +38,7 @@ async function herd(proxy: Proxy, method: 'SearchOrders' | 'CreateOrder' | 'GetO
 describe('COLLAPSER_REFLECTION', () => {
   it('on by default: /ready waits for the answer; the declared read collapses, the other methods pass through', async () => {
     const { startProxy } = await import('../../cmd/processes.js');
-    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '0' }, { defaults: 'shipped' });
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '0' });
     try {
       await proxy.untilReady();
       expect(proxy.lines.some((l) => l.includes('learned the backend') && l.includes('collapsing the 1 it declares NO_SIDE_EFFECTS'))).toBe(true);
@@ -70,7 +70,7 @@ describe('COLLAPSER_REFLECTION', () => {
 
   it('off, nothing listed: every call passes through, and start-up says how to collapse', async () => {
     const { startProxy } = await import('../../cmd/processes.js');
-    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_REFLECTION: 'off', COLLAPSER_CACHE_DURATION: '0' }, { defaults: 'shipped' });
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_REFLECTION: 'off', COLLAPSER_CACHE_DURATION: '0' });
     try {
       expect(await herd(proxy, 'SearchOrders', 5)).toBe(5);
       expect(await herd(proxy, 'CreateOrder', 5)).toBe(5);
@@ -84,7 +84,7 @@ describe('COLLAPSER_REFLECTION', () => {
     const { startProxy } = await import('../../cmd/processes.js');
     const before = await startReflectingBackend({ reflection: false });
     const port = Number(before.address.split(':')[1]);
-    const proxy = await startProxy({ BACKEND_ADDRESS: before.address, COLLAPSER_CACHE_DURATION: '0' }, { defaults: 'shipped' });
+    const proxy = await startProxy({ BACKEND_ADDRESS: before.address, COLLAPSER_CACHE_DURATION: '0' });
     let after: ReflectingBackend | null = null;
     try {
       await proxy.untilReady();
@@ -109,7 +109,7 @@ describe('COLLAPSER_REFLECTION', () => {
     const { join } = await import('node:path');
     const config = join(mkdtempSync(join(tmpdir(), 'corral-reflection-')), 'corral.yaml');
     writeFileSync(config, `default: { action: use_cluster, use_cluster: orders }\nclusters:\n  orders: { type: static, address: "${backend.address}" }\n`);
-    const proxy = await startProxy({ CONFIG_PATH: config }, { defaults: 'shipped' });
+    const proxy = await startProxy({ CONFIG_PATH: config });
     const asked = () => proxy.lines.filter((l) => l.includes("learned the backend's methods")).length;
     try {
       await proxy.untilReady();

@@ -118,6 +118,8 @@ describe('corral registering in etcd, and a client corral discovering from it', 
 
   it('spreads calls over both instances, and a herd through the client still makes one backend call', async () => {
     await until('both instances answer through the client', async () => (await answering()).size === 2);
+    // The client learns the instances' reads over server reflection as etcd lists them.
+    await until('the client learned both instances\' reads', () => front.lines.filter((l) => l.includes('learned the backend')).length >= 2);
     const lookups = async () => (await backendStats(backends.a!.address)).calls.Lookup! + (await backendStats(backends.b!.address)).calls.Lookup!;
     const before = await lookups();
     const followers = await front.metric('corral_requests_total{outcome="follower"}');

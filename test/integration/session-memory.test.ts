@@ -16,7 +16,8 @@ let proxy: Proxy;
 beforeAll(async () => {
   const { startBackend, startProxy } = await import('../../cmd/processes.js');
   backend = await startBackend();
-  proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_TTL: '60s' });
+  proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '60s' });
+  await proxy.untilReady(); // Lookup is known to be a read: the calls below are cache hits
 });
 
 afterAll(async () => {

@@ -177,7 +177,7 @@ describe('TLS to the backend', () => {
   });
 
   it('asks a TLS backend over server reflection, and collapses what it declares a read', async () => {
-    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TLS_CA_FILE: backendCa.certFile }, { defaults: 'shipped' });
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TLS_CA_FILE: backendCa.certFile });
     try {
       await proxy.untilReady();
       const c = new ExampleClient(proxy.address, grpc.credentials.createInsecure()) as Client;

@@ -19,6 +19,7 @@ beforeAll(async () => {
   // A request that stays open 20 ms after its one message is passed through, not collapsed;
   // responses are larger than what a flight records (128 KiB here).
   proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_HALF_CLOSE_WAIT: '5ms', COLLAPSER_MAX_RESPONSE_BYTES: '131072' });
+  await proxy.untilReady();
 });
 
 afterAll(async () => {
@@ -71,9 +72,10 @@ describe('metadata fields, raw on the wire', () => {
   const ofName = (fields: Array<[string, string]>, prefix: string) => fields.filter(([n]) => n.startsWith(prefix));
 
   beforeAll(async () => {
-    const { startProxy } = await import('../../cmd/processes.js');
+    const { EVERY_METHOD, startProxy } = await import('../../cmd/processes.js');
     raw = await startRawBackend();
-    front = await startProxy({ BACKEND_ADDRESS: raw.address, COLLAPSER_CACHE_TTL: '10s' });
+    // The raw backend answers any method and describes none: every method is a read.
+    front = await startProxy({ ...EVERY_METHOD, BACKEND_ADDRESS: raw.address, COLLAPSER_CACHE_TTL: '10s' });
   });
 
   afterAll(async () => {

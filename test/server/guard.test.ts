@@ -5,7 +5,7 @@ import { Guard } from '../../src/server/guard.js';
 import { Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from '../collapse/fakes.js';
 
-const call: Call = { method: '/p.S/M', metadata: {}, deadline: Infinity, body: Buffer.alloc(5), head: [], source: null };
+const call: Call = { stream: false, method: '/p.S/M', metadata: {}, deadline: Infinity, body: Buffer.alloc(5) };
 
 describe('Guard', () => {
   it('ends a call whose stages threw with INTERNAL, instead of letting the exception reach the event loop', () => {

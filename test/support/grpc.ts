@@ -103,6 +103,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   const { startBackend, startProxy } = await import('../../cmd/processes.js');
   const backend = await startBackend();
   const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, ...env });
+  // Ready once the example backend answered server reflection: Lookup and Watch are its declared reads.
+  await proxy.untilReady();
   const c = client(proxy.address);
   return {
     backend,

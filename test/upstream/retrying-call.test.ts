@@ -4,8 +4,8 @@ import type { Endpoint } from '../../src/discovery/endpoint.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { RetryingCall } from '../../src/upstream/retrying-call.js';
 import type { RetryPolicy } from '../../src/upstream/retrying-call.js';
-import type { Upstream } from '../../src/upstream/upstream.js';
-import { Exchange } from '../../src/upstream/exchange.js';
+import type { Upstream } from '../../src/cluster/cluster-upstream.js';
+import { Exchange } from '../../src/transport/exchange.js';
 import type { ResponseListener } from '../../src/call/call.js';
 import { encodeFrame } from '../../src/wire/frame.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
@@ -91,7 +91,7 @@ function start(up: Upstream & { retry: RetryPolicy }, sink: RecordingDownstream)
   const call = new RetryingCall(
     up,
     up.retry,
-    { method: '/test.S/M', metadata: {}, deadline: Infinity, body: encodeFrame(Buffer.from('request')), head: [], source: null },
+    { stream: false, method: '/test.S/M', metadata: {}, deadline: Infinity, body: encodeFrame(Buffer.from('request')) },
     sink,
     metrics,
   );

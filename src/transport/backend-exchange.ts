@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { CallControl, Metadata, ResponseListener } from '../call/call.js';
-import type { Endpoint } from '../discovery/endpoint.js';
+import type { CallControl } from '../call/call.js';
 import { GrpcError, statusFromRstCode } from '../wire/status.js';
 
 /**
@@ -17,31 +16,6 @@ export interface BackendExchange extends CallControl {
   unpipe(source: Readable): void;
   /** For a streaming request: bytes beyond the ones read before it was known to stream went out. */
   readonly sentFromSource: boolean;
-}
-
-/**
- * Where a call's backend attempts go: a route's cluster, as the stages above it see it.
- * The flights and the passthrough only ask it for an endpoint, a stream to it, and tell
- * it how the attempt went; choosing, connecting and ejecting stay below.
- */
-export interface Upstream {
-  /** The cluster's name, for metrics. */
-  readonly clusterName: string;
-  /**
-   * The endpoint for a call's next attempt, avoiding the ids in `tried` (where it failed
-   * already); throws a GrpcError when there is none.
-   */
-  pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint;
-  /**
-   * Opens a backend call to a picked endpoint, its response going to `listener`; throws a
-   * GrpcError when it cannot now. `streaming`: the request may still be open when the call
-   * is cancelled (the backend must then see a reset, never a half-close).
-   */
-  request(endpoint: Endpoint, headers: Metadata, listener: ResponseListener, streaming: boolean): BackendExchange;
-  /** The endpoint answered: response headers arrived. */
-  succeeded(endpoint: Endpoint): void;
-  /** The endpoint failed an attempt: the connection or stream broke, or it did not answer in time. */
-  failed(endpoint: Endpoint, error: GrpcError): void;
 }
 
 /**

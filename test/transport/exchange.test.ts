@@ -1,6 +1,6 @@
 import { constants, type ClientHttp2Stream } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import { Exchange } from '../../src/upstream/exchange.js';
+import { Exchange } from '../../src/transport/exchange.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
 import { RecordingDownstream } from '../collapse/fakes.js';
 import { FakeBackendStream } from '../support/fake-backend-stream.js';

@@ -1,9 +1,35 @@
 import type { Metadata, ResponseListener } from '../call/call.js';
 import type { Balancer } from '../balance/balancer.js';
-import type { Cluster } from '../cluster/cluster.js';
+import type { Cluster } from './cluster.js';
 import type { Endpoint, Resolution } from '../discovery/endpoint.js';
-import type { BackendExchange, Upstream } from '../upstream/upstream.js';
+import type { BackendExchange } from '../transport/backend-exchange.js';
 import { GrpcError, Status } from '../wire/status.js';
+
+/**
+ * Where a call's backend attempts go: a route's cluster, as the stages above it see it.
+ * The flights and the passthrough only ask it for an endpoint, a stream to it, and tell
+ * it how the attempt went; choosing, connecting and ejecting stay below.
+ */
+export interface Upstream {
+  /** The cluster's name, for metrics. */
+  readonly clusterName: string;
+  /**
+   * The endpoint for a call's next attempt, avoiding the ids in `tried` (where it failed
+   * already); throws a GrpcError when there is none.
+   */
+  pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint;
+  /**
+   * Opens a backend call to a picked endpoint, its response going to `listener`; throws a
+   * GrpcError when it cannot now. `streaming`: the request may still be open when the call
+   * is cancelled (the backend must then see a reset, never a half-close).
+   */
+  request(endpoint: Endpoint, headers: Metadata, listener: ResponseListener, streaming: boolean): BackendExchange;
+  /** The endpoint answered: response headers arrived. */
+  succeeded(endpoint: Endpoint): void;
+  /** The endpoint failed an attempt: the connection or stream broke, or it did not answer in time. */
+  failed(endpoint: Endpoint, error: GrpcError): void;
+}
+
 
 /**
  * A route's way to its cluster: picks an endpoint per attempt with the route's balancer,
@@ -13,7 +39,7 @@ import { GrpcError, Status } from '../wire/status.js';
  * call's path; once the route's configuration is replaced (close()), the first call after
  * a change tells it instead, for the flights and retries still under way there.
  */
-export class RouteUpstream implements Upstream {
+export class ClusterUpstream implements Upstream {
   private version = -1;
   private unwatch: (() => void) | null;
 

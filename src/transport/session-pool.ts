@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { headerListSize } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
 import type { ClientTls } from '../tls/client-tls.js';
-import { UnforwardableRequest } from './upstream.js';
+import { UnforwardableRequest } from './backend-exchange.js';
 import { Exchange, NOT_HTTP2, kConnection, type BackendConnection, type BackendStream } from './exchange.js';
 
 export interface SessionPoolOptions {

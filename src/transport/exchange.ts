@@ -4,7 +4,7 @@ import type { ResponseListener } from '../call/call.js';
 import { halfClosedByClient } from '../wire/half-close.js';
 import { restoreRepeatedFields } from '../wire/metadata.js';
 import { GrpcError, Status } from '../wire/status.js';
-import { StreamReset, type BackendExchange } from './upstream.js';
+import { StreamReset, type BackendExchange } from './backend-exchange.js';
 
 /** The connection a backend stream runs on, as a failed attempt's status needs to describe it. */
 export interface BackendConnection {

@@ -6,8 +6,8 @@ import http2, { type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
-import { SessionPool, type SessionPoolOptions } from '../../src/upstream/session-pool.js';
-import { UnforwardableRequest } from '../../src/upstream/upstream.js';
+import { SessionPool, type SessionPoolOptions } from '../../src/transport/session-pool.js';
+import { UnforwardableRequest } from '../../src/transport/backend-exchange.js';
 import { Status, type GrpcError } from '../../src/wire/status.js';
 import { until } from '../support/until.js';
 
