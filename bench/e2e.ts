@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVERY_METHOD, freePort, startProcess, startProxy, type Proxy, type Started } from '../cmd/processes.js';
 import { encodeFrame } from '../src/wire/frame.js';
+import { backendJson } from './backend-stats.js';
 
 export interface E2eOptions {
   /** NODE_OPTIONS for corral alone, e.g. V8 heap flags to compare. */
@@ -177,20 +178,7 @@ export function median(ms: Measurement[]): Measurement {
 }
 
 export async function backendCalls(port: number): Promise<number> {
-  const http2 = await import('node:http2');
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const req = session.request({ ':method': 'GET', ':path': '/calls' });
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (d: string) => (body += d));
-      req.on('end', () => resolve((JSON.parse(body) as { calls: number }).calls));
-      req.on('error', reject);
-    });
-  } finally {
-    session.close();
-  }
+  return ((await backendJson(port, '/calls')) as { calls: number }).calls;
 }
 
 /** CPU seconds (user + system) a process has used. */

@@ -18,6 +18,7 @@ import { runTls, tlsLines } from './tls.js';
 import { runGateway, type GatewayReport } from './gateway.js';
 import { fleetLines, runFleet } from './fleet.js';
 import { outageLines, runOutage } from './outage.js';
+import { goodputSvg, overloadLines, runOverload } from './overload.js';
 import type { MicroResult } from './micro.js';
 
 const { values } = parseArgs({
@@ -178,10 +179,17 @@ lines.push('', ...outageLines(outage));
 const attacks = execFileSync(process.execPath, [fileURLToPath(new URL('./attacks.js', import.meta.url))], { encoding: 'utf8' });
 lines.push('', '## Attacks (bench/attacks.ts)', '', ...attacks.trim().split('\n').map((l) => `- ${l}`));
 
+// A herd of distinct calls against a backend of fixed capacity (bench/overload.ts), with its plot for docs/overload.md.
+const overload = await runOverload();
+const overloadSection = overloadLines(overload);
+lines.push('', ...overloadSection);
+writeFileSync(`${resultsDir}/overload.md`, [`# corral benchmark: overload, ${machine.date}`, '', `Machine: ${machine.cpu}; ${machine.node}; ${machine.nginx}.`, '', ...overloadSection].join('\n') + '\n');
+writeFileSync(fileURLToPath(new URL('../../docs/overload-goodput.svg', import.meta.url)), goodputSvg(overload));
+
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);
 writeFileSync(`${resultsDir}/latest.md`, report);
-writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, allocation, idle, tls, gateway, fleet, outage }, null, 2) + '\n');
+writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, allocation, idle, tls, gateway, fleet, outage, overload }, null, 2) + '\n');
 
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;

@@ -148,7 +148,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   if (accessLog !== null) {
     metrics.counterFrom('corral_access_log_dropped_total', 'Access log lines dropped because the destination fell 16 MiB behind', () => accessLog.dropped);
   }
-  registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, callsInProgress: openCalls });
+  registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, callsInProgress: openCalls, admissions: context.admissions });
   if (writes !== null) {
     metrics.labelledCounterFrom(
       'corral_invalidations_total',
@@ -158,7 +158,7 @@ export async function startCorral(config: Config): Promise<Corral> {
     );
   }
   registerAdmissionGauges(metrics, { overload, memory, connections: { grpc: front.connections, http: gateway?.connections ?? null } });
-  const state = { config, routing: current, generation: () => generations.generation, pools, fleet };
+  const state = { config, routing: current, generation: () => generations.generation, pools, fleet, admissions: context.admissions };
   const { probes, admin } = adminServers(config, { registry: metrics.registry, ready, state, logger });
 
   // Certificate files are watched; SIGHUP reads them too.

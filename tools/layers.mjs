@@ -11,8 +11,8 @@ const root = resolve(dirname(new URL(import.meta.url).pathname), '..', 'src');
 // The gRPC front (server/), the HTTP/JSON front, and the transport to the backends.
 const HTTP2_ALLOWED = (file) => file.startsWith('server/') || file.startsWith('transport/') || file === 'http/gateway.ts';
 // A call's way down, folder by folder: each may import only folders after it, so the call
-// never swings back up (the backend half: the retry policy, the cluster, the balancer, the transport).
-const CALL_PATH = ['server', 'route', 'auth', 'collapse', 'upstream', 'cluster', 'balance', 'transport'];
+// never swings back up (the backend half: the concurrency limit, the retry policy, the cluster, the balancer, the transport).
+const CALL_PATH = ['server', 'route', 'auth', 'collapse', 'admission', 'upstream', 'cluster', 'balance', 'transport'];
 
 function* files(dir) {
   for (const name of readdirSync(dir)) {

@@ -8,6 +8,7 @@ import { statusName } from '../wire/status.js';
 import { redactedUrlsIn, redactedUrlsOf } from '../spec/redact.js';
 import { collapsingSummary } from '../runtime/collapsing.js';
 import { collapseReason, collapses, type ReadSources } from '../collapse/method-policy.js';
+import type { Admissions } from '../admission/admissions.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */
 export interface AdminState {
@@ -17,6 +18,8 @@ export interface AdminState {
   pools: EndpointPools;
   /** COLLAPSER_FLEET's members and counts; null when off. */
   fleet: Fleet | null;
+  /** Each cluster's concurrency limit (BACKEND_CONCURRENCY, a cluster's `concurrency`). */
+  admissions: Admissions;
 }
 
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
@@ -52,6 +55,8 @@ export function configDump(state: AdminState): unknown {
       ),
       http: topology.http === null ? null : httpDump(topology.http, httpRoutes, reads),
     },
+    // Each cluster's limit as set, and where an adaptive one stands now.
+    concurrency: Object.fromEntries(Object.keys(topology.clusters).map((name) => [name, concurrencyOf(state, name)])),
     // What the lists, the routes and the descriptors (files, and what the backends declared over reflection) say.
     collapsing: { ...collapsingSummary(config, declared), byEndpoint: learned === null ? null : [...learned.endpoints()] },
     fleet:
@@ -103,6 +108,7 @@ export function clustersView(state: AdminState): unknown {
         lastUpdate: lastUpdateAt === null ? null : new Date(lastUpdateAt).toISOString(),
         lastError: lastError === null ? null : redactedUrlsIn(lastError),
       },
+      concurrency: concurrencyOf(state, name),
       endpoints: [...cluster.endpointStates()],
     });
   }
@@ -113,6 +119,13 @@ export function clustersView(state: AdminState): unknown {
     sessions: pool.sessionCount,
   }));
   return { clusters, draining };
+}
+
+/** A cluster's concurrency limit: its setting, and with one, the limit now, the calls holding slots and those waiting. */
+function concurrencyOf(state: AdminState, cluster: string): unknown {
+  const admission = state.admissions.of(cluster);
+  if (admission === null) return { setting: 'off' };
+  return { setting: admission.spec, limit: admission.limit, inFlight: admission.inFlight, queued: admission.queued, latencyMs: Math.round(admission.latencyMs * 10) / 10 };
 }
 
 /** GET /flights: flights under way; never their keys or payloads. */

@@ -4,6 +4,8 @@ import type { Metrics } from '../observe/metrics.js';
 import type { ClientConnections } from '../server/client-connections.js';
 import type { MemoryWatch } from '../server/memory-watch.js';
 import type { Overload } from '../server/overload.js';
+import type { Admission } from '../admission/admission.js';
+import type { Admissions } from '../admission/admissions.js';
 
 /** What the gauges read at scrape time. */
 export interface LiveState {
@@ -14,6 +16,8 @@ export interface LiveState {
   /** The clusters of the configuration in effect (a reload replaces them). */
   clusters(): ClusterSet;
   callsInProgress(): number;
+  /** Each cluster's concurrency limit, for the clusters that have one. */
+  admissions: Admissions;
 }
 
 /** Gauges read from live objects when Prometheus scrapes, so they cost nothing per call. */
@@ -35,6 +39,13 @@ export function registerLiveGauges(metrics: Metrics, live: LiveState): void {
       for (const [cluster, c] of live.clusters().entries()) yield [{ cluster }, c.resolver.health.lastError === null ? 1 : 0];
     },
   );
+  const perCluster = (name: string, help: string, read: (a: Admission) => number) =>
+    metrics.labelledGaugeFrom(name, help, ['cluster'], function* () {
+      for (const [cluster, a] of live.admissions.entries()) yield [{ cluster }, read(a)];
+    });
+  perCluster('corral_backend_concurrency_limit', "Per cluster with a limit (BACKEND_CONCURRENCY): the calls its backend may have at once, as the adaptive limit stands now", (a) => a.limit);
+  perCluster('corral_backend_calls_in_flight', 'Per cluster with a limit: calls sent to its backend and not yet answered (each holds a slot)', (a) => a.inFlight);
+  perCluster('corral_admission_queue_length', "Per cluster with a limit: calls waiting for a slot", (a) => a.queued);
   // Per endpoint: series come and go with the endpoints the clusters list.
   const perEndpoint = (name: string, help: string, read: (e: { callsInProgress: number; sessions: number; state: string }) => number) =>
     metrics.labelledGaugeFrom(name, help, ['cluster', 'endpoint'], function* () {

@@ -92,12 +92,18 @@ export interface ResponseListener {
 /** Receives one call's response, and first the control to steer that call with. */
 export interface ResponseSink extends ResponseListener {
   onStart(control: CallControl): void;
+  /** Callers waiting for this response, when it is shared (a flight's); unset: the one client of the call. */
+  readonly waiting?: number;
 }
 
 /** How a call was served. */
-export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected' | 'stale' | 'stale_if_error';
-/** stale: served past its freshness while one call refreshes it; stale_if_error: served instead of a transient failure. */
-export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected', 'stale', 'stale_if_error'];
+export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected' | 'stale' | 'stale_if_error' | 'shed';
+/**
+ * stale: served past its freshness while one call refreshes it; stale_if_error: served
+ * instead of a transient failure; shed: refused because its backend had all the calls it
+ * could take (BACKEND_CONCURRENCY).
+ */
+export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected', 'stale', 'stale_if_error', 'shed'];
 
 /** What a route is known by in metrics and logs: bounded by the configuration, never by what clients send. */
 export interface RouteLabel {

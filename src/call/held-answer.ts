@@ -27,6 +27,10 @@ export abstract class HeldAnswer implements ResponseSink, CallControl {
     return this.control?.backend ?? null;
   }
 
+  get waiting(): number | undefined {
+    return this.sink.waiting;
+  }
+
   onStart(control: CallControl): void {
     const first = this.control === null;
     this.control = control;

@@ -1,5 +1,13 @@
 import type { BackendCall, Outcome, RouteLabel } from './call.js';
 
+/**
+ * Why a call was shed before its backend got it: no slot and no room in the admission
+ * queue (over_limit), no slot within BACKEND_QUEUE_TIMEOUT (queue_timeout), or too little
+ * time left before its deadline for the backend to answer (deadline).
+ */
+export type ShedReason = 'over_limit' | 'queue_timeout' | 'deadline';
+export const SHED_REASONS: readonly ShedReason[] = ['over_limit', 'queue_timeout', 'deadline'];
+
 /** Why a call was refused on a route that requires authorization. */
 export type AuthFailure = 'missing_session' | 'invalid_token';
 
@@ -57,4 +65,12 @@ export interface Observer {
   authFailed(reason: AuthFailure): void;
   /** An endpoint of `cluster` was taken out after a failure. */
   endpointEjected(cluster: string): void;
+  /** A call for `cluster`'s backend was shed (BACKEND_CONCURRENCY): answered UNAVAILABLE or with a kept answer. */
+  shed(cluster: string, priority: string, reason: ShedReason): void;
+  /** A call waited this long in `cluster`'s admission queue before it was sent, shed or dropped. */
+  admissionWaited(cluster: string, seconds: number): void;
+  /** A queued call for `cluster` was not sent: every caller had left. */
+  unsent(cluster: string): void;
+  /** A failed attempt was not retried: `cluster`'s retry budget was spent. */
+  retryRefused(cluster: string): void;
 }

@@ -4,6 +4,7 @@ import type { Cluster } from './cluster.js';
 import type { Endpoint, Resolution } from '../discovery/endpoint.js';
 import type { BackendExchange } from '../transport/backend-exchange.js';
 import { GrpcError, Status } from '../wire/status.js';
+import type { RetryBudget } from './retry-budget.js';
 
 /**
  * Where a call's backend attempts go: a route's cluster, as the stages above it see it.
@@ -13,6 +14,8 @@ import { GrpcError, Status } from '../wire/status.js';
 export interface Upstream {
   /** The cluster's name, for metrics. */
   readonly clusterName: string;
+  /** How many of the cluster's calls may be retries at once. */
+  readonly retryBudget: RetryBudget;
   /**
    * The endpoint for a call's next attempt, avoiding the ids in `tried` (where it failed
    * already); throws a GrpcError when there is none.
@@ -59,6 +62,10 @@ export class ClusterUpstream implements Upstream {
 
   get clusterName(): string {
     return this.cluster.name;
+  }
+
+  get retryBudget(): RetryBudget {
+    return this.cluster.retryBudget;
   }
 
   pick(headers: Metadata, tried: ReadonlySet<string> | null): Endpoint {

@@ -1,4 +1,5 @@
 import type { ClusterView } from '../balance/balancer.js';
+import { RetryBudget } from './retry-budget.js';
 import type { Endpoint, Resolution, Resolver } from '../discovery/endpoint.js';
 import type { Logger } from '../log/logger.js';
 import type { Observer } from '../call/observer.js';
@@ -43,6 +44,8 @@ export interface ClusterOptions {
  */
 export class Cluster implements ClusterView {
   readonly endpoints: OutlierDetection;
+  /** The share of its calls that may be retries at once. */
+  readonly retryBudget = new RetryBudget();
   /** TLS to its endpoints; null: cleartext. */
   readonly tls: ClientTls | null;
   private readonly pools = new Map<string, SessionPool>();

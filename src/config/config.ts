@@ -7,6 +7,7 @@ import { checkCombinations } from './combinations.js';
 import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology } from './topology.js';
 import { backendTlsOf, etcdTlsOf, frontTlsOf, type FrontTls } from './tls-settings.js';
 import type { ClientTls } from '../tls/client-tls.js';
+import type { ConcurrencySpec } from '../admission/concurrency-spec.js';
 
 export { ConfigError };
 export { LOG_LEVELS } from './environment.js';
@@ -64,6 +65,15 @@ export interface Config {
     retries: number;
     /** 0: an attempt waits as long as the call may. */
     attemptTimeoutMs: number;
+  };
+  /** Overload protection (docs/overload.md): each cluster's concurrency limit and what happens past it. */
+  concurrency: {
+    /** BACKEND_CONCURRENCY: a cluster's limit unless the routes file gives it one. */
+    limit: ConcurrencySpec;
+    /** BACKEND_QUEUE_TIMEOUT: the longest a call waits for a slot; 0: shed at once. */
+    queueTimeoutMs: number;
+    /** BACKEND_CONCURRENCY_FAIR_BY: a metadata name or `identity`; null: the slots are not shared out. */
+    fairBy: string | null;
   };
   /** Outlier ejection: a failed endpoint sits out base x 2^(n-1) for its n-th ejection in a row, at most max. */
   ejection: {
@@ -166,6 +176,7 @@ function configOf(e: Env, env: NodeJS.ProcessEnv, warnings: string[]): Config {
       streamsPerSession: e.BACKEND_STREAMS_PER_SESSION,
     },
     retry: { retries: e.RETRY_COUNT, attemptTimeoutMs: e.RETRY_TIMEOUT_MS },
+    concurrency: { limit: e.BACKEND_CONCURRENCY, queueTimeoutMs: e.BACKEND_QUEUE_TIMEOUT, fairBy: fairByOf(e, topology) },
     ejection: { baseMs: e.EJECTION_BASE_TIME, maxMs: e.EJECTION_MAX_TIME },
     jwtSecret,
     jwtClaims: { audience: e.JWT_AUDIENCE, issuer: e.JWT_ISSUER, leewayMs: e.JWT_LEEWAY },
@@ -199,6 +210,20 @@ function configOf(e: Env, env: NodeJS.ProcessEnv, warnings: string[]): Config {
       cacheMinUses: e.COLLAPSER_CACHE_MIN_USES,
     },
   };
+}
+
+/**
+ * BACKEND_CONCURRENCY_FAIR_BY. `identity` needs an identity corral verifies (a route that
+ * checks tokens, or client certificates): anything else is what the client says it is.
+ */
+function fairByOf(e: Env, topology: Topology): string | null {
+  const fairBy = e.BACKEND_CONCURRENCY_FAIR_BY ?? null;
+  if (fairBy === 'identity' && authenticatedRoutes(topology).length === 0 && e.TLS_CLIENT_CA_FILE === undefined) {
+    throw new ConfigError(
+      'invalid configuration: BACKEND_CONCURRENCY_FAIR_BY=identity needs a verified identity: a route with authorization: required (JWT), or client certificates (TLS_CLIENT_CA_FILE); to share by what clients send, name the metadata instead',
+    );
+  }
+  return fairBy;
 }
 
 /** REGISTRY_*: all of service and advertised address once etcd endpoints are given. */

@@ -3,6 +3,7 @@ import { HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
 import { duration, integer, methodList, MiB, optionalWhole, path, port, statusTtls } from './env-fields.js';
 import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
+import { CONCURRENCY_MESSAGE, parseConcurrency } from '../admission/concurrency-spec.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -40,6 +41,28 @@ const schema = z.object({
   BACKEND_KEEPALIVE_TIMEOUT: duration('20s', true),
   BACKEND_MAX_SESSIONS: integer(16, 1, 1024, 'a session count'),
   BACKEND_STREAMS_PER_SESSION: integer(32, 1, 2 ** 31 - 1, 'a stream count'),
+  // Calls at a cluster's backend at once: off, a number, or adaptive (docs/overload.md); a cluster's `concurrency` overrides it.
+  BACKEND_CONCURRENCY: z
+    .string()
+    .default('off')
+    .transform((text, ctx) => {
+      const spec = parseConcurrency(text);
+      if (spec === undefined) {
+        ctx.addIssue({ code: 'custom', message: CONCURRENCY_MESSAGE });
+        return z.NEVER;
+      }
+      return spec;
+    })
+    .meta({ default: 'off' }),
+  // Whose calls share a cluster's slots in turn when its limit binds: a metadata name, or identity.
+  BACKEND_CONCURRENCY_FAIR_BY: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[0-9a-z_.-]+$/, 'expected a metadata name (e.g. x-tenant) or identity')
+    .refine((n) => !n.startsWith('grpc-') && !n.startsWith(':'), 'grpc- names are gRPC\'s own; expected a metadata name the clients set, or identity')
+    .optional(),
+  BACKEND_QUEUE_TIMEOUT: duration('100ms'),
   COLLAPSER_CACHE_DURATION: duration('100ms'),
   COLLAPSER_STALE_WHILE_REVALIDATE: duration('0s'),
   COLLAPSER_STALE_IF_ERROR: duration('0s'),

@@ -7,6 +7,7 @@ import { ConfigError } from '../spec/errors.js';
 import { clientTlsSchema, loadClientTls, type ClientTls } from '../tls/client-tls.js';
 import { httpSchema, httpSpecOf, type HttpSpec } from '../http/http-spec.js';
 import { routeSchema, routeSpecOf, type RouteSpec } from '../route/route-spec.js';
+import { concurrencySchema, type ConcurrencySpec } from '../admission/concurrency-spec.js';
 
 // yaml is loaded when a configuration file is read: a corral set up by variables alone does not carry it.
 const require = createRequire(import.meta.url);
@@ -21,6 +22,8 @@ export interface Topology {
   clusters: Record<string, ClusterSpec>;
   /** The clusters reached over TLS (their `tls` field, or BACKEND_TLS_*), with their files read. */
   clusterTls: Record<string, ClientTls>;
+  /** The clusters whose `concurrency` field is set; the others follow BACKEND_CONCURRENCY. */
+  clusterConcurrency: Record<string, ConcurrencySpec>;
   /** The HTTP/JSON gateway's routes and descriptors; null when the file has no http section. */
   http: HttpSpec | null;
 }
@@ -61,12 +64,19 @@ export function parseTopology(text: string, source: string): Topology {
   } catch (err) {
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
   }
-  // A cluster's `tls` is the same for every type of cluster: taken out before the type's own fields are checked.
-  const tlsFields = takeTls(raw);
-  const parsed = fileSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(`${source}: ${issuesText(parsed.error, raw, []).join('; ')}`);
-  const file = parsed.data;
+  // A cluster's `tls` and `concurrency` are the same for every type of cluster: taken out before the type's own fields are checked.
+  const tlsFields = takeField(raw, 'tls');
+  const concurrencyFields = takeField(raw, 'concurrency');
   const problems: string[] = [];
+  const clusterConcurrency: Record<string, ConcurrencySpec> = {};
+  for (const [name, field] of Object.entries(concurrencyFields)) {
+    const spec = concurrencySchema.safeParse(field);
+    if (spec.success) clusterConcurrency[name] = spec.data;
+    else problems.push(...issuesText(spec.error, field, ['clusters', name, 'concurrency']));
+  }
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(`${source}: ${[...issuesText(parsed.error, raw, []), ...problems].join('; ')}`);
+  const file = parsed.data;
   const clusterTls: Record<string, ClientTls> = {};
   for (const [name, fields] of Object.entries(tlsFields)) {
     const at = ['clusters', name, 'tls'];
@@ -107,6 +117,7 @@ export function parseTopology(text: string, source: string): Topology {
     routes,
     clusters,
     clusterTls,
+    clusterConcurrency,
   };
 }
 
@@ -121,15 +132,15 @@ function issuesText(error: z.ZodError, raw: unknown, at: ReadonlyArray<PropertyK
   });
 }
 
-/** Removes each cluster's `tls` field from the parsed YAML, returning them by cluster name. */
-function takeTls(raw: unknown): Record<string, unknown> {
+/** Removes each cluster's `field` from the parsed YAML, returning them by cluster name. */
+function takeField(raw: unknown, field: string): Record<string, unknown> {
   const taken: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const clusters = (raw as { clusters?: unknown } | null)?.clusters;
   if (clusters === null || typeof clusters !== 'object' || Array.isArray(clusters)) return taken;
   for (const [name, cluster] of Object.entries(clusters as Record<string, unknown>)) {
-    if (cluster === null || typeof cluster !== 'object' || !Object.hasOwn(cluster, 'tls')) continue;
-    const { tls, ...rest } = cluster as Record<string, unknown>;
-    taken[name] = tls;
+    if (cluster === null || typeof cluster !== 'object' || !Object.hasOwn(cluster, field)) continue;
+    const { [field]: value, ...rest } = cluster as Record<string, unknown>;
+    taken[name] = value;
     Object.defineProperty(clusters, name, { value: rest, enumerable: true, writable: true, configurable: true });
   }
   return taken;
@@ -159,6 +170,7 @@ export function singleBackendTopology(address: string, tls: ClientTls | null = n
     routes: [],
     clusters: { backend: { type: 'static', addresses: [address] } },
     clusterTls: tls === null ? {} : { backend: tls },
+    clusterConcurrency: {},
     http: null,
   };
 }

@@ -4,6 +4,7 @@ import type { SessionPool } from '../transport/session-pool.js';
 import type { BackendExchange } from '../transport/backend-exchange.js';
 import type { Upstream } from '../cluster/cluster-upstream.js';
 import type { Member } from './rendezvous.js';
+import { RetryBudget } from '../cluster/retry-budget.js';
 
 /**
  * The way to one peer corral: its one endpoint and the session pool of its connection.
@@ -13,6 +14,8 @@ import type { Member } from './rendezvous.js';
 export class PeerUpstream implements Upstream {
   /** One label for every peer: member ids are random, so per-peer series would grow without bound. */
   readonly clusterName = 'fleet';
+  /** Never drawn on: a forwarded call is not retried on the peer. */
+  readonly retryBudget = new RetryBudget();
   private readonly endpoint: Endpoint;
 
   constructor(

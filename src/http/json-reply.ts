@@ -3,6 +3,7 @@ import type { CorsPolicy } from './cors.js';
 import type { BackendCall, CallControl, Downstream, Headers, Outcome, RouteLabel } from '../call/call.js';
 import type { FinishedCall } from '../call/observer.js';
 import { GrpcError, Status, decodeGrpcMessage, statusCode } from '../wire/status.js';
+import { Shed } from '../wire/shed.js';
 import { httpError } from './http-errors.js';
 import type { HttpRoute } from './http-routes.js';
 import type { JsonAnswerSpec } from './http-spec.js';
@@ -138,6 +139,12 @@ export class JsonReply implements Downstream, FinishedCall {
   }
 
   onError(error: GrpcError): void {
+    if (error instanceof Shed) {
+      // Over HTTP, the pushback is Retry-After, in whole seconds.
+      this.outcome = 'shed';
+      this.fail(error.code, error.message, { 'retry-after': String(Math.max(1, Math.ceil(error.pushbackMs / 1000))) });
+      return;
+    }
     this.finish(error.code, error.message);
   }
 

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { OUTCOMES, type Outcome, type RouteLabel } from '../call/call.js';
-import type { AuthFailure, FinishedCall, Observer } from '../call/observer.js';
+import { SHED_REASONS, type AuthFailure, type FinishedCall, type Observer, type ShedReason } from '../call/observer.js';
 import { statusName } from '../wire/status.js';
+import { PRIORITIES, type Priority } from '../admission/concurrency-spec.js';
 import { BUILD } from './build-info.js';
 import { LeanHistogram, type HistogramSeries } from './lean-histogram.js';
 
@@ -10,6 +11,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const CODES = 17;
 const OUTCOME_INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<Outcome, number>;
 const KINDS = ['flight', 'bypass'] as const;
+const QUEUE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 /** The method label of every method neither the lists nor the descriptors name. */
 export const OTHER_METHOD = 'other';
 /** The route label of a call no route took (refused before routing, or no route matched). */
@@ -29,10 +31,15 @@ class RouteSeries {
   constructor(readonly label: RouteLabel) {}
 }
 
-/** One cluster's backend answers by status, and its ejections. */
+/** One cluster's backend answers by status, its ejections, and what its concurrency limit refused. */
 class ClusterSeries {
   readonly handled = new Float64Array(CODES);
   ejections = 0;
+  /** By priority, then reason. */
+  readonly shed = new Float64Array(PRIORITIES.length * SHED_REASONS.length);
+  unsent = 0;
+  retriesRefused = 0;
+  queueSeconds: HistogramSeries | undefined = undefined;
 }
 
 /** Emits every non-zero count of `counts` as a series at scrape time. */
@@ -58,6 +65,7 @@ export class Metrics implements Observer {
   private readonly authFailures: Record<AuthFailure, Counter.Internal>;
   private readonly retries: Counter;
   private readonly sessionTransfers: Counter;
+  private readonly queueSeconds: LeanHistogram<'cluster'>;
   private waitsTooLong = 0;
   /** Calls ended by method label, outcome and status: methods named by the configuration or the descriptors, the rest as `other`. */
   private readonly methods = new Map<string, Float64Array>();
@@ -120,6 +128,22 @@ export class Metrics implements Observer {
     this.countedAtScrape('corral_backend_handled_total', 'Backend calls ended, by cluster and the gRPC status they ended with (after retries)', ['cluster', 'grpc_code'], (c) => {
       for (const [cluster, s] of clusters) emit(c, s.handled, (i) => ({ cluster, grpc_code: statusName(i) }));
     });
+    this.countedAtScrape(
+      'corral_shed_total',
+      "Calls not sent to their cluster's backend because its concurrency limit bound (BACKEND_CONCURRENCY), by cluster, the route's priority and why: over_limit (admission queue full), queue_timeout (no slot within BACKEND_QUEUE_TIMEOUT), deadline (too little time left for the backend's latency)",
+      ['cluster', 'priority', 'reason'],
+      (c) => {
+        for (const [cluster, s] of clusters) {
+          emit(c, s.shed, (i) => ({ cluster, priority: PRIORITIES[Math.floor(i / SHED_REASONS.length)]!, reason: SHED_REASONS[i % SHED_REASONS.length]! }));
+        }
+      },
+    );
+    this.countedAtScrape('corral_admission_unsent_total', 'Queued backend calls never sent because every caller had left, by cluster', ['cluster'], (c) => {
+      for (const [cluster, s] of clusters) if (s.unsent > 0) c.inc({ cluster }, s.unsent);
+    });
+    this.countedAtScrape('corral_retry_budget_exhausted_total', "Failed attempts not retried because 20% of the cluster's calls were retries already (the retry budget), by cluster", ['cluster'], (c) => {
+      for (const [cluster, s] of clusters) if (s.retriesRefused > 0) c.inc({ cluster }, s.retriesRefused);
+    });
     this.countedAtScrape('corral_endpoint_ejections_total', 'Endpoints taken out of their cluster for a while after a backend failure, by cluster', ['cluster'], (c) => {
       for (const [cluster, s] of clusters) if (s.ejections > 0) c.inc({ cluster }, s.ejections);
     });
@@ -129,6 +153,9 @@ export class Metrics implements Observer {
     this.backendSeconds = this.histogram(
       new LeanHistogram('corral_backend_call_duration_seconds', 'Duration of the backend call of each flight', LATENCY_BUCKETS),
     ).series({});
+    this.queueSeconds = this.histogram(
+      new LeanHistogram('corral_admission_queue_seconds', "Time calls waited in their cluster's admission queue before they were sent or shed", QUEUE_BUCKETS),
+    );
     this.flightsInProgress = new Gauge({ name: 'corral_flights_in_progress', help: 'Collapsed backend calls under way', registers });
     this.followersPerFlight = this.histogram(
       new LeanHistogram('corral_flight_followers', 'Followers that joined each flight', [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000]),
@@ -206,6 +233,24 @@ export class Metrics implements Observer {
 
   endpointEjected(cluster: string): void {
     this.cluster(cluster).ejections++;
+  }
+
+  shed(cluster: string, priority: string, reason: ShedReason): void {
+    const p = PRIORITIES.indexOf(priority as Priority);
+    this.cluster(cluster).shed[(p < 0 ? 1 : p) * SHED_REASONS.length + SHED_REASONS.indexOf(reason)]!++;
+  }
+
+  admissionWaited(cluster: string, seconds: number): void {
+    const series = this.cluster(cluster);
+    (series.queueSeconds ??= this.queueSeconds.series({ cluster })).observe(seconds);
+  }
+
+  unsent(cluster: string): void {
+    this.cluster(cluster).unsent++;
+  }
+
+  retryRefused(cluster: string): void {
+    this.cluster(cluster).retriesRefused++;
   }
 
   /** Adds gauges read at scrape time from a live object, e.g. the cache's size. */

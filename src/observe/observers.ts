@@ -16,6 +16,10 @@ const EVENTS: ReadonlyArray<keyof Observer> = [
   'sessionTransferred',
   'authFailed',
   'endpointEjected',
+  'shed',
+  'admissionWaited',
+  'unsent',
+  'retryRefused',
 ];
 
 function nothing(): void {}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { balancerSchema, type BalancerSpec } from '../balance/balancer-types.js';
 import { metadataName, millis } from '../spec/fields.js';
+import { PRIORITIES, type Priority } from '../admission/concurrency-spec.js';
 
 /** A route's condition on one metadata entry: equal to a value, or present / absent. */
 export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
@@ -33,6 +34,8 @@ export interface RouteSpec {
   sessionTransfer: boolean;
   /** When a call on this route ends OK, cached responses of methods under these prefixes are dropped. */
   invalidates: string[];
+  /** Its claim on a cluster whose limit binds: critical calls go first, sheddable ones are shed first. */
+  priority: Priority;
 }
 
 /** A route to `cluster` for calls under `prefix`, with every policy at its default. */
@@ -50,6 +53,7 @@ export function defaultRoute(prefix: string, cluster: string): RouteSpec {
     keyMetadata: undefined,
     sessionTransfer: false,
     invalidates: [],
+    priority: 'normal',
   };
 }
 
@@ -81,6 +85,7 @@ export const routeSchema = z.strictObject({
   key_metadata: z.array(metadataName).optional(),
   session_transfer: z.boolean().default(false),
   invalidates: z.array(z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/Get')).default([]),
+  priority: z.enum(PRIORITIES, { error: `expected ${PRIORITIES.join(', ')}` }).default('normal'),
 });
 
 /** A route of the YAML file as the routing takes it. */
@@ -100,5 +105,6 @@ export function routeSpecOf(r: z.output<typeof routeSchema>): RouteSpec {
     keyMetadata: r.key_metadata,
     sessionTransfer: r.session_transfer,
     invalidates: r.invalidates,
+    priority: r.priority,
   };
 }

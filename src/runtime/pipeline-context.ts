@@ -11,6 +11,7 @@ import type { Origin } from '../upstream/origin.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { PipelineContext } from './pipeline.js';
 import type { Invalidation } from '../collapse/invalidate.js';
+import { Admissions } from '../admission/admissions.js';
 
 /** What every generation's pipeline shares, from the Config and the process-wide parts. */
 export function pipelineContext(
@@ -26,9 +27,11 @@ export function pipelineContext(
     writes: Invalidation | null;
   },
 ): PipelineContext {
-  const { collapser, jwtSecret, jwtClaims } = config;
+  const { collapser, jwtSecret, jwtClaims, concurrency } = config;
   return {
     ...parts,
+    admissions: new Admissions(concurrency.limit, { queueTimeoutMs: concurrency.queueTimeoutMs }, parts.observer),
+    fairness: concurrency.fairBy === null ? null : { by: concurrency.fairBy, clientCertificates: config.tls?.clientCertificates ?? false },
     verifier: jwtSecret === undefined ? null : new TokenVerifier({ secret: jwtSecret, ...jwtClaims }),
     bearerVerifier: jwtSecret === undefined ? null : new TokenVerifier({ secret: jwtSecret, ...jwtClaims, requireSession: false }),
     ejection: config.ejection,

@@ -24,6 +24,11 @@ import { RetryingOrigin } from '../upstream/retrying-origin.js';
 import type { GrpcError } from '../wire/status.js';
 import { RouteTable, type Route } from '../route/route-table.js';
 import { ClusterUpstream } from '../cluster/cluster-upstream.js';
+import type { Admissions } from '../admission/admissions.js';
+import { AdmissionOrigin } from '../admission/admission-origin.js';
+import { tenantOf, type TenantOf } from '../admission/tenant.js';
+import { USER_ID_HEADER } from '../auth/identity.js';
+import { CLIENT_CERT_HEADER } from '../tls/client-certificate.js';
 
 /** What every route shares, and the defaults a route does not override. */
 export interface PipelineContext extends ClusterSetContext {
@@ -42,6 +47,10 @@ export interface PipelineContext extends ClusterSetContext {
   wrapOrigin: ((origin: Origin) => Origin) | null;
   /** COLLAPSER_METHODS and COLLAPSER_SKIP_METHODS; null when unset. */
   methods: { only: MethodSet | null; skip: MethodSet | null };
+  /** Every cluster's concurrency limit (BACKEND_CONCURRENCY, a cluster's `concurrency`), kept across reloads. */
+  admissions: Admissions;
+  /** BACKEND_CONCURRENCY_FAIR_BY, and whether client certificates are verified (an identity to share by); null: not shared out. */
+  fairness: { by: string; clientCertificates: boolean } | null;
   /**
    * Where a write's OK drops the answers it made stale: paced over every generation
    * (PacedInvalidation) and applied to the one in effect; null: straight to this pipeline.
@@ -73,6 +82,7 @@ export class Pipeline implements Invalidation {
   private readonly upstreams: ClusterUpstream[] = [];
   private readonly unfollow: () => void = () => {};
   private readonly stageContext: StageContext;
+  private readonly tenantOf: TenantOf | null;
 
   constructor(
     readonly topology: Topology,
@@ -99,9 +109,16 @@ export class Pipeline implements Invalidation {
       });
     }
     this.reads = { ...context.methods, declared: this.declared };
+    const ownsIdentity = authenticatedRoutes(topology).length > 0;
+    context.admissions.configure(Object.keys(topology.clusters), topology.clusterConcurrency);
+    const fair = context.fairness;
+    this.tenantOf =
+      fair === null
+        ? null
+        : tenantOf(fair.by, { user: ownsIdentity ? USER_ID_HEADER : null, certificate: fair.clientCertificates ? CLIENT_CERT_HEADER : null });
     this.stageContext = {
       ...context,
-      ownsIdentity: authenticatedRoutes(topology).length > 0,
+      ownsIdentity,
       reads: this.reads,
       invalidation: context.writes ?? this,
       collapsers: this.collapsers,
@@ -192,8 +209,11 @@ export class Pipeline implements Invalidation {
     this.upstreams.push(upstream);
     const retrying = new RetryingOrigin(upstream, { ...retry, sessionTransfer: spec.sessionTransfer }, observer);
     const traced = this.context.wrapOrigin?.(retrying) ?? retrying;
+    // The limit counts what reaches this cluster's backend: a flight a fleet peer makes is counted there.
+    const admission = this.context.admissions.of(spec.cluster);
+    const admitted = admission === null ? traced : new AdmissionOrigin(admission, traced, spec.priority, this.tenantOf);
     const fleet = this.context.fleet;
-    const origin = fleet === null ? traced : new FleetOrigin(fleet, traced);
+    const origin = fleet === null ? admitted : new FleetOrigin(fleet, admitted);
     const build = { spec, bearer, cluster: clusterSpec, origin };
     return composeStages(ROUTE_STAGES, build, this.stageContext, new Passthrough(origin, observer));
   }

@@ -5,6 +5,7 @@ import { GrpcError, Status, decodeGrpcMessage, encodeGrpcMessage, statusCode } f
 import { MAX_TIMER_MS } from '../wire/timeout.js';
 import type { ClientConnection, OpenCall } from './client-connections.js';
 import { SHED } from './overload.js';
+import { RETRY_PUSHBACK, Shed } from '../wire/shed.js';
 
 const kReply = Symbol('corral.reply');
 type ReplyStream = ServerHttp2Stream & { [kReply]: Reply };
@@ -24,12 +25,14 @@ const CLIENT_GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the ca
 
 /** Trailers-only error response headers, as gRPC servers send them. */
 function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
-  return {
+  const headers: OutgoingHttpHeaders = {
     [constants.HTTP2_HEADER_STATUS]: httpStatus,
     [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
     'grpc-status': String(error.code),
     'grpc-message': encodeGrpcMessage(error.message),
   };
+  if (error instanceof Shed) headers[RETRY_PUSHBACK] = String(error.pushbackMs);
+  return headers;
 }
 
 /**
@@ -154,6 +157,7 @@ export class Reply implements Downstream, FinishedCall, OpenCall {
 
   onError(error: GrpcError): void {
     if (!this.open) return;
+    if (error instanceof Shed) this.outcome = 'shed';
     if (!this.headersSent) {
       this.onHeaders(errorHeaders(error), true);
     } else {

@@ -62,6 +62,8 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
   private frames: FrameScanner | null;
   /** The receiver asked to wait; a new attempt starts paused too. */
   private paused = false;
+  /** It drew on the cluster's retry budget (it was retried), which it gives back when it ends. */
+  private retried = false;
   private readonly headers: Metadata;
 
   constructor(
@@ -93,6 +95,7 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
 
   /** Hands the sink this call's control, then makes the first attempt. */
   start(): void {
+    this.upstream.retryBudget.started();
     this.sink.onStart(this);
     this.attempt();
   }
@@ -214,6 +217,11 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
       this.finish(answer || (this.committed && error.code !== Status.UNAVAILABLE) ? error : unavailable(error));
       return;
     }
+    if (!this.retried && !(this.retried = this.upstream.retryBudget.retry())) {
+      this.observer.retryRefused(this.upstream.clusterName);
+      this.finish(this.committed && error.code !== Status.UNAVAILABLE ? error : unavailable(error, BUDGET_SPENT));
+      return;
+    }
     (this.tried ??= new Set()).add(endpoint.id);
     if (this.exchange !== null && this.call.stream) this.exchange.unpipe(this.call.source);
     this.exchange = null;
@@ -234,7 +242,9 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
   }
 
   private ended(status: unknown): void {
+    if (this.done) return;
     this.done = true;
+    this.upstream.retryBudget.ended(this.retried);
     this.observer.backendCallEnded(this.upstream.clusterName, statusCode(status));
   }
 
@@ -249,9 +259,11 @@ function onAttemptTimeout(call: RetryingCall): void {
   call.attemptTimedOut();
 }
 
-function unavailable(cause: GrpcError): GrpcError {
-  return new GrpcError(Status.UNAVAILABLE, `${BACKEND_UNAVAILABLE}: ${cause.message}`);
+function unavailable(cause: GrpcError, note = ''): GrpcError {
+  return new GrpcError(Status.UNAVAILABLE, `${BACKEND_UNAVAILABLE}: ${cause.message}${note}`);
 }
+
+const BUDGET_SPENT = " (not retried: a fifth of the cluster's calls are retries already, the retry budget)";
 
 function asGrpcError(err: unknown): GrpcError {
   return err instanceof GrpcError

@@ -17,7 +17,7 @@ export class RecordingDownstream implements Downstream {
   accepting = true;
   bufferedBytes = 0;
   open = true;
-  private waiting = false;
+  private awaitingDrain = false;
 
   onStart(control: CallControl): void {
     this.control = control;
@@ -31,8 +31,8 @@ export class RecordingDownstream implements Downstream {
     this.data.push(chunk);
     if (this.accepting) return;
     this.bufferedBytes += chunk.length;
-    if (this.waiting) return;
-    this.waiting = true;
+    if (this.awaitingDrain) return;
+    this.awaitingDrain = true;
     this.control?.pause();
   }
   onTrailers(trailers: Headers): void {
@@ -47,7 +47,7 @@ export class RecordingDownstream implements Downstream {
   drain(): void {
     this.accepting = true;
     this.bufferedBytes = 0;
-    this.waiting = false;
+    this.awaitingDrain = false;
     this.control?.resume();
   }
   /** The client goes away. */

@@ -5,6 +5,7 @@ import { Metrics } from '../../src/observe/metrics.js';
 import { RetryingCall } from '../../src/upstream/retrying-call.js';
 import type { RetryPolicy } from '../../src/upstream/retrying-call.js';
 import type { Upstream } from '../../src/cluster/cluster-upstream.js';
+import { RetryBudget } from '../../src/cluster/retry-budget.js';
 import { Exchange } from '../../src/transport/exchange.js';
 import type { ResponseListener } from '../../src/call/call.js';
 import { encodeFrame } from '../../src/wire/frame.js';
@@ -76,6 +77,7 @@ function upstream(retry: Partial<RetryPolicy> = {}) {
   };
   const asUpstream: Upstream & { retry: RetryPolicy } = {
     clusterName: 'test',
+    retryBudget: new RetryBudget(),
     retry: u.retry,
     pick: u.pick,
     request: u.request,
@@ -102,6 +104,28 @@ function start(up: Upstream & { retry: RetryPolicy }, sink: RecordingDownstream)
 const message = (text: string) => encodeFrame(Buffer.from(text));
 
 describe('RetryingCall', () => {
+  it("retries at most a fifth of the cluster's calls at once, and 3 whatever the load (the retry budget)", () => {
+    const { u, asUpstream } = upstream();
+    const sinks = Array.from({ length: 10 }, () => new RecordingDownstream());
+    for (const sink of sinks) start(asUpstream, sink);
+    // The whole cluster fails: every first attempt loses its connection.
+    for (const stream of u.streams.slice(0, 10)) stream.lose();
+    expect(u.streams).toHaveLength(13);
+    const refused = sinks.filter((s) => s.error !== null);
+    expect(refused).toHaveLength(7);
+    expect(refused[0]!.error?.message).toMatch(/^backend service unavailable: .* \(not retried: a fifth of the cluster's calls are retries already, the retry budget\)$/);
+    // The retried calls end: their share of the budget is free again.
+    for (const stream of u.streams.slice(10)) {
+      stream.answerHeaders();
+      stream.finish();
+    }
+    const late = new RecordingDownstream();
+    start(asUpstream, late);
+    u.streams[13]!.lose();
+    expect(u.streams).toHaveLength(15);
+    expect(late.error).toBeNull();
+  });
+
   it('retries a stream refused before response headers (REFUSED_STREAM) on another endpoint, sending the same request', () => {
     const { u, asUpstream } = upstream();
     const sink = new RecordingDownstream();
