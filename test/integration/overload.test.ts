@@ -85,6 +85,31 @@ describe('BACKEND_CONCURRENCY', () => {
     });
   });
 
+  it('a grpc-js client with a retry policy waits out the pushback, then gets its answer (gRFC A6)', async () => {
+    const { proxy, client } = await corral({ BACKEND_CONCURRENCY: '1', BACKEND_QUEUE_TIMEOUT: '0' });
+    // One call teaches corral the backend's latency (300 ms): its pushbacks are 150 ms or more.
+    expect((await rawCall(client, 'learn-1')).code).toBe(0);
+    // Back-off of 10 ms between attempts: without the pushback, 5 attempts would be over long before a slot frees.
+    const retrying = rawClient(proxy.address, {
+      'grpc.service_config': JSON.stringify({
+        methodConfig: [
+          { name: [{ service: 'bench.Echo' }], retryPolicy: { maxAttempts: 5, initialBackoff: '0.01s', maxBackoff: '0.01s', backoffMultiplier: 1, retryableStatusCodes: ['UNAVAILABLE'] } },
+        ],
+      }),
+    });
+    try {
+      const busy = rawCall(client, 'busy-0');
+      await inFlight(proxy, 1);
+      const patient = await rawCall(retrying, 'patient-1');
+      expect(patient.code).toBe(0);
+      expect((await busy).code).toBe(0);
+      expect(await proxy.metric('corral_shed_total')).toBeGreaterThanOrEqual(1);
+      expect((await backend.stats()).byTag.patient).toBe(1);
+    } finally {
+      retrying.close();
+    }
+  });
+
   it('queues a call over the limit and sends it when a slot frees: critical calls first', async () => {
     const { proxy, client } = await corralWithRoutes(', concurrency: 1', "  - { prefix: /bench.Critical/, cluster: backend, priority: critical }", { BACKEND_QUEUE_TIMEOUT: '30s' });
     const busy = rawCall(client, 'busy-1');

@@ -43,8 +43,8 @@ export interface RawResult {
 const bytes = (b: Buffer) => b;
 
 /** A grpc-js client calling any method with raw bytes. */
-export function rawClient(address: string): grpc.Client {
-  return new grpc.Client(address, grpc.credentials.createInsecure());
+export function rawClient(address: string, options: grpc.ChannelOptions = {}): grpc.Client {
+  return new grpc.Client(address, grpc.credentials.createInsecure(), options);
 }
 
 /** A unary call whose request is `name`'s bytes (tag-first: `tag-...`); never rejects. */
