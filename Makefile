@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 help:
 	@echo "make demo   install, build, run the example backend + corral + a herd of 1000 calls, print the summary"
 	@echo "make test   install, build, type-check, run every test (unit and integration, real processes on 127.0.0.1)"
-	@echo "make bench  micro benchmarks + h2load against the bare backend, nginx and corral; writes bench/results/ (BENCH_ARGS='--compare-node /usr/bin/node' adds corral on another node side by side)"
+	@echo "make bench  micro benchmarks + h2load against the bare backend, nginx and corral, and goodput under overload; writes bench/results/ (BENCH_ARGS='--compare-node /usr/bin/node' adds corral on another node side by side)"
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
