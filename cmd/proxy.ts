@@ -11,6 +11,7 @@ import { BUILD } from '../src/observe/build-info.js';
 import { DeclaredReads } from '../src/collapse/declared-reads.js';
 import { collapsingLine, collapsingSummary, misspelledMethods } from '../src/runtime/collapsing.js';
 import { loadHttpApi } from '../src/runtime/http-api.js';
+import { variablesHelp } from '../src/config/variables.js';
 
 const USAGE = `corral ${BUILD.version}: a gRPC sidecar that collapses identical in-flight calls
 
@@ -20,19 +21,10 @@ Usage:
   corral --version    print the version
   corral --help       this text
 
-Main variables (all of them: docs/configuration.md):
-  BACKEND_ADDRESS           host:port of the gRPC backend (cleartext HTTP/2), or
-  CONFIG_PATH               a YAML file of routes and clusters
-  GRPC_PORT, METRICS_PORT   where corral serves gRPC (50052) and /metrics, /health, /ready (2112)
-  ADMIN_HOST, ADMIN_PORT    where the admin endpoints listen (127.0.0.1:9901)
-  COLLAPSER_METHODS         reads to collapse besides those the backend declares NO_SIDE_EFFECTS
-                            (/pkg.Service/Method, /pkg.Service/; * for every method); nothing else is collapsed
-  COLLAPSER_SKIP_METHODS    methods never collapsed nor cached, whatever declares them
-  COLLAPSER_REFLECTION      ask the backend over gRPC server reflection which methods are reads (on)
-  COLLAPSER_CACHE_DURATION  how long OK answers are cached (100ms)
-  SHUTDOWN_DELAY, SHUTDOWN_GRACE  serving on after SIGTERM (0s), then draining (20s)
-  CORRAL_V8_FLAGS           node's V8 flags when started by bin/corral (--max-semi-space-size=4 --no-maglev --heap-growing-percent=100)
-`;
+Environment variables (durations as 100ms, 10s, 1m30s; sizes in bytes; the reference:
+docs/configuration.md):
+
+${variablesHelp()}`;
 
 function fail(message: string): never {
   process.stderr.write(`corral: ${message}\n`);

@@ -1,8 +1,9 @@
 import { adminServers } from './admin/endpoints.js';
-import { misspelledMethods } from './runtime/collapsing.js';
+import { collapsedBesidesReflection, collapsingSummary, misspelledMethods } from './runtime/collapsing.js';
 import { registerAdmissionGauges, registerLiveGauges } from './admin/live-gauges.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { ResponseCache } from './collapse/cache.js';
+import { OutageCover } from './collapse/outage-cover.js';
 import { PacedInvalidation } from './collapse/paced-invalidation.js';
 import { checkAuthSecret, type Config } from './config/config.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
@@ -17,6 +18,7 @@ import { Reflector } from './reflection/reflector.js';
 import { RegistryAgent } from './registry/agent.js';
 import { Router } from './route/router.js';
 import { fleetOf } from './runtime/fleet.js';
+import { ForwardedCalls } from './fleet/forwarded-calls.js';
 import { Generations } from './runtime/generations.js';
 import { loadHttpApi, needsHttpSection } from './runtime/http-api.js';
 import { Pipeline } from './runtime/pipeline.js';
@@ -72,7 +74,9 @@ export async function startCorral(config: Config): Promise<Corral> {
   // Writes drop stale answers at most once per interval for the same prefixes, on the generation in effect.
   const intervalMs = config.collapser.invalidationIntervalMs;
   const writes = intervalMs > 0 ? new PacedInvalidation({ invalidate: (prefixes) => generations.now.invalidate(prefixes) }, intervalMs) : null;
-  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet, writes });
+  // Which clusters answers kept for errors could still stand in for: readiness during an outage.
+  const outageCover = cache === null ? null : new OutageCover();
+  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet, writes, outageCover });
 
   const source = config.configPath ?? 'BACKEND_ADDRESS';
   const api = await loadHttpApi(config.topology, source);
@@ -82,7 +86,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   const misspelled = misspelledMethods(config, first.declared);
   if (misspelled.length > 0) throw new ConfigError(misspelled.join('; '));
   const current = (): Pipeline => generations.now;
-  const reflector = learned === null ? null : new Reflector(learned, () => current().clusters.endpoints(), logger);
+  const besides = collapsedBesidesReflection(collapsingSummary(config, first.declared));
+  const reflector = learned === null ? null : new Reflector(learned, () => current().clusters.endpoints(), logger, besides);
   // Per-method series only for the methods the lists or the descriptors name: a bounded set.
   const { only, skip } = context.methods;
   metrics.methodLabel = (m) => (current().declared?.has(m) || only?.methods.has(m) || skip?.methods.has(m) ? m : OTHER_METHOD);
@@ -92,8 +97,9 @@ export async function startCorral(config: Config): Promise<Corral> {
   const heapBound = config.overload.heapBytes ?? defaultHeapBound();
   const memory = heapBound > 0 ? new MemoryWatch(overload, heapBound, logger) : null;
   const router = new Router(first.table);
+  const routed = fleet === null ? router : new ForwardedCalls(fleet, router);
   const frontOptions = { host: config.listenHost, port: config.grpcPort, ...config.server, outcomeHeader: config.outcomeHeader, tls, fleet: fleet !== null };
-  const front = new Front(new Guard(tracing === null ? router : tracing.serverSpans(router), logger), frontOptions, observer, logger, overload);
+  const front = new Front(new Guard(tracing === null ? routed : tracing.serverSpans(routed), logger), frontOptions, observer, logger, overload);
   const traceHttp =
     tracing === null ? null : (handler: Handler, { spec }: HttpRoute) => tracing.httpServerSpans(handler, { method: spec.method, route: spec.path });
   const { maxConnections, maxConnectionsPerPeer, idleTimeoutMs, maxConcurrentStreams } = config.server;
@@ -139,8 +145,13 @@ export async function startCorral(config: Config): Promise<Corral> {
     logger,
   );
 
-  const readiness = new Readiness(() => current().clusters, reflector, agent);
+  const readiness = new Readiness(() => current().clusters, reflector, agent, outageCover, logger);
   const ready = () => readiness.check();
+  metrics.gaugeFrom(
+    'corral_degraded',
+    '1 while corral is ready only because answers kept for errors (stale-if-error) stand in for a backend that is not connected',
+    () => (ready().degraded ? 1 : 0),
+  );
   if (agent !== null) {
     const registered = () => (agent.state === 'registered' || agent.state === 'draining' ? 1 : 0);
     metrics.gaugeFrom('corral_registry_registered', '1 while this corral is registered in etcd (REGISTRY_*), DRAINING included', registered);
@@ -148,7 +159,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   if (accessLog !== null) {
     metrics.counterFrom('corral_access_log_dropped_total', 'Access log lines dropped because the destination fell 16 MiB behind', () => accessLog.dropped);
   }
-  registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, callsInProgress: openCalls, admissions: context.admissions });
+  registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, openOutcomes: () => (gateway === null ? front.openOutcomes() : [...front.openOutcomes(), ...gateway.openOutcomes()]), admissions: context.admissions });
   if (writes !== null) {
     metrics.labelledCounterFrom(
       'corral_invalidations_total',
@@ -165,6 +176,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   const certificates = tls === null ? null : watchCertificates(config.tls!, tls, { grpc: front, http: gateway }, metrics, logger, [fleet]);
 
   first.start();
+  readiness.start();
   reflector?.start();
   fleet?.start();
   const grpcPort = await bound(front.listen(), 'GRPC_PORT', config.grpcPort, config.listenHost);

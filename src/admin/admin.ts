@@ -8,8 +8,8 @@ export interface ProbeEndpoints {
   registry: Registry;
   /** /ready answers 200 only while this holds: backend reachable and not draining. */
   ready: () => { ok: boolean; reason: string };
-  /** Where the other endpoints are, for the 404 of a path that moved there. */
-  adminAddress: string;
+  /** Where the admin endpoints are (host:port), for the 404 of a path asked of the wrong port. */
+  adminAddress: () => string;
 }
 
 /** What the admin port serves: the JSON views and the log level, on localhost by default. */
@@ -19,7 +19,12 @@ export interface AdminEndpoints {
   /** POST /logging?level=: sets the log level; returns the level now in effect, or throws naming the levels. */
   setLogLevel: (level: string) => string;
   logLevel: () => string;
+  /** Where /metrics, /health and /ready are (host:port), for the 404 of a probe asked of the wrong port. */
+  probesAddress: () => string;
 }
+
+/** What the metrics port serves. */
+const PROBE_PATHS = new Set(['/metrics', '/health', '/ready']);
 
 export interface AdminOptions {
   host: string;
@@ -92,9 +97,11 @@ export class AdminServer {
     } else if (admin !== undefined && path === '/') {
       res.writeHead(200, JSON_TYPE).end(JSON.stringify({ endpoints: this.index(admin) }, null, 2) + '\n');
     } else if (probes !== undefined) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: this port serves /metrics, /health and /ready; the admin endpoints are on ${probes.adminAddress} (ADMIN_PORT)\n`);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: this port serves /metrics, /health and /ready; the admin endpoints are on ${probes.adminAddress()} (ADMIN_PORT)\n`);
+    } else if (admin !== undefined && PROBE_PATHS.has(path)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path} is on ${admin.probesAddress()} (METRICS_PORT); GET / lists this port's endpoints\n`);
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET / lists the endpoints\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end("not found: GET / lists this port's endpoints\n");
     }
   }
 
@@ -133,6 +140,13 @@ export class AdminServer {
 
   listen(): Promise<number> {
     return listen(this.server, this.options.port, this.options.host);
+  }
+
+  /** host:port it listens on (the port picked, when 0 was asked for). */
+  get address(): string {
+    const bound = this.server.address();
+    const port = bound !== null && typeof bound === 'object' ? bound.port : this.options.port;
+    return `${this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host}:${port}`;
   }
 
   close(): Promise<void> {

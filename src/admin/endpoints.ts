@@ -10,12 +10,12 @@ export function adminServers(
   parts: { registry: Registry; ready: () => { ok: boolean; reason: string }; state: AdminState; logger: Logger },
 ): { probes: AdminServer; admin: AdminServer } {
   const { state, logger } = parts;
-  const probes = new AdminServer({
+  const probes: AdminServer = new AdminServer({
     host: config.metricsHost,
     port: config.metricsPort,
-    probes: { registry: parts.registry, ready: parts.ready, adminAddress: `${config.adminHost}:${config.adminPort}` },
+    probes: { registry: parts.registry, ready: parts.ready, adminAddress: (): string => admin.address },
   });
-  const admin = new AdminServer({
+  const admin: AdminServer = new AdminServer({
     host: config.adminHost,
     port: config.adminPort,
     allowedHosts: new Set(config.adminAllowedHosts),
@@ -26,6 +26,7 @@ export function adminServers(
         '/flights': { describe: 'flights under way: method, route, waiters, age', read: () => flightsView(state) },
       },
       logLevel: () => logger.level,
+      probesAddress: (): string => probes.address,
       setLogLevel: (level) => {
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`expected level= one of ${LOG_LEVELS.join(', ')}`);
         logger.level = level;

@@ -6,6 +6,7 @@ import type { MemoryWatch } from '../server/memory-watch.js';
 import type { Overload } from '../server/overload.js';
 import type { Admission } from '../admission/admission.js';
 import type { Admissions } from '../admission/admissions.js';
+import { OUTCOMES, type Outcome } from '../call/call.js';
 
 /** What the gauges read at scrape time. */
 export interface LiveState {
@@ -15,7 +16,8 @@ export interface LiveState {
   pools: EndpointPools;
   /** The clusters of the configuration in effect (a reload replaces them). */
   clusters(): ClusterSet;
-  callsInProgress(): number;
+  /** How each open client call is being served so far, over both fronts. */
+  openOutcomes(): Iterable<Outcome>;
   /** Each cluster's concurrency limit, for the clusters that have one. */
   admissions: Admissions;
 }
@@ -26,11 +28,21 @@ export function registerLiveGauges(metrics: Metrics, live: LiveState): void {
   metrics.gaugeFrom('corral_cache_entries', 'Responses in the cache', () => cache?.entries ?? 0);
   metrics.gaugeFrom('corral_cache_bytes', 'Bytes held by the cache', () => cache?.bytes ?? 0);
   metrics.gaugeFrom('corral_cache_max_bytes', "The cache's byte bound (COLLAPSER_CACHE_MAX_BYTES)", () => cache?.maxBytes ?? 0);
-  metrics.gaugeFrom('corral_ready', '1 while /ready answers 200 (a backend connected, not draining), else 0', () => (live.ready() ? 1 : 0));
+  metrics.gaugeFrom('corral_ready', '1 while /ready answers 200 (a backend connected, or answers kept for errors standing in for it; not draining), else 0', () => (live.ready() ? 1 : 0));
   metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
   metrics.gaugeFrom('corral_upstream_sessions', 'HTTP/2 sessions open to backends, over every endpoint', () => pools.sessions);
   metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => live.clusters().ejected);
-  metrics.gaugeFrom('corral_calls_in_progress', 'Client calls open, on the gRPC port and the HTTP/JSON gateway', () => live.callsInProgress());
+  metrics.labelledGaugeFrom(
+    'corral_calls_in_progress',
+    'Client calls open, on the gRPC port and the HTTP/JSON gateway, by how they are served so far (pending: no stage has taken the call yet)',
+    ['outcome'],
+    function* () {
+      const counts = new Float64Array(OUTCOMES.length);
+      for (const outcome of live.openOutcomes()) counts[OUTCOMES.indexOf(outcome)]!++;
+      // Every series, zeros too: sum() over them is the number of open calls, 0 included.
+      for (let i = 0; i < OUTCOMES.length; i++) yield [{ outcome: OUTCOMES[i] === 'rejected' ? 'pending' : OUTCOMES[i]! }, counts[i]!];
+    },
+  );
   metrics.labelledGaugeFrom(
     'corral_resolver_up',
     'Per cluster: 1 while its endpoint source (discoverer, DNS, shard map) answers, 0 after a lookup failed (the last good list is kept)',

@@ -97,13 +97,15 @@ export interface ResponseSink extends ResponseListener {
 }
 
 /** How a call was served. */
-export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected' | 'stale' | 'stale_if_error' | 'shed';
+export type Outcome = 'cache_hit' | 'follower' | 'leader' | 'bypass' | 'rejected' | 'stale' | 'stale_if_error' | 'shed' | 'cancelled' | 'deadline';
 /**
  * stale: served past its freshness while one call refreshes it; stale_if_error: served
  * instead of a transient failure; shed: refused because its backend had all the calls it
- * could take (BACKEND_CONCURRENCY).
+ * could take (BACKEND_CONCURRENCY); rejected: refused by corral (bad input, limits, auth);
+ * cancelled, deadline: the client left, or its grpc-timeout passed, before any stage took
+ * the call (its request had not all arrived).
  */
-export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected', 'stale', 'stale_if_error', 'shed'];
+export const OUTCOMES: readonly Outcome[] = ['cache_hit', 'follower', 'leader', 'bypass', 'rejected', 'stale', 'stale_if_error', 'shed', 'cancelled', 'deadline'];
 
 /** What a route is known by in metrics and logs: bounded by the configuration, never by what clients send. */
 export interface RouteLabel {

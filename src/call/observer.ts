@@ -41,8 +41,6 @@ export interface FinishedCall {
  * be cheap and must not throw.
  */
 export interface Observer {
-  /** A stage took a call and serves it this way. */
-  served(outcome: Outcome, route: RouteLabel | null): void;
   /** A client call ended (its stream closed). */
   callEnded(call: FinishedCall): void;
   /** corral started a backend call: a flight (collapsed) or one call passed through. */

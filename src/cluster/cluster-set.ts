@@ -95,12 +95,11 @@ export class ClusterSet {
     return failing.length === 0 ? null : failing.join('; ');
   }
 
-  /** Why corral is not ready: a cluster with a fixed list and no connected endpoint. Null when ready. */
-  notReady(): string | null {
+  /** The clusters with a fixed list and no connected endpoint, each with why: what keeps corral from being ready. */
+  *disconnected(): Generator<{ cluster: string; why: string }> {
     for (const [name, cluster] of this.clusters) {
-      if (isFixed(this.specs[name]!) && !cluster.connected) return `cluster ${name} not connected: ${cluster.lastFailure}`;
+      if (isFixed(this.specs[name]!) && !cluster.connected) yield { cluster: name, why: `cluster ${name} not connected: ${cluster.lastFailure}` };
     }
-    return null;
   }
 
   /**

@@ -16,8 +16,9 @@ interface Ejection {
 /**
  * Outlier ejection for one cluster, in the manner of Envoy's: an endpoint that failed
  * sits out baseMs x 2^(n-1) for its n-th ejection in a row (at most maxMs), then is
- * admitted again. If it fails again at once, the next ejection is twice as long; once
- * it answers a call, its count starts over. The set is bounded by the cluster's
+ * admitted again, or sooner if it answers a call meanwhile. If it fails again at once,
+ * the next ejection is twice as long; once it answers a call as an admitted endpoint,
+ * its count starts over. The set is bounded by the cluster's
  * endpoints: `keepOnly` forgets those no longer listed.
  */
 export class Ejections {
@@ -63,11 +64,23 @@ export class Ejections {
     return ms;
   }
 
-  /** The endpoint answered a call: its next ejection, if any, is a first one again. */
+  /**
+   * The endpoint answered a call. One sitting out (it got the call because every endpoint
+   * was out, or it finished one it had) is admitted again at once: it works, and /clusters
+   * and the metrics must not say otherwise. Its count is kept, so one that fails again is
+   * out twice as long; the next answer starts the count over.
+   */
   succeeded(id: string): void {
     if (this.records.size === 0) return;
     const record = this.records.get(id);
-    if (record !== undefined && record.timer === null) this.records.delete(id);
+    if (record === undefined) return;
+    if (record.timer === null) {
+      this.records.delete(id);
+      return;
+    }
+    clearTimeout(record.timer);
+    record.timer = null;
+    this.changed();
   }
 
   /** Forgets endpoints the cluster no longer lists. */

@@ -21,6 +21,8 @@ export interface CollapserOptions extends FlightOptions {
   serverStreams: { streams(method: string): boolean } | null;
   /** COLLAPSER_CACHE_MIN_USES: which answers are asked for often enough to cache; null: all. */
   admission?: CacheAdmission | null;
+  /** Told when an answer is kept for errors (a stale-if-error window), with when that window ends. */
+  keptForErrors?: ((until: number) => void) | null;
 }
 
 /**
@@ -78,7 +80,6 @@ export class Collapser implements Handler, FlightOwner {
       // Set first: joining replays what arrived, and the client's headers say how it was served.
       downstream.outcome = 'follower';
       if (flight.join(downstream, call)) {
-        this.observer.served('follower', downstream.route);
         return;
       }
       // Its waiting list is full (COLLAPSER_MAX_FOLLOWERS): the overflow gets a flight of its
@@ -91,7 +92,6 @@ export class Collapser implements Handler, FlightOwner {
 
   private serve(answer: CachedAnswer, outcome: 'cache_hit' | 'stale', downstream: Downstream): void {
     downstream.outcome = outcome;
-    this.observer.served(outcome, downstream.route);
     downstream.onStart(answer);
     answer.recording.replay(downstream);
   }
@@ -150,7 +150,10 @@ export class Collapser implements Handler, FlightOwner {
     if (this.cache === null || !flight.cacheable || recording === null || flight.servedStale) return;
     if (this.options.admission && !this.options.admission.admits(flight.key)) return;
     const entry = this.policy.entry(recording, flight.method, flight.backend, performance.now());
-    if (entry !== null) this.cache.set(flight.key, entry.answer, entry.ttlMs);
+    if (entry === null) return;
+    this.cache.set(flight.key, entry.answer, entry.ttlMs);
+    const { staleUntil, errorUntil } = entry.answer;
+    if (errorUntil > staleUntil) this.options.keptForErrors?.(errorUntil);
   }
 
   /**
@@ -177,7 +180,6 @@ export class Collapser implements Handler, FlightOwner {
 
   private lead(key: string, call: Call, downstream: Downstream, stale: CachedAnswer | null): void {
     downstream.outcome = 'leader';
-    this.observer.served('leader', downstream.route);
     const flight = new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method));
     this.fly(flight, downstream.route, downstream, call, stale);
   }

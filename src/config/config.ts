@@ -132,11 +132,11 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const read = readEnvironment(env);
   checkCombinations(read);
-  return configOf(read.e, env, read.warnings);
+  return configOf(read.e, env, read.warnings, read.readable);
 }
 
 /** The Config the variables say, once each is valid and they agree. */
-function configOf(e: Env, env: NodeJS.ProcessEnv, warnings: string[]): Config {
+function configOf(e: Env, env: NodeJS.ProcessEnv, warnings: string[], readable: Record<string, unknown>): Config {
   const topology = e.CONFIG_PATH !== undefined ? loadTopology(e.CONFIG_PATH) : singleBackendTopology(e.BACKEND_ADDRESS!, backendTlsOf(e));
   const etcdTls = etcdTlsOf(e);
   const jwtSecret = e.JWT_SECRET === undefined || e.JWT_SECRET === '' ? undefined : e.JWT_SECRET;
@@ -187,7 +187,7 @@ function configOf(e: Env, env: NodeJS.ProcessEnv, warnings: string[]): Config {
     registry: registryOf(e, etcdTls),
     etcdTls,
     tls: frontTlsOf(e),
-    environment: { ...e, JWT_SECRET: e.JWT_SECRET === undefined ? undefined : REDACTED },
+    environment: { ...readable, JWT_SECRET: e.JWT_SECRET === undefined ? undefined : REDACTED },
     collapser: {
       cacheTtlMs: e.COLLAPSER_CACHE_DURATION,
       cacheMaxBytes: e.COLLAPSER_CACHE_MAX_BYTES,

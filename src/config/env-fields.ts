@@ -25,7 +25,7 @@ export function duration(defaultValue: string, positive = false) {
       }
       return ms;
     })
-    .meta({ default: defaultValue });
+    .meta({ default: defaultValue, duration: true });
 }
 
 export function integer(defaultValue: number, min: number, max: number, what: string) {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
+import { formatDuration } from '../spec/duration.js';
+import { statusName } from '../wire/status.js';
 import { duration, integer, methodList, MiB, optionalWhole, path, port, statusTtls } from './env-fields.js';
 import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
 import { CONCURRENCY_MESSAGE, parseConcurrency } from '../admission/concurrency-spec.js';
@@ -157,6 +159,9 @@ const schema = z.object({
 
 export type Env = z.output<typeof schema>;
 
+/** The name of every variable loadConfig reads. */
+export const VARIABLE_NAMES: readonly string[] = Object.keys(schema.shape);
+
 /** The environment read: every variable parsed, with what start-up should warn about. */
 export interface ReadEnvironment {
   e: Env;
@@ -166,6 +171,8 @@ export interface ReadEnvironment {
   portName: string;
   /** A variable as it was set, or its default, for a message that names it. */
   shown(name: keyof Env): string;
+  /** Every variable as /config_dump shows it: durations written as durations (100ms, 5m), not milliseconds. */
+  readable: Record<string, unknown>;
 }
 
 /**
@@ -198,5 +205,17 @@ export function readEnvironment(env: NodeJS.ProcessEnv): ReadEnvironment {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const shown = (name: keyof Env): string => input[name] ?? String((schema.shape[name].meta() as { default?: unknown } | undefined)?.default ?? '');
-  return { e: parsed.data, warnings, portName, shown };
+  return { e: parsed.data, warnings, portName, shown, readable: readable(parsed.data) };
+}
+
+/** The parsed environment with its durations as durations, and status TTLs as they are written. */
+function readable(e: Env): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(e)) {
+    const meta = schema.shape[name as keyof Env].meta() as { duration?: boolean } | undefined;
+    if (meta?.duration === true && typeof value === 'number') shown[name] = formatDuration(value);
+    else if (value instanceof Map) shown[name] = [...value].map(([code, ms]) => `${statusName(code as number)}=${formatDuration(ms as number)}`).join(',');
+    else shown[name] = value;
+  }
+  return shown;
 }

@@ -1,7 +1,7 @@
 import { closest } from '../names/closest.js';
 
 /** Prefixes of corral's variables: an unknown one with such a prefix is likely a typo. */
-const OUR_PREFIXES = ['ADMIN_', 'HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_', 'TLS_'];
+export const OUR_PREFIXES = ['ADMIN_', 'HTTP_', 'REGISTRY_', 'COLLAPSER_', 'BACKEND_', 'RETRY_', 'SHUTDOWN_', 'EJECTION_', 'CORRAL_', 'METRICS_', 'LISTEN_', 'JWT_', 'TLS_'];
 /** Read by others than loadConfig: bin/corral, and MyGateway's name for GRPC_PORT. */
 export const ALSO_OURS = ['CORRAL_V8_FLAGS', 'CORRAL_NODE', 'SERVICE_PORT_GRPC'];
 

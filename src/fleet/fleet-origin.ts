@@ -24,7 +24,6 @@ export class FleetOrigin implements Origin {
     const metadata = call.metadata;
     if (metadata[FLEET_HOP] !== undefined) {
       delete metadata[FLEET_HOP];
-      if (key !== undefined) this.fleet.served++;
       this.local.start(call, sink, key);
       return;
     }

@@ -12,6 +12,9 @@ import { PeerUpstream } from './peer-upstream.js';
 /** How long a peer that failed a forwarded call gets no forwards. */
 const PEER_BACKOFF_MS = 2000;
 
+/** A forwarded call is not retried on the owner (the fleet falls back to the local backend instead). */
+const PEER_POLICY = { retries: 0, attemptTimeoutMs: 0, sessionTransfer: false, unavailable: 'fleet peer unavailable' };
+
 /** Why a call an owner should have answered was made here instead. */
 export type FallbackReason = 'unreachable' | 'backing_off';
 
@@ -33,7 +36,7 @@ export class Fleet {
   private ring: Rendezvous;
   private readonly peers = new Map<string, Peer>();
   private readonly backoff = new Map<string, number>();
-  /** Calls this sidecar sent to an owner, and forwarded calls it answered as owner. */
+  /** Flights this sidecar sent to an owner, and calls forwarded here that it answered as owner (ForwardedCalls). */
   forwarded = 0;
   served = 0;
   readonly fallbacks: Record<FallbackReason, number> = { unreachable: 0, backing_off: 0 };
@@ -120,7 +123,7 @@ export class Fleet {
     for (const member of members) {
       if (this.peers.has(member.id)) continue;
       const upstream = new PeerUpstream(member, this.pools.acquire(member.address, this.peerTls));
-      const origin = new RetryingOrigin(upstream, { retries: 0, attemptTimeoutMs: 0, sessionTransfer: false }, this.observer);
+      const origin = new RetryingOrigin(upstream, PEER_POLICY, this.observer);
       this.peers.set(member.id, { member, origin });
     }
     this.ring = new Rendezvous([this.self, ...members]);

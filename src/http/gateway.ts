@@ -5,7 +5,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { secureContextOf, type LoadedCertificate } from '../tls/certificate-files.js';
 import { secureServerOptions, type ServerTls } from '../tls/server-tls.js';
 import type { Readable } from 'node:stream';
-import type { Handler, MessageCall } from '../call/call.js';
+import type { Handler, MessageCall, Outcome } from '../call/call.js';
 import type { JsonAnswerSpec } from './http-spec.js';
 import type { Logger } from '../log/logger.js';
 import type { Observer } from '../call/observer.js';
@@ -121,6 +121,11 @@ export class HttpGateway {
   /** HTTP calls whose answer has not closed yet. */
   get activeCalls(): number {
     return this.open.size;
+  }
+
+  /** How each open call is being served, so far. */
+  *openOutcomes(): Generator<Outcome> {
+    for (const reply of this.open) yield reply.outcome;
   }
 
   listen(): Promise<number> {

@@ -76,6 +76,7 @@ export class JsonReply implements Downstream, FinishedCall {
     res.on('close', () => {
       if (!this.done) {
         this.done = true;
+        if (this.outcome === 'rejected') this.outcome = 'cancelled';
         this.control?.abort(new GrpcError(Status.CANCELLED, 'the HTTP client went away'));
       }
       this.owner.replyClosed(this);

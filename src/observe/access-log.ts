@@ -2,6 +2,7 @@ import { ConfigError } from '../spec/errors.js';
 import { openSync } from 'node:fs';
 import { pino } from 'pino';
 import type { FinishedCall, Observer } from '../call/observer.js';
+import type { Outcome } from '../call/call.js';
 import { statusName } from '../wire/status.js';
 import { firstValue } from '../wire/metadata.js';
 
@@ -16,6 +17,9 @@ function countLines(text: string): number {
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
   return n;
 }
+
+/** Outcomes answered from the cache. */
+const FROM_CACHE: ReadonlySet<Outcome> = new Set(['cache_hit', 'stale', 'stale_if_error']);
 
 function flushLines(log: AccessLog): void {
   log.flush();
@@ -66,7 +70,8 @@ export class AccessLog implements Pick<Observer, 'callEnded'> {
   }
 
   callEnded(call: FinishedCall): void {
-    const backend = call.outcome === 'cache_hit' ? null : call.backend;
+    // An answer from the cache names no backend: none answered this call (under stale-if-error, one failed to).
+    const backend = FROM_CACHE.has(call.outcome) ? null : call.backend;
     const line = {
       time: new Date().toISOString(),
       method: call.method,

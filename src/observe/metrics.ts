@@ -24,7 +24,6 @@ const UNROUTED: RouteLabel = { name: 'unrouted', cluster: '' };
  * route and cluster names from the configuration, never by anything a client sends.
  */
 class RouteSeries {
-  readonly served = new Float64Array(OUTCOMES.length);
   readonly handled = new Float64Array(OUTCOMES.length * CODES);
   readonly backendCalls = new Float64Array(KINDS.length);
   readonly durations: Array<HistogramSeries | undefined> = [];
@@ -87,8 +86,14 @@ export class Metrics implements Observer {
     }).set(BUILD, 1);
     const routes = this.routes;
     const clusters = this.clusters;
-    this.countedAtScrape('corral_requests_total', 'Calls received, by route and how they were served (counted when served; rejected ones when they end)', ['route', 'cluster', 'outcome'], (c) => {
-      for (const s of routes.values()) emit(c, s.served, (i) => ({ route: s.label.name, cluster: s.label.cluster, outcome: OUTCOMES[i]! }));
+    // Counted when a call ends, as the access log writes it: only then is its outcome final
+    // (a leader may end stale_if_error or shed, a follower bypass); calls_in_progress shows the rest.
+    this.countedAtScrape('corral_requests_total', 'Calls ended, by route and how they were served (corral_calls_handled_total summed over grpc_code)', ['route', 'cluster', 'outcome'], (c) => {
+      for (const s of routes.values()) {
+        const byOutcome = new Float64Array(OUTCOMES.length);
+        for (let i = 0; i < s.handled.length; i++) byOutcome[Math.floor(i / CODES)]! += s.handled[i]!;
+        emit(c, byOutcome, (i) => ({ route: s.label.name, cluster: s.label.cluster, outcome: OUTCOMES[i]! }));
+      }
     });
     this.countedAtScrape('corral_calls_handled_total', 'Calls ended, by route, how they were served and the gRPC status their client got', ['route', 'cluster', 'outcome', 'grpc_code'], (c) => {
       for (const s of routes.values()) {
@@ -174,15 +179,9 @@ export class Metrics implements Observer {
     this.sessionTransfers = counter('corral_session_transfers_total', 'Responses continued on another endpoint after their backend failed mid-response (session_transfer)');
   }
 
-  served(outcome: Outcome, route: RouteLabel | null): void {
-    this.route(route).served[OUTCOME_INDEX[outcome]]!++;
-  }
-
   callEnded(call: FinishedCall): void {
     const series = this.route(call.route);
     const outcome = OUTCOME_INDEX[call.outcome];
-    // Stages count the calls they take; a call no stage took was refused (bad input, limits).
-    if (call.outcome === 'rejected') series.served[outcome]!++;
     series.handled[outcome * CODES + call.code]!++;
     const method = this.methodLabel(call.method);
     let byMethod = this.methods.get(method);

@@ -4,7 +4,6 @@ import type { Observer } from '../call/observer.js';
 export type PartialObserver = Partial<Observer>;
 
 const EVENTS: ReadonlyArray<keyof Observer> = [
-  'served',
   'callEnded',
   'backendCallStarted',
   'backendCallEnded',

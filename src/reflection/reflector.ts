@@ -43,6 +43,8 @@ export class Reflector {
     private readonly learned: LearnedDescriptors,
     private readonly endpoints: () => Iterable<Endpoint>,
     private readonly logger: Logger,
+    /** What is collapsed whatever a backend declares (COLLAPSER_METHODS...), said of one that declares nothing; null: nothing. */
+    private readonly besides: string | null = null,
   ) {}
 
   start(): void {
@@ -105,15 +107,22 @@ export class Reflector {
         const { reads } = declared.methods;
         this.logger.info(
           { cluster, backend: address, methods, reads },
-          reads.length === 0
-            ? `learned the backend's methods over server reflection: none is declared NO_SIDE_EFFECTS, so its calls pass through; to collapse, ${HOW_TO_DECLARE}`
-            : `learned the backend's methods over server reflection: collapsing the ${reads.length} it declares NO_SIDE_EFFECTS`,
+          reads.length > 0
+            ? `learned the backend's methods over server reflection: collapsing the ${reads.length} it declares NO_SIDE_EFFECTS`
+            : this.besides === null
+              ? `learned the backend's methods over server reflection: none is declared NO_SIDE_EFFECTS, so its calls pass through; to collapse, ${HOW_TO_DECLARE}`
+              : `learned the backend's methods over server reflection: none is declared NO_SIDE_EFFECTS; ${this.besides}`,
         );
       },
       (err: unknown) => {
         if (err instanceof ReflectionUnavailable && err.unsupported) {
           settle({ state: 'unsupported', ...seen });
-          this.logger.info({ cluster, backend: address }, `the backend serves no gRPC server reflection: nothing learned, its calls pass through; to collapse, ${HOW_TO_DECLARE}`);
+          this.logger.info(
+            { cluster, backend: address },
+            this.besides === null
+              ? `the backend serves no gRPC server reflection: nothing learned, its calls pass through; to collapse, ${HOW_TO_DECLARE}`
+              : `the backend serves no gRPC server reflection: nothing learned; ${this.besides}`,
+          );
           return;
         }
         const wait = Math.min(RETRY_MAX_MS, SWEEP_MS * 2 ** failures);

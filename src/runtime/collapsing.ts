@@ -42,6 +42,18 @@ export function collapsesNothing(s: CollapsingSummary): boolean {
   return !s.reflection && s.listed === null && s.routes.collapseAll.length === 0 && (s.declared === null || s.declared.reads.length === 0);
 }
 
+/**
+ * What is collapsed whatever the backends declare (COLLAPSER_METHODS, routes with collapse:
+ * true), for what reflection logs about a backend that declares nothing; null: nothing is.
+ */
+export function collapsedBesidesReflection(s: CollapsingSummary): string | null {
+  if (s.listed?.includes('*')) return 'every method is collapsed (COLLAPSER_METHODS=*)';
+  const parts: string[] = [];
+  if (s.listed !== null) parts.push(`${s.listed.join(',')} (COLLAPSER_METHODS)`);
+  if (s.routes.collapseAll.length > 0) parts.push(`every call of route ${s.routes.collapseAll.join(', ')} (collapse: true)`);
+  return parts.length === 0 ? null : `collapsing only ${parts.join('; ')}`;
+}
+
 /** One line: what is collapsed and why. */
 export function collapsingLine(s: CollapsingSummary): string {
   if (collapsesNothing(s)) return `collapsing nothing: every call passes through; to collapse, ${HOW_TO_COLLAPSE}`;

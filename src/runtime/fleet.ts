@@ -28,13 +28,13 @@ export function fleetOf(
   const registry = config.registry;
   if (!config.collapser.fleet || registry === null || agent === null) return null;
   const peerTls = tls === null ? null : peersOverTls(tls, config.tls!.fleetPeerId!);
-  const pools = new EndpointPools({ ...parts.poolOptions, ...PEER_KEEPALIVE }, parts.logger);
+  const pools = new EndpointPools({ ...parts.poolOptions, ...PEER_KEEPALIVE, role: 'fleet peer' }, parts.logger);
   const members = new EtcdResolver({ endpoints: registry.endpoints, service: registry.service, prefix: registry.prefix, tls: registry.tls }, parts.logger);
   const fleet = new Fleet({ id: agent.instanceId, address: registry.address }, members, pools, parts.observer, parts.logger, peerTls);
   const { metrics } = parts;
   metrics.gaugeFrom('corral_fleet_members', 'Members of the fleet this corral sees, itself included (COLLAPSER_FLEET)', () => fleet.size);
   metrics.counterFrom('corral_fleet_forwarded_total', "Flights this corral sent to the key's owner in the fleet", () => fleet.forwarded);
-  metrics.counterFrom('corral_fleet_served_total', 'Forwarded flights this corral answered as the owner of their key', () => fleet.served);
+  metrics.counterFrom('corral_fleet_served_total', 'Calls other members forwarded to this corral as the owner of their key, however it answered them (its cache, a flight under way, or a flight of its own)', () => fleet.served);
   metrics.labelledCounterFrom(
     'corral_fleet_fallbacks_total',
     "Flights made here although another member owns the key: the owner failed before answering (unreachable), or had failed a moment before (backing_off)",

@@ -3,6 +3,7 @@ import { TokenVerifier } from '../auth/token-verifier.js';
 import type { Observer } from '../call/observer.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { ResponseStore } from '../collapse/store.js';
+import type { OutageCover } from '../collapse/outage-cover.js';
 import { MethodSet } from '../collapse/method-set.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -25,6 +26,7 @@ export function pipelineContext(
     wrapOrigin: ((origin: Origin) => Origin) | null;
     fleet: Fleet | null;
     writes: Invalidation | null;
+    outageCover: OutageCover | null;
   },
 ): PipelineContext {
   const { collapser, jwtSecret, jwtClaims, concurrency } = config;

@@ -1,6 +1,7 @@
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Handler } from '../call/call.js';
 import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
+import type { OutageCover } from '../collapse/outage-cover.js';
 import type { ResponseStore } from '../collapse/store.js';
 import type { Collapser } from '../collapse/collapser.js';
 import { DeclaredReads } from '../collapse/declared-reads.js';
@@ -56,6 +57,8 @@ export interface PipelineContext extends ClusterSetContext {
    * (PacedInvalidation) and applied to the one in effect; null: straight to this pipeline.
    */
   writes: Invalidation | null;
+  /** Until when answers kept for errors could stand in for each cluster (readiness); null without a cache. */
+  outageCover: OutageCover | null;
 }
 
 /**

@@ -12,6 +12,7 @@ import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
 import type { ResponseStore } from '../collapse/store.js';
+import type { OutageCover } from '../collapse/outage-cover.js';
 import { routeNamespace } from '../route/route-namespace.js';
 import type { RouteSpec } from '../route/route-spec.js';
 import type { Origin } from '../upstream/origin.js';
@@ -62,6 +63,8 @@ export interface StageContext {
   readonly defaults: RouteDefaults;
   /** Which methods answer with a stream (the descriptors). */
   readonly serverStreams: CollapserOptions['serverStreams'];
+  /** Where answers kept for errors are noted by cluster, for readiness; null without a cache. */
+  readonly outageCover: OutageCover | null;
   /**
    * Keys are the same on every corral of a fleet: the route's cluster counts by name, not
    * by its addresses (each sidecar fronts its own replica), and :authority (the sidecar a
@@ -131,6 +134,7 @@ const collapse: StageFactory = (route, c) => {
     maxWaitMs: d.maxWaitMs,
     admission: d.admission,
     serverStreams: c.serverStreams,
+    keptForErrors: c.outageCover === null ? null : (until: number) => c.outageCover!.kept(spec.cluster, until),
   };
   return (next) => {
     const passthrough = d.readYourWrites && spec.invalidates.length === 0 ? new Invalidate(null, c.invalidation, next) : next;

@@ -21,6 +21,8 @@ export function logStartUp(config: Config, pipeline: Pipeline, ports: Ports, log
       ...ports,
       version: BUILD.version,
       node: BUILD.node,
+      // On GRPC_PORT and HTTP_PORT: cleartext, TLS, or mTLS (client certificates required).
+      tls: config.tls === null ? 'off' : config.tls.clientCertificates ? 'mtls' : 'on',
       config: config.configPath ?? 'BACKEND_ADDRESS',
       routes: config.topology.routes.length,
       clusters: Object.keys(config.topology.clusters),

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import http2, { constants, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { Handler } from '../call/call.js';
+import type { Handler, Outcome } from '../call/call.js';
 import type { Logger } from '../log/logger.js';
 import type { Observer } from '../call/observer.js';
 import { metadataProblem, restoreRepeatedFields } from '../wire/metadata.js';
@@ -109,6 +109,11 @@ export class Front implements ReplyOwner {
   /** Client calls still open. */
   get activeCalls(): number {
     return this.calls.size;
+  }
+
+  /** How each open call is being served, so far. */
+  *openOutcomes(): Generator<Outcome> {
+    for (const reply of this.calls) yield reply.outcome;
   }
 
   /** Stops accepting connections and sends GOAWAY on every session; calls under way go on. */

@@ -202,6 +202,8 @@ export class Reply implements Downstream, FinishedCall, OpenCall {
     const control = this.control;
     this.control = null;
     control?.abort(CLIENT_GONE);
+    // Gone before any stage took the call or corral answered it: not a refusal.
+    if (this.outcome === 'rejected' && this.statusFields === null) this.outcome = 'cancelled';
     this.owner.replyClosed(this);
   }
 
@@ -225,6 +227,7 @@ function onStreamDrain(this: ReplyStream): void {
 }
 
 function onDeadline(reply: Reply, ms: number): void {
+  if (reply.outcome === 'rejected') reply.outcome = 'deadline';
   reply.fail(new GrpcError(Status.DEADLINE_EXCEEDED, `deadline exceeded: the call's grpc-timeout of ${ms}ms passed`));
 }
 

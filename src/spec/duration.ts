@@ -9,6 +9,19 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
+/** Milliseconds written back as a duration in the largest units that fit exactly: 100ms, 10s, 1m30s, 0s. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let text = '';
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) text += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return rest > 0 ? `${text}${rest}ms` : text;
+}
+
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 
 /**

@@ -16,6 +16,9 @@ import { decodeGrpcMessage, statusCode, type GrpcError } from '../wire/status.js
 import type { OtelSettings } from '../config/otel.js';
 import { BUILD } from '../observe/build-info.js';
 
+/** The longest a stop waits for the last spans to reach the collector. */
+const FLUSH_MS = 1000;
+
 const metadataGetter: TextMapGetter<Metadata> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => carrier[key],
@@ -103,9 +106,15 @@ export class Tracing {
     if (link !== null) span.addLink(link);
   }
 
-  /** Sends what is buffered and stops; at shutdown. */
+  /**
+   * Sends what is buffered and stops; at shutdown. A collector that does not answer gets
+   * FLUSH_MS, not the exporter's own timeout (10 s): a stopping sidecar must not wait on it.
+   */
   async shutdown(): Promise<void> {
-    await this.provider.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_MS)));
+    await Promise.race([this.provider.shutdown(), late]);
+    clearTimeout(timer);
   }
 }
 

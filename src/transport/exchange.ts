@@ -10,6 +10,10 @@ import { StreamReset, type BackendExchange } from './backend-exchange.js';
 export interface BackendConnection {
   /** host:port of the backend. */
   readonly address: string;
+  /** What messages call it: `backend host:port`, or `fleet peer host:port`. */
+  readonly name: string;
+  /** Why corral closed it itself (a PING not acknowledged, a connect timeout); null when it did not. */
+  readonly closedBy: string | null;
   /** The connection is gone (node then cancels every stream it carried). */
   readonly lost: boolean;
   /** The peer sent its HTTP/2 SETTINGS. */
@@ -24,7 +28,7 @@ export type BackendStream = ClientHttp2Stream & { readonly [kConnection]?: Backe
 
 /** Why a connection that opened but never spoke HTTP/2 failed: the usual mistake is an HTTP/1.1 or TLS port. */
 export const NOT_HTTP2 =
-  'the backend closed the connection without an HTTP/2 SETTINGS frame: corral expects cleartext HTTP/2 (h2c), not HTTP/1.1 or TLS';
+  'it closed the connection without an HTTP/2 SETTINGS frame: corral expects cleartext HTTP/2 (h2c), not HTTP/1.1 or TLS';
 
 const kExchange = Symbol('corral.exchange');
 type ExchangeStream = BackendStream & { [kExchange]: Exchange };
@@ -227,23 +231,26 @@ export class Exchange implements BackendExchange {
     if (this.abortReason !== null) return this.abortReason;
     const rstCode = this.stream.rstCode ?? 0;
     const connection = this.stream[kConnection];
-    const address = connection?.address ?? 'unknown';
+    const name = connection?.name ?? 'backend unknown';
     const lost = connection?.lost === true;
     const err = this.error as (Error & { code?: string }) | null;
+    if ((err !== null || lost) && connection?.closedBy != null) {
+      return new GrpcError(Status.UNAVAILABLE, `${name} unavailable: ${connection.closedBy}`);
+    }
     if ((err !== null || lost) && connection?.spokeHttp2 === false) {
-      return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${NOT_HTTP2}`);
+      return new GrpcError(Status.UNAVAILABLE, `${name} unavailable: ${NOT_HTTP2}`);
     }
     if (err !== null && err.code !== 'ERR_HTTP2_STREAM_ERROR') {
-      return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: ${err.message}`);
+      return new GrpcError(Status.UNAVAILABLE, `${name} unavailable: ${err.message}`);
     }
     if (rstCode === constants.NGHTTP2_CANCEL && lost) {
       // Not our cancel (that has an abortReason): node cancels every stream of a connection that died.
-      return new GrpcError(Status.UNAVAILABLE, `backend ${address} unavailable: the connection was lost`);
+      return new GrpcError(Status.UNAVAILABLE, `${name} unavailable: the connection was lost`);
     }
     if (rstCode !== constants.NGHTTP2_NO_ERROR) {
-      return new StreamReset(rstCode, `backend ${address} reset the stream (RST_STREAM code ${rstCode})`);
+      return new StreamReset(rstCode, `${name} reset the stream (RST_STREAM code ${rstCode})`);
     }
-    return new GrpcError(Status.INTERNAL, `backend ${address} ended the stream without a grpc-status`);
+    return new GrpcError(Status.INTERNAL, `${name} ended the stream without a grpc-status`);
   }
 }
 

@@ -28,6 +28,8 @@ export interface SessionPoolOptions {
   streamsPerSession: number;
   /** TLS to the backend (the cluster's `tls`, or BACKEND_TLS_*); null: cleartext HTTP/2 (h2c). */
   tls?: ClientTls | null;
+  /** What messages and logs call the other end: `backend` (the default), or `fleet peer`. */
+  role?: string;
 }
 
 type PooledStream = ClientHttp2Stream & { [kConnection]: PooledSession };
@@ -48,6 +50,7 @@ class PooledSession implements BackendConnection {
   spokeHttp2 = false;
   active = 0;
   keepalive: NodeJS.Timeout | null = null;
+  closedBy: string | null = null;
   constructor(
     readonly pool: SessionPool,
     readonly session: ClientHttp2Session,
@@ -59,6 +62,16 @@ class PooledSession implements BackendConnection {
 
   get address(): string {
     return this.pool.address;
+  }
+
+  get name(): string {
+    return this.pool.name;
+  }
+
+  /** Closes it for `why`: calls on it then fail with that reason, not with what the closing looks like. */
+  close(why: string): void {
+    this.closedBy = why;
+    this.session.destroy(new Error(why));
   }
 
   get lost(): boolean {
@@ -76,6 +89,10 @@ class PooledSession implements BackendConnection {
 export class SessionPool {
   private readonly sessions: PooledSession[] = [];
   private readonly authority: string;
+  /** `backend`, or `fleet peer`: what messages and logs call the other end. */
+  private readonly role: string;
+  /** The role and address, as messages name it. */
+  readonly name: string;
   private failures = 0;
   private nextAttemptAt = 0;
   private lastError = '';
@@ -92,6 +109,8 @@ export class SessionPool {
     private readonly logger: Logger,
   ) {
     this.authority = `${options.tls ? 'https' : 'http'}://${options.address}`;
+    this.role = options.role ?? 'backend';
+    this.name = `${this.role} ${options.address}`;
   }
 
   /** Opens the first session now, so the pool is warm and /ready reflects the backend. */
@@ -154,7 +173,7 @@ export class SessionPool {
     if (size <= limit) return;
     throw new UnforwardableRequest(
       Status.RESOURCE_EXHAUSTED,
-      `request metadata is ${size} bytes; backend ${this.options.address} accepts at most ${limit} (its SETTINGS_MAX_HEADER_LIST_SIZE)`,
+      `request metadata is ${size} bytes; ${this.name} accepts at most ${limit} (its SETTINGS_MAX_HEADER_LIST_SIZE)`,
     );
   }
 
@@ -176,7 +195,7 @@ export class SessionPool {
    */
   drain(): void {
     this.closed = true;
-    this.closedReason = `backend ${this.options.address} left its cluster`;
+    this.closedReason = `${this.name} left its cluster`;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     for (const s of this.sessions) {
       s.state = 'closing';
@@ -222,7 +241,7 @@ export class SessionPool {
     const wait = Math.max(0, Math.round(this.nextAttemptAt - performance.now()));
     throw new GrpcError(
       Status.UNAVAILABLE,
-      `backend ${this.options.address} unreachable (${this.lastError || 'no connection'}); next attempt in ${wait}ms`,
+      `${this.name} unreachable (${this.lastError || 'no connection'}); next attempt in ${wait}ms`,
     );
   }
 
@@ -238,7 +257,7 @@ export class SessionPool {
     const pooled = new PooledSession(this, session, this.advertisedLimit, this.advertisedHeaderListLimit);
     this.sessions.push(pooled);
     const connectTimer = setTimeout(() => {
-      session.destroy(new Error(`connect timed out after ${this.options.connectTimeoutMs}ms`));
+      pooled.close(`connect timed out after ${this.options.connectTimeoutMs}ms`);
     }, this.options.connectTimeoutMs);
 
     session.once('connect', () => {
@@ -250,7 +269,7 @@ export class SessionPool {
       this.nextAttemptAt = 0;
       this.lastError = '';
       pooled.keepalive = setInterval(() => this.ping(pooled), this.options.keepaliveTimeMs).unref();
-      this.logger.info({ backend: this.options.address, sessions: this.sessions.length }, 'backend session connected');
+      this.logger.info({ [this.role]: this.options.address, sessions: this.sessions.length }, `${this.role} session connected`);
     });
     session.on('remoteSettings', (settings) => {
       pooled.spokeHttp2 = true;
@@ -267,12 +286,13 @@ export class SessionPool {
     });
     session.once('close', () => {
       clearTimeout(connectTimer);
-      if (pooled.state !== 'connecting' && !pooled.spokeHttp2) this.lastError = NOT_HTTP2;
+      if (pooled.closedBy !== null) this.lastError = pooled.closedBy;
+      else if (pooled.state !== 'connecting' && !pooled.spokeHttp2) this.lastError = NOT_HTTP2;
       if (pooled.keepalive !== null) clearInterval(pooled.keepalive);
       const neverConnected = pooled.state === 'connecting';
       this.sessions.splice(this.sessions.indexOf(pooled), 1);
       if (neverConnected) this.backOff();
-      else this.logger.info({ backend: this.options.address }, 'backend session closed');
+      else this.logger.info({ [this.role]: this.options.address, ...(pooled.closedBy === null ? {} : { why: pooled.closedBy }) }, `${this.role} session closed`);
       if (this.sessions.length === 0) this.scheduleReconnect();
     });
     return pooled;
@@ -287,8 +307,8 @@ export class SessionPool {
     const delay = base * (1 + BACKOFF_JITTER * (Math.random() * 2 - 1));
     this.nextAttemptAt = performance.now() + delay;
     this.logger.warn(
-      { backend: this.options.address, err: this.lastError, retryInMs: Math.round(delay) },
-      'backend connection failed',
+      { [this.role]: this.options.address, err: this.lastError, retryInMs: Math.round(delay) },
+      `${this.role} connection failed`,
     );
   }
 
@@ -306,7 +326,7 @@ export class SessionPool {
   private ping(pooled: PooledSession): void {
     if (pooled.active === 0 || pooled.state !== 'ready') return;
     const timeout = setTimeout(() => {
-      pooled.session.destroy(new Error(`keepalive PING not acknowledged within ${this.options.keepaliveTimeoutMs}ms`));
+      pooled.close(`it stopped answering PINGs (none acknowledged within ${this.options.keepaliveTimeoutMs}ms)`);
     }, this.options.keepaliveTimeoutMs);
     try {
       pooled.session.ping((err) => {

@@ -16,7 +16,6 @@ export class Passthrough implements Handler {
 
   handle(call: Call, downstream: Downstream): void {
     downstream.outcome = 'bypass';
-    this.observer.served('bypass', downstream.route);
     this.observer.backendCallStarted('bypass', downstream.route);
     // A route with collapsing off hands whole requests here too.
     this.origin.start(call, downstream);

@@ -15,6 +15,8 @@ export interface RetryPolicy {
   readonly attemptTimeoutMs: number;
   /** A single-message call is replayed on another endpoint even after its response started (session_transfer). */
   readonly sessionTransfer: boolean;
+  /** What a failure that outlived the retries says first; BACKEND_UNAVAILABLE unless set. */
+  readonly unavailable?: string;
 }
 
 /** MyGateway's words for a backend failure that outlived the retries; the cause follows them. */
@@ -179,7 +181,7 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
       endpoint = this.upstream.pick(this.headers, this.tried);
     } catch (err) {
       // After a failure, "nowhere left to go" is that failure's doing: report it.
-      this.finish(this.lastFailure === null ? asGrpcError(err) : unavailable(this.lastFailure));
+      this.finish(this.lastFailure === null ? asGrpcError(err) : unavailable(this.policy, this.lastFailure));
       return;
     }
     this.picked = endpoint;
@@ -214,12 +216,12 @@ export class RetryingCall implements ResponseListener, CallControl, BackendCall 
     // INTERNAL), as any failure after response headers does; a lost backend is UNAVAILABLE either way.
     const answer = reset && !error.retriable;
     if (answer || !this.mayRetry()) {
-      this.finish(answer || (this.committed && error.code !== Status.UNAVAILABLE) ? error : unavailable(error));
+      this.finish(answer || (this.committed && error.code !== Status.UNAVAILABLE) ? error : unavailable(this.policy, error));
       return;
     }
     if (!this.retried && !(this.retried = this.upstream.retryBudget.retry())) {
       this.observer.retryRefused(this.upstream.clusterName);
-      this.finish(this.committed && error.code !== Status.UNAVAILABLE ? error : unavailable(error, BUDGET_SPENT));
+      this.finish(this.committed && error.code !== Status.UNAVAILABLE ? error : unavailable(this.policy, error, BUDGET_SPENT));
       return;
     }
     (this.tried ??= new Set()).add(endpoint.id);
@@ -259,8 +261,8 @@ function onAttemptTimeout(call: RetryingCall): void {
   call.attemptTimedOut();
 }
 
-function unavailable(cause: GrpcError, note = ''): GrpcError {
-  return new GrpcError(Status.UNAVAILABLE, `${BACKEND_UNAVAILABLE}: ${cause.message}${note}`);
+function unavailable(policy: RetryPolicy, cause: GrpcError, note = ''): GrpcError {
+  return new GrpcError(Status.UNAVAILABLE, `${policy.unavailable ?? BACKEND_UNAVAILABLE}: ${cause.message}${note}`);
 }
 
 const BUDGET_SPENT = " (not retried: a fifth of the cluster's calls are retries already, the retry budget)";

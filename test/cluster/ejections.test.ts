@@ -35,4 +35,21 @@ describe('Ejections', () => {
     expect(e.size).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('admits an ejected endpoint again as soon as it answers a call (as when every endpoint was out), keeping the count', () => {
+    let changes = 0;
+    const e = new Ejections({ baseMs: 30_000, maxMs: 300_000 }, () => changes++);
+    expect(e.eject('a')).toBe(30_000);
+    e.succeeded('a');
+    expect(e.has('a')).toBe(false);
+    expect(e.until('a')).toBeNull();
+    expect(e.size).toBe(0);
+    expect(changes).toBe(2);
+    expect(vi.getTimerCount()).toBe(0);
+    // It failed again before a second answer: that is the second ejection in a row.
+    expect(e.eject('a')).toBe(60_000);
+    e.succeeded('a');
+    e.succeeded('a');
+    expect(e.eject('a')).toBe(30_000);
+  });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Call, CallControl, ResponseSink } from '../../src/call/call.js';
 import type { Fleet, Peer } from '../../src/fleet/fleet.js';
 import { FLEET_HOP, FleetOrigin } from '../../src/fleet/fleet-origin.js';
+import { ForwardedCalls } from '../../src/fleet/forwarded-calls.js';
 import { Rendezvous } from '../../src/fleet/rendezvous.js';
 import type { Origin } from '../../src/upstream/origin.js';
 import { GrpcError, Status } from '../../src/wire/status.js';
@@ -58,7 +59,17 @@ describe('FleetOrigin', () => {
     expect(remote.started).toHaveLength(0);
     expect(local.started).toHaveLength(1);
     expect(local.started[0]!.call.metadata[FLEET_HOP]).toBeUndefined();
-    expect(fleet.served).toBe(1);
+    expect(fleet.served).toBe(0); // counted where it arrives (ForwardedCalls), however it is answered
+  });
+
+  it('counts every marked call that arrives as served, a follower or a cache hit as much as a leader', () => {
+    const { fleet } = setUp('peer');
+    const reached: Call[] = [];
+    const entry = new ForwardedCalls(fleet, { handle: (c) => void reached.push(c) });
+    entry.handle(call({ [FLEET_HOP]: 'peer-2' }), new RecordingDownstream());
+    entry.handle(call({ [FLEET_HOP]: 'peer-3' }), new RecordingDownstream());
+    entry.handle(call(), new RecordingDownstream());
+    expect([fleet.served, reached.length]).toEqual([2, 3]);
   });
 
   it('falls back to the local backend when the owner fails before a message, holding back headers it had sent', () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
-import { backendStats, client, unary, type Client } from '../support/grpc.js';
+import { backendStats, client, unary, until, type Client } from '../support/grpc.js';
 
 let backend: Backend;
 beforeAll(async () => {
@@ -77,6 +77,52 @@ describe('cache policy', () => {
       // A key with no good answer gets the failure: nothing is made up.
       const never = await unary(c, 'Lookup', { key: 'never-answered' });
       expect(never.error?.code).toBe(14);
+    } finally {
+      c.close();
+      await proxy.stop();
+    }
+  });
+
+  it('stale-if-error keeps corral ready (degraded) while kept answers can stand in for the dead backend, and no longer', async () => {
+    const own = await startBackend();
+    const proxy = await startProxy({ BACKEND_ADDRESS: own.address, COLLAPSER_CACHE_DURATION: '200ms', COLLAPSER_STALE_IF_ERROR: '3s' });
+    await proxy.untilReady();
+    const c = client(proxy.address);
+    try {
+      expect((await unary(c, 'Lookup', { key: 'ready-sie' })).error).toBeNull();
+      const answered = performance.now();
+      await own.stop();
+      await until('corral notices the backend is gone', async () => /not connected/.test((await proxy.admin('/ready')).body));
+      const degraded = await proxy.admin('/ready');
+      expect(degraded.status).toBe(200);
+      expect(degraded.body).toMatch(/^ready, degraded: cluster backend not connected: .*answers kept for errors \(stale-if-error\) stand in for up to [1-4]s more/);
+      expect([await proxy.metric('corral_ready'), await proxy.metric('corral_degraded')]).toEqual([1, 1]);
+      expect(proxy.lines.some((l) => l.includes('"backend down: staying ready while answers kept for errors (stale-if-error) stand in for it"'))).toBe(true);
+      expect((await unary(c, 'Lookup', { key: 'ready-sie' })).error).toBeNull();
+
+      // The window is over (200 ms fresh + 3 s): nothing kept can answer, so corral is not ready.
+      await until('the window is over', async () => (await proxy.admin('/ready')).status === 503);
+      expect(performance.now() - answered).toBeGreaterThan(3000);
+      expect((await proxy.admin('/ready')).body).toMatch(/^cluster backend not connected/);
+      expect([await proxy.metric('corral_ready'), await proxy.metric('corral_degraded')]).toEqual([0, 0]);
+      await until('the change is logged', async () => proxy.lines.some((l) => l.includes('"answers kept for errors can no longer stand in for the backend: not ready"')));
+    } finally {
+      c.close();
+      await proxy.stop();
+    }
+  });
+
+  it('without stale-if-error a dead backend makes corral unready at once, cached answers or not', async () => {
+    const own = await startBackend();
+    const proxy = await startProxy({ BACKEND_ADDRESS: own.address, COLLAPSER_CACHE_DURATION: '30s' });
+    await proxy.untilReady();
+    const c = client(proxy.address);
+    try {
+      expect((await unary(c, 'Lookup', { key: 'ready-plain' })).error).toBeNull();
+      await own.stop();
+      await until('corral is not ready', async () => (await proxy.admin('/ready')).status === 503);
+      expect((await proxy.admin('/ready')).body).toMatch(/^cluster backend not connected/);
+      expect(await proxy.metric('corral_degraded')).toBe(0);
     } finally {
       c.close();
       await proxy.stop();

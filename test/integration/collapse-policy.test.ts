@@ -86,7 +86,7 @@ describe('COLLAPSER_SKIP_METHODS and COLLAPSER_METHODS', () => {
       expect(await herd(c, 'only')).toBe(10);
       const before = (await backendStats(backend.address)).calls.Watch ?? 0;
       const streams = Array.from({ length: 5 }, () => collect(c.Watch({ topic: 'only', count: 2, gate: 'only-watch' })));
-      await until('five callers share one Watch flight', async () => (await proxy.metric('corral_requests_total{outcome="follower"}')) >= 4);
+      await until('five callers share one Watch flight', async () => (await proxy.metric('corral_calls_in_progress{outcome="follower"}')) >= 4);
       await release(backend.address, 'only-watch');
       const results = await Promise.all(streams);
       expect(results.map((r) => `${r.error?.message ?? 'ok'} ${r.messages.length}`)).toEqual(results.map(() => 'ok 2'));

@@ -14,10 +14,12 @@ let c: Client;
 let stack: Stack;
 
 const series = (outcome: string) => `corral_requests_total{outcome="${outcome}"}`;
+const waiting = (outcome: string) => `corral_calls_in_progress{outcome="${outcome}"}`;
 const lookups = async () => (await backendStats(backend.address)).calls.Lookup ?? 0;
 
+/** Waits until at least this many calls are open as leaders (or followers). */
 async function waitForJoins(outcome: 'leader' | 'follower', atLeast: number): Promise<void> {
-  await until(`${atLeast} ${outcome} calls`, async () => (await proxy.metric(series(outcome))) >= atLeast);
+  await until(`${atLeast} ${outcome} calls`, async () => (await proxy.metric(waiting(outcome))) >= atLeast);
 }
 
 beforeAll(async () => {
@@ -30,9 +32,8 @@ afterAll(() => stack?.stop());
 describe('collapsing identical calls', () => {
   it('a herd of 1000 identical calls makes one backend call, and all get the same answer', async () => {
     const before = await lookups();
-    const followersBefore = await proxy.metric(series('follower'));
     const calls = Array.from({ length: 1000 }, () => unary(c, 'Lookup', { key: 'herd', gate: 'herd' }));
-    await waitForJoins('follower', followersBefore + 999);
+    await waitForJoins('follower', 999);
     await release(backend.address, 'herd');
     const results = await Promise.all(calls);
     expect(results.filter((r) => r.error !== null)).toEqual([]);
@@ -44,12 +45,10 @@ describe('collapsing identical calls', () => {
   it('never shares a response between callers with different authorization', async () => {
     const before = await lookups();
     const call = (auth: string) => unary(c, 'Lookup', { key: 'authz', gate: 'authz' }, metadata({ authorization: auth }));
-    const leaders = await proxy.metric(series('leader'));
-    const followers = await proxy.metric(series('follower'));
     const alice = [call('Bearer alice'), call('Bearer alice')];
     const bob = [call('Bearer bob'), call('Bearer bob')];
-    await waitForJoins('leader', leaders + 2);
-    await waitForJoins('follower', followers + 2);
+    await waitForJoins('leader', 2);
+    await waitForJoins('follower', 2);
     await release(backend.address, 'authz');
     const [a1, a2, b1, b2] = await Promise.all([...alice, ...bob]);
     expect(a1!.reply.metadata.authorization).toBe('Bearer alice');
@@ -62,9 +61,8 @@ describe('collapsing identical calls', () => {
 
   it('does not collapse calls with distinct payloads', async () => {
     const before = await lookups();
-    const leaders = await proxy.metric(series('leader'));
     const calls = Array.from({ length: 10 }, (_, i) => unary(c, 'Lookup', { key: `distinct-${i}`, gate: 'distinct' }));
-    await waitForJoins('leader', leaders + 10);
+    await waitForJoins('leader', 10);
     await release(backend.address, 'distinct');
     const results = await Promise.all(calls);
     expect(results.map((r) => r.reply.key)).toEqual(Array.from({ length: 10 }, (_, i) => `distinct-${i}`));
@@ -73,10 +71,9 @@ describe('collapsing identical calls', () => {
 
   it('gives every waiter the error status, message and trailers, and does not cache the error', async () => {
     const before = await lookups();
-    const followers = await proxy.metric(series('follower'));
     const request = { key: 'fails', gate: 'fails', failCode: grpc.status.NOT_FOUND, failMessage: 'no such key: fails (ü)' };
     const calls = Array.from({ length: 5 }, () => unary(c, 'Lookup', request, metadata({ 'x-echo-tag': 'e1' })));
-    await waitForJoins('follower', followers + 4);
+    await waitForJoins('follower', 4);
     await release(backend.address, 'fails');
     const results = await Promise.all(calls);
     for (const r of results) {
@@ -94,12 +91,10 @@ describe('collapsing identical calls', () => {
 
   it('a leader that cancels does not cancel its followers or the backend call', async () => {
     const before = await backendStats(backend.address);
-    const leaders = await proxy.metric(series('leader'));
-    const followers = await proxy.metric(series('follower'));
     const leader = unary(c, 'Lookup', { key: 'cancel', gate: 'cancel' });
-    await waitForJoins('leader', leaders + 1);
+    await waitForJoins('leader', 1);
     const rest = Array.from({ length: 3 }, () => unary(c, 'Lookup', { key: 'cancel', gate: 'cancel' }));
-    await waitForJoins('follower', followers + 3);
+    await waitForJoins('follower', 3);
     leader.call.cancel();
     expect((await leader).error?.code).toBe(grpc.status.CANCELLED);
     await release(backend.address, 'cancel');
@@ -145,11 +140,9 @@ describe('one caller never slows another', () => {
     stalled.pause(); // never reads: its flow-control window fills and corral buffers for it alone
     stalled.end(encodeFrame(message));
     try {
-      const leaders = await proxy.metric(series('leader'));
-      await waitForJoins('leader', leaders);
-      const followers = await proxy.metric(series('follower'));
+      await waitForJoins('leader', 1);
       const reader = unary(c, 'Lookup', { key: 'big', gate: 'big', replyBytes });
-      await waitForJoins('follower', followers + 1);
+      await waitForJoins('follower', 1);
       await release(backend.address, 'big');
       const r = await reader;
       expect(r.error).toBeNull();
@@ -200,8 +193,8 @@ describe('a herd larger than COLLAPSER_MAX_FOLLOWERS', () => {
     try {
       const mine = unary(other, 'Lookup', { key: 'parked', gate: 'parked' });
       // 51 callers, 21 per flight (a leader and 20 followers): three backend calls.
-      await until('every caller waits', async () => (await small.proxy.metric(series('leader'))) + (await small.proxy.metric(series('follower'))) === 51);
-      expect(await small.proxy.metric(series('leader'))).toBe(3);
+      await until('every caller waits', async () => (await small.proxy.metric(waiting('leader'))) + (await small.proxy.metric(waiting('follower'))) === 51);
+      expect(await small.proxy.metric(waiting('leader'))).toBe(3);
       await release(small.backend.address, 'parked');
       const results = await Promise.all([...parked, mine]);
       expect(results.filter((r) => r.error !== null)).toEqual([]);

@@ -190,10 +190,10 @@ clusters:
       // A bidi stream that sent a second message before the timeout: that message is gone, so no retry.
       const chat = example.Chat(metadata({ 'session-id': onFrozen })) as grpc.ClientDuplexStream<{ text: string }, { text: string }>;
       const done = collect(chat);
-      const streamed = await proxy.metric('corral_requests_total{outcome="bypass"}');
+      const streamed = await proxy.metric('corral_backend_calls_total{kind="bypass"}');
       chat.write({ text: 'first' });
       // Once corral has taken the call for a stream (its first message held), the second flows to the backend.
-      await until('corral streams the chat', async () => (await proxy.metric('corral_requests_total{outcome="bypass"}')) > streamed);
+      await until('corral streams the chat', async () => (await proxy.metric('corral_backend_calls_total{kind="bypass"}')) > streamed);
       chat.write({ text: 'second' });
       chat.end();
       const { error } = await done;

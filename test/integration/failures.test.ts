@@ -108,6 +108,31 @@ describe('backend failures', () => {
     }
   });
 
+  it('an ejected endpoint that answers again is shown serving at once, not for the rest of its ejection', async () => {
+    const port = await freePort();
+    let own = await startBackend({ port });
+    const p = await startProxy({ BACKEND_ADDRESS: own.address, EJECTION_BASE_TIME: '5m' });
+    await p.untilReady();
+    const pc = client(p.address);
+    const endpointState = async () => JSON.parse((await p.admin('/clusters')).body).clusters[0].endpoints[0].state as string;
+    try {
+      await own.stop();
+      await until('the endpoint is ejected', async () => {
+        await unary(pc, 'Lookup', { key: `down-${Math.random()}` });
+        return (await p.metric('corral_endpoints_ejected')) === 1;
+      });
+      expect(await endpointState()).toBe('ejected');
+      own = await startBackend({ port });
+      // The only endpoint is out, so it is still tried (panic mode); once it answers, it is back.
+      await until('the backend answers through corral', async () => (await unary(pc, 'Lookup', { key: `up-${Math.random()}` })).error === null);
+      expect([await endpointState(), await p.metric('corral_endpoints_ejected'), await p.metric(`corral_endpoint_ejected{endpoint="${own.address}"}`)]).toEqual(['serving', 0, 0]);
+    } finally {
+      pc.close();
+      await p.stop();
+      await own.stop();
+    }
+  });
+
   it('a backend slower than BACKEND_TIMEOUT gives every waiter DEADLINE_EXCEEDED naming it', async () => {
     const impatient = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TIMEOUT: '300ms' });
     await impatient.untilReady();

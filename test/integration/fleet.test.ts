@@ -42,13 +42,20 @@ async function members(p: Proxy): Promise<number> {
   return p.metric('corral_fleet_members');
 }
 
-/** Calls the live sidecars took into a flight (leaders and followers), forwarded ones included. */
+/** Calls waiting in a flight on the live sidecars (leaders and followers), forwarded ones included. */
 async function joined(): Promise<number> {
   let n = 0;
   for (const p of proxies) {
     if (p === null) continue;
-    n += (await p.metric('corral_requests_total{outcome="leader"}')) + (await p.metric('corral_requests_total{outcome="follower"}'));
+    n += (await p.metric('corral_calls_in_progress{outcome="leader"}')) + (await p.metric('corral_calls_in_progress{outcome="follower"}'));
   }
+  return n;
+}
+
+/** A counter summed over the live sidecars. */
+async function overFleet(series: string): Promise<number> {
+  let n = 0;
+  for (const p of proxies) if (p !== null) n += await p.metric(series);
   return n;
 }
 
@@ -60,9 +67,8 @@ async function heldHerd(key: string, n: number) {
   const perReplica = () => Promise.all(backends.map(async (b) => (await backendStats(b.address)).calls.Lookup ?? 0));
   const before = await lookups();
   const was = await perReplica();
-  const joinedBefore = await joined();
   const calls = herd(key, n, [0, 1, 2, 3]);
-  await until('every call waits in a flight', async () => (await joined()) - joinedBefore === n + SIZE - 1);
+  await until('every call waits in a flight', async () => (await joined()) === n + SIZE - 1);
   const now = await perReplica();
   const owner = now.findIndex((c, i) => c > was[i]!);
   expect(owner).toBeGreaterThanOrEqual(0);
@@ -100,10 +106,11 @@ function herd(key: string, n: number, via: number[], md?: () => ReturnType<typeo
 describe('a fleet of corrals', () => {
   it('makes one backend call for a herd spread over every sidecar', async () => {
     const before = await lookups();
-    const was = await joined();
+    const forwarded = await overFleet('corral_fleet_forwarded_total');
+    const served = await overFleet('corral_fleet_served_total');
     const calls = herd('fleet-herd', 40, [0, 1, 2, 3]);
     // All forty joined a flight, and the three non-owners' flights joined the owner's.
-    await until('every call waits in a flight', async () => (await joined()) - was === 40 + SIZE - 1);
+    await until('every call waits in a flight', async () => (await joined()) === 40 + SIZE - 1);
     // The admin views show the fleet, and which member owns each flight's key.
     const dump = JSON.parse((await proxies[0]!.admin('/config_dump')).body);
     expect(dump.fleet.members).toHaveLength(SIZE);
@@ -114,6 +121,8 @@ describe('a fleet of corrals', () => {
     expect(results.map((r) => r.error?.message ?? 'ok')).toEqual(results.map(() => 'ok'));
     expect(new Set(results.map((r) => r.reply.callNumber)).size).toBe(1);
     expect((await lookups()) - before).toBe(1);
+    // Each flight a non-owner forwarded was served by the owner, though it joined the owner's flight as a follower.
+    expect([(await overFleet('corral_fleet_forwarded_total')) - forwarded, (await overFleet('corral_fleet_served_total')) - served]).toEqual([SIZE - 1, SIZE - 1]);
   });
 
   it('spreads the owners of distinct keys, and keeps two identities apart fleet-wide', async () => {
@@ -126,11 +135,10 @@ describe('a fleet of corrals', () => {
 
     const before = await lookups();
     const as = (user: string) => () => metadata({ authorization: `Bearer ${user}` });
-    const was = await joined();
     const alice = herd('fleet-identities', 8, [0, 1, 2, 3], as('alice'));
     const bob = herd('fleet-identities', 8, [0, 1, 2, 3], as('bob'));
     // Two keys: eight calls each, plus the flights the three non-owners forwarded for each.
-    await until('every call waits in a flight', async () => (await joined()) - was === 16 + 2 * (SIZE - 1) || (await lookups()) - before > 2);
+    await until('every call waits in a flight', async () => (await joined()) === 16 + 2 * (SIZE - 1) || (await lookups()) - before > 2);
     await releaseAll('fleet-identities');
     const results = await Promise.all([...alice, ...bob].map((c) => c.result));
     expect(results.every((r) => r.error === null)).toBe(true);
@@ -162,9 +170,8 @@ describe('a fleet of corrals', () => {
       return n;
     };
     const before = await watches();
-    const was = await joined();
     const streams = Array.from({ length: 16 }, (_, i) => collect(clients[i % SIZE]!.Watch({ topic: 'fleet-stream', count: 3, gate: 'fleet-stream' })));
-    await until('every stream waits in a flight', async () => (await joined()) - was === 16 + SIZE - 1);
+    await until('every stream waits in a flight', async () => (await joined()) === 16 + SIZE - 1);
     await releaseAll('fleet-stream');
     const results = await Promise.all(streams);
     expect(results.map((r) => r.error?.message ?? 'ok')).toEqual(results.map(() => 'ok'));
@@ -191,6 +198,13 @@ describe('a fleet of corrals', () => {
     }
     await Promise.all(calls.filter((c) => c.at === owner).map((c) => c.result));
     for (const p of proxies) await until('the fleet is whole again', async () => (await members(p!)) === SIZE, 20_000);
+    // The peers say what happened, naming the owner as a fleet peer, never as a backend or a protocol mistake.
+    const peerLines = proxies.filter((_, i) => i !== owner).flatMap((p) => p!.lines).filter((l) => l.includes('fleet'));
+    const fellBack = peerLines.filter((l) => l.includes('"fleet: owner unreachable; calling the backend here"'));
+    expect(fellBack.length).toBeGreaterThan(0);
+    expect(fellBack.every((l) => l.includes(`fleet peer 127.0.0.1:${frozen.grpcPort}`) && !l.includes('backend 127.0.0.1'))).toBe(true);
+    expect(peerLines.some((l) => l.includes('stopped answering PINGs'))).toBe(true);
+    expect(proxies.flatMap((p) => p!.lines).filter((l) => l.includes('SETTINGS frame'))).toEqual([]);
     // The peers forward to it again once their back-off from its failure (2 s) has run out.
     await new Promise((r) => setTimeout(r, 2100));
   }, 60_000);
@@ -213,9 +227,8 @@ describe('a fleet of corrals', () => {
     for (const p of proxies) if (p !== null) await until('the dead sidecar left the fleet', async () => (await members(p)) === SIZE - 1, 20_000);
     const survivors = [0, 1, 2, 3].filter((i) => i !== owner);
     const again = await lookups();
-    const joinedAgain = await joined();
     const next = herd('fleet-after-death', 18, survivors);
-    await until('every call waits in a flight', async () => (await joined()) - joinedAgain === 18 + survivors.length - 1);
+    await until('every call waits in a flight', async () => (await joined()) === 18 + survivors.length - 1);
     await releaseAll('fleet-after-death');
     const nextResults = await Promise.all(next.map((c) => c.result));
     expect(nextResults.every((r) => r.error === null)).toBe(true);
@@ -230,9 +243,8 @@ describe('a fleet of corrals', () => {
     for (const p of live) expect(await members(p)).toBe(seen);
     const survivors = proxies.map((p, i) => (p === null ? -1 : i)).filter((i) => i >= 0);
     const before = await lookups();
-    const was = await joined();
     const calls = herd('fleet-etcd-down', 12, survivors);
-    await until('every call waits in a flight', async () => (await joined()) - was === 12 + survivors.length - 1);
+    await until('every call waits in a flight', async () => (await joined()) === 12 + survivors.length - 1);
     await releaseAll('fleet-etcd-down');
     expect((await Promise.all(calls.map((c) => c.result))).every((r) => r.error === null)).toBe(true);
     expect((await lookups()) - before).toBe(1);

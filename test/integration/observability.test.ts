@@ -81,12 +81,11 @@ describe('observing calls on several routes', () => {
 
   beforeAll(async () => {
     // A leader (sent with a caller's traceparent) and two followers on one gated flight, then a cache hit.
-    const followers = await proxy.metric('corral_requests_total{outcome="follower"}');
     const traced = metadata({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` });
     const leader = unary(c, 'Lookup', { key: 'observed', gate: 'observed' }, traced);
     await until('the leader is in flight', async () => (await proxy.metric('corral_flights_in_progress')) === 1);
     const herd = [unary(c, 'Lookup', { key: 'observed', gate: 'observed' }), unary(c, 'Lookup', { key: 'observed', gate: 'observed' })];
-    await until('two followers joined', async () => (await proxy.metric('corral_requests_total{outcome="follower"}')) >= followers + 2);
+    await until('two followers joined', async () => (await proxy.metric('corral_calls_in_progress{outcome="follower"}')) >= 2);
     flightsDuringHerd = JSON.parse((await proxy.admin('/flights')).body);
     await release(backend.address, 'observed');
     results.leader = await leader;
@@ -191,13 +190,14 @@ describe('admin endpoints', () => {
     for (const path of ['/config_dump', '/clusters', '/flights', '/logging', '/']) {
       const res = await fetch(`http://127.0.0.1:${proxy.metricsPort}${path}`);
       expect(res.status, path).toBe(404);
-      expect(await res.text()).toContain('(ADMIN_PORT)');
+      expect(await res.text()).toContain(`the admin endpoints are on 127.0.0.1:${proxy.adminPort} (ADMIN_PORT)`);
     }
     const refused = await fetch(`http://127.0.0.1:${proxy.metricsPort}/logging?level=silent`, { method: 'POST' });
     expect(refused.status).toBe(405);
     for (const path of ['/metrics', '/health', '/ready']) {
       expect((await fetch(`http://127.0.0.1:${proxy.metricsPort}${path}`)).status, path).toBe(200);
-      expect((await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`)).status, path).toBe(404);
+      const wrongPort = await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`);
+      expect([wrongPort.status, await wrongPort.text()], path).toEqual([404, `not found: ${path} is on 127.0.0.1:${proxy.metricsPort} (METRICS_PORT); GET / lists this port's endpoints\n`]);
     }
   });
 
@@ -220,6 +220,8 @@ describe('admin endpoints', () => {
     const dump = JSON.parse((await proxy.admin('/config_dump')).body);
     expect(dump.generation).toBe(0);
     expect(dump.environment).toMatchObject({ JWT_SECRET: '[redacted]', COLLAPSER_MAX_FOLLOWERS: 10000, RESPONSE_OUTCOME_HEADER: 'x-corral-outcome' });
+    // Durations as they are written, not as milliseconds.
+    expect(dump.environment).toMatchObject({ COLLAPSER_CACHE_DURATION: '1m', BACKEND_QUEUE_TIMEOUT: '100ms', BACKEND_KEEPALIVE_TIME: '5m', COLLAPSER_STALE_IF_ERROR: '0s' });
     expect(dump.topology.routes.map((r: { name: string }) => r.name)).toEqual(['lookups', 'uploads']);
     expect(dump.topology.routes[0]).toMatchObject({ balancer: { type: 'round_robin' }, collapse: 'declared or listed reads', authorization: 'none', cacheTtlMs: 60_000, timeoutMs: 10_000 });
     expect(JSON.stringify(dump)).not.toContain('a-secret-the-config-dump-must-not-show');

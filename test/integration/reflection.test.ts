@@ -80,6 +80,36 @@ describe('COLLAPSER_REFLECTION', () => {
     }
   });
 
+  it('a backend without reflection and a method listed: start-up says what is collapsed, not that every call passes through', async () => {
+    const { startProxy } = await import('../../cmd/processes.js');
+    const bare = await startReflectingBackend({ reflection: false });
+    const proxy = await startProxy({ BACKEND_ADDRESS: bare.address, COLLAPSER_METHODS: '/shop.v1.OrderService/SearchOrders', COLLAPSER_CACHE_DURATION: '0' });
+    try {
+      await proxy.untilReady();
+      expect(proxy.lines.filter((l) => l.includes('server reflection') && !l.includes('"collapsing ')).map((l) => JSON.parse(l).msg)).toEqual([
+        'the backend serves no gRPC server reflection: nothing learned; collapsing only /shop.v1.OrderService/SearchOrders (COLLAPSER_METHODS)',
+      ]);
+      expect(proxy.lines.some((l) => l.includes('pass through'))).toBe(false);
+      expect(await herd(proxy, 'SearchOrders', 5, bare)).toBe(1);
+    } finally {
+      await proxy.stop();
+      bare.kill();
+    }
+  });
+
+  it('COLLAPSER_METHODS=*: the per-method metrics still name the methods the backend describes over reflection', async () => {
+    const { startProxy } = await import('../../cmd/processes.js');
+    const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_METHODS: '*', COLLAPSER_CACHE_DURATION: '0' });
+    try {
+      await proxy.untilReady();
+      expect(await herd(proxy, 'CreateOrder', 3)).toBe(1); // collapsed: * says every method is a read
+      expect(await proxy.metric('corral_method_calls_total{method="/shop.v1.OrderService/CreateOrder"}')).toBe(3);
+      expect(await proxy.metric('corral_method_calls_total{method="other"}')).toBe(0);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('asks a backend again when it comes back: a new version that declares a read gets it collapsed', async () => {
     const { startProxy } = await import('../../cmd/processes.js');
     const before = await startReflectingBackend({ reflection: false });

@@ -72,6 +72,10 @@ describe('TLS and mTLS on the gRPC port', () => {
     expect(xfcc).toMatch(/^By=spiffe:\/\/test\.example\/ns\/default\/sa\/corral;Hash=[0-9a-f]{64};Subject="CN=alice";URI=spiffe:\/\/test\.example\/ns\/default\/sa\/alice$/);
   });
 
+  it('says in its listening line that mTLS is on (TLS with client certificates required)', () => {
+    expect(proxy.ready.tls).toBe('mtls');
+  });
+
   it('refuses, in the handshake, a client without a certificate, with one from another CA, or in cleartext', async () => {
     for (const c of [tlsClient(proxy.address, null), tlsClient(proxy.address, carol), new ExampleClient(proxy.address, grpc.credentials.createInsecure()) as Client]) {
       const { error } = await unary(c, 'Lookup', { key: 'refused' }, undefined, { deadline: Date.now() + 3000 });
@@ -180,6 +184,7 @@ describe('TLS to the backend', () => {
     const proxy = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_TLS_CA_FILE: backendCa.certFile });
     try {
       await proxy.untilReady();
+      expect(proxy.ready.tls).toBe('off'); // TLS to the backend only; clients still connect in cleartext
       const c = new ExampleClient(proxy.address, grpc.credentials.createInsecure()) as Client;
       const results = await Promise.all(Array.from({ length: 10 }, () => unary(c, 'Lookup', { key: 'declared-read' })));
       c.close();
