@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * The herd client: fires N concurrent identical Lookup calls through corral and prints
- * how many reached the backend.
+ * how many reached the backend. With several targets (a fleet of sidecars, each in front
+ * of its own replica) the calls are spread over them in turn and the backend calls are
+ * counted behind each one.
  *
- *   node dist/cmd/client.js [--target 127.0.0.1:50052] [--requests 1000] [--delay 200ms] [--key demo]
+ *   node dist/cmd/client.js [--target 127.0.0.1:50052[,host:port...]] [--requests 1000] [--delay 200ms] [--key demo]
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -16,6 +18,8 @@ export interface HerdResult {
   ok: number;
   failed: Record<string, number>;
   backendCalls: number;
+  /** Backend calls behind each target, in the order given. */
+  backendCallsByTarget: Record<string, number>;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   wallMs: number;
 }
@@ -56,18 +60,20 @@ export async function runWrites(target: string, requests: number, gate: string):
   }
 }
 
-export async function runHerd(target: string, requests: number, delayMs: number, key: string): Promise<HerdResult> {
-  const client = new ExampleClient(target, grpc.credentials.createInsecure());
+export async function runHerd(target: string | string[], requests: number, delayMs: number, key: string): Promise<HerdResult> {
+  const targets = typeof target === 'string' ? [target] : target;
+  const clients = targets.map((t) => new ExampleClient(t, grpc.credentials.createInsecure()));
   try {
-    const before = await backendLookups(client);
+    const counted = () => Promise.all(clients.map((c) => backendLookups(c)));
+    const before = await counted();
     const latencies: number[] = [];
     const failed: Record<string, number> = {};
     const started = performance.now();
     await Promise.all(
-      Array.from({ length: requests }, async () => {
+      Array.from({ length: requests }, async (_, i) => {
         const t0 = performance.now();
         try {
-          await unary(client, 'Lookup', { key, delayMs });
+          await unary(clients[i % clients.length]!, 'Lookup', { key, delayMs });
           latencies.push(performance.now() - t0);
         } catch (err) {
           const name = grpc.status[(err as grpc.ServiceError).code] ?? 'UNKNOWN';
@@ -76,13 +82,15 @@ export async function runHerd(target: string, requests: number, delayMs: number,
       }),
     );
     const wallMs = performance.now() - started;
-    const backendCalls = (await backendLookups(client)) - before;
+    const after = await counted();
+    const backendCallsByTarget = Object.fromEntries(targets.map((t, i) => [t, after[i]! - before[i]!]));
     latencies.sort((a, b) => a - b);
     return {
       requests,
       ok: latencies.length,
       failed,
-      backendCalls,
+      backendCalls: Object.values(backendCallsByTarget).reduce((a, b) => a + b, 0),
+      backendCallsByTarget,
       latencyMs: {
         p50: percentile(latencies, 50),
         p90: percentile(latencies, 90),
@@ -92,7 +100,7 @@ export async function runHerd(target: string, requests: number, delayMs: number,
       wallMs,
     };
   } finally {
-    client.close();
+    for (const c of clients) c.close();
   }
 }
 
@@ -102,7 +110,7 @@ export function formatHerd(r: HerdResult): string {
   return [
     `requests sent       ${r.requests}`,
     `answered OK         ${r.ok}  (failed: ${failures})`,
-    `backend calls       ${r.backendCalls}`,
+    `backend calls       ${r.backendCalls}${Object.keys(r.backendCallsByTarget).length > 1 ? `  (${Object.entries(r.backendCallsByTarget).map(([t, n]) => `${n} behind ${t}`).join(', ')})` : ''}`,
     `collapse ratio      ${r.backendCalls > 0 ? (r.requests / r.backendCalls).toFixed(1) : 'n/a'} : 1`,
     `latency p50 / p90   ${ms(r.latencyMs.p50)} / ${ms(r.latencyMs.p90)}`,
     `latency p99 / max   ${ms(r.latencyMs.p99)} / ${ms(r.latencyMs.max)}`,
@@ -112,7 +120,10 @@ export function formatHerd(r: HerdResult): string {
 
 const USAGE = `The herd client: N concurrent identical Lookup calls, then how many reached the backend.
 
-  node dist/cmd/client.js [--target 127.0.0.1:50052] [--requests 1000] [--delay 200ms] [--key demo] [--json]`;
+  node dist/cmd/client.js [--target 127.0.0.1:50052[,host:port...]] [--requests 1000] [--delay 200ms] [--key demo] [--json]
+
+Several targets (comma-separated): the calls go to each in turn, and the backend calls are
+counted behind each (one backend per target, as with a sidecar in front of each replica).`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const values = commandLine('client', USAGE, {
@@ -128,7 +139,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     fail('client', '--delay takes a duration such as 200ms, --requests a positive whole number');
   }
   try {
-    const result = await runHerd(values.target as string, requests, delayMs, values.key as string);
+    const targets = (values.target as string).split(',').map((t) => t.trim()).filter((t) => t !== '');
+    const result = await runHerd(targets, requests, delayMs, values.key as string);
     process.stdout.write((values.json ? JSON.stringify(result) : formatHerd(result)) + '\n');
   } catch (err) {
     fail('client', `cannot run the herd against ${values.target}: ${(err as Error).message}`);

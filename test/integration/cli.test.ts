@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { proxyExit, startProxy } from '../../cmd/processes.js';
+import { proxyExit, startBackend, startProxy } from '../../cmd/processes.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -185,6 +185,19 @@ describe('the example programs', () => {
     const bad = await run(script, ['--bogus']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe(`${script}: Unknown option '--bogus' (try --help)\n`);
+  });
+
+  it('the client spreads its calls over several targets and counts the backend calls behind each', async () => {
+    const replicas = await Promise.all([startBackend(), startBackend()]);
+    try {
+      const targets = replicas.map((b) => b.address);
+      const r = await run('client', ['--target', targets.join(','), '--requests', '6', '--delay', '0', '--json']);
+      expect(r.code).toBe(0);
+      const result = JSON.parse(r.stdout) as { ok: number; backendCalls: number; backendCallsByTarget: Record<string, number> };
+      expect([result.ok, result.backendCalls, result.backendCallsByTarget]).toEqual([6, 6, { [targets[0]!]: 3, [targets[1]!]: 3 }]);
+    } finally {
+      await Promise.all(replicas.map((b) => b.stop()));
+    }
   });
 
   it('the client says in one line when it cannot reach its target', async () => {
