@@ -19,6 +19,7 @@ import { runGateway, type GatewayReport } from './gateway.js';
 import { fleetLines, runFleet } from './fleet.js';
 import { outageLines, runOutage } from './outage.js';
 import { goodputSvg, overloadLines, runOverload } from './overload.js';
+import { runWatchers, watchersLines } from './watchers.js';
 import type { MicroResult } from './micro.js';
 
 const { values } = parseArgs({
@@ -186,10 +187,16 @@ lines.push('', ...overloadSection);
 writeFileSync(`${resultsDir}/overload.md`, [`# corral benchmark: overload, ${machine.date}`, '', `Machine: ${machine.cpu}; ${machine.node}; ${machine.nginx}.`, '', ...overloadSection].join('\n') + '\n');
 writeFileSync(fileURLToPath(new URL('../../docs/overload-goodput.svg', import.meta.url)), goodputSvg(overload));
 
+// Watchers of one long server stream, straight to the backend and fanned out by corral (bench/watchers.ts).
+const watchers = await runWatchers();
+const watchersSection = watchersLines(watchers);
+lines.push('', ...watchersSection);
+writeFileSync(`${resultsDir}/watchers.md`, [`# corral benchmark: watchers, ${machine.date}`, '', `Machine: ${machine.cpu}; ${machine.node}.`, '', ...watchersSection].join('\n') + '\n');
+
 const report = lines.join('\n') + '\n';
 process.stdout.write('\n' + report);
 writeFileSync(`${resultsDir}/latest.md`, report);
-writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, allocation, idle, tls, gateway, fleet, outage, overload }, null, 2) + '\n');
+writeFileSync(`${resultsDir}/latest.json`, JSON.stringify({ machine, options, micro, e2e, allocation, idle, tls, gateway, fleet, outage, overload, watchers }, null, 2) + '\n');
 
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 0;

@@ -108,13 +108,14 @@ const handlers: grpc.UntypedServiceImplementation = {
     callback(null, { key: req.key, callNumber, metadata, padding: Buffer.alloc(req.replyBytes, 0x61) }, trailers);
   },
 
-  async Watch(call: grpc.ServerWritableStream<{ topic: string; count: number; intervalMs: number; gate: string }, unknown>) {
+  async Watch(call: grpc.ServerWritableStream<{ topic: string; count: number; intervalMs: number; gate: string; paddingBytes: number }, unknown>) {
     count('Watch', call);
-    const { topic, count: n, intervalMs, gate: gateName } = call.request;
+    const { topic, count: n, intervalMs, gate: gateName, paddingBytes } = call.request;
     call.sendMetadata(echoed(call.metadata));
     await wait(0, gateName);
+    const padding = Buffer.alloc(paddingBytes);
     for (let sequence = 1; sequence <= n && !call.cancelled; sequence++) {
-      call.write({ topic, sequence, backend: args.name });
+      call.write({ topic, sequence, backend: args.name, padding, sentAtMs: performance.timeOrigin + performance.now() });
       if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
     answered.add(call);

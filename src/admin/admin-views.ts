@@ -138,6 +138,8 @@ export function flightsView(state: AdminState): unknown {
       route: flight.route?.name ?? null,
       cluster: flight.route?.cluster ?? null,
       waiters: flight.waiting,
+      // How a caller joins it: replay (a recorded response), latest or live (fanned out, stream_join).
+      join: flight.joins,
       ageMs: Math.round(now - flight.started),
       // In a fleet: the member that owns the key (this one, or the peer the flight went to).
       ...(state.fleet === null ? {} : { owner: state.fleet.ownerOf(flight.key)?.id ?? null }),

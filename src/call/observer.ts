@@ -53,6 +53,8 @@ export interface Observer {
   flightOverflowed(): void;
   /** A waiter was dropped for reading a shared response too slowly. */
   slowCallerDropped(): void;
+  /** A watcher of a `latest` stream that was not reading skipped a message: a newer one replaced it. */
+  messagesSkipped(): void;
   /** A follower waited COLLAPSER_MAX_WAIT for its flight and was answered another way. */
   waitedTooLong(): void;
   /** A backend attempt failed and the call was tried again on another endpoint. */

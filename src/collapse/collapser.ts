@@ -5,6 +5,9 @@ import { formatGrpcTimeout } from '../wire/timeout.js';
 import type { GrpcError } from '../wire/status.js';
 import type { ResponseStore } from './store.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
+import { Broadcast } from './broadcast.js';
+import type { SharedCall } from './shared-call.js';
+import type { StreamJoin } from '../spec/stream-join.js';
 import { CachePolicy, type CacheSettings } from './cache-policy.js';
 import type { CachedAnswer } from './cached-answer.js';
 import type { KeyMaker } from './key.js';
@@ -17,8 +20,14 @@ export const COLLAPSED_USER_AGENT = 'corral';
 export interface CollapserOptions extends FlightOptions {
   /** How long answers are kept and served: fresh, stale while revalidating, stale instead of an error. */
   cache: CacheSettings;
-  /** Which methods answer with a stream (the descriptors); null: none known, every flight is bounded by BACKEND_TIMEOUT. */
-  serverStreams: { streams(method: string): boolean } | null;
+  /**
+   * What the descriptors say of a method: whether it answers with a stream, and whether
+   * any describes it at all; null: none known. A flight for an undescribed method is
+   * bounded by BACKEND_TIMEOUT until its response turns out to stream.
+   */
+  serverStreams: { streams(method: string): boolean; has(method: string): boolean } | null;
+  /** How a caller joins a server stream under way (the route's stream_join, COLLAPSER_STREAM_JOIN); unset: replay. */
+  streamJoin?: ((method: string) => StreamJoin) | null;
   /** COLLAPSER_CACHE_MIN_USES: which answers are asked for often enough to cache; null: all. */
   admission?: CacheAdmission | null;
   /** Told when an answer is kept for errors (a stale-if-error window), with when that window ends. */
@@ -32,9 +41,9 @@ export interface CollapserOptions extends FlightOptions {
  */
 export class Collapser implements Handler, FlightOwner {
   /** The joinable flight of each key. */
-  private readonly flights = new Map<string, Flight>();
+  private readonly flights = new Map<string, SharedCall>();
   /** Flights still under way that take no new callers (full, overflowed, invalidated): aborted and listed with the others. */
-  private readonly detached = new Set<Flight>();
+  private readonly detached = new Set<SharedCall>();
   private readonly upstreamTimeout: string;
   private readonly policy: CachePolicy;
 
@@ -104,7 +113,7 @@ export class Collapser implements Handler, FlightOwner {
   private refresh(key: string, call: Call, stale: CachedAnswer, route: RouteLabel | null): void {
     // A stream's flight ends when its last caller leaves: with none, it would not be bounded.
     if (this.streams(call.method)) return;
-    this.fly(new Flight(key, call.method, this.options, this, this.observer, false), route, null, call, stale.keptForErrors ? stale : null);
+    this.fly(new Flight(key, call.method, this.options, this, this.observer, false, !this.described(call.method)), route, null, call, stale.keptForErrors ? stale : null);
   }
 
   /** Flights under way. */
@@ -113,7 +122,7 @@ export class Collapser implements Handler, FlightOwner {
   }
 
   /** The flights under way, for the admin endpoints. */
-  *underWay(): IterableIterator<Flight> {
+  *underWay(): IterableIterator<SharedCall> {
     yield* this.flights.values();
     yield* this.detached;
   }
@@ -143,7 +152,7 @@ export class Collapser implements Handler, FlightOwner {
     this.detach(flight);
   }
 
-  flightLanded(flight: Flight): void {
+  flightLanded(flight: SharedCall): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
     else this.detached.delete(flight);
     const recording = flight.recording;
@@ -172,7 +181,7 @@ export class Collapser implements Handler, FlightOwner {
   }
 
   /** The flight takes no new callers; a new one may take its key. */
-  private detach(flight: Flight): void {
+  private detach(flight: SharedCall): void {
     if (this.flights.get(flight.key) !== flight) return;
     this.flights.delete(flight.key);
     this.detached.add(flight);
@@ -180,22 +189,42 @@ export class Collapser implements Handler, FlightOwner {
 
   private lead(key: string, call: Call, downstream: Downstream, stale: CachedAnswer | null): void {
     downstream.outcome = 'leader';
-    const flight = new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method));
+    const joins = this.joins(call.method);
+    const flight =
+      joins === 'replay'
+        ? new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method), !this.described(call.method))
+        : new Broadcast(key, call.method, joins, { maxFollowers: this.options.maxFollowers, maxBehindBytes: this.options.maxResponseBytes }, this, this.observer);
     this.fly(flight, downstream.route, downstream, call, stale);
   }
 
   /** Registers a flight under its key, its leader (none for a refresh) first, and starts its backend call. */
-  private fly(flight: Flight, route: RouteLabel | null, leader: Downstream | null, call: Call, stale: CachedAnswer | null): void {
+  private fly(flight: SharedCall, route: RouteLabel | null, leader: Downstream | null, call: Call, stale: CachedAnswer | null): void {
     flight.route = route;
     this.flights.set(flight.key, flight);
     if (leader !== null) flight.join(leader);
-    this.prepareForAll(call, flight.stream);
+    // A method no descriptor describes may turn out to stream: the backend gets no deadline of BACKEND_TIMEOUT.
+    this.prepareForAll(call, flight.stream || !this.described(call.method));
     flight.start(this.origin, call, stale?.recording ?? null);
   }
 
   /** Whether the method answers with a stream, as the descriptors say. */
   private streams(method: string): boolean {
     return this.options.serverStreams !== null && this.options.serverStreams.streams(method);
+  }
+
+  /**
+   * How a caller joins a flight of the method once it is under way: latest and live apply
+   * to streams; a method the descriptors say answers one message is replayed (and cached)
+   * whatever its route says.
+   */
+  private joins(method: string): StreamJoin {
+    const joins = this.options.streamJoin?.(method) ?? 'replay';
+    return joins !== 'replay' && this.described(method) && !this.streams(method) ? 'replay' : joins;
+  }
+
+  /** Whether a descriptor describes the method, so its flight's shape (one message or a stream) is known. */
+  private described(method: string): boolean {
+    return this.options.serverStreams !== null && this.options.serverStreams.has(method);
   }
 
   /**

@@ -1,8 +1,10 @@
 import type { BackendCall, Call, CallControl, Downstream, Headers, ResponseSink, RouteLabel } from '../call/call.js';
 import type { Observer } from '../call/observer.js';
 import type { Origin } from '../upstream/origin.js';
+import { FRAME_HEADER_BYTES } from '../wire/frame.js';
 import { GrpcError, Status } from '../wire/status.js';
 import { Recording } from './recording.js';
+import type { SharedCall } from './shared-call.js';
 import { StaleIfError } from './stale-if-error.js';
 import { Waiter } from './waiter.js';
 
@@ -24,7 +26,7 @@ export interface FlightOwner {
   /** A follower waited maxWaitMs and left the flight: answer it another way. */
   waitedTooLong(flight: Flight, downstream: Downstream, call: Call): void;
   /** The response is complete or failed. */
-  flightLanded(flight: Flight): void;
+  flightLanded(flight: SharedCall): void;
 }
 
 /**
@@ -43,7 +45,8 @@ export interface FlightOwner {
  * passed-through call would be, so no waiter is dropped for reading at its own
  * connection's pace.
  */
-export class Flight implements ResponseSink {
+export class Flight implements ResponseSink, SharedCall {
+  readonly joins = 'replay';
   /** The one backend call; only the flight ends it (timeout, shutdown), never a client. */
   private call: CallControl | null = null;
   /** The response so far; null once it outgrew the bound and stopped being recorded. */
@@ -57,6 +60,9 @@ export class Flight implements ResponseSink {
   private startedAt = 0;
   /** A server stream every caller left before the backend call began: ended as soon as it does. */
   private abandoned: GrpcError | null = null;
+  /** For a method no descriptor describes: where its first message ends (-1: not known yet), and the bytes so far. */
+  private firstMessageEnd = -1;
+  private bytesSeen = 0;
 
   /** The route of the call that started it, for the admin endpoints. */
   route: RouteLabel | null = null;
@@ -74,8 +80,16 @@ export class Flight implements ResponseSink {
     private readonly options: FlightOptions,
     private readonly owner: FlightOwner,
     private readonly observer: Observer,
-    /** The response is a stream (the descriptors say so): bounded by its callers, not BACKEND_TIMEOUT. */
-    readonly stream = false,
+    /**
+     * The response is a stream (the descriptors say so, or it turned out to be one):
+     * bounded by its callers, not BACKEND_TIMEOUT.
+     */
+    public stream = false,
+    /**
+     * No descriptor describes the method: if a second message arrives, the response is a
+     * stream after all, and its callers bound it from then on.
+     */
+    private mayStream = false,
   ) {}
 
   /**
@@ -154,6 +168,7 @@ export class Flight implements ResponseSink {
   }
 
   onData(chunk: Buffer): void {
+    if (this.mayStream) this.lookForASecondMessage(chunk);
     const recording = this.recording;
     if (recording !== null) {
       recording.addChunk(chunk);
@@ -223,6 +238,26 @@ export class Flight implements ResponseSink {
         `backend did not finish within BACKEND_TIMEOUT (${this.options.timeoutMs}ms)`,
       ),
     );
+  }
+
+  /**
+   * A response longer than its first message is a stream: the timer goes, and the flight
+   * lives as long as its callers (who had no way to say it streams).
+   */
+  private lookForASecondMessage(chunk: Buffer): void {
+    if (this.firstMessageEnd < 0 && this.bytesSeen === 0 && chunk.length >= FRAME_HEADER_BYTES) {
+      this.firstMessageEnd = FRAME_HEADER_BYTES + chunk.readUInt32BE(1);
+    } else if (this.firstMessageEnd < 0) {
+      // The first prefix came split across chunks (rare): it is not worth following.
+      this.mayStream = false;
+      return;
+    }
+    this.bytesSeen += chunk.length;
+    if (this.bytesSeen <= this.firstMessageEnd) return;
+    this.mayStream = false;
+    this.stream = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   private overflow(): void {

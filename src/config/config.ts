@@ -8,6 +8,7 @@ import { authenticatedRoutes, loadTopology, singleBackendTopology, type Topology
 import { backendTlsOf, etcdTlsOf, frontTlsOf, type FrontTls } from './tls-settings.js';
 import type { ClientTls } from '../tls/client-tls.js';
 import type { ConcurrencySpec } from '../admission/concurrency-spec.js';
+import type { StreamJoin } from '../spec/stream-join.js';
 
 export { ConfigError };
 export { LOG_LEVELS } from './environment.js';
@@ -111,6 +112,8 @@ export interface Config {
     onlyMethods: string[] | undefined;
     /** COLLAPSER_SKIP_METHODS: never collapsed nor cached. */
     skipMethods: string[] | undefined;
+    /** COLLAPSER_STREAM_JOIN: how callers join a server stream under way, by method or service prefix. */
+    streamJoins: Array<[string, StreamJoin]>;
     /** COLLAPSER_READ_YOUR_WRITES: a call not collapsed that ends OK drops its service's cached answers. */
     readYourWrites: boolean;
     /** COLLAPSER_INVALIDATION_INTERVAL: past a burst, writes drop the same answers at most once per this long; 0: every write. */
@@ -195,6 +198,7 @@ function configOf(e: Env, env: NodeJS.ProcessEnv, warnings: string[], readable: 
       maxFollowers: e.COLLAPSER_MAX_FOLLOWERS,
       keyMetadata: e.COLLAPSER_KEY_METADATA,
       onlyMethods: e.COLLAPSER_METHODS,
+      streamJoins: e.COLLAPSER_STREAM_JOIN,
       skipMethods: e.COLLAPSER_SKIP_METHODS,
       readYourWrites: e.COLLAPSER_READ_YOUR_WRITES === 'on',
       invalidationIntervalMs: e.COLLAPSER_INVALIDATION_INTERVAL,

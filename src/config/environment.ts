@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
 import { formatDuration } from '../spec/duration.js';
+import { parseStreamJoins } from '../spec/stream-join.js';
 import { statusName } from '../wire/status.js';
 import { duration, integer, methodList, MiB, optionalWhole, path, port, statusTtls } from './env-fields.js';
 import { ALSO_OURS, serviceLinkCollisions, unknownVariables } from './unknown-variables.js';
@@ -86,6 +87,19 @@ const schema = z.object({
     ),
   COLLAPSER_METHODS: methodList,
   COLLAPSER_SKIP_METHODS: methodList,
+  // How callers join a server stream under way: /pkg.S/Watch=latest,/pkg.Events/=live (replay when unlisted).
+  COLLAPSER_STREAM_JOIN: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return [];
+      const parsed = parseStreamJoins(text);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   COLLAPSER_READ_YOUR_WRITES: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   // Past a burst of 10, a service's (or a route's invalidates) answers are dropped at most once per this long; 0: every write.
   COLLAPSER_INVALIDATION_INTERVAL: duration('100ms'),

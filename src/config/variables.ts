@@ -173,6 +173,13 @@ export const VARIABLES: readonly VariableGroup[] = [
           "Comma-separated full method names (`/pkg.Service/Method`) and service prefixes ending in `/` (`/pkg.Service/`): these calls are passed through, never collapsed, never cached, whatever declares or lists them.",
       },
       {
+        names: ["COLLAPSER_STREAM_JOIN"],
+        default: "(unset: `replay`)",
+        help: "how a caller joins a server stream under way: /pkg.S/Watch=latest,/pkg.Events/=live",
+        meaning:
+          "Comma-separated `method=join`, where method is a full name or a service prefix ending in `/`, and join is `replay` (the default: a joiner gets the response from its start, recorded up to `COLLAPSER_MAX_RESPONSE_BYTES`), `latest` (a state stream: a joiner gets the headers and the latest message at once, then every one after; a watcher that stops reading skips to the latest) or `live` (an event stream: a joiner gets the headers and every message from then on; a watcher more than `COLLAPSER_MAX_RESPONSE_BYTES` behind is ended with RESOURCE_EXHAUSTED). `latest` and `live` streams are never recorded, so they take watchers for as long as the backend stream runs; it ends when its last watcher leaves. A route's `stream_join` overrides this. A method the descriptors say answers one message is always `replay`. See [collapsing.md](collapsing.md#long-server-streams-live-fan-out).",
+      },
+      {
         names: ["COLLAPSER_REFLECTION"],
         default: "`on`",
         help: "ask the backend over server reflection which methods are reads",

@@ -61,6 +61,7 @@ export class Metrics implements Observer {
   private readonly followersPerFlight: HistogramSeries;
   private readonly flightsOverflowed: Counter;
   private readonly slowCallersDropped: Counter;
+  private readonly skipped: Counter;
   private readonly authFailures: Record<AuthFailure, Counter.Internal>;
   private readonly retries: Counter;
   private readonly sessionTransfers: Counter;
@@ -167,7 +168,11 @@ export class Metrics implements Observer {
     ).series({});
     const counter = (name: string, help: string) => new Counter({ name, help, registers });
     this.flightsOverflowed = counter('corral_flight_overflows_total', 'Flights whose response outgrew COLLAPSER_MAX_RESPONSE_BYTES and stopped taking followers');
-    this.slowCallersDropped = counter('corral_slow_callers_dropped_total', 'Waiters ended with RESOURCE_EXHAUSTED because they read a shared response too slowly');
+    this.slowCallersDropped = counter(
+      'corral_slow_callers_dropped_total',
+      'Waiters ended with RESOURCE_EXHAUSTED because they read a shared response too slowly (a replayed response, or a live stream they fell too far behind)',
+    );
+    this.skipped = counter('corral_stream_messages_skipped_total', 'Messages of a latest stream (stream_join: latest) a watcher that was not reading skipped: a newer one replaced them');
     const authFailures = new Counter({
       name: 'corral_auth_failures_total',
       help: 'Calls refused UNAUTHENTICATED on routes with authorization: required, by reason',
@@ -208,6 +213,10 @@ export class Metrics implements Observer {
 
   flightOverflowed(): void {
     this.flightsOverflowed.inc();
+  }
+
+  messagesSkipped(): void {
+    this.skipped.inc();
   }
 
   slowCallerDropped(): void {

@@ -10,6 +10,7 @@ const EVENTS: ReadonlyArray<keyof Observer> = [
   'flightLanded',
   'flightOverflowed',
   'slowCallerDropped',
+  'messagesSkipped',
   'waitedTooLong',
   'retried',
   'sessionTransferred',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { balancerSchema, type BalancerSpec } from '../balance/balancer-types.js';
 import { metadataName, millis } from '../spec/fields.js';
 import { PRIORITIES, type Priority } from '../admission/concurrency-spec.js';
+import { STREAM_JOINS, type StreamJoin } from '../spec/stream-join.js';
 
 /** A route's condition on one metadata entry: equal to a value, or present / absent. */
 export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
@@ -36,6 +37,8 @@ export interface RouteSpec {
   invalidates: string[];
   /** Its claim on a cluster whose limit binds: critical calls go first, sheddable ones are shed first. */
   priority: Priority;
+  /** How a caller joins a collapsed server stream under way; unset: COLLAPSER_STREAM_JOIN, else replay. */
+  streamJoin?: StreamJoin | undefined;
 }
 
 /** A route to `cluster` for calls under `prefix`, with every policy at its default. */
@@ -86,6 +89,7 @@ export const routeSchema = z.strictObject({
   session_transfer: z.boolean().default(false),
   invalidates: z.array(z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/Get')).default([]),
   priority: z.enum(PRIORITIES, { error: `expected ${PRIORITIES.join(', ')}` }).default('normal'),
+  stream_join: z.enum(STREAM_JOINS, { error: `expected ${STREAM_JOINS.join(', ')}` }).optional(),
 });
 
 /** A route of the YAML file as the routing takes it. */
@@ -106,5 +110,6 @@ export function routeSpecOf(r: z.output<typeof routeSchema>): RouteSpec {
     sessionTransfer: r.session_transfer,
     invalidates: r.invalidates,
     priority: r.priority,
+    streamJoin: r.stream_join,
   };
 }

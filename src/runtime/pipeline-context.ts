@@ -53,6 +53,7 @@ export function pipelineContext(
       maxResponseBytes: collapser.maxResponseBytes,
       maxFollowers: collapser.maxFollowers,
       readYourWrites: collapser.readYourWrites,
+      streamJoins: collapser.streamJoins,
     },
   };
 }

@@ -6,7 +6,7 @@ import type { ResponseStore } from '../collapse/store.js';
 import type { Collapser } from '../collapse/collapser.js';
 import { DeclaredReads } from '../collapse/declared-reads.js';
 import type { LearnedDescriptors } from '../reflection/learned-reads.js';
-import type { Flight } from '../collapse/flight.js';
+import type { SharedCall } from '../collapse/shared-call.js';
 import type { Invalidation } from '../collapse/invalidate.js';
 import type { ReadSources } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
@@ -157,7 +157,7 @@ export class Pipeline implements Invalidation {
   }
 
   /** The flights under way on this configuration's routes. */
-  *flights(): Iterable<Flight> {
+  *flights(): Iterable<SharedCall> {
     for (const collapser of this.collapsers) yield* collapser.underWay();
   }
 

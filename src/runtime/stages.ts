@@ -13,6 +13,7 @@ import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
 import type { ResponseStore } from '../collapse/store.js';
 import type { OutageCover } from '../collapse/outage-cover.js';
+import { streamJoinOf, type StreamJoin } from '../spec/stream-join.js';
 import { routeNamespace } from '../route/route-namespace.js';
 import type { RouteSpec } from '../route/route-spec.js';
 import type { Origin } from '../upstream/origin.js';
@@ -43,6 +44,8 @@ export interface RouteDefaults {
   maxFollowers: number;
   /** A call a route does not collapse drops its service's cached answers when it ends OK (COLLAPSER_READ_YOUR_WRITES). */
   readYourWrites: boolean;
+  /** COLLAPSER_STREAM_JOIN, by method or service prefix. */
+  streamJoins: ReadonlyArray<readonly [string, StreamJoin]>;
 }
 
 /** What the stages of every route of one configuration share. */
@@ -75,6 +78,13 @@ export interface StageContext {
 
 /** A stage around the rest of a route's chain. */
 export type Stage = (next: Handler) => Handler;
+
+/** How the route's callers join a stream under way: the route's stream_join, else the environment's list; null: replay. */
+function streamJoinFor(spec: RouteSpec, listed: ReadonlyArray<readonly [string, StreamJoin]>): ((method: string) => StreamJoin) | null {
+  const own = spec.streamJoin;
+  if (own !== undefined) return own === 'replay' ? null : () => own;
+  return listed.length === 0 ? null : (method) => streamJoinOf(listed, method);
+}
 
 /** A stage for this route, or null when the route needs none of it. */
 export type StageFactory = (route: RouteBuild, context: StageContext) => Stage | null;
@@ -135,6 +145,7 @@ const collapse: StageFactory = (route, c) => {
     admission: d.admission,
     serverStreams: c.serverStreams,
     keptForErrors: c.outageCover === null ? null : (until: number) => c.outageCover!.kept(spec.cluster, until),
+    streamJoin: streamJoinFor(spec, d.streamJoins),
   };
   return (next) => {
     const passthrough = d.readYourWrites && spec.invalidates.length === 0 ? new Invalidate(null, c.invalidation, next) : next;

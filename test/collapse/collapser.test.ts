@@ -50,7 +50,7 @@ const call = (text: string, headers: Record<string, string> = {}): Call => ({
 function collapser(
   origin: Origin,
   next = { calls: [] as Call[], handle(c: Call) { this.calls.push(c); } },
-  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean }; cache?: Partial<CacheSettings>; maxWaitMs?: number; minUses?: number } = {},
+  options: { timeoutMs?: number; serverStreams?: { streams(method: string): boolean; has(method: string): boolean }; streamJoin?: (method: string) => 'replay' | 'latest' | 'live'; cache?: Partial<CacheSettings>; maxWaitMs?: number; minUses?: number } = {},
 ) {
   const cache = new ResponseCache({ ttlMs: 60_000, maxBytes: 1 << 20, maxEntryBytes: 1 << 20 });
   const c = new Collapser(
@@ -58,7 +58,7 @@ function collapser(
     origin,
     new KeyMaker(),
     cache,
-    { timeoutMs: options.timeoutMs ?? 10_000, cache: { ttlMs: 60_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 300_000, ...options.cache }, maxResponseBytes: 1 << 20, maxFollowers: 100, maxWaitMs: options.maxWaitMs ?? 0, serverStreams: options.serverStreams ?? null, admission: options.minUses === undefined ? null : new CacheAdmission(options.minUses) },
+    { timeoutMs: options.timeoutMs ?? 10_000, cache: { ttlMs: 60_000, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, statusTtls: new Map(), maxTtlMs: 300_000, ...options.cache }, maxResponseBytes: 1 << 20, maxFollowers: 100, maxWaitMs: options.maxWaitMs ?? 0, serverStreams: options.serverStreams ?? null, streamJoin: options.streamJoin ?? null, admission: options.minUses === undefined ? null : new CacheAdmission(options.minUses) },
     new Metrics(),
   );
   return { c, cache, next };
@@ -88,7 +88,8 @@ describe('Collapser', () => {
 
   it('starts one backend call on its Origin for identical calls, with BACKEND_TIMEOUT and identity encoding', () => {
     const origin = new HandOrigin();
-    const { c, cache } = collapser(origin);
+    // A method the descriptors describe as unary: its backend call carries BACKEND_TIMEOUT as its deadline.
+    const { c, cache } = collapser(origin, undefined, { serverStreams: { streams: () => false, has: () => true } });
     const waiters = [new RecordingDownstream(), new RecordingDownstream(), new RecordingDownstream()];
     for (const w of waiters) c.handle(call('same'), w);
     expect(origin.started).toHaveLength(1);
@@ -137,7 +138,7 @@ describe('Collapser', () => {
 
   it('lets a declared server stream outlive BACKEND_TIMEOUT, and ends it when its last caller leaves', async () => {
     const origin = new HandOrigin();
-    const streams = { streams: (m: string) => m === '/test.S/M' };
+    const streams = { streams: (m: string) => m === '/test.S/M', has: () => true };
     const { c } = collapser(origin, undefined, { timeoutMs: 20, serverStreams: streams });
     const [a, b] = [new RecordingDownstream(), new RecordingDownstream()];
     c.handle(call('watch', { 'grpc-timeout': '1S' }), a);
@@ -155,9 +156,37 @@ describe('Collapser', () => {
     expect(c.inFlight).toBe(0);
   });
 
+  it('lets a flight for an undescribed method outlive BACKEND_TIMEOUT once a second message shows it streams', async () => {
+    const origin = new HandOrigin();
+    const { c } = collapser(origin, undefined, { timeoutMs: 30, serverStreams: { streams: () => false, has: () => false } });
+    const a = new RecordingDownstream();
+    c.handle(call('undescribed'), a);
+    expect(origin.started[0]!.headers['grpc-timeout']).toBeUndefined(); // it may stream: the callers bound it then
+    const sink = origin.started[0]!.sink;
+    sink.onHeaders({ ':status': 200 }, false);
+    sink.onData(encodeFrame(Buffer.from('one')));
+    sink.onData(encodeFrame(Buffer.from('two')));
+    await wait(60);
+    expect(origin.aborted).toEqual([]);
+    sink.onData(encodeFrame(Buffer.from('three')));
+    sink.onTrailers({ 'grpc-status': '0' });
+    expect([message(a), a.trailers?.['grpc-status']]).toEqual(['onetwothree', '0']);
+  });
+
+  it('still cuts an undescribed method at BACKEND_TIMEOUT while its answer is one message', async () => {
+    const origin = new HandOrigin();
+    const { c } = collapser(origin, undefined, { timeoutMs: 30, serverStreams: { streams: () => false, has: () => false } });
+    c.handle(call('slow-unary'), new RecordingDownstream());
+    const sink = origin.started[0]!.sink;
+    sink.onHeaders({ ':status': 200 }, false);
+    sink.onData(encodeFrame(Buffer.from('only')).subarray(0, 6)); // part of the first message
+    await wait(60);
+    expect(origin.aborted.map((r) => r.code)).toEqual([4]);
+  });
+
   it('cuts a unary flight at BACKEND_TIMEOUT and lets it run on when its callers leave', async () => {
     const origin = new HandOrigin();
-    const { c } = collapser(origin, undefined, { timeoutMs: 20, serverStreams: { streams: () => false } });
+    const { c } = collapser(origin, undefined, { timeoutMs: 20, serverStreams: { streams: () => false, has: () => true } });
     const a = new RecordingDownstream();
     c.handle(call('unary'), a);
     a.leave();

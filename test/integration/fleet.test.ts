@@ -28,6 +28,7 @@ async function startSidecar(i: number): Promise<Proxy> {
     COLLAPSER_FLEET: 'on',
     COLLAPSER_CACHE_DURATION: '0',
     COLLAPSER_SKIP_METHODS: '/corral.example.v1.Example/Release',
+    COLLAPSER_STREAM_JOIN: '/corral.example.v1.Example/Watch=latest',
   });
 }
 
@@ -179,6 +180,37 @@ describe('a fleet of corrals', () => {
     expect(new Set(seen).size).toBe(1);
     expect((results[0]!.messages as Array<{ sequence: number }>).map((m) => m.sequence)).toEqual([1, 2, 3]);
     expect((await watches()) - before).toBe(1);
+  });
+
+  it('shares one backend stream of a latest Watch between the watchers of every sidecar, a late joiner getting the current state', async () => {
+    const watches = async () => {
+      let n = 0;
+      for (const b of backends) n += (await backendStats(b.address)).calls.Watch ?? 0;
+      return n;
+    };
+    const before = await watches();
+    const request = { topic: 'fleet-live', count: 1_000_000, intervalMs: 50 };
+    const open = (at: number) => {
+      const seen: number[] = [];
+      const call = clients[at]!.Watch(request) as import('@grpc/grpc-js').ClientReadableStream<{ sequence: number }>;
+      call.on('data', (e: { sequence: number }) => seen.push(e.sequence));
+      call.on('error', () => {});
+      return { call, seen };
+    };
+    const watchers = Array.from({ length: 16 }, (_, i) => open(i % SIZE));
+    await until('every watcher has messages', async () => watchers.every((w) => w.seen.length >= 3));
+    expect((await watches()) - before).toBe(1);
+    const now = Math.max(...watchers.map((w) => w.seen.at(-1)!));
+    const late = open(3);
+    await until('the late watcher has messages', async () => late.seen.length >= 3);
+    expect(late.seen[0]).toBeGreaterThanOrEqual(now - 1);
+    expect((await watches()) - before).toBe(1);
+    for (const w of [...watchers, late]) w.call.cancel();
+    await until('the backend stream is cancelled', async () => {
+      let open = 0;
+      for (const p of proxies) if (p !== null) open += await p.metric('corral_flights_in_progress');
+      return open === 0;
+    });
   });
 
   it('falls back to the local replica when the owner freezes mid-herd (noticed by PING, not by its lease)', async () => {
