@@ -159,7 +159,7 @@ export async function startCorral(config: Config): Promise<Corral> {
   if (accessLog !== null) {
     metrics.counterFrom('corral_access_log_dropped_total', 'Access log lines dropped because the destination fell 16 MiB behind', () => accessLog.dropped);
   }
-  registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, openOutcomes: () => (gateway === null ? front.openOutcomes() : [...front.openOutcomes(), ...gateway.openOutcomes()]), admissions: context.admissions });
+  registerLiveGauges(metrics, { cache, pools, ready: () => ready().ok, clusters: () => current().clusters, flights: () => current().flights(), openOutcomes: () => (gateway === null ? front.openOutcomes() : [...front.openOutcomes(), ...gateway.openOutcomes()]), admissions: context.admissions });
   if (writes !== null) {
     metrics.labelledCounterFrom(
       'corral_invalidations_total',

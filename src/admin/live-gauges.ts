@@ -7,6 +7,7 @@ import type { Overload } from '../server/overload.js';
 import type { Admission } from '../admission/admission.js';
 import type { Admissions } from '../admission/admissions.js';
 import { OUTCOMES, type Outcome } from '../call/call.js';
+import type { SharedCall } from '../collapse/shared-call.js';
 
 /** What the gauges read at scrape time. */
 export interface LiveState {
@@ -18,6 +19,8 @@ export interface LiveState {
   clusters(): ClusterSet;
   /** How each open client call is being served so far, over both fronts. */
   openOutcomes(): Iterable<Outcome>;
+  /** The flights under way on the configuration in effect. */
+  flights(): Iterable<SharedCall>;
   /** Each cluster's concurrency limit, for the clusters that have one. */
   admissions: Admissions;
 }
@@ -32,6 +35,18 @@ export function registerLiveGauges(metrics: Metrics, live: LiveState): void {
   metrics.gaugeFrom('corral_endpoint_pools', 'Backend endpoints with a connection pool', () => pools.size);
   metrics.gaugeFrom('corral_upstream_sessions', 'HTTP/2 sessions open to backends, over every endpoint', () => pools.sessions);
   metrics.gaugeFrom('corral_endpoints_ejected', 'Endpoints sitting out after a backend failure, over every cluster', () => live.clusters().ejected);
+  metrics.labelledGaugeFrom(
+    'corral_fanout_streams',
+    'Long server streams fanned out live (stream_join latest or live), by method (as corral_method_calls_total names it) and join',
+    ['method', 'join'],
+    () => fanout(live.flights(), metrics.methodLabel, (counts) => counts.streams),
+  );
+  metrics.labelledGaugeFrom(
+    'corral_fanout_watchers',
+    'Watchers of the streams fanned out live, by method and join',
+    ['method', 'join'],
+    () => fanout(live.flights(), metrics.methodLabel, (counts) => counts.watchers),
+  );
   metrics.labelledGaugeFrom(
     'corral_calls_in_progress',
     'Client calls open, on the gRPC port and the HTTP/JSON gateway, by how they are served so far (pending: no stage has taken the call yet)',
@@ -105,4 +120,23 @@ export function registerAdmissionGauges(metrics: Metrics, state: AdmissionState)
   if (memory !== null) {
     metrics.gaugeFrom('corral_live_memory_bytes', 'V8 heap in use plus external memory, as compared with OVERLOAD_HEAP_BYTES', () => memory.liveBytes);
   }
+}
+
+/** The fanned-out streams under way and their watchers, summed by method label and join. */
+function fanout(
+  flights: Iterable<SharedCall>,
+  label: (method: string) => string,
+  pick: (counts: { streams: number; watchers: number }) => number,
+): Array<readonly [{ method: string; join: string }, number]> {
+  const sums = new Map<string, { method: string; join: string; streams: number; watchers: number }>();
+  for (const flight of flights) {
+    if (flight.joins === 'replay') continue;
+    const method = label(flight.method);
+    const id = `${method} ${flight.joins}`;
+    let sum = sums.get(id);
+    if (sum === undefined) sums.set(id, (sum = { method, join: flight.joins, streams: 0, watchers: 0 }));
+    sum.streams++;
+    sum.watchers += flight.waiting;
+  }
+  return [...sums.values()].map((s) => [{ method: s.method, join: s.join }, pick(s)] as const);
 }

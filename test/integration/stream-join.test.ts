@@ -83,6 +83,8 @@ describe('stream_join: latest and live', () => {
     await until('the streams ran past COLLAPSER_MAX_RESPONSE_BYTES', async () => latest[0]!.last >= 40 && live[0]!.last >= 40);
     expect((await watches()) - before).toBe(2);
     expect(JSON.parse((await proxy.admin('/flights')).body).flights.map((f: { join: string; waiters: number }) => `${f.join} ${f.waiters}`).sort()).toEqual(['latest 50', 'live 50']);
+    const fanout = (name: string, join: string) => proxy.metric(`${name}{method="/corral.example.v1.Example/Watch",join="${join}"}`);
+    expect([await fanout('corral_fanout_streams', 'latest'), await fanout('corral_fanout_watchers', 'latest'), await fanout('corral_fanout_watchers', 'live')]).toEqual([1, 50, 50]);
 
     const stateNow = latest[0]!.last;
     const lateState = new Watcher(c, 'latest', request('prices'));
