@@ -85,6 +85,7 @@ interface LookupRequest {
   failCode: number;
   failMessage: string;
   replyBytes: number;
+  cacheTags: string;
 }
 
 const handlers: grpc.UntypedServiceImplementation = {
@@ -92,6 +93,7 @@ const handlers: grpc.UntypedServiceImplementation = {
     const callNumber = count('Lookup', call);
     const req = call.request;
     const echo = echoed(call.metadata);
+    if (req.cacheTags) echo.set('cache-tag', req.cacheTags);
     call.sendMetadata(echo);
     await wait(req.delayMs, req.gate);
     answered.add(call);

@@ -18,6 +18,8 @@ const USAGE = `corral ${BUILD.version}: a gRPC sidecar that collapses identical 
 Usage:
   corral              run (configured by environment variables)
   corral validate     check the environment and CONFIG_PATH like start-up does; exit 0, or 2 with the problem
+  corral purge tag=T  drop cached answers of the corral on ADMIN_HOST:ADMIN_PORT: tag=, method=, key= or all=true;
+                      soft=true marks them stale instead (POST /cache/purge)
   corral --version    print the version
   corral --help       this text
 
@@ -29,6 +31,24 @@ ${variablesHelp()}`;
 function fail(message: string): never {
   process.stderr.write(`corral: ${message}\n`);
   process.exit(2);
+}
+
+/** `corral purge tag=sku-1 [soft=true]`: POST /cache/purge on the admin port this environment names. */
+async function purge(args: string[]): Promise<never> {
+  if (args.length === 0 || args.some((a) => !/^[a-z]+=.+$/.test(a))) fail('purge takes name=value arguments: tag=, method=, key= or all=true, and soft=true');
+  const host = process.env.ADMIN_HOST?.trim() || '127.0.0.1';
+  const port = process.env.ADMIN_PORT?.trim() || '9901';
+  const query = new URLSearchParams(args.map((a) => a.split(/=(.*)/s, 2) as [string, string]));
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/cache/purge?${query}`;
+  try {
+    const res = await fetch(url, { method: 'POST' });
+    const body = await res.text();
+    if (!res.ok) fail(`purge refused (${res.status}): ${body.trim()}`);
+    process.stdout.write(body);
+    process.exit(0);
+  } catch (err) {
+    fail(`cannot reach corral's admin port at ${host}:${port} (ADMIN_HOST, ADMIN_PORT): ${(err as Error).message}`);
+  }
 }
 
 function configured(): Config {
@@ -49,6 +69,7 @@ if (command === '--version' || command === '-v') {
   process.stdout.write(`corral ${BUILD.version} (node ${BUILD.node})\n`);
   process.exit(0);
 }
+if (command === 'purge') await purge(rest);
 if (command !== undefined && command !== 'validate') fail(`unknown argument '${command}'; try corral --help`);
 if (rest.length > 0) fail(`unexpected arguments after ${command}: ${rest.join(' ')}`);
 

@@ -4,6 +4,8 @@ import { registerAdmissionGauges, registerLiveGauges } from './admin/live-gauges
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { ResponseCache } from './collapse/cache.js';
 import { OutageCover } from './collapse/outage-cover.js';
+import { CachePurge } from './collapse/cache-purge.js';
+import { PurgeLog } from './collapse/purge-log.js';
 import { PacedInvalidation } from './collapse/paced-invalidation.js';
 import { checkAuthSecret, type Config } from './config/config.js';
 import { authenticatedRoutes, loadTopology } from './config/topology.js';
@@ -76,7 +78,10 @@ export async function startCorral(config: Config): Promise<Corral> {
   const writes = intervalMs > 0 ? new PacedInvalidation({ invalidate: (prefixes) => generations.now.invalidate(prefixes) }, intervalMs) : null;
   // Which clusters answers kept for errors could still stand in for: readiness during an outage.
   const outageCover = cache === null ? null : new OutageCover();
-  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet, writes, outageCover });
+  // POST /cache/purge: drops (or marks stale) what it names; flights under way do not put it back.
+  const purges = cache === null ? null : new PurgeLog();
+  const purge = purges === null ? null : new CachePurge(cache, purges);
+  const context = pipelineContext(config, { pools, cache, logger, observer, learned, wrapOrigin, fleet, writes, outageCover, purges });
 
   const source = config.configPath ?? 'BACKEND_ADDRESS';
   const api = await loadHttpApi(config.topology, source);
@@ -169,7 +174,15 @@ export async function startCorral(config: Config): Promise<Corral> {
     );
   }
   registerAdmissionGauges(metrics, { overload, memory, connections: { grpc: front.connections, http: gateway?.connections ?? null } });
-  const state = { config, routing: current, generation: () => generations.generation, pools, fleet, admissions: context.admissions };
+  if (purge !== null) {
+    metrics.labelledCounterFrom(
+      'corral_cache_purged_total',
+      'Cached answers purged (POST /cache/purge), by what the purge named (tag, method, key, all) and whether they were only marked stale (soft)',
+      ['how', 'soft'],
+      () => Object.entries(purge.counts).map(([kind, n]) => [{ how: kind.split(' ')[0]!, soft: String(kind.endsWith('soft')) }, n] as const),
+    );
+  }
+  const state = { config, routing: current, generation: () => generations.generation, pools, fleet, admissions: context.admissions, purge };
   const { probes, admin } = adminServers(config, { registry: metrics.registry, ready, state, logger });
 
   // Certificate files are watched; SIGHUP reads them too.

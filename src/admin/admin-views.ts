@@ -9,6 +9,7 @@ import { redactedUrlsIn, redactedUrlsOf } from '../spec/redact.js';
 import { collapsingSummary } from '../runtime/collapsing.js';
 import { collapseReason, collapses, type ReadSources } from '../collapse/method-policy.js';
 import type { Admissions } from '../admission/admissions.js';
+import { keyHex, type CachePurge } from '../collapse/cache-purge.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */
 export interface AdminState {
@@ -20,6 +21,8 @@ export interface AdminState {
   fleet: Fleet | null;
   /** Each cluster's concurrency limit (BACKEND_CONCURRENCY, a cluster's `concurrency`). */
   admissions: Admissions;
+  /** POST /cache/purge; null without a cache. */
+  purge: CachePurge | null;
 }
 
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */
@@ -128,7 +131,7 @@ function concurrencyOf(state: AdminState, cluster: string): unknown {
   return { setting: admission.spec, limit: admission.limit, inFlight: admission.inFlight, queued: admission.queued, latencyMs: Math.round(admission.latencyMs * 10) / 10 };
 }
 
-/** GET /flights: flights under way; never their keys or payloads. */
+/** GET /flights: flights under way, with their keys (digests: they reveal nothing of the request) for a purge by key; never a payload. */
 export function flightsView(state: AdminState): unknown {
   const now = performance.now();
   const flights = [];
@@ -137,6 +140,7 @@ export function flightsView(state: AdminState): unknown {
       method: flight.method,
       route: flight.route?.name ?? null,
       cluster: flight.route?.cluster ?? null,
+      key: keyHex(flight.key),
       waiters: flight.waiting,
       // How a caller joins it: replay (a recorded response), latest or live (fanned out, stream_join).
       join: flight.joins,

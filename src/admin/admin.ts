@@ -21,6 +21,8 @@ export interface AdminEndpoints {
   logLevel: () => string;
   /** Where /metrics, /health and /ready are (host:port), for the 404 of a probe asked of the wrong port. */
   probesAddress: () => string;
+  /** POST /cache/purge?...: the answer's status and JSON body; null without a cache. */
+  purge: ((params: URLSearchParams) => { status: number; body: unknown }) | null;
 }
 
 /** What the metrics port serves. */
@@ -47,6 +49,13 @@ const JSON_TYPE = { 'content-type': 'application/json' };
  * a web page could make an operator's browser send such a POST to the admin port.
  */
 const SIMPLE_REQUEST_TYPE = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)\s*(;|$)/i;
+const CROSS_ORIGIN_REFUSED = 'refused: a browser could send this cross-origin (Origin header, or a form or text/plain body); use curl -X POST';
+
+/** A POST a browser could send cross-origin without a preflight: curl's has neither an Origin nor such a content type. */
+function crossOriginPossible(req: http.IncomingMessage): boolean {
+  const type = req.headers['content-type'];
+  return req.headers.origin !== undefined || (type !== undefined && SIMPLE_REQUEST_TYPE.test(type));
+}
 
 /**
  * An HTTP server of corral's own: the metrics port (/metrics for Prometheus, /health and
@@ -75,6 +84,7 @@ export class AdminServer {
     const path = url.pathname;
     const { probes, admin } = this.options;
     if (path === '/logging' && admin !== undefined) return this.logging(req, url, res, admin);
+    if (path === '/cache/purge' && admin !== undefined) return this.purge(req, url, res, admin);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -105,6 +115,24 @@ export class AdminServer {
     }
   }
 
+  /** POST only, and never what a browser could send cross-origin: a page must not empty the cache. */
+  private purge(req: http.IncomingMessage, url: URL, res: http.ServerResponse, admin: AdminEndpoints): void {
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST', ...JSON_TYPE }).end(JSON.stringify({ error: 'POST /cache/purge?tag=... (or method=, key=, all=true; soft=true)' }) + '\n');
+      return;
+    }
+    if (crossOriginPossible(req)) {
+      res.writeHead(403, JSON_TYPE).end(JSON.stringify({ error: CROSS_ORIGIN_REFUSED }) + '\n');
+      return;
+    }
+    if (admin.purge === null) {
+      res.writeHead(404, JSON_TYPE).end(JSON.stringify({ error: 'no cache to purge: COLLAPSER_CACHE_MAX_BYTES is 0' }) + '\n');
+      return;
+    }
+    const { status, body } = admin.purge(url.searchParams);
+    res.writeHead(status, JSON_TYPE).end(JSON.stringify(body) + '\n');
+  }
+
   private logging(req: http.IncomingMessage, url: URL, res: http.ServerResponse, admin: AdminEndpoints): void {
     if (req.method === 'GET') {
       res.writeHead(200, JSON_TYPE).end(JSON.stringify({ level: admin.logLevel() }) + '\n');
@@ -116,9 +144,8 @@ export class AdminServer {
     }
     // A request a browser could send cross-origin without a preflight is refused: curl's
     // POST has neither an Origin nor such a content type.
-    const type = req.headers['content-type'];
-    if (req.headers.origin !== undefined || (type !== undefined && SIMPLE_REQUEST_TYPE.test(type))) {
-      res.writeHead(403, JSON_TYPE).end(JSON.stringify({ error: 'refused: a browser could send this cross-origin (Origin header, or a form or text/plain body); use curl -X POST' }) + '\n');
+    if (crossOriginPossible(req)) {
+      res.writeHead(403, JSON_TYPE).end(JSON.stringify({ error: CROSS_ORIGIN_REFUSED }) + '\n');
       return;
     }
     try {
@@ -134,6 +161,7 @@ export class AdminServer {
       ...Object.entries(admin.views).map(([path, v]) => ({ method: 'GET', path, describe: v.describe })),
       { method: 'GET', path: '/logging', describe: 'the log level in effect' },
       { method: 'POST', path: '/logging?level=debug', describe: 'sets the log level (fatal, error, warn, info, debug, trace, silent)' },
+      { method: 'POST', path: '/cache/purge?tag=...', describe: 'drops cached answers: tag=, method= (or a service prefix ending in /), key= (as /flights shows it) or all=true; soft=true marks them stale instead' },
       { method: 'GET', path: '/metrics, /health, /ready', describe: 'on METRICS_PORT: Prometheus metrics, liveness, readiness' },
     ];
   }

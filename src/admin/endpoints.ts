@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { LOG_LEVELS, type Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { AdminServer } from './admin.js';
+import { parsePurge } from '../collapse/cache-purge.js';
 import { clustersView, configDump, flightsView, type AdminState } from './admin-views.js';
 
 /** The metrics port (probes and /metrics) and the admin port (views and /logging) of a configuration. */
@@ -27,6 +28,16 @@ export function adminServers(
       },
       logLevel: () => logger.level,
       probesAddress: (): string => probes.address,
+      purge:
+        state.purge === null
+          ? null
+          : (params) => {
+              const request = parsePurge(params);
+              if (typeof request === 'string') return { status: 400, body: { error: request } };
+              const purged = state.purge!.purge(request);
+              logger.info({ purge: params.toString(), purged }, 'cache purged');
+              return { status: 200, body: { purged, soft: request.soft } };
+            },
       setLogLevel: (level) => {
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`expected level= one of ${LOG_LEVELS.join(', ')}`);
         logger.level = level;

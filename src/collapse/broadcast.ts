@@ -71,6 +71,8 @@ export class Broadcast implements ResponseSink, SharedCall {
   readonly stream = true;
   readonly recording = null;
   cacheable = false;
+  /** Every message is sent as it comes: a caller that wants a fresh answer may join too. */
+  fresh = true;
   readonly servedStale = false;
   route: RouteLabel | null = null;
   private call: CallControl | null = null;

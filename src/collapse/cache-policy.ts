@@ -92,6 +92,32 @@ function totalMs(life: Lifetimes): number {
   return life.freshMs + life.staleWhileRevalidateMs + life.staleIfErrorMs;
 }
 
+/** The most tags an answer keeps, and the longest tag: what a backend sends is bounded like the rest. */
+const MAX_TAGS = 32;
+const MAX_TAG_LENGTH = 128;
+const TAG = /^[\x21-\x7e]+$/;
+
+/**
+ * The tags a backend gave its answer for purging by tag, from the response metadata
+ * `cache-tag` (Cloudflare's name) or `surrogate-key` (Fastly's), in its headers or
+ * trailers: space- or comma-separated; at most MAX_TAGS of printable ASCII, each at most
+ * MAX_TAG_LENGTH long; others are left out.
+ */
+export function cacheTags(recording: Recording): readonly string[] {
+  const tags = new Set<string>();
+  for (const fields of [recording.headers, recording.trailers]) {
+    if (fields === null) continue;
+    for (const name of ['cache-tag', 'surrogate-key']) {
+      const value = fields[name];
+      if (value === undefined) continue;
+      for (const tag of String(value).split(/[\s,]+/)) {
+        if (tag !== '' && tag.length <= MAX_TAG_LENGTH && TAG.test(tag) && tags.size < MAX_TAGS) tags.add(tag);
+      }
+    }
+  }
+  return tags.size === 0 ? [] : [...tags];
+}
+
 /** How a cached answer may be used now. */
 export type Usability = 'fresh' | 'stale' | 'error_only' | 'unusable';
 
@@ -112,7 +138,7 @@ export class CachePolicy {
     const freshUntil = now + life.freshMs;
     const staleUntil = freshUntil + life.staleWhileRevalidateMs;
     const kept = backend === null ? null : { endpoint: backend.endpoint, retries: backend.retries, traceparent: backend.traceparent };
-    return { answer: new CachedAnswer(recording, method, freshUntil, staleUntil, staleUntil + life.staleIfErrorMs, kept), ttlMs: totalMs(life) };
+    return { answer: new CachedAnswer(recording, method, freshUntil, staleUntil, staleUntil + life.staleIfErrorMs, kept, cacheTags(recording)), ttlMs: totalMs(life) };
   }
 
   usability(answer: CachedAnswer, now: number): Usability {

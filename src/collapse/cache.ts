@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { underAny } from './method-set.js';
 import type { CachedAnswer } from './cached-answer.js';
-import type { ResponseStore } from './store.js';
+import type { PurgeTarget, ResponseStore } from './store.js';
 
 export interface ResponseCacheOptions {
   /** How long a response stays fresh, in ms, unless set() says otherwise; also paces the sweep of stale entries. */
@@ -36,6 +36,8 @@ export class ResponseCache implements ResponseStore {
    * where every key had a method of its own.
    */
   private readonly byMethod = new Map<string, string | Set<string>>();
+  /** Keys by the tags the backend gave their answers (cache-tag, surrogate-key); bounded by the entries and their tags. */
+  private readonly byTag = new Map<string, Set<string>>();
 
   constructor(options: ResponseCacheOptions) {
     this.lru = new LRUCache<string, CachedAnswer>({
@@ -46,7 +48,10 @@ export class ResponseCache implements ResponseStore {
       ttlAutopurge: false,
       ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
       updateAgeOnGet: false,
-      dispose: (answer, key) => this.unindex(answer.method, key),
+      dispose: (answer, key) => {
+        this.unindex(answer.method, key);
+        for (const tag of answer.tags) this.untag(tag, key);
+      },
     });
     const sweepMs = Math.min(1000, Math.max(100, options.ttlMs));
     this.sweeper = setInterval(() => this.lru.purgeStale(), sweepMs).unref();
@@ -68,6 +73,11 @@ export class ResponseCache implements ResponseStore {
     if (ttlMs === undefined) this.lru.set(key, answer);
     else this.lru.set(key, answer, { ttl: ttlMs });
     if (!this.lru.has(key)) return; // larger than an entry may be
+    for (const tag of answer.tags) {
+      let keys = this.byTag.get(tag);
+      if (keys === undefined) this.byTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
     const keys = this.byMethod.get(method);
     if (keys === undefined) this.byMethod.set(method, key);
     else if (typeof keys === 'string') {
@@ -85,6 +95,41 @@ export class ResponseCache implements ResponseStore {
     }
     for (const key of stale) this.lru.delete(key);
     return stale.length;
+  }
+
+  purge(target: PurgeTarget, staleAt?: number): number {
+    const keys: string[] = [];
+    if ('all' in target) keys.push(...this.lru.keys());
+    else if ('key' in target) {
+      if (this.lru.has(target.key)) keys.push(target.key);
+    } else if ('tag' in target) keys.push(...(this.byTag.get(target.tag) ?? []));
+    else {
+      const prefix = target.method.endsWith('/') ? [target.method] : null;
+      for (const [method, indexed] of this.byMethod) {
+        if (prefix === null ? method !== target.method : !underAny(method, prefix)) continue;
+        if (typeof indexed === 'string') keys.push(indexed);
+        else keys.push(...indexed);
+      }
+    }
+    let purged = 0;
+    for (const key of keys) {
+      if (staleAt === undefined) {
+        if (this.lru.delete(key)) purged++;
+        continue;
+      }
+      const answer = this.lru.peek(key);
+      if (answer === undefined) continue;
+      answer.markStale(staleAt);
+      purged++;
+    }
+    return purged;
+  }
+
+  private untag(tag: string, key: string): void {
+    const keys = this.byTag.get(tag);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byTag.delete(tag);
   }
 
   private unindex(method: string, key: string): void {

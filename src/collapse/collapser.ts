@@ -7,6 +7,7 @@ import type { ResponseStore } from './store.js';
 import { Flight, type FlightOptions, type FlightOwner } from './flight.js';
 import { Broadcast } from './broadcast.js';
 import type { SharedCall } from './shared-call.js';
+import type { PurgeLog } from './purge-log.js';
 import type { StreamJoin } from '../spec/stream-join.js';
 import { CachePolicy, type CacheSettings } from './cache-policy.js';
 import type { CachedAnswer } from './cached-answer.js';
@@ -26,6 +27,8 @@ export interface CollapserOptions extends FlightOptions {
    * bounded by BACKEND_TIMEOUT until its response turns out to stream.
    */
   serverStreams: { streams(method: string): boolean; has(method: string): boolean } | null;
+  /** Recent purges: a flight under way when one named it lands uncached. */
+  purges?: PurgeLog | null;
   /** How a caller joins a server stream under way (the route's stream_join, COLLAPSER_STREAM_JOIN); unset: replay. */
   streamJoin?: ((method: string) => StreamJoin) | null;
   /** COLLAPSER_CACHE_MIN_USES: which answers are asked for often enough to cache; null: all. */
@@ -67,7 +70,9 @@ export class Collapser implements Handler, FlightOwner {
     const key = this.keys.key(call.method, call.metadata, call.body);
     // Every ask counts, served from the cache or not: a refresh of a stale answer is then admitted too.
     this.options.admission?.asked(key);
-    const cached = this.cache?.get(key);
+    // cache-control: no-cache (RFC 9111): never answered from the cache.
+    const fresh = wantsFresh(call.metadata);
+    const cached = fresh ? undefined : this.cache?.get(key);
     let stale: CachedAnswer | null = null;
     if (cached !== undefined) {
       switch (this.policy.usability(cached, performance.now())) {
@@ -85,7 +90,12 @@ export class Collapser implements Handler, FlightOwner {
       }
     }
     const flight = this.flights.get(key);
-    if (flight !== undefined) {
+    if (flight !== undefined && fresh && !flight.fresh && flight.joins === 'replay') {
+      // A flight that began before a caller asked for a fresh answer may carry an older one:
+      // the caller leads a fresh flight, which later callers join, and the older one is not cached.
+      flight.cacheable = false;
+      this.detach(flight);
+    } else if (flight !== undefined) {
       // Set first: joining replays what arrived, and the client's headers say how it was served.
       downstream.outcome = 'follower';
       if (flight.join(downstream, call)) {
@@ -96,7 +106,7 @@ export class Collapser implements Handler, FlightOwner {
       // refuse another client's call.
       this.detach(flight);
     }
-    this.lead(key, call, downstream, stale);
+    this.lead(key, call, downstream, stale, fresh);
   }
 
   private serve(answer: CachedAnswer, outcome: 'cache_hit' | 'stale', downstream: Downstream): void {
@@ -160,6 +170,7 @@ export class Collapser implements Handler, FlightOwner {
     if (this.options.admission && !this.options.admission.admits(flight.key)) return;
     const entry = this.policy.entry(recording, flight.method, flight.backend, performance.now());
     if (entry === null) return;
+    if (this.options.purges?.covers(flight.started, flight.method, flight.key, entry.answer.tags)) return;
     this.cache.set(flight.key, entry.answer, entry.ttlMs);
     const { staleUntil, errorUntil } = entry.answer;
     if (errorUntil > staleUntil) this.options.keptForErrors?.(errorUntil);
@@ -187,13 +198,14 @@ export class Collapser implements Handler, FlightOwner {
     this.detached.add(flight);
   }
 
-  private lead(key: string, call: Call, downstream: Downstream, stale: CachedAnswer | null): void {
+  private lead(key: string, call: Call, downstream: Downstream, stale: CachedAnswer | null, fresh = false): void {
     downstream.outcome = 'leader';
     const joins = this.joins(call.method);
     const flight =
       joins === 'replay'
         ? new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method), !this.described(call.method))
         : new Broadcast(key, call.method, joins, { maxFollowers: this.options.maxFollowers, maxBehindBytes: this.options.maxResponseBytes }, this, this.observer);
+    if (joins === 'replay') flight.fresh = fresh;
     this.fly(flight, downstream.route, downstream, call, stale);
   }
 
@@ -250,4 +262,10 @@ export class Collapser implements Handler, FlightOwner {
     if (metadata['accept-encoding'] !== undefined) delete metadata['accept-encoding'];
     if (metadata['grpc-previous-rpc-attempts'] !== undefined) delete metadata['grpc-previous-rpc-attempts'];
   }
+}
+
+/** A request that says `cache-control: no-cache`: it must get an answer made after it asked. */
+function wantsFresh(metadata: Call['metadata']): boolean {
+  const control = metadata['cache-control'];
+  return control !== undefined && /(^|[\s,])no-cache([\s,]|$)/i.test(String(control));
 }

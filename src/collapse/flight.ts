@@ -70,6 +70,9 @@ export class Flight implements ResponseSink, SharedCall {
   /** False once a write made the response stale before it landed: it is not cached. */
   cacheable = true;
 
+  /** Started for a caller that asked for a fresh answer (cache-control: no-cache). */
+  fresh = false;
+
   /** The waiters got a kept answer instead of this flight's (stale-if-error): nothing of it is cached. */
   servedStale = false;
 

@@ -18,6 +18,8 @@ export const TRANSPORT_AND_TRACING_HEADERS: ReadonlySet<string> = new Set([
   'grpc-accept-encoding',
   'accept-encoding',
   'grpc-previous-rpc-attempts',
+  // how the caller lets its request be served (no-cache: not from the cache), not the question
+  'cache-control',
   // a call one corral of a fleet forwarded to another (fleet/fleet-origin.ts)
   FLEET_HOP,
   // tracing

@@ -27,6 +27,8 @@ export interface SharedCall {
   readonly recording: Recording | null;
   /** False once a write made the response stale, or when it is never cached. */
   cacheable: boolean;
+  /** Started for a caller that asked for a fresh answer (cache-control: no-cache): such callers may join it. */
+  fresh: boolean;
   /** The waiters got a kept answer instead (stale-if-error). */
   readonly servedStale: boolean;
   /** Adds a caller; false when it no longer takes any (the caller is served another way). */

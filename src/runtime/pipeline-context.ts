@@ -4,6 +4,7 @@ import type { Observer } from '../call/observer.js';
 import type { EndpointPools } from '../cluster/endpoint-pools.js';
 import type { ResponseStore } from '../collapse/store.js';
 import type { OutageCover } from '../collapse/outage-cover.js';
+import type { PurgeLog } from '../collapse/purge-log.js';
 import { MethodSet } from '../collapse/method-set.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -27,6 +28,7 @@ export function pipelineContext(
     fleet: Fleet | null;
     writes: Invalidation | null;
     outageCover: OutageCover | null;
+    purges: PurgeLog | null;
   },
 ): PipelineContext {
   const { collapser, jwtSecret, jwtClaims, concurrency } = config;

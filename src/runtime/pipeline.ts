@@ -2,6 +2,7 @@ import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Handler } from '../call/call.js';
 import { ClusterSet, type ClusterSetContext } from '../cluster/cluster-set.js';
 import type { OutageCover } from '../collapse/outage-cover.js';
+import type { PurgeLog } from '../collapse/purge-log.js';
 import type { ResponseStore } from '../collapse/store.js';
 import type { Collapser } from '../collapse/collapser.js';
 import { DeclaredReads } from '../collapse/declared-reads.js';
@@ -59,6 +60,8 @@ export interface PipelineContext extends ClusterSetContext {
   writes: Invalidation | null;
   /** Until when answers kept for errors could stand in for each cluster (readiness); null without a cache. */
   outageCover: OutageCover | null;
+  /** Recent purges (POST /cache/purge); null without a cache. */
+  purges: PurgeLog | null;
 }
 
 /**

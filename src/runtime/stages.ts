@@ -13,6 +13,7 @@ import { KeyMaker } from '../collapse/key.js';
 import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
 import type { ResponseStore } from '../collapse/store.js';
 import type { OutageCover } from '../collapse/outage-cover.js';
+import type { PurgeLog } from '../collapse/purge-log.js';
 import { streamJoinOf, type StreamJoin } from '../spec/stream-join.js';
 import { routeNamespace } from '../route/route-namespace.js';
 import type { RouteSpec } from '../route/route-spec.js';
@@ -68,6 +69,8 @@ export interface StageContext {
   readonly serverStreams: CollapserOptions['serverStreams'];
   /** Where answers kept for errors are noted by cluster, for readiness; null without a cache. */
   readonly outageCover: OutageCover | null;
+  /** Recent purges, so a flight under way does not put a purged answer back; null without a cache. */
+  readonly purges: PurgeLog | null;
   /**
    * Keys are the same on every corral of a fleet: the route's cluster counts by name, not
    * by its addresses (each sidecar fronts its own replica), and :authority (the sidecar a
@@ -146,6 +149,7 @@ const collapse: StageFactory = (route, c) => {
     serverStreams: c.serverStreams,
     keptForErrors: c.outageCover === null ? null : (until: number) => c.outageCover!.kept(spec.cluster, until),
     streamJoin: streamJoinFor(spec, d.streamJoins),
+    purges: c.purges,
   };
   return (next) => {
     const passthrough = d.readYourWrites && spec.invalidates.length === 0 ? new Invalidate(null, c.invalidation, next) : next;
