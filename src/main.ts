@@ -4,7 +4,8 @@ import { registerAdmissionGauges, registerLiveGauges } from './admin/live-gauges
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { ResponseCache } from './collapse/cache.js';
 import { OutageCover } from './collapse/outage-cover.js';
-import { CachePurge } from './collapse/cache-purge.js';
+import { CachePurge, parsePurge } from './collapse/cache-purge.js';
+import { PurgeChannel } from './registry/purge-channel.js';
 import { PurgeLog } from './collapse/purge-log.js';
 import { PacedInvalidation } from './collapse/paced-invalidation.js';
 import { checkAuthSecret, type Config } from './config/config.js';
@@ -182,7 +183,14 @@ export async function startCorral(config: Config): Promise<Corral> {
       () => Object.entries(purge.counts).map(([kind, n]) => [{ how: kind.split(' ')[0]!, soft: String(kind.endsWith('soft')) }, n] as const),
     );
   }
-  const state = { config, routing: current, generation: () => generations.generation, pools, fleet, admissions: context.admissions, purge };
+  // With the fleet, a purge asked of one member reaches every member through etcd.
+  const fleetPurges = fleet === null || purge === null ? null : new PurgeChannel({ ...config.registry!, self: agent!.instanceId }, logger);
+  void fleetPurges?.start((query, origin) => {
+    const request = parsePurge(new URLSearchParams(query));
+    if (typeof request === 'string') logger.warn({ purge: query, origin, err: request }, 'a fleet purge that corral cannot apply: ignored');
+    else logger.info({ purge: query, origin, purged: purge!.purge(request) }, 'cache purged for the fleet');
+  });
+  const state = { config, routing: current, generation: () => generations.generation, pools, fleet, admissions: context.admissions, purge, fleetPurges };
   const { probes, admin } = adminServers(config, { registry: metrics.registry, ready, state, logger });
 
   // Certificate files are watched; SIGHUP reads them too.
@@ -199,7 +207,8 @@ export async function startCorral(config: Config): Promise<Corral> {
   logStartUp(config, first, { grpcPort, httpPort, metricsPort, adminPort }, logger);
   agent?.startWhen(() => ready().ok);
 
-  const running = { config, logger, readiness, agent, front, gateway, openCalls, pipeline: current, reflector, fleet, pools, cache, accessLog, tracing, memory };
+  const fleetSide = fleet === null ? null : { stop: () => (fleet.stop(), fleetPurges?.stop()) };
+  const running = { config, logger, readiness, agent, front, gateway, openCalls, pipeline: current, reflector, fleet: fleetSide, pools, cache, accessLog, tracing, memory };
   const shutdown = new Shutdown(shutdownSteps({ ...running, servers: [admin, probes] }), logger);
   return { grpcPort, metricsPort, adminPort, logger, reload: () => {
       certificates?.reload();

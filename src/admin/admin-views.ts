@@ -23,6 +23,8 @@ export interface AdminState {
   admissions: Admissions;
   /** POST /cache/purge; null without a cache. */
   purge: CachePurge | null;
+  /** With COLLAPSER_FLEET: tells the other members of each purge; null otherwise. */
+  fleetPurges: { publish(query: string): Promise<void> } | null;
 }
 
 /** GET /config_dump: the effective configuration, defaults filled in, secrets redacted. */

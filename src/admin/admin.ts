@@ -22,7 +22,7 @@ export interface AdminEndpoints {
   /** Where /metrics, /health and /ready are (host:port), for the 404 of a probe asked of the wrong port. */
   probesAddress: () => string;
   /** POST /cache/purge?...: the answer's status and JSON body; null without a cache. */
-  purge: ((params: URLSearchParams) => { status: number; body: unknown }) | null;
+  purge: ((params: URLSearchParams) => Promise<{ status: number; body: unknown }>) | null;
 }
 
 /** What the metrics port serves. */
@@ -116,7 +116,7 @@ export class AdminServer {
   }
 
   /** POST only, and never what a browser could send cross-origin: a page must not empty the cache. */
-  private purge(req: http.IncomingMessage, url: URL, res: http.ServerResponse, admin: AdminEndpoints): void {
+  private async purge(req: http.IncomingMessage, url: URL, res: http.ServerResponse, admin: AdminEndpoints): Promise<void> {
     if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'POST', ...JSON_TYPE }).end(JSON.stringify({ error: 'POST /cache/purge?tag=... (or method=, key=, all=true; soft=true)' }) + '\n');
       return;
@@ -129,7 +129,7 @@ export class AdminServer {
       res.writeHead(404, JSON_TYPE).end(JSON.stringify({ error: 'no cache to purge: COLLAPSER_CACHE_MAX_BYTES is 0' }) + '\n');
       return;
     }
-    const { status, body } = admin.purge(url.searchParams);
+    const { status, body } = await admin.purge(url.searchParams);
     res.writeHead(status, JSON_TYPE).end(JSON.stringify(body) + '\n');
   }
 

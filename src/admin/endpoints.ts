@@ -31,12 +31,21 @@ export function adminServers(
       purge:
         state.purge === null
           ? null
-          : (params) => {
+          : async (params) => {
               const request = parsePurge(params);
               if (typeof request === 'string') return { status: 400, body: { error: request } };
               const purged = state.purge!.purge(request);
               logger.info({ purge: params.toString(), purged }, 'cache purged');
-              return { status: 200, body: { purged, soft: request.soft } };
+              if (state.fleetPurges === null) return { status: 200, body: { purged, soft: request.soft } };
+              // The other members purge as they see it in etcd; they answer nobody.
+              try {
+                await state.fleetPurges.publish(params.toString());
+                return { status: 200, body: { purged, soft: request.soft, fleet: 'published' } };
+              } catch (err) {
+                const error = `purged here, but not published to the fleet (etcd): ${(err as Error).message}`;
+                logger.warn({ purge: params.toString(), err: (err as Error).message }, 'cache purge not published to the fleet');
+                return { status: 502, body: { purged, soft: request.soft, error } };
+              }
             },
       setLogLevel: (level) => {
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`expected level= one of ${LOG_LEVELS.join(', ')}`);

@@ -50,3 +50,21 @@ export function parseInstance(value: string): InstanceRecord | null {
     return null;
   }
 }
+
+/**
+ * A fleet's purges (COLLAPSER_FLEET with POST /cache/purge): one key per purge, under a
+ * short lease, which every member watches and applies.
+ *   {prefix}services/{service}/purges/{purge_id}  →  PurgeRecord as JSON
+ */
+export function purgesPrefix(prefix: string, service: string): string {
+  return `${prefix}services/${service}/purges/`;
+}
+
+export interface PurgeRecord {
+  /** The purge as POST /cache/purge takes it: tag=, method=, key= or all=true, and soft=. */
+  query: string;
+  /** The instance it was asked of (which applied it already). */
+  origin: string;
+  /** ISO time it was asked. */
+  at: string;
+}
