@@ -146,6 +146,13 @@ const handlers: grpc.UntypedServiceImplementation = {
     call.on('finish', () => answered.add(call));
   },
 
+  async GetPrice(call: grpc.ServerUnaryCall<{ sku: string; requestId: string; delayMs: number }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    const callNumber = count('GetPrice', call);
+    await wait(call.request.delayMs, '');
+    answered.add(call);
+    callback(null, { sku: call.request.sku, callNumber, requestId: call.request.requestId });
+  },
+
   Stats(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
     callback(null, { calls, cancelled, peers: peers.size });
   },
@@ -166,7 +173,7 @@ if (args['max-streams'] !== undefined) options['grpc.max_concurrent_streams'] = 
 const server = new grpc.Server(options);
 server.addService(exampleService, handlers);
 server.addService(myService, myServiceHandlers(handlers));
-// Its descriptors, Lookup and Watch declared NO_SIDE_EFFECTS, for corral to learn (not counted as calls).
+// Its descriptors, Lookup, Watch and GetPrice declared NO_SIDE_EFFECTS, for corral to learn (not counted as calls).
 new ReflectionService(definition).addToServer(server);
 const credentials =
   args['tls-cert'] === undefined || args['tls-key'] === undefined

@@ -1,4 +1,4 @@
-import type { Registry } from '@bufbuild/protobuf';
+import type { DescMessage, Registry } from '@bufbuild/protobuf';
 import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 import { closest } from '../names/closest.js';
 
@@ -12,6 +12,10 @@ export class DeclaredReads {
   private readonly reads = new Set<string>();
   /** Methods whose response is a stream: their flights are bounded by their callers, not BACKEND_TIMEOUT. */
   private readonly serverStreams = new Set<string>();
+  /** Each described method's request message type, for keys that leave fields out (KeyCanon). */
+  private readonly inputs = new Map<string, DescMessage>();
+  /** Changes with every relearn: what is cached from the descriptors is made again. */
+  version = 0;
 
   constructor(private readonly files: Registry | null = null) {
     if (files !== null) this.learn(files);
@@ -25,6 +29,8 @@ export class DeclaredReads {
     this.described.clear();
     this.reads.clear();
     this.serverStreams.clear();
+    this.inputs.clear();
+    this.version++;
     if (this.files !== null) this.learn(this.files);
     for (const registry of learned) this.learn(registry);
   }
@@ -35,6 +41,7 @@ export class DeclaredReads {
       for (const method of desc.methods) {
         const path = `/${desc.typeName}/${method.name}`;
         this.described.add(path);
+        this.inputs.set(path, method.input);
         if (method.methodKind === 'server_streaming') this.serverStreams.add(path);
         if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) this.reads.add(path);
       }
@@ -53,6 +60,16 @@ export class DeclaredReads {
 
   has(method: string): boolean {
     return this.described.has(method);
+  }
+
+  /** A described method's request message type. */
+  input(method: string): DescMessage | undefined {
+    return this.inputs.get(method);
+  }
+
+  /** Every described method's request message type. */
+  inputTypes(): Iterable<[string, DescMessage]> {
+    return this.inputs.entries();
   }
 
   /** A described method spelled the same but for case (a typo in a method list), or null. */

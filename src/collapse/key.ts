@@ -2,6 +2,7 @@ import { createHash, hash } from 'node:crypto';
 import { FLEET_HOP } from '../call/fleet-hop.js';
 import type { Metadata } from '../call/call.js';
 import { CLIENT_CERT_HEADER } from '../tls/client-certificate.js';
+import type { KeyCanon } from './key-canon.js';
 
 /**
  * Metadata that describes the transport or the trace, not the question: leaving it out
@@ -69,6 +70,8 @@ export interface KeyOptions {
    * question, and every sidecar must key the same call the same.
    */
   authority?: boolean;
+  /** Makes a described method's request canonical for its key (ignored fields, sorted maps); null: keyed as sent. */
+  canon?: KeyCanon | null;
 }
 
 /**
@@ -82,14 +85,17 @@ export class KeyMaker {
   private readonly only: ReadonlySet<string> | null;
   private readonly prefix: string;
   private readonly authority: boolean;
+  private readonly canon: KeyCanon | null;
 
   constructor(options: KeyOptions = {}) {
+    this.canon = options.canon ?? null;
     this.only = options.metadata ? new Set(options.metadata) : null;
     this.authority = options.authority ?? true;
     this.prefix = options.namespace === undefined ? '' : options.namespace + '\n';
   }
 
   key(method: string, headers: Metadata, body: Buffer): string {
+    if (this.canon !== null) body = this.canon.body(method, body);
     let chars = this.prefix.length + method.length + 2;
     for (const name in headers) {
       const value = headers[name];

@@ -108,6 +108,8 @@ export interface Config {
     maxFollowers: number;
     /** When set, only these metadata names count in the key; otherwise all but transport and tracing headers. */
     keyMetadata: string[] | undefined;
+    /** COLLAPSER_KEY_IGNORE_FIELDS: request fields left out of the key. */
+    keyIgnoreFields: string[];
     /** COLLAPSER_METHODS: when set, only these methods (and service prefixes) are collapsed. */
     onlyMethods: string[] | undefined;
     /** COLLAPSER_SKIP_METHODS: never collapsed nor cached. */
@@ -197,6 +199,7 @@ function configOf(e: Env, env: NodeJS.ProcessEnv, warnings: string[], readable: 
       maxResponseBytes: e.COLLAPSER_MAX_RESPONSE_BYTES,
       maxFollowers: e.COLLAPSER_MAX_FOLLOWERS,
       keyMetadata: e.COLLAPSER_KEY_METADATA,
+      keyIgnoreFields: e.COLLAPSER_KEY_IGNORE_FIELDS,
       onlyMethods: e.COLLAPSER_METHODS,
       streamJoins: e.COLLAPSER_STREAM_JOIN,
       skipMethods: e.COLLAPSER_SKIP_METHODS,

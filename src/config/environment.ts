@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HOST_PORT } from '../spec/fields.js';
+import { FIELD_PATH, HOST_PORT } from '../spec/fields.js';
 import { ConfigError } from '../spec/errors.js';
 import { formatDuration } from '../spec/duration.js';
 import { parseStreamJoins } from '../spec/stream-join.js';
@@ -85,6 +85,12 @@ const schema = z.object({
         ? undefined
         : v.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''),
     ),
+  // Request fields left out of every collapsed method's key, where its request has them.
+  COLLAPSER_KEY_IGNORE_FIELDS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? [] : v.split(',').map((p) => p.trim()).filter((p) => p !== '')))
+    .refine((paths) => paths.every((p) => FIELD_PATH.test(p)), 'expected field paths of the request, comma-separated, e.g. request_id,trace.span_id'),
   COLLAPSER_METHODS: methodList,
   COLLAPSER_SKIP_METHODS: methodList,
   // How callers join a server stream under way: /pkg.S/Watch=latest,/pkg.Events/=live (replay when unlisted).

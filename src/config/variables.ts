@@ -194,6 +194,13 @@ export const VARIABLES: readonly VariableGroup[] = [
           "Comma-separated metadata names. When set, **only** these count in the key (unless the route sets `key_metadata`). Unset: all metadata except transport and tracing headers.",
       },
       {
+        names: ["COLLAPSER_KEY_IGNORE_FIELDS"],
+        default: "(unset)",
+        help: "request fields left out of the key, e.g. request_id,trace.span_id",
+        meaning:
+          "Comma-separated field paths (`request_id`, `trace.span_id`) left out of the key of every collapsed method whose request message has them, as its descriptor (server reflection, or the routes file's) says; a route's `key_ignore_fields` replaces the list for it. Calls that differ only in these fields share a flight and a cached answer, and the backend gets the leader's request as sent: followers get an answer computed for another `request_id`. A path that is not a field of a described request is an error at start-up (a warning when reflection describes it later); one no described request has is a warning. With a descriptor, map entries are keyed in sorted order too. See [collapsing.md](collapsing.md#keys-that-leave-fields-out).",
+      },
+      {
         names: ["COLLAPSER_MAX_FOLLOWERS"],
         default: "`10000`",
         help: "callers one flight takes besides its leader",

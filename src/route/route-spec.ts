@@ -3,6 +3,7 @@ import { balancerSchema, type BalancerSpec } from '../balance/balancer-types.js'
 import { metadataName, millis } from '../spec/fields.js';
 import { PRIORITIES, type Priority } from '../admission/concurrency-spec.js';
 import { STREAM_JOINS, type StreamJoin } from '../spec/stream-join.js';
+import { FIELD_PATH } from '../spec/fields.js';
 
 /** A route's condition on one metadata entry: equal to a value, or present / absent. */
 export type MetadataMatcher = { name: string; equals: string } | { name: string; present: boolean };
@@ -28,6 +29,8 @@ export interface RouteSpec {
   staleIfErrorMs?: number | undefined;
   timeoutMs: number | undefined;
   keyMetadata: string[] | undefined;
+  /** Request fields left out of the key (field paths); unset: COLLAPSER_KEY_IGNORE_FIELDS. */
+  keyIgnoreFields?: string[] | undefined;
   /**
    * A single-message call whose backend fails after its response started is replayed on
    * another endpoint and its client's stream goes on (resumable subscriptions).
@@ -86,6 +89,7 @@ export const routeSchema = z.strictObject({
   stale_if_error_ms: millis(0).optional(),
   timeout_ms: millis(1).optional(),
   key_metadata: z.array(metadataName).optional(),
+  key_ignore_fields: z.array(z.string().regex(FIELD_PATH, 'expected a field path of the request, e.g. request_id or trace.span_id')).optional(),
   session_transfer: z.boolean().default(false),
   invalidates: z.array(z.string().startsWith('/', 'expected a method prefix starting with /, e.g. /pkg.Service/Get')).default([]),
   priority: z.enum(PRIORITIES, { error: `expected ${PRIORITIES.join(', ')}` }).default('normal'),
@@ -107,6 +111,7 @@ export function routeSpecOf(r: z.output<typeof routeSchema>): RouteSpec {
     staleIfErrorMs: r.stale_if_error_ms,
     timeoutMs: r.timeout_ms,
     keyMetadata: r.key_metadata,
+    keyIgnoreFields: r.key_ignore_fields,
     sessionTransfer: r.session_transfer,
     invalidates: r.invalidates,
     priority: r.priority,

@@ -1,4 +1,5 @@
 import type { DeclaredReads } from '../collapse/declared-reads.js';
+import { resolvePath } from '../collapse/key-canon.js';
 import type { Config } from '../config/config.js';
 
 /** What decides collapsing in a configuration, as start-up, validate and /config_dump say it. */
@@ -81,4 +82,26 @@ export function misspelledMethods(config: Config, declared: DeclaredReads | null
     ...declared.misspelled('COLLAPSER_METHODS', exact(config.collapser.onlyMethods)),
     ...declared.misspelled('COLLAPSER_SKIP_METHODS', exact(config.collapser.skipMethods)),
   ];
+}
+
+/**
+ * What is wrong with COLLAPSER_KEY_IGNORE_FIELDS (and routes' key_ignore_fields) as the
+ * descriptors see it: a path whose first field a described request has but whose rest is
+ * not a field of it (an error: a typo would silently key on the field), and a path no
+ * described request has at all (a warning: it may be for a backend not described yet).
+ */
+export function ignoredFieldProblems(paths: readonly string[], declared: DeclaredReads | null): { invalid: string[]; unused: string[] } {
+  const invalid = new Set<string>();
+  const unused: string[] = [];
+  if (declared === null || declared.counts.described === 0) return { invalid: [], unused: [] };
+  for (const path of new Set(paths)) {
+    let used = false;
+    for (const [method, input] of declared.inputTypes()) {
+      const resolved = resolvePath(input, path);
+      if (resolved === 'invalid') invalid.add(`${path} is not a field of ${input.typeName} (the request of ${method})`);
+      else if (resolved !== 'absent') used = true;
+    }
+    if (!used && ![...invalid].some((p) => p.startsWith(`${path} `))) unused.push(path);
+  }
+  return { invalid: [...invalid], unused };
 }

@@ -52,6 +52,7 @@ export function pipelineContext(
       maxWaitMs: collapser.maxWaitMs,
       admission: collapser.cacheMinUses > 1 ? new CacheAdmission(collapser.cacheMinUses) : null,
       keyMetadata: collapser.keyMetadata,
+      keyIgnoreFields: collapser.keyIgnoreFields,
       maxResponseBytes: collapser.maxResponseBytes,
       maxFollowers: collapser.maxFollowers,
       readYourWrites: collapser.readYourWrites,

@@ -10,6 +10,7 @@ import { Collapser, type CollapserOptions } from '../collapse/collapser.js';
 import type { CacheSettings } from '../collapse/cache-policy.js';
 import { Invalidate, type Invalidation } from '../collapse/invalidate.js';
 import { KeyMaker } from '../collapse/key.js';
+import { KeyCanon } from '../collapse/key-canon.js';
 import { MethodPolicy, type ReadSources } from '../collapse/method-policy.js';
 import type { ResponseStore } from '../collapse/store.js';
 import type { OutageCover } from '../collapse/outage-cover.js';
@@ -41,6 +42,8 @@ export interface RouteDefaults {
   /** COLLAPSER_CACHE_MIN_USES above 1: the use counts every route's collapser shares; null: every answer may be cached. */
   admission: CacheAdmission | null;
   keyMetadata: string[] | undefined;
+  /** COLLAPSER_KEY_IGNORE_FIELDS. */
+  keyIgnoreFields: string[];
   maxResponseBytes: number;
   maxFollowers: number;
   /** A call a route does not collapse drops its service's cached answers when it ends OK (COLLAPSER_READ_YOUR_WRITES). */
@@ -133,6 +136,8 @@ const collapse: StageFactory = (route, c) => {
     metadata: keyMetadata,
     namespace: routeNamespace(spec, c.fleetWide ? undefined : route.cluster),
     authority: !c.fleetWide,
+    // With descriptors: ignored fields left out, maps keyed in sorted order.
+    canon: c.reads.declared === null ? null : new KeyCanon(c.reads.declared, spec.keyIgnoreFields ?? d.keyIgnoreFields),
   });
   const options = {
     timeoutMs: spec.timeoutMs ?? d.timeoutMs,

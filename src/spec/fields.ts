@@ -21,3 +21,6 @@ export function typeUnion<Spec>(types: Record<string, { schema: z.ZodType }>): z
     error: `expected type ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`,
   }) as unknown as z.ZodType<Spec>;
 }
+
+/** A field path of a request message, as COLLAPSER_KEY_IGNORE_FIELDS and key_ignore_fields write it: request_id, trace.span_id. */
+export const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;

@@ -35,7 +35,7 @@ describe('packages loaded at start', () => {
     // What every corral uses: the probe sees packages at all.
     expect(loaded).toEqual(expect.arrayContaining(['zod', 'pino', 'prom-client', 'lru-cache']));
     // The backend was asked over server reflection (corral's own sessions), without grpc-js.
-    expect(proxy!.lines.join('\n')).toContain('collapsing the 2 it declares NO_SIDE_EFFECTS');
+    expect(proxy!.lines.join('\n')).toContain('collapsing the 3 it declares NO_SIDE_EFFECTS');
     for (const unused of ['etcd3', 'fast-jwt', 'yaml', '@grpc/grpc-js', '@grpc/proto-loader', '@opentelemetry/sdk-trace', '@peculiar/asn1-x509']) expect(loaded).not.toContain(unused);
   });
 
