@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, type Config } from '../src/config/config.js';
 import { startCorral } from '../src/main.js';
 import { BUILD } from '../src/observe/build-info.js';
 import { DeclaredReads } from '../src/collapse/declared-reads.js';
-import { collapsingLine, collapsingSummary, misspelledMethods } from '../src/runtime/collapsing.js';
+import { collapsingLine, collapsingSummary, ignoredFieldsCheck, misspelledMethods } from '../src/runtime/collapsing.js';
 import { loadHttpApi } from '../src/runtime/http-api.js';
 import { variablesHelp } from '../src/config/variables.js';
 
@@ -87,6 +87,9 @@ if (command === 'validate') {
   const declared = api ? new DeclaredReads(api.descriptors.registry) : null;
   const misspelled = misspelledMethods(config, declared);
   if (misspelled.length > 0) fail(misspelled.join('; '));
+  const ignored = ignoredFieldsCheck(config, declared);
+  if (ignored.error !== null) fail(ignored.error);
+  if (ignored.warning !== null) process.stdout.write(`warning: ${ignored.warning}\n`);
   for (const warning of config.warnings) process.stdout.write(`warning: ${warning}\n`);
   for (const skipped of api?.skipped ?? []) process.stdout.write(`warning: google.api.http binding not served: ${skipped}\n`);
   process.stdout.write(

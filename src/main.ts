@@ -1,5 +1,5 @@
 import { adminServers } from './admin/endpoints.js';
-import { collapsedBesidesReflection, collapsingSummary, ignoredFieldProblems, misspelledMethods } from './runtime/collapsing.js';
+import { collapsedBesidesReflection, collapsingSummary, ignoredFieldsCheck, misspelledMethods } from './runtime/collapsing.js';
 import { registerAdmissionGauges, registerLiveGauges } from './admin/live-gauges.js';
 import { EndpointPools } from './cluster/endpoint-pools.js';
 import { ResponseCache } from './collapse/cache.js';
@@ -92,9 +92,9 @@ export async function startCorral(config: Config): Promise<Corral> {
   const misspelled = misspelledMethods(config, first.declared);
   if (misspelled.length > 0) throw new ConfigError(misspelled.join('; '));
   // A field path the descriptors of the file say is no field would silently key on what it names.
-  const ignored = ignoredFieldProblems(first.ignoredFields(config.topology), first.declared);
-  if (ignored.invalid.length > 0) throw new ConfigError(`invalid configuration: key_ignore_fields / COLLAPSER_KEY_IGNORE_FIELDS: ${ignored.invalid.join('; ')}`);
-  if (ignored.unused.length > 0) logger.warn(`key_ignore_fields / COLLAPSER_KEY_IGNORE_FIELDS: no described request has ${ignored.unused.join(', ')}`);
+  const ignored = ignoredFieldsCheck(config, first.declared);
+  if (ignored.error !== null) throw new ConfigError(ignored.error);
+  if (ignored.warning !== null) logger.warn(ignored.warning);
   const current = (): Pipeline => generations.now;
   const besides = collapsedBesidesReflection(collapsingSummary(config, first.declared));
   const reflector = learned === null ? null : new Reflector(learned, () => current().clusters.endpoints(), logger, besides);

@@ -156,7 +156,7 @@ export class Pipeline implements Invalidation {
   }
 
   /** Every field path a key of this configuration leaves out: COLLAPSER_KEY_IGNORE_FIELDS and the routes' own. */
-  ignoredFields(topology: Topology): string[] {
+  private ignoredFields(topology: Topology): string[] {
     return [...this.context.defaults.keyIgnoreFields, ...topology.routes.flatMap((r) => r.keyIgnoreFields ?? [])];
   }
 

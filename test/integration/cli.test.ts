@@ -130,6 +130,16 @@ http:
         expect(typo.stderr).toContain(message);
       }
     }
+    // A field path to leave out of keys that the descriptors say is no field: refused too; one no request has, a warning.
+    for (const args of [['validate'], []]) {
+      const notAField = await proxyExit({ CONFIG_PATH: bad, COLLAPSER_REFLECTION: 'off', COLLAPSER_KEY_IGNORE_FIELDS: 'request_id.nope' }, args);
+      expect([notAField.code, notAField.stderr]).toEqual([
+        2,
+        'corral: invalid configuration: key_ignore_fields / COLLAPSER_KEY_IGNORE_FIELDS: request_id.nope is not a field of shop.v1.CreateOrderRequest (the request of /shop.v1.OrderService/CreateOrder)\n',
+      ]);
+    }
+    const unused = await proxyExit({ CONFIG_PATH: bad, COLLAPSER_REFLECTION: 'off', COLLAPSER_KEY_IGNORE_FIELDS: 'tenant_id' }, ['validate']);
+    expect([unused.code, unused.stdout]).toEqual([0, expect.stringContaining('warning: key_ignore_fields / COLLAPSER_KEY_IGNORE_FIELDS: no described request has tenant_id')]);
     // A method of a service the descriptors do not describe is not judged (the backend may describe it later).
     expect((await proxyExit({ CONFIG_PATH: bad, COLLAPSER_METHODS: '/other.Service/Get' }, ['validate'])).code).toBe(0);
     const zero = await proxyExit({ BACKEND_ADDRESS: '127.0.0.1:1', BACKEND_TIMEOUT: '0' }, ['validate']);
