@@ -38,6 +38,7 @@ const WAITERS = 10_000;
 class NullDownstream implements Downstream {
   outcome: Downstream['outcome'] = 'rejected';
   route: Downstream['route'] = null;
+  collapseKey: string | null = null;
   bufferedBytes = 0;
   open = true;
   control: CallControl | null = null;
@@ -142,6 +143,7 @@ const finished: FinishedCall = {
   method,
   outcome: 'leader',
   route: { name: 'default', cluster: 'backend' },
+  collapseKey: 'k'.repeat(32),
   code: 0,
   message: '',
   startedAt: performance.now(),

@@ -124,6 +124,8 @@ export interface Downstream extends ResponseSink {
   outcome: Outcome;
   /** The route that took the call; the router sets it. Null for a call no route took. */
   route: RouteLabel | null;
+  /** The collapse key of the call (a SHA-256 digest), for the access log and a purge by key; null when none was made. */
+  collapseKey: string | null;
 }
 
 /** A stage of the request path. */

@@ -52,4 +52,10 @@ export class ForwardingDownstream extends ForwardingSink<Downstream> implements 
   set route(route: RouteLabel | null) {
     this.inner.route = route;
   }
+  get collapseKey(): string | null {
+    return this.inner.collapseKey;
+  }
+  set collapseKey(key: string | null) {
+    this.inner.collapseKey = key;
+  }
 }

@@ -17,6 +17,8 @@ export interface FinishedCall {
   readonly method: string;
   readonly outcome: Outcome;
   readonly route: RouteLabel | null;
+  /** The collapse key the collapser made for it; null when none was. */
+  readonly collapseKey: string | null;
   /** The grpc-status the client got; CANCELLED when it went away before one. */
   readonly code: number;
   /** The grpc-message it got, decoded; '' when none. */

@@ -68,6 +68,7 @@ export class Collapser implements Handler, FlightOwner {
       return;
     }
     const key = this.keys.key(call.method, call.metadata, call.body);
+    downstream.collapseKey = key;
     // Every ask counts, served from the cache or not: a refresh of a stale answer is then admitted too.
     this.options.admission?.asked(key);
     // cache-control: no-cache (RFC 9111): never answered from the cache.

@@ -35,6 +35,7 @@ const NOT_METADATA = /^(:|content-type$|grpc-status$|grpc-message$|grpc-status-d
  */
 export class JsonReply implements Downstream, FinishedCall {
   outcome: Outcome = 'rejected';
+  collapseKey: string | null = null;
   route: RouteLabel | null = null;
   readonly startedAt = performance.now();
   /** The gRPC method called; '' when no route took the request. */

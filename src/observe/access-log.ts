@@ -79,6 +79,8 @@ export class AccessLog implements Pick<Observer, 'callEnded'> {
       cluster: call.route?.cluster ?? null,
       endpoint: backend?.endpoint || null,
       outcome: call.outcome,
+      // As /flights shows it, for POST /cache/purge?key=.
+      key: call.collapseKey === null ? null : Buffer.from(call.collapseKey, 'latin1').toString('hex'),
       grpc_code: statusName(call.code),
       grpc_status: call.code,
       grpc_message: call.message,

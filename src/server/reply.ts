@@ -47,6 +47,7 @@ function errorHeaders(error: GrpcError, httpStatus = 200): OutgoingHttpHeaders {
 export class Reply implements Downstream, FinishedCall, OpenCall {
   outcome: Outcome = 'rejected';
   route: RouteLabel | null = null;
+  collapseKey: string | null = null;
   readonly startedAt = performance.now();
   /** Counted by the intake as the client's frames arrive. */
   requestBytes = 0;

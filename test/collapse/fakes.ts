@@ -7,6 +7,7 @@ const GONE = new GrpcError(Status.CANCELLED, 'the client cancelled the call');
 export class RecordingDownstream implements Downstream {
   outcome: Outcome = 'rejected';
   route: RouteLabel | null = null;
+  collapseKey: string | null = null;
   events: string[] = [];
   headers: Headers | null = null;
   data: Buffer[] = [];

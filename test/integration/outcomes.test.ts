@@ -114,6 +114,9 @@ describe('every outcome, everywhere it is reported', () => {
     expect([line('stale_if_error').endpoint, line('stale_if_error').retries]).toEqual([null, 0]);
     expect([line('stale').endpoint, line('cache_hit').endpoint]).toEqual([null, null]);
     expect(line('leader').endpoint).toBe(backend.address);
+    // The collapse key, as /flights shows it (for POST /cache/purge?key=); none for a call never keyed.
+    expect([line('leader').key, line('cache_hit').key, line('rejected').key]).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/), expect.stringMatching(/^[0-9a-f]{64}$/), null]);
+    expect(log.filter((l) => l.outcome === 'cache_hit')[0]!.key).toBe(log.find((l) => l.outcome === 'leader')!.key); // o-leader, then its cache hit
     expect([line('cancelled').grpc_code, line('deadline').grpc_code, line('cancelled').route]).toEqual(['CANCELLED', 'DEADLINE_EXCEEDED', null]);
   });
 });

@@ -6,6 +6,7 @@ import type { FinishedCall } from '../../src/call/observer.js';
 const finished: FinishedCall = {
   method: '/p.S/M',
   outcome: 'leader',
+  collapseKey: null,
   route: { name: 'r', cluster: 'c' },
   code: 5,
   message: 'missing',
