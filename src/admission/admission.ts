@@ -263,6 +263,10 @@ class Ticket implements CallControl, ResponseSink, Queued {
   // Only answers count toward the latency: a failure or a refusal may come back faster than any answer could.
   onHeaders(headers: Headers, endsResponse: boolean): void {
     if (endsResponse) this.end(statusCode(headers['grpc-status']) === Status.OK);
+    // A stream's backend took the call once it answers with headers: a watch that has no
+    // message for an hour must not hold a slot that long. Its time to headers says nothing
+    // of how long the backend takes to answer, so it teaches no latency.
+    else if (this.holding && this.sink.longLived === true) this.free(false);
     this.sink.onHeaders(headers, endsResponse);
   }
 

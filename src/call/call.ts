@@ -94,6 +94,8 @@ export interface ResponseSink extends ResponseListener {
   onStart(control: CallControl): void;
   /** Callers waiting for this response, when it is shared (a flight's); unset: the one client of the call. */
   readonly waiting?: number;
+  /** The response is a stream its callers bound (a watch), not an answer the backend works on; unset for most. */
+  readonly longLived?: boolean;
 }
 
 /** How a call was served. */

@@ -31,6 +31,10 @@ export abstract class HeldAnswer implements ResponseSink, CallControl {
     return this.sink.waiting;
   }
 
+  get longLived(): boolean | undefined {
+    return this.sink.longLived;
+  }
+
   onStart(control: CallControl): void {
     const first = this.control === null;
     this.control = control;

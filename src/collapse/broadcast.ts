@@ -69,6 +69,7 @@ class Watcher implements CallControl {
  */
 export class Broadcast implements ResponseSink, SharedCall {
   readonly stream = true;
+  readonly longLived = true;
   readonly recording = null;
   cacheable = false;
   /** Every message is sent as it comes: a caller that wants a fresh answer may join too. */

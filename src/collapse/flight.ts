@@ -117,6 +117,11 @@ export class Flight implements ResponseSink, SharedCall {
     return this.call?.backend ?? null;
   }
 
+  /** A stream (described, or found to be one) is bounded by its callers, not by the backend's work. */
+  get longLived(): boolean {
+    return this.stream;
+  }
+
   /** Callers waiting now. */
   get waiting(): number {
     return this.waiters.size;

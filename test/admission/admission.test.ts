@@ -84,6 +84,19 @@ describe('Admission', () => {
     expect(admission.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('frees the slot of a stream once its backend answers with headers, without a latency: a quiet watch holds no slot', () => {
+    const { observer } = recorder();
+    const admission = new Admission('c', 1, { queueTimeoutMs: 10_000 }, observer);
+    const origin = new FakeOrigin();
+    const watch = Object.assign(new RecordingDownstream(), { longLived: true });
+    admission.start(origin, call('watch'), watch, undefined, 'normal', '');
+    admission.start(origin, call('next'), new RecordingDownstream(), undefined, 'normal', '');
+    expect([admission.inFlight, admission.queued]).toEqual([1, 1]);
+    origin.started[0]!.sink.onHeaders({ ':status': 200 }, false);
+    expect(origin.started.map((s) => s.name)).toEqual(['watch', 'next']);
+    expect(admission.latencyMs).toBe(0);
+  });
+
   it('with no queue (BACKEND_QUEUE_TIMEOUT=0), sheds at once: UNAVAILABLE with a pushback and a message naming the limit', () => {
     const { seen, observer } = recorder();
     const admission = new Admission('orders', 1, { queueTimeoutMs: 0 }, observer);

@@ -176,4 +176,21 @@ describe('stream_join: latest and live', () => {
       await blind.stop();
     }
   });
+
+  it('a quiet watch holds no concurrency slot once its backend answered with headers (BACKEND_CONCURRENCY)', async () => {
+    const limited = await startProxy({ BACKEND_ADDRESS: backend.address, BACKEND_CONCURRENCY: '1', BACKEND_QUEUE_TIMEOUT: '0', COLLAPSER_STREAM_JOIN: '/corral.example.v1.Example/Watch=live' });
+    await limited.untilReady();
+    const lc = client(limited.address);
+    try {
+      // The backend sends its headers, then nothing until the gate opens.
+      const quiet = new Watcher(lc, 'live', { topic: 'quiet', count: 1, gate: 'quiet-watch' });
+      await until('the watch has its headers', async () => (await limited.metric('corral_backend_calls_in_flight')) === 0 && (await limited.metric('corral_fanout_streams')) === 1);
+      const answer = await new Promise<grpc.ServiceError | null>((resolve) => lc.Lookup({ key: 'beside-a-watch' }, (err: grpc.ServiceError | null) => resolve(err)));
+      expect(answer).toBeNull();
+      quiet.call.cancel();
+    } finally {
+      lc.close();
+      await limited.stop();
+    }
+  });
 });
