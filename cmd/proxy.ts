@@ -12,6 +12,7 @@ import { DeclaredReads } from '../src/collapse/declared-reads.js';
 import { collapsingLine, collapsingSummary, ignoredFieldsCheck, misspelledMethods } from '../src/runtime/collapsing.js';
 import { loadHttpApi } from '../src/runtime/http-api.js';
 import { variablesHelp } from '../src/config/variables.js';
+import { readEnvironment } from '../src/config/environment.js';
 
 const USAGE = `corral ${BUILD.version}: a gRPC sidecar that collapses identical in-flight calls
 
@@ -36,8 +37,15 @@ function fail(message: string): never {
 /** `corral purge tag=sku-1 [soft=true]`: POST /cache/purge on the admin port this environment names. */
 async function purge(args: string[]): Promise<never> {
   if (args.length === 0 || args.some((a) => !/^[a-z]+=.+$/.test(a))) fail('purge takes name=value arguments: tag=, method=, key= or all=true, and soft=true');
-  const host = process.env.ADMIN_HOST?.trim() || '127.0.0.1';
-  const port = process.env.ADMIN_PORT?.trim() || '9901';
+  // ADMIN_HOST and ADMIN_PORT as corral reads them: their defaults, and a bad value refused the same way.
+  let host: string;
+  let port: number;
+  try {
+    ({ ADMIN_HOST: host, ADMIN_PORT: port } = readEnvironment(process.env).e);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    fail(err.message);
+  }
   const query = new URLSearchParams(args.map((a) => a.split(/=(.*)/s, 2) as [string, string]));
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/cache/purge?${query}`;
   try {

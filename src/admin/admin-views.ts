@@ -9,7 +9,8 @@ import { redactedUrlsIn, redactedUrlsOf } from '../spec/redact.js';
 import { collapsingSummary } from '../runtime/collapsing.js';
 import { collapseReason, collapses, type ReadSources } from '../collapse/method-policy.js';
 import type { Admissions } from '../admission/admissions.js';
-import { keyHex, type CachePurge } from '../collapse/cache-purge.js';
+import type { CachePurge } from '../collapse/cache-purge.js';
+import { keyHex } from '../collapse/key.js';
 
 /** What the admin endpoints read: the configuration and the routing in effect. */
 export interface AdminState {

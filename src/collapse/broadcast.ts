@@ -68,7 +68,6 @@ class Watcher implements CallControl {
  * ended stream is never joined: a new caller starts a new one.
  */
 export class Broadcast implements ResponseSink, SharedCall {
-  readonly stream = true;
   readonly longLived = true;
   readonly recording = null;
   cacheable = false;
@@ -205,11 +204,15 @@ export class Broadcast implements ResponseSink, SharedCall {
       watcher.pending = null;
       watcher.downstream.onData(frame);
     }
-    while (watcher.queue.length > 0 && (all || !watcher.behind)) {
-      const frame = watcher.queue.shift()!;
+    // By index, not shift(): a live watcher's queue may hold thousands of messages.
+    const queue = watcher.queue;
+    let sent = 0;
+    while (sent < queue.length && (all || !watcher.behind)) {
+      const frame = queue[sent++]!;
       watcher.queuedBytes -= frame.length;
       watcher.downstream.onData(frame);
     }
+    if (sent > 0) watcher.queue = sent === queue.length ? [] : queue.slice(sent);
   }
 
   private drop(watcher: Watcher): void {

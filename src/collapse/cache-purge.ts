@@ -1,3 +1,4 @@
+import { METHOD_ENTRY } from '../spec/method-list.js';
 import type { PurgeLog } from './purge-log.js';
 import type { PurgeTarget, ResponseStore } from './store.js';
 
@@ -11,12 +12,6 @@ export interface PurgeRequest {
 }
 
 const KEY_HEX = /^[0-9a-f]{64}$/;
-const METHOD = /^\/[^/\s]+\/[^/\s]*$/;
-
-/** A collapse key as /flights shows it: the hex of its SHA-256 digest. */
-export function keyHex(key: string): string {
-  return Buffer.from(key, 'latin1').toString('hex');
-}
 
 /**
  * Reads `POST /cache/purge?...`: exactly one of `tag=`, `method=` (a full method name, or
@@ -39,7 +34,7 @@ export function parsePurge(params: URLSearchParams): PurgeRequest | string {
       target = { tag: value };
       break;
     case 'method':
-      if (!METHOD.test(value)) return `method='${value}': expected /pkg.Service/Method or a service prefix /pkg.Service/`;
+      if (!METHOD_ENTRY.test(value)) return `method='${value}': expected /pkg.Service/Method or a service prefix /pkg.Service/`;
       target = { method: value };
       break;
     case 'key':

@@ -98,17 +98,22 @@ export class ResponseCache implements ResponseStore {
   }
 
   purge(target: PurgeTarget, staleAt?: number): number {
+    // Gathered first (no spread: a purge of everything may name tens of thousands), then
+    // purged: deleting disposes of an entry, which changes the indexes being read.
     const keys: string[] = [];
-    if ('all' in target) keys.push(...this.lru.keys());
+    const add = (from: Iterable<string>) => {
+      for (const key of from) keys.push(key);
+    };
+    if ('all' in target) add(this.lru.keys());
     else if ('key' in target) {
       if (this.lru.has(target.key)) keys.push(target.key);
-    } else if ('tag' in target) keys.push(...(this.byTag.get(target.tag) ?? []));
+    } else if ('tag' in target) add(this.byTag.get(target.tag) ?? []);
     else {
       const prefix = target.method.endsWith('/') ? [target.method] : null;
       for (const [method, indexed] of this.byMethod) {
         if (prefix === null ? method !== target.method : !underAny(method, prefix)) continue;
         if (typeof indexed === 'string') keys.push(indexed);
-        else keys.push(...indexed);
+        else add(indexed);
       }
     }
     let purged = 0;

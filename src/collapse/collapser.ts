@@ -124,7 +124,8 @@ export class Collapser implements Handler, FlightOwner {
   private refresh(key: string, call: Call, stale: CachedAnswer, route: RouteLabel | null): void {
     // A stream's flight ends when its last caller leaves: with none, it would not be bounded.
     if (this.streams(call.method)) return;
-    this.fly(new Flight(key, call.method, this.options, this, this.observer, false, !this.described(call.method)), route, null, call, stale.keptForErrors ? stale : null);
+    const described = this.described(call.method);
+    this.fly(new Flight(key, call.method, this.options, this, this.observer, false, !described), route, null, call, stale.keptForErrors ? stale : null, described);
   }
 
   /** Flights under way. */
@@ -201,22 +202,23 @@ export class Collapser implements Handler, FlightOwner {
 
   private lead(key: string, call: Call, downstream: Downstream, stale: CachedAnswer | null, fresh = false): void {
     downstream.outcome = 'leader';
-    const joins = this.joins(call.method);
+    const described = this.described(call.method);
+    const joins = this.joins(call.method, described);
     const flight =
       joins === 'replay'
-        ? new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method), !this.described(call.method))
+        ? new Flight(key, call.method, this.options, this, this.observer, this.streams(call.method), !described)
         : new Broadcast(key, call.method, joins, { maxFollowers: this.options.maxFollowers, maxBehindBytes: this.options.maxResponseBytes }, this, this.observer);
     if (joins === 'replay') flight.fresh = fresh;
-    this.fly(flight, downstream.route, downstream, call, stale);
+    this.fly(flight, downstream.route, downstream, call, stale, described);
   }
 
   /** Registers a flight under its key, its leader (none for a refresh) first, and starts its backend call. */
-  private fly(flight: SharedCall, route: RouteLabel | null, leader: Downstream | null, call: Call, stale: CachedAnswer | null): void {
+  private fly(flight: SharedCall, route: RouteLabel | null, leader: Downstream | null, call: Call, stale: CachedAnswer | null, described: boolean): void {
     flight.route = route;
     this.flights.set(flight.key, flight);
     if (leader !== null) flight.join(leader);
     // A method no descriptor describes may turn out to stream: the backend gets no deadline of BACKEND_TIMEOUT.
-    this.prepareForAll(call, flight.stream || !this.described(call.method));
+    this.prepareForAll(call, flight.longLived || !described);
     flight.start(this.origin, call, stale?.recording ?? null);
   }
 
@@ -230,9 +232,9 @@ export class Collapser implements Handler, FlightOwner {
    * to streams; a method the descriptors say answers one message is replayed (and cached)
    * whatever its route says.
    */
-  private joins(method: string): StreamJoin {
+  private joins(method: string, described: boolean): StreamJoin {
     const joins = this.options.streamJoin?.(method) ?? 'replay';
-    return joins !== 'replay' && this.described(method) && !this.streams(method) ? 'replay' : joins;
+    return joins !== 'replay' && described && !this.streams(method) ? 'replay' : joins;
   }
 
   /** Whether a descriptor describes the method, so its flight's shape (one message or a stream) is known. */

@@ -87,7 +87,7 @@ export class Flight implements ResponseSink, SharedCall {
      * The response is a stream (the descriptors say so, or it turned out to be one):
      * bounded by its callers, not BACKEND_TIMEOUT.
      */
-    public stream = false,
+    public longLived = false,
     /**
      * No descriptor describes the method: if a second message arrives, the response is a
      * stream after all, and its callers bound it from then on.
@@ -103,7 +103,7 @@ export class Flight implements ResponseSink, SharedCall {
   start(origin: Origin, call: Call, stale: Recording | null = null): void {
     this.startedAt = performance.now();
     this.observer.backendCallStarted('flight', this.route);
-    if (!this.stream) this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
+    if (!this.longLived) this.timer = setTimeout(onFlightTimeout, this.options.timeoutMs, this);
     origin.start(call, stale === null ? this : new StaleIfError(this, stale), this.key);
   }
 
@@ -115,11 +115,6 @@ export class Flight implements ResponseSink, SharedCall {
   /** The backend call, for logs and traces of every waiter. */
   get backend(): BackendCall | null {
     return this.call?.backend ?? null;
-  }
-
-  /** A stream (described, or found to be one) is bounded by its callers, not by the backend's work. */
-  get longLived(): boolean {
-    return this.stream;
   }
 
   /** Callers waiting now. */
@@ -208,7 +203,7 @@ export class Flight implements ResponseSink, SharedCall {
     if (!this.waiters.delete(waiter)) return;
     if (waiter.timer !== null) clearTimeout(waiter.timer);
     if (waiter.behind) this.behind--;
-    if (this.stream && this.waiters.size === 0 && !this.landed) {
+    if (this.longLived && this.waiters.size === 0 && !this.landed) {
       this.abandoned = new GrpcError(Status.CANCELLED, 'every caller of the collapsed stream left');
       this.call?.abort(this.abandoned);
       return;
@@ -263,7 +258,7 @@ export class Flight implements ResponseSink, SharedCall {
     this.bytesSeen += chunk.length;
     if (this.bytesSeen <= this.firstMessageEnd) return;
     this.mayStream = false;
-    this.stream = true;
+    this.longLived = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }

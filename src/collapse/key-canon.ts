@@ -84,7 +84,9 @@ export class KeyCanon {
     }
     for (const path of plan.ignored) clearPath(message, path, 0);
     if (plan.maps) sortMaps(message as unknown as Record<string, unknown>, plan.desc);
-    return Buffer.from(toBinary(plan.desc, message));
+    const canonical = toBinary(plan.desc, message);
+    // A view of the bytes toBinary wrote, not a copy: the key maker reads them once.
+    return Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength);
   }
 
   private plan(method: string): Plan | null {

@@ -15,8 +15,8 @@ export interface SharedCall {
   readonly method: string;
   /** How a caller joins it once it is under way. */
   readonly joins: StreamJoin;
-  /** The response is a stream, bounded by its callers rather than BACKEND_TIMEOUT (no grpc-timeout goes upstream). */
-  readonly stream: boolean;
+  /** The response is a stream, bounded by its callers rather than BACKEND_TIMEOUT (ResponseSink's longLived). */
+  readonly longLived: boolean;
   route: RouteLabel | null;
   /** Callers waiting now. */
   readonly waiting: number;

@@ -3,6 +3,7 @@ import { openSync } from 'node:fs';
 import { pino } from 'pino';
 import type { FinishedCall, Observer } from '../call/observer.js';
 import type { Outcome } from '../call/call.js';
+import { keyHex } from '../collapse/key.js';
 import { statusName } from '../wire/status.js';
 import { firstValue } from '../wire/metadata.js';
 
@@ -16,11 +17,6 @@ function countLines(text: string): number {
   let n = 0;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
   return n;
-}
-
-/** A collapse key (a digest as latin1) as /flights shows it. (A reused buffer and a table of digits were both slower.) */
-function hexOf(key: string): string {
-  return Buffer.from(key, 'latin1').toString('hex');
 }
 
 /** Outcomes answered from the cache. */
@@ -85,7 +81,7 @@ export class AccessLog implements Pick<Observer, 'callEnded'> {
       endpoint: backend?.endpoint || null,
       outcome: call.outcome,
       // As /flights shows it, for POST /cache/purge?key=.
-      key: call.collapseKey === null ? null : hexOf(call.collapseKey),
+      key: call.collapseKey === null ? null : keyHex(call.collapseKey),
       grpc_code: statusName(call.code),
       grpc_status: call.code,
       grpc_message: call.message,

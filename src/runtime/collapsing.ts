@@ -107,13 +107,13 @@ export function ignoredFieldProblems(paths: readonly string[], declared: Declare
 }
 
 /** COLLAPSER_KEY_IGNORE_FIELDS and every route's key_ignore_fields. */
-export function ignoredFieldPaths(config: Config): string[] {
-  return [...config.collapser.keyIgnoreFields, ...config.topology.routes.flatMap((r) => r.keyIgnoreFields ?? [])];
+export function ignoredFieldPaths(listed: readonly string[], routes: ReadonlyArray<{ keyIgnoreFields?: string[] | undefined }>): string[] {
+  return [...listed, ...routes.flatMap((r) => r.keyIgnoreFields ?? [])];
 }
 
 /** What start-up and validate say of the ignored fields: an error (a path that is no field), and a warning (one no request has). */
 export function ignoredFieldsCheck(config: Config, declared: DeclaredReads | null): { error: string | null; warning: string | null } {
-  const { invalid, unused } = ignoredFieldProblems(ignoredFieldPaths(config), declared);
+  const { invalid, unused } = ignoredFieldProblems(ignoredFieldPaths(config.collapser.keyIgnoreFields, config.topology.routes), declared);
   return {
     error: invalid.length === 0 ? null : `invalid configuration: key_ignore_fields / COLLAPSER_KEY_IGNORE_FIELDS: ${invalid.join('; ')}`,
     warning: unused.length === 0 ? null : `key_ignore_fields / COLLAPSER_KEY_IGNORE_FIELDS: no described request has ${unused.join(', ')}`,

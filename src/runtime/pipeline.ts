@@ -11,7 +11,7 @@ import type { SharedCall } from '../collapse/shared-call.js';
 import type { Invalidation } from '../collapse/invalidate.js';
 import type { ReadSources } from '../collapse/method-policy.js';
 import type { MethodSet } from '../collapse/method-set.js';
-import { ignoredFieldProblems } from './collapsing.js';
+import { ignoredFieldPaths, ignoredFieldProblems } from './collapsing.js';
 import { authenticatedRoutes, defaultRoute, type RouteSpec, type Topology } from '../config/topology.js';
 import { createBalancer } from '../balance/balancer-types.js';
 import type { HttpApi } from './http-api.js';
@@ -114,7 +114,7 @@ export class Pipeline implements Invalidation {
           warned.add(problem);
         }
         // Likewise a field path to leave out of keys that names no field.
-        const { invalid, unused } = ignoredFieldProblems(this.ignoredFields(topology), this.declared);
+        const { invalid, unused } = ignoredFieldProblems(ignoredFieldPaths(context.defaults.keyIgnoreFields, topology.routes), this.declared);
         for (const problem of invalid.map((p) => `key_ignore_fields / COLLAPSER_KEY_IGNORE_FIELDS: ${p}: it is left in the key`)) {
           if (!warned.has(problem)) context.logger.warn(problem);
           warned.add(problem);
@@ -153,11 +153,6 @@ export class Pipeline implements Invalidation {
 
   start(): void {
     this.clusters.start();
-  }
-
-  /** Every field path a key of this configuration leaves out: COLLAPSER_KEY_IGNORE_FIELDS and the routes' own. */
-  private ignoredFields(topology: Topology): string[] {
-    return [...this.context.defaults.keyIgnoreFields, ...topology.routes.flatMap((r) => r.keyIgnoreFields ?? [])];
   }
 
   private misspelled(): string[] {

@@ -2,7 +2,7 @@
 export const EVERY_METHOD = '*';
 
 /** A full method name or a service prefix: /pkg.Service/Method or /pkg.Service/. */
-const ENTRY = /^\/[^/\s,]+\/[^/\s,]*$/;
+export const METHOD_ENTRY = /^\/[^/\s,]+\/[^/\s,]*$/;
 
 /**
  * Parses a comma-separated list; returns the entries, or the message that says what is wrong.
@@ -12,7 +12,7 @@ export function parseMethodList(text: string): string[] | string {
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '');
-  const bad = entries.filter((e) => !ENTRY.test(e) && e !== EVERY_METHOD);
+  const bad = entries.filter((e) => !METHOD_ENTRY.test(e) && e !== EVERY_METHOD);
   if (bad.length > 0) {
     return `${bad.map((b) => `'${b}'`).join(', ')}: expected full method names (/pkg.Service/Method) or service prefixes ending in / (/pkg.Service/), comma-separated, or * for every method`;
   }

@@ -1,3 +1,5 @@
+import { METHOD_ENTRY } from './method-list.js';
+
 /**
  * How a caller joins a collapsed server stream already under way:
  * - replay: it gets the response from its start (recorded up to COLLAPSER_MAX_RESPONSE_BYTES),
@@ -11,8 +13,6 @@
 export type StreamJoin = 'replay' | 'latest' | 'live';
 export const STREAM_JOINS: readonly StreamJoin[] = ['replay', 'latest', 'live'];
 
-/** A full method name or a service prefix, and its join. */
-const ENTRY = /^(\/[^/\s,=]+\/[^/\s,=]*)=(replay|latest|live)$/;
 
 /**
  * COLLAPSER_STREAM_JOIN: `/pkg.S/Watch=latest,/pkg.Events/=live`. Returns the entries in
@@ -23,9 +23,10 @@ export function parseStreamJoins(text: string): Array<[string, StreamJoin]> | st
   const out: Array<[string, StreamJoin]> = [];
   const bad: string[] = [];
   for (const entry of entries) {
-    const match = ENTRY.exec(entry);
-    if (match === null) bad.push(`'${entry}'`);
-    else out.push([match[1]!, match[2] as StreamJoin]);
+    const at = entry.indexOf('=');
+    const [method, join] = [entry.slice(0, at), entry.slice(at + 1) as StreamJoin];
+    if (at < 0 || !METHOD_ENTRY.test(method) || !STREAM_JOINS.includes(join)) bad.push(`'${entry}'`);
+    else out.push([method, join]);
   }
   if (bad.length > 0) {
     return `${bad.join(', ')}: expected method=join, comma-separated, where method is /pkg.Service/Method or a service prefix /pkg.Service/ and join is replay, latest or live`;

@@ -4,8 +4,8 @@
  * while a fill is under way, and a client's `cache-control: no-cache`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { proxyExit, startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
-import { backendStats, client, metadata, release, unary, until, type Client } from '../support/grpc.js';
+import { proxyExit, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
+import { backendStats, client, metadata, release, startStack, unary, until, type Client, type Stack } from '../support/grpc.js';
 
 let backend: Backend;
 let proxy: Proxy;
@@ -22,18 +22,14 @@ const answer = async (key: string, cacheTags = '', md = metadata()) => {
 const purge = (query: string, init: RequestInit = {}) =>
   fetch(`http://127.0.0.1:${proxy.adminPort}/cache/purge?${query}`, { method: 'POST', ...init }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
+let stack: Stack;
+
 beforeAll(async () => {
-  backend = await startBackend();
-  proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_CACHE_DURATION: '60s', RESPONSE_OUTCOME_HEADER: 'x-corral-outcome' });
-  await proxy.untilReady();
-  c = client(proxy.address);
+  stack = await startStack({ COLLAPSER_CACHE_DURATION: '60s', RESPONSE_OUTCOME_HEADER: 'x-corral-outcome' });
+  ({ backend, proxy, client: c } = stack);
 });
 
-afterAll(async () => {
-  c?.close();
-  await proxy?.stop();
-  await backend?.stop();
-});
+afterAll(() => stack?.stop());
 
 describe('POST /cache/purge', () => {
   it('by tag drops exactly the answers the backend tagged so', async () => {

@@ -6,8 +6,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, startProxy, type Backend, type Proxy } from '../../cmd/processes.js';
-import { backendStats, client, type Client } from '../support/grpc.js';
+import type { Backend, Proxy } from '../../cmd/processes.js';
+import { backendStats, startStack, type Client, type Stack } from '../support/grpc.js';
 
 let backend: Backend;
 let proxy: Proxy;
@@ -23,18 +23,14 @@ const getPrice = (request: object): Promise<Price> =>
   new Promise((resolve, reject) => c.GetPrice(request, (err: grpc.ServiceError | null, reply: Price) => (err ? reject(err) : resolve(reply))));
 const prices = async () => (await backendStats(backend.address)).calls.GetPrice ?? 0;
 
+let stack: Stack;
+
 beforeAll(async () => {
-  backend = await startBackend();
-  proxy = await startProxy({ BACKEND_ADDRESS: backend.address, COLLAPSER_KEY_IGNORE_FIELDS: 'request_id,trace.span_id,trace.nope', COLLAPSER_CACHE_DURATION: '0' });
-  await proxy.untilReady();
-  c = client(proxy.address);
+  stack = await startStack({ COLLAPSER_KEY_IGNORE_FIELDS: 'request_id,trace.span_id,trace.nope', COLLAPSER_CACHE_DURATION: '0' });
+  ({ backend, proxy, client: c } = stack);
 });
 
-afterAll(async () => {
-  c?.close();
-  await proxy?.stop();
-  await backend?.stop();
-});
+afterAll(() => stack?.stop());
 
 describe('COLLAPSER_KEY_IGNORE_FIELDS and canonical maps', () => {
   it('30 concurrent calls that differ only in an ignored field make one backend call; the backend gets the leader request', async () => {
